@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/kefu-dev/kefu/intents"
+)
+
+type caseResult struct {
+	Text       string   `json:"text"`
+	Expected   string   `json:"expected"`
+	Action     string   `json:"action"`
+	Intent     string   `json:"intent"`
+	Confidence float64  `json:"confidence"`
+	Choices    []string `json:"choices"`
+	Verdict    string   `json:"verdict"`
+}
+
+type caseSummary struct {
+	Right     int            `json:"right"`
+	Wrong     int            `json:"wrong"`
+	Other     int            `json:"other"`
+	RightRate float64        `json:"right_rate"`
+	WrongRate float64        `json:"wrong_rate"`
+	Actions   map[string]int `json:"actions"`
+	// Answered: share of cases the bot answered itself; AnswerPrecision:
+	// share of those answers that were right.
+	Answered        float64 `json:"answered"`
+	AnswerPrecision float64 `json:"answer_precision"`
+}
+
+func cmdEvalCases(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("eval cases", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("eval cases: give one FILE.tsv (lines text<TAB>expected)")
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	cases, err := intents.ReadCases(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("eval cases %s: %w", pos[0], err)
+	}
+	m, err := c.matcher()
+	if err != nil {
+		return err
+	}
+	res := make([]caseResult, 0, len(cases))
+	sum := caseSummary{Actions: map[string]int{}}
+	answeredRight := 0
+	for _, cs := range cases {
+		r := m.Match(cs.Text)
+		v := intents.Judge(r, cs.Expected)
+		intent := r.Intent
+		if intent == "" {
+			intent = r.Top().Intent
+		}
+		choices := r.Choices
+		if choices == nil {
+			choices = []string{}
+		}
+		res = append(res, caseResult{
+			Text: cs.Text, Expected: strings.Join(cs.Expected, "|"), Action: string(r.Action),
+			Intent: intent, Confidence: round3(r.Confidence), Choices: choices, Verdict: string(v),
+		})
+		sum.Actions[string(r.Action)]++
+		switch v {
+		case intents.Right:
+			sum.Right++
+			if r.Action == intents.ActionAnswer {
+				answeredRight++
+			}
+		case intents.Wrong:
+			sum.Wrong++
+		default:
+			sum.Other++
+		}
+	}
+	n := len(cases)
+	if n > 0 {
+		sum.RightRate = round3(float64(sum.Right) / float64(n))
+		sum.WrongRate = round3(float64(sum.Wrong) / float64(n))
+		sum.Answered = round3(float64(sum.Actions["answer"]) / float64(n))
+	}
+	if a := sum.Actions["answer"]; a > 0 {
+		sum.AnswerPrecision = round3(float64(answeredRight) / float64(a))
+	}
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(map[string]any{"total": n, "results": res, "summary": sum})
+	}
+	fmt.Fprintf(out, "%-7s %-8s %-28s %-5s %-40s %s\n", "verdict", "action", "intent", "conf", "expected", "text")
+	for _, r := range res {
+		shown := r.Intent
+		if r.Action == "clarify" {
+			shown = strings.Join(r.Choices, ",")
+		}
+		fmt.Fprintf(out, "%-7s %-8s %-28s %.2f  %-40s %s\n", r.Verdict, r.Action, shown, r.Confidence, r.Expected, r.Text)
+	}
+	fmt.Fprintf(out, "\n%d cases: %d right (%s), %d wrong (%s), %d other; answered %s with precision %s; actions %v\n",
+		n, sum.Right, pct(sum.Right, n), sum.Wrong, pct(sum.Wrong, n), sum.Other,
+		pct(sum.Actions["answer"], n), pct(answeredRight, sum.Actions["answer"]), sum.Actions)
+	return nil
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// readPairs reads sentence1,sentence2,label (header and BOM tolerated).
+func readPairs(path string) ([][2]string, []bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	rd := csv.NewReader(f)
+	rd.FieldsPerRecord = -1
+	rows, err := rd.ReadAll()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var pairs [][2]string
+	var labels []bool
+	for i, r := range rows {
+		if i == 0 && len(r) > 0 {
+			r[0] = strings.TrimPrefix(r[0], "\ufeff")
+			if r[0] == "sentence1" {
+				continue
+			}
+		}
+		if len(r) < 3 {
+			return nil, nil, fmt.Errorf("%s line %d: want sentence1,sentence2,label", path, i+1)
+		}
+		switch strings.TrimSpace(r[2]) {
+		case "1":
+			labels = append(labels, true)
+		case "0":
+			labels = append(labels, false)
+		default:
+			return nil, nil, fmt.Errorf("%s line %d: label %q is not 0 or 1", path, i+1, r[2])
+		}
+		pairs = append(pairs, [2]string{r[0], r[1]})
+	}
+	return pairs, labels, nil
+}
+
+func cmdEvalPairs(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("eval pairs", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	threshold := fs.Float64("threshold", -1, "decision threshold (default: the accuracy-maximising one on FILE)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("eval pairs: give one FILE.csv (sentence1,sentence2,label)")
+	}
+	pairs, labels, err := readPairs(pos[0])
+	if err != nil {
+		return err
+	}
+	cfg, f, err := c.load()
+	if err != nil {
+		return err
+	}
+	lx, err := intents.LoadLexicon(cfg.DictDir)
+	if err != nil {
+		return err
+	}
+	tok, err := intents.NewJiebaTokenizer(cfg.DictDir, intents.UserWords(f))
+	if err != nil {
+		return err
+	}
+	scores := intents.PairScores(tok, lx, pairs)
+	t, acc := *threshold, 0.0
+	if t < 0 {
+		t, acc = intents.BestThreshold(scores, labels)
+	} else {
+		acc = intents.Accuracy(scores, labels, t)
+	}
+	if *asJSON {
+		rs := make([]float64, len(scores))
+		for i, s := range scores {
+			rs[i] = math.Round(s*1e4) / 1e4
+		}
+		return json.NewEncoder(out).Encode(map[string]any{
+			"pairs": len(pairs), "threshold": math.Round(t*1e4) / 1e4, "accuracy": math.Round(acc*1e4) / 1e4, "scores": rs,
+		})
+	}
+	fmt.Fprintf(out, "%d pairs, threshold %.4f, accuracy %.4f\n", len(pairs), t, acc)
+	return nil
+}

@@ -1,0 +1,88 @@
+// Command kefu is the customer-service gateway and its tools for editors and
+// operators. Run `kefu help` for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `kefu: customer-service gateway for online shops
+
+Usage:
+  kefu ask [--faq DIR] [--json] TEXT          what the bot makes of one message, and why
+  kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
+  kefu faq test [DIR]                         run the FAQ folder's editor tests (tests.yaml)
+  kefu eval cases [--faq DIR] [--json] FILE   decisions on labelled cases (text<TAB>expected)
+  kefu eval pairs [--threshold T] [--json] FILE   sentence-pair similarity accuracy (CSV)
+
+Common flags: --config FILE (YAML), --faq DIR (default: the embedded sample FAQ),
+--dict DIR (gojieba dictionaries; default: bundled).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitError carries a process exit code through run.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "kefu:", err)
+	return 1
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError{2}
+	}
+	sub := func(name string) string {
+		if len(args) > 1 {
+			return args[1]
+		}
+		return ""
+	}
+	switch args[0] {
+	case "ask":
+		return cmdAsk(args[1:], stdout)
+	case "faq":
+		switch sub("faq") {
+		case "lint":
+			return cmdFAQLint(args[2:], stdout)
+		case "test":
+			return cmdFAQTest(args[2:], stdout)
+		}
+	case "eval":
+		switch sub("eval") {
+		case "cases":
+			return cmdEvalCases(args[2:], stdout)
+		case "pairs":
+			return cmdEvalPairs(args[2:], stdout)
+		}
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return exitError{2}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/kefu-dev/kefu/config"
+	"github.com/kefu-dev/kefu/faq"
+	"github.com/kefu-dev/kefu/intents"
+)
+
+// common flags of the matcher commands.
+type common struct {
+	config, faqDir, dictDir string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "", "configuration file (YAML)")
+	fs.StringVar(&c.faqDir, "faq", "", "FAQ folder (default: the embedded sample FAQ)")
+	fs.StringVar(&c.dictDir, "dict", "", "gojieba dictionary folder (default: bundled)")
+}
+
+// load reads the config and FAQ the flags name.
+func (c *common) load() (config.Config, *faq.FAQ, error) {
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if c.faqDir != "" {
+		cfg.FAQDir = c.faqDir
+	}
+	if c.dictDir != "" {
+		cfg.DictDir = c.dictDir
+	}
+	f, err := loadFAQ(cfg.FAQDir)
+	return cfg, f, err
+}
+
+func loadFAQ(dir string) (*faq.FAQ, error) {
+	if dir == "" {
+		return faq.LoadSample()
+	}
+	return faq.Load(dir)
+}
+
+// matcher loads everything and builds a matcher.
+func (c *common) matcher() (*intents.Matcher, error) {
+	cfg, f, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	live, err := intents.NewLive(f, cfg.DictDir, cfg.Matcher)
+	if err != nil {
+		return nil, err
+	}
+	return live.Matcher(), nil
+}
+
+// parseFlags parses args allowing flags after positional arguments
+// (`kefu ask 快递到哪了 --json`).
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(os.Stderr)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, exitError{2}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func pct(n, d int) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(d))
+}

@@ -1,0 +1,28 @@
+package faq
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed sample/*.yaml
+var sampleFS embed.FS
+
+// SampleFS is the sample FAQ shipped in the binary: a general online shop, in
+// Chinese, with sample policies. It serves when no FAQ folder is configured.
+func SampleFS() fs.FS {
+	sub, err := fs.Sub(sampleFS, "sample")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the folder
+	}
+	return sub
+}
+
+// LoadSample loads the embedded sample FAQ.
+func LoadSample() (*FAQ, error) {
+	f, err := LoadFS(SampleFS())
+	if f != nil {
+		f.Dir = "(embedded sample)"
+	}
+	return f, err
+}

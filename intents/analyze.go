@@ -1,0 +1,154 @@
+package intents
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Analysis is what the matcher makes of one text before scoring it.
+type Analysis struct {
+	Text       string   `json:"text"`
+	Normalized string   `json:"normalized"`
+	Tokens     []string `json:"tokens"` // words after stop-word removal and synonym mapping
+	Entities   []Entity `json:"entities,omitempty"`
+	Lang       string   `json:"lang"` // "zh" or "en"
+}
+
+// particles carry tone, not meaning; they are left out of the features.
+var particles = map[string]bool{
+	"的": true, "吗": true, "呢": true, "啊": true, "吧": true, "呀": true, "哦": true, "嗯": true,
+	"啦": true, "嘛": true, "呗": true, "哈": true, "喔": true, "哇": true, "么": true, "噢": true,
+	"亲": true, "请问": true, "请": true, "麻烦": true, "一下": true,
+	"the": true, "a": true, "an": true, "is": true, "am": true, "are": true, "my": true, "me": true,
+	"i": true, "to": true, "of": true, "it": true, "this": true, "that": true, "please": true,
+	"pls": true, "for": true, "in": true, "on": true, "and": true, "be": true, "was": true,
+	"were": true, "have": true, "has": true, "do": true, "does": true, "did": true, "you": true,
+	"your": true, "s": true, "t": true, "m": true, "hey": false,
+}
+
+// synonymMap maps each word of each group to the group's first word.
+type synonymMap map[string]string
+
+func newSynonymMap(groups ...[][]string) synonymMap {
+	m := synonymMap{}
+	for _, gs := range groups {
+		for _, g := range gs {
+			if len(g) < 2 {
+				continue
+			}
+			canon := Normalize(g[0])
+			for _, w := range g {
+				m[Normalize(w)] = canon // later groups (the FAQ's) override earlier ones
+			}
+		}
+	}
+	return m
+}
+
+// analyze folds, extracts entities, normalises and tokenises text.
+func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
+	a := Analysis{Text: text}
+	folded := Fold(text)
+	if hasEntityHint(folded) {
+		folded, a.Entities = ExtractEntities(folded)
+	}
+	a.Normalized = normalizeFolded(folded)
+	han, latin := 0, 0
+	for _, r := range a.Normalized {
+		switch {
+		case isHan(r):
+			han++
+		case r < utf8.RuneSelf && unicode.IsLetter(r):
+			latin++
+		}
+	}
+	a.Lang = "zh"
+	if latin > 0 && han == 0 {
+		a.Lang = "en"
+	}
+	if a.Normalized == "" {
+		return a
+	}
+	for _, w := range tok.Cut(a.Normalized) {
+		if particles[w] {
+			continue
+		}
+		if c, ok := syn[w]; ok {
+			w = c
+		} else if a.Lang == "en" {
+			w = stemEnglish(w)
+			if c, ok := syn[w]; ok {
+				w = c
+			}
+		}
+		a.Tokens = append(a.Tokens, w)
+	}
+	return a
+}
+
+// hasEntityHint is a cheap test that saves running the entity patterns on
+// the common message that has no digit and no placeholder.
+func hasEntityHint(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' || c == '[' {
+			return true
+		}
+	}
+	return false
+}
+
+// stemEnglish strips the commonest English inflections so that "orders" and
+// "order", "arrived" and "arrive" meet. Good enough for FAQ questions.
+func stemEnglish(w string) string {
+	if len(w) <= 3 || !isASCIIWord(w) {
+		return w
+	}
+	switch {
+	case strings.HasSuffix(w, "ies") && len(w) > 4:
+		return w[:len(w)-3] + "y"
+	case strings.HasSuffix(w, "sses"):
+		return w[:len(w)-2]
+	case strings.HasSuffix(w, "ing") && len(w) > 5:
+		return w[:len(w)-3]
+	case strings.HasSuffix(w, "ed") && len(w) > 4:
+		return w[:len(w)-2]
+	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us"):
+		return w[:len(w)-1]
+	}
+	return w
+}
+
+func isASCIIWord(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// units splits tokens into the matcher's character-level units: every Han
+// character on its own, every other token (an English word, a number) whole.
+func units(tokens []string) []string {
+	out := make([]string, 0, len(tokens)*2)
+	for _, t := range tokens {
+		hasHan := false
+		for _, r := range t {
+			if isHan(r) {
+				hasHan = true
+				break
+			}
+		}
+		if !hasHan {
+			out = append(out, t)
+			continue
+		}
+		for i, r := range t {
+			if isHan(r) {
+				out = append(out, t[i:i+utf8.RuneLen(r)])
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+package intents
+
+import (
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"testing"
+)
+
+// ReadPairs reads a `sentence1,sentence2,label` CSV (BOM tolerated).
+func readPairsFile(tb testing.TB, path string) ([][2]string, []bool) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ps [][2]string
+	var ys []bool
+	for i, r := range rows {
+		if i == 0 && strings.Contains(r[0], "sentence1") {
+			continue
+		}
+		ps = append(ps, [2]string{r[0], r[1]})
+		ys = append(ys, strings.TrimSpace(r[2]) == "1")
+	}
+	return ps, ys
+}
+
+// TestFitSimilarity refits the similarity coefficients (logistic regression)
+// on a pair file and prints them with 2-fold cross-validated accuracy. It only
+// runs when KEFU_FIT_PAIRS names the file.
+func TestFitSimilarity(t *testing.T) {
+	path := os.Getenv("KEFU_FIT_PAIRS")
+	if path == "" {
+		t.Skip("set KEFU_FIT_PAIRS to a sentence-pair CSV to refit the similarity")
+	}
+	pairs, ys := readPairsFile(t, path)
+	tok, lx := mustTokenizer(t), mustLexicon(t)
+	syn := newSynonymMap(builtinSynonyms)
+	st := newStats()
+	toks := make([][2][]string, len(pairs))
+	for i, p := range pairs {
+		for j := 0; j < 2; j++ {
+			toks[i][j] = analyze(p[j], tok, syn).Tokens
+			st.observe(featureKeys(toks[i][j]))
+		}
+	}
+	X := make([][numSimFeatures]float64, len(pairs))
+	for i := range pairs {
+		a, b := makeDoc(toks[i][0], st, lx), makeDoc(toks[i][1], st, lx)
+		X[i], _ = simFeatures(&a, &b)
+	}
+	// Standardise for gradient descent, then map back to raw coefficients.
+	D := numSimFeatures
+	mean, sd := make([]float64, D), make([]float64, D)
+	for j := 1; j < D; j++ {
+		for i := range X {
+			mean[j] += X[i][j]
+		}
+		mean[j] /= float64(len(X))
+		for i := range X {
+			sd[j] += (X[i][j] - mean[j]) * (X[i][j] - mean[j])
+		}
+		sd[j] = math.Sqrt(sd[j]/float64(len(X))) + 1e-9
+	}
+	S := make([][]float64, len(X))
+	for i := range X {
+		S[i] = make([]float64, D)
+		S[i][0] = 1
+		for j := 1; j < D; j++ {
+			S[i][j] = (X[i][j] - mean[j]) / sd[j]
+		}
+	}
+	train := func(idx []int) []float64 {
+		w, g := make([]float64, D), make([]float64, D)
+		for it := 0; it < 3000; it++ {
+			clear(g)
+			for _, i := range idx {
+				z := 0.0
+				for j := range w {
+					z += w[j] * S[i][j]
+				}
+				y := 0.0
+				if ys[i] {
+					y = 1
+				}
+				p := 1 / (1 + math.Exp(-z))
+				for j := range w {
+					g[j] += (p - y) * S[i][j]
+				}
+			}
+			for j := range w {
+				w[j] -= 0.5 * g[j] / float64(len(idx))
+			}
+		}
+		raw := make([]float64, D)
+		raw[0] = w[0]
+		for j := 1; j < D; j++ {
+			raw[j] = w[j] / sd[j]
+			raw[0] -= w[j] * mean[j] / sd[j]
+		}
+		return raw
+	}
+	acc := func(w []float64, idx []int) float64 {
+		c := 0
+		for _, i := range idx {
+			z := 0.0
+			for j := range w {
+				z += w[j] * X[i][j]
+			}
+			if (z > 0) == ys[i] {
+				c++
+			}
+		}
+		return float64(c) / float64(len(idx))
+	}
+	var a, b, all []int
+	for i := range pairs {
+		all = append(all, i)
+		if i%2 == 0 {
+			a = append(a, i)
+		} else {
+			b = append(b, i)
+		}
+	}
+	fmt.Printf("2-fold accuracy: %.4f %.4f\n", acc(train(a), b), acc(train(b), a))
+	w := train(all)
+	fmt.Printf("fit on all: accuracy %.4f\nvar simCoef = [numSimFeatures]float64{", acc(w, all))
+	for j, c := range w {
+		if j > 0 {
+			fmt.Print(", ")
+		}
+		fmt.Printf("%.3f", c)
+	}
+	fmt.Println("}")
+}

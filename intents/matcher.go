@@ -1,0 +1,477 @@
+// Package intents finds the FAQ intent a customer's message asks about and
+// says how sure it is. It owns text normalisation (width, traditional
+// characters, case, punctuation, emoji), entity extraction (order, tracking
+// and phone numbers), Chinese tokenisation with gojieba, the index over the
+// FAQ's questions, the sentence similarity, and the first-message decision
+// (answer, clarify, hand off, or decline). It does not hold conversations
+// (package bot does) and does not load files (package faq does).
+package intents
+
+import (
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/kefu-dev/kefu/faq"
+)
+
+// Action is what the bot should do with a message.
+type Action string
+
+// The decisions on a message.
+const (
+	ActionAnswer  Action = "answer"
+	ActionClarify Action = "clarify"
+	ActionHandoff Action = "handoff"
+	ActionNone    Action = "none"
+)
+
+// Hand-off reasons recorded on a conversation.
+const (
+	ReasonRequested = "requested" // the customer asked for a person
+	ReasonComplaint = "complaint" // complaint or abusive wording
+	ReasonUrgent    = "urgent"    // an urgent intent (payment anomaly, account security)
+	ReasonIntent    = "intent"    // an intent the FAQ marks handoff
+)
+
+// Candidate is one intent with its score.
+type Candidate struct {
+	Intent   string  `json:"intent"`
+	Score    float64 `json:"score"`    // similarity of the best question, 0..1
+	Question string  `json:"question"` // the FAQ question that matched best
+}
+
+// Result is the matcher's view of one message.
+type Result struct {
+	Analysis
+	Candidates []Candidate `json:"candidates"` // best first, at most Config.TopN
+	Confidence float64     `json:"confidence"` // for the top candidate, 0..1
+	Action     Action      `json:"action"`
+	Intent     string      `json:"intent,omitempty"`  // answered or handed-off intent
+	Choices    []string    `json:"choices,omitempty"` // on clarify
+	Reason     string      `json:"reason,omitempty"`  // on handoff
+	Urgent     bool        `json:"urgent,omitempty"`
+}
+
+// Top returns the best candidate, or a zero Candidate.
+func (r *Result) Top() Candidate {
+	if len(r.Candidates) == 0 {
+		return Candidate{}
+	}
+	return r.Candidates[0]
+}
+
+// Config holds the decision thresholds and word lists. Zero values take the
+// defaults of DefaultConfig.
+type Config struct {
+	// AnswerThreshold is the confidence at or above which the bot answers.
+	AnswerThreshold float64 `yaml:"answer_threshold"`
+	// ClarifyThreshold is the lowest score an intent needs to be offered as a
+	// choice; below it for every intent, the bot declines.
+	ClarifyThreshold float64 `yaml:"clarify_threshold"`
+	// ClarifySpan: choices are the intents scoring within this of the best.
+	ClarifySpan float64 `yaml:"clarify_span"`
+	// MaxChoices offered on clarify (2–3 is kind to customers).
+	MaxChoices int `yaml:"max_choices"`
+	// TopN candidates reported on a result.
+	TopN int `yaml:"top_n"`
+	// HandoffPhrases: a message containing one asks for a person.
+	HandoffPhrases []string `yaml:"handoff_phrases"`
+	// ComplaintWords: complaint or abusive wording, handed to a person.
+	ComplaintWords []string `yaml:"complaint_words"`
+	// SmallTalk intents (greeting, thanks) win only when the whole message is
+	// small talk, never from a fragment of a longer message.
+	SmallTalk []string `yaml:"small_talk"`
+}
+
+// DefaultConfig returns the defaults, chosen on the development cases (see
+// BENCHMARKS.md).
+func DefaultConfig() Config {
+	return Config{
+		AnswerThreshold:  0.55,
+		ClarifyThreshold: 0.35,
+		ClarifySpan:      0.15,
+		MaxChoices:       3,
+		TopN:             5,
+		HandoffPhrases: []string{
+			"转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "叫人工", "真人", "活人", "客服人员",
+			"人工", "找客服", "human", "real person", "live agent", "an agent", "representative", "talk to a person", "speak to someone",
+		},
+		ComplaintWords: []string{
+			"投诉", "举报", "12315", "曝光", "骗子", "骗人", "垃圾", "坑人", "黑店", "态度差", "太差劲",
+			"傻逼", "傻b", "sb", "妈的", "他妈", "操你", "滚", "去死", "fuck", "shit", "scam", "complain",
+		},
+		SmallTalk: []string{"greeting", "thanks_bye"},
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.AnswerThreshold == 0 {
+		c.AnswerThreshold = d.AnswerThreshold
+	}
+	if c.ClarifyThreshold == 0 {
+		c.ClarifyThreshold = d.ClarifyThreshold
+	}
+	if c.ClarifySpan == 0 {
+		c.ClarifySpan = d.ClarifySpan
+	}
+	if c.MaxChoices == 0 {
+		c.MaxChoices = d.MaxChoices
+	}
+	if c.TopN == 0 {
+		c.TopN = d.TopN
+	}
+	if c.HandoffPhrases == nil {
+		c.HandoffPhrases = d.HandoffPhrases
+	}
+	if c.ComplaintWords == nil {
+		c.ComplaintWords = d.ComplaintWords
+	}
+	if c.SmallTalk == nil {
+		c.SmallTalk = d.SmallTalk
+	}
+	return c
+}
+
+// question is one indexed FAQ question (or keyword).
+type question struct {
+	intent int32 // index into Matcher.intents
+	text   string
+	doc    doc
+}
+
+// Matcher answers "which intent is this?" over one FAQ. It is immutable after
+// NewMatcher and safe for concurrent use; a new FAQ gets a new Matcher.
+type Matcher struct {
+	faq       *faq.FAQ
+	cfg       Config
+	tok       Tokenizer
+	lx        *Lexicon
+	syn       synonymMap
+	st        *stats
+	intents   []*faq.Intent
+	smallTalk []bool // by intent index
+	questions []question
+	postings  map[int32][]int32 // bigram or word feature id -> question indexes
+	charPost  map[int32][]int32 // unit id -> question indexes (fallback)
+	handoff   []string          // normalised phrases
+	complaint []string
+}
+
+// NewMatcher indexes every question (and keyword) of every intent. The
+// tokenizer should have been built with UserWords(f).
+func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
+	cfg = cfg.withDefaults()
+	m := &Matcher{
+		faq: f, cfg: cfg, tok: tok, lx: lx, st: newStats(),
+		postings: map[int32][]int32{}, charPost: map[int32][]int32{},
+	}
+	var groups [][]string
+	for _, g := range f.Synonyms {
+		groups = append(groups, g.Words)
+	}
+	m.syn = newSynonymMap(builtinSynonyms, groups)
+	small := map[string]bool{}
+	for _, id := range cfg.SmallTalk {
+		small[id] = true
+	}
+	type pending struct {
+		intent int32
+		text   string
+		tokens []string
+	}
+	var ps []pending
+	for i, in := range f.Intents {
+		m.intents = append(m.intents, in)
+		m.smallTalk = append(m.smallTalk, small[in.ID])
+		texts := append(append([]string{}, in.Questions...), in.Keywords...)
+		for _, q := range texts {
+			a := analyze(q, tok, m.syn)
+			if len(a.Tokens) == 0 {
+				continue
+			}
+			ps = append(ps, pending{int32(i), q, a.Tokens})
+			m.st.observe(featureKeys(a.Tokens))
+		}
+	}
+	for qi, p := range ps {
+		d := makeDoc(p.tokens, m.st, lx)
+		m.questions = append(m.questions, question{intent: p.intent, text: p.text, doc: d})
+		for _, f := range d.bigrams {
+			m.postings[f.id] = append(m.postings[f.id], int32(qi))
+		}
+		for _, f := range d.words {
+			m.postings[f.id] = append(m.postings[f.id], int32(qi))
+		}
+		for _, f := range d.chars {
+			m.charPost[f.id] = append(m.charPost[f.id], int32(qi))
+		}
+	}
+	for _, p := range cfg.HandoffPhrases {
+		if n := Normalize(p); n != "" {
+			m.handoff = append(m.handoff, n)
+		}
+	}
+	for _, p := range cfg.ComplaintWords {
+		if n := Normalize(p); n != "" {
+			m.complaint = append(m.complaint, n)
+		}
+	}
+	return m
+}
+
+// UserWords is the vocabulary a FAQ adds to the tokenizer: its extra words,
+// synonyms and keywords, and the built-in synonyms.
+func UserWords(f *faq.FAQ) []string {
+	var ws []string
+	ws = append(ws, f.Words...)
+	for _, g := range f.Synonyms {
+		ws = append(ws, g.Words...)
+	}
+	for _, in := range f.Intents {
+		ws = append(ws, in.Keywords...)
+	}
+	for _, g := range builtinSynonyms {
+		ws = append(ws, g...)
+	}
+	return ws
+}
+
+// FAQ returns the FAQ the matcher was built from.
+func (m *Matcher) FAQ() *faq.FAQ { return m.faq }
+
+// Config returns the matcher's effective configuration.
+func (m *Matcher) Config() Config { return m.cfg }
+
+// Analyze normalises and tokenises text as the matcher does, without scoring.
+func (m *Matcher) Analyze(text string) Analysis { return analyze(text, m.tok, m.syn) }
+
+// maxRerank bounds how many retrieved questions get the full similarity.
+const maxRerank = 48
+
+// Match scores text against every intent and decides what the bot does with
+// it as the first message of a conversation.
+func (m *Matcher) Match(text string) Result {
+	r := Result{Analysis: m.Analyze(text)}
+	scores := m.score(r.Tokens, true)
+	// A message of several sentences ("你好 我想退货 怎么弄"): score each part
+	// too, and keep each intent's best, so small talk around a question does
+	// not drown it. Small-talk intents only count for the whole message.
+	if parts := splitParts(r.Normalized); len(parts) > 1 {
+		for _, p := range parts {
+			toks := m.Analyze(p).Tokens
+			if len(toks) == 0 {
+				continue
+			}
+			for id, s := range m.score(toks, false) {
+				if s.Score > scores[id].Score {
+					scores[id] = s
+				}
+			}
+		}
+	}
+	r.Candidates = make([]Candidate, 0, len(scores))
+	for _, c := range scores {
+		r.Candidates = append(r.Candidates, c)
+	}
+	sort.Slice(r.Candidates, func(i, j int) bool {
+		if r.Candidates[i].Score != r.Candidates[j].Score {
+			return r.Candidates[i].Score > r.Candidates[j].Score
+		}
+		return r.Candidates[i].Intent < r.Candidates[j].Intent
+	})
+	r.Confidence = m.confidence(r.Candidates)
+	if len(r.Candidates) > m.cfg.TopN {
+		r.Candidates = r.Candidates[:m.cfg.TopN]
+	}
+	m.decide(&r)
+	return r
+}
+
+// splitParts splits a normalised message at spaces (where punctuation was)
+// into parts worth scoring on their own.
+func splitParts(norm string) []string {
+	fs := strings.Fields(norm)
+	if len(fs) < 2 {
+		return nil
+	}
+	return fs
+}
+
+// score returns, per intent, its best question's similarity to tokens.
+func (m *Matcher) score(tokens []string, whole bool) map[string]Candidate {
+	out := map[string]Candidate{}
+	if len(tokens) == 0 || len(m.questions) == 0 {
+		return out
+	}
+	q := makeDoc(tokens, m.st, m.lx)
+	for _, qi := range m.retrieve(&q) {
+		qq := &m.questions[qi]
+		if !whole && m.smallTalk[qq.intent] {
+			continue
+		}
+		s := similarity(&q, &qq.doc)
+		id := m.intents[qq.intent].ID
+		if s > out[id].Score {
+			out[id] = Candidate{Intent: id, Score: s, Question: qq.text}
+		}
+	}
+	return out
+}
+
+// retrieve returns the questions worth the full similarity: those sharing the
+// most IDF weight of bigrams and words with q (characters when q has none).
+func (m *Matcher) retrieve(q *doc) []int32 {
+	if len(m.questions) <= maxRerank {
+		all := make([]int32, len(m.questions))
+		for i := range all {
+			all[i] = int32(i)
+		}
+		return all
+	}
+	acc := map[int32]float64{}
+	add := func(fs []feat, post map[int32][]int32) {
+		for _, f := range fs {
+			if f.id < 0 {
+				continue
+			}
+			w := float64(f.w) * float64(f.w)
+			for _, qi := range post[f.id] {
+				acc[qi] += w
+			}
+		}
+	}
+	add(q.bigrams, m.postings)
+	add(q.words, m.postings)
+	if len(acc) < maxRerank {
+		add(q.chars, m.charPost)
+	}
+	type hit struct {
+		qi int32
+		s  float64
+	}
+	hits := make([]hit, 0, len(acc))
+	for qi, s := range acc {
+		hits = append(hits, hit{qi, s})
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].s != hits[j].s {
+			return hits[i].s > hits[j].s
+		}
+		return hits[i].qi < hits[j].qi
+	})
+	if len(hits) > maxRerank {
+		hits = hits[:maxRerank]
+	}
+	out := make([]int32, len(hits))
+	for i, h := range hits {
+		out[i] = h.qi
+	}
+	return out
+}
+
+// confidence calibrates the top score against the runner-up: a strong match
+// that another intent matches almost as well is not a confident one.
+func (m *Matcher) confidence(cs []Candidate) float64 {
+	if len(cs) == 0 {
+		return 0
+	}
+	p1, p2 := cs[0].Score, 0.0
+	if len(cs) > 1 {
+		p2 = cs[1].Score
+	}
+	gap := math.Min(1, (p1-p2)/0.25)
+	return p1 * (0.6 + 0.4*gap)
+}
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if isASCIIWord(strings.ReplaceAll(w, " ", "")) {
+			if containsWord(s, w) {
+				return true
+			}
+			continue
+		}
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsWord matches an English word or phrase on word boundaries.
+func containsWord(s, w string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		j += i
+		before := j == 0 || !isLatin(s[j-1])
+		after := j+len(w) == len(s) || !isLatin(s[j+len(w)])
+		if before && after {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isLatin(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func (m *Matcher) decide(r *Result) {
+	cfg := m.cfg
+	top := r.Top()
+	switch {
+	case containsAny(r.Normalized, m.handoff):
+		r.Action, r.Reason = ActionHandoff, ReasonRequested
+		r.Intent = ""
+		if r.Confidence >= cfg.AnswerThreshold {
+			r.Intent = top.Intent
+		}
+		r.Urgent = r.Intent != "" && m.faq.Intent(r.Intent).Priority == faq.PriorityUrgent
+		return
+	case containsAny(r.Normalized, m.complaint):
+		r.Action, r.Reason, r.Intent = ActionHandoff, ReasonComplaint, ""
+		return
+	}
+	if r.Confidence >= cfg.AnswerThreshold {
+		in := m.faq.Intent(top.Intent)
+		r.Intent = in.ID
+		switch {
+		case in.Priority == faq.PriorityUrgent:
+			r.Action, r.Reason, r.Urgent = ActionHandoff, ReasonUrgent, true
+		case in.Handoff:
+			r.Action, r.Reason = ActionHandoff, ReasonIntent
+		default:
+			r.Action = ActionAnswer
+		}
+		return
+	}
+	if top.Score >= cfg.ClarifyThreshold {
+		for _, c := range r.Candidates {
+			if len(r.Choices) == cfg.MaxChoices || c.Score < cfg.ClarifyThreshold || c.Score < top.Score-cfg.ClarifySpan {
+				break
+			}
+			r.Choices = append(r.Choices, c.Intent)
+		}
+		r.Action = ActionClarify
+		return
+	}
+	r.Action = ActionNone
+}
+
+// PickChoice is the decision when a customer picks a clarify choice: answer
+// that intent, or hand off when the FAQ says so.
+func (m *Matcher) PickChoice(id string) (Action, string) {
+	in := m.faq.Intent(id)
+	switch {
+	case in == nil:
+		return ActionNone, ""
+	case in.Priority == faq.PriorityUrgent:
+		return ActionHandoff, ReasonUrgent
+	case in.Handoff:
+		return ActionHandoff, ReasonIntent
+	}
+	return ActionAnswer, ""
+}

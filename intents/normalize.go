@@ -1,0 +1,159 @@
+package intents
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"regexp"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/width"
+)
+
+// Entity is a structured value pulled out of a message before matching, so
+// that an order number neither pollutes the tokens nor gets lost: the bot
+// keeps it on the conversation and an agent sees it.
+type Entity struct {
+	Type  string `json:"type"` // order, tracking, phone
+	Value string `json:"value"`
+}
+
+// Entity types.
+const (
+	EntityOrder    = "order"
+	EntityTracking = "tracking"
+	EntityPhone    = "phone"
+)
+
+// Patterns run on width-folded text, most specific first. Each match is
+// blanked out of the text before the next pattern runs.
+var entityPatterns = []struct {
+	typ string
+	re  *regexp.Regexp
+	grp int // capture group holding the value
+}{
+	// Anonymised logs carry placeholders such as [订单x]; treat them as an order
+	// reference and drop the other placeholders ([数字x], [地址x] ...) below.
+	{EntityOrder, regexp.MustCompile(`\[订单[a-z0-9]*\]`), 0},
+	// Courier prefix + digits: SF1234567890, YT1234567890123, JDV000123456789.
+	{EntityTracking, regexp.MustCompile(`(?i)(?:^|[^a-z0-9])((?:sf|yt|zto|sto|yd|jt|jdv|jdx|jd|ems|db|yz|ky|ane|best|htky)\d{9,15})(?:$|[^0-9])`), 1},
+	// Explicit tracking-number label followed by a number.
+	{EntityTracking, regexp.MustCompile(`(?:运单号|快递单号|物流单号|单号)\s*[:：]?\s*([a-zA-Z]{0,4}\d{9,20})`), 1},
+	// Explicit order label.
+	{EntityOrder, regexp.MustCompile(`(?i)(?:订单号|订单编号|订单|order(?:\s*(?:no\.?|number|id|#))?)\s*[:：#]?\s*(\d{6,24})`), 1},
+	// Mainland mobile numbers.
+	{EntityPhone, regexp.MustCompile(`(?:^|[^0-9])(1[3-9]\d{9})(?:$|[^0-9])`), 1},
+	// A long bare number is most likely an order number.
+	{EntityOrder, regexp.MustCompile(`(?:^|[^0-9a-zA-Z])(\d{12,24})(?:$|[^0-9])`), 1},
+}
+
+var placeholderRE = regexp.MustCompile(`\[(?:数字|地址|姓名|电话|站点|链接|金额|日期|时间|邮箱|组织机构|身份证|数字x|url)[a-z0-9]*\]`)
+
+// ExtractEntities returns text with entities blanked out, and the entities in
+// the order they were found. text should already have been through Fold.
+func ExtractEntities(text string) (string, []Entity) {
+	var ents []Entity
+	for _, p := range entityPatterns {
+		for {
+			loc := p.re.FindStringSubmatchIndex(text)
+			if loc == nil {
+				break
+			}
+			s, e := loc[2*p.grp], loc[2*p.grp+1]
+			v := text[s:e]
+			if p.typ == EntityTracking {
+				v = strings.ToUpper(v)
+			}
+			ents = append(ents, Entity{Type: p.typ, Value: v})
+			// Blank the whole match (label included) so the label does not become
+			// a token either; keep separators so words on each side stay apart.
+			text = text[:loc[0]] + " " + text[loc[1]:]
+		}
+	}
+	text = placeholderRE.ReplaceAllString(text, " ")
+	return text, ents
+}
+
+var (
+	t2sOnce sync.Once
+	t2s     map[rune]rune
+)
+
+func loadT2S() {
+	t2s = make(map[rune]rune, 4200)
+	gz, err := dictFS.ReadFile("dict/t2s.txt.gz")
+	if err != nil {
+		panic("intents: embedded t2s table missing: " + err.Error())
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		panic("intents: embedded t2s table: " + err.Error())
+	}
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		from, to, ok := strings.Cut(sc.Text(), "\t")
+		if !ok {
+			continue
+		}
+		f, _ := utf8.DecodeRuneInString(from)
+		t, _ := utf8.DecodeRuneInString(to)
+		if utf8.RuneCountInString(from) == 1 && utf8.RuneCountInString(to) == 1 && f != t {
+			t2s[f] = t
+		}
+	}
+}
+
+// Fold maps full-width letters, digits and punctuation to their ASCII forms
+// (ＳＦ１２３ -> SF123) and traditional Chinese characters to simplified ones
+// (訂單 -> 订单), keeping everything else. Entity patterns run on its output.
+func Fold(s string) string {
+	t2sOnce.Do(loadT2S)
+	s = width.Fold.String(s)
+	return strings.Map(func(r rune) rune {
+		if s2, ok := t2s[r]; ok {
+			return s2
+		}
+		return r
+	}, s)
+}
+
+// Normalize prepares text for matching: width folding, traditional to
+// simplified Chinese, lower case, and every rune that is not a letter or a
+// digit (punctuation, emoji, symbols) turned into a single space. It does not
+// extract entities; Analyze does both.
+func Normalize(s string) string {
+	return normalizeFolded(Fold(s))
+}
+
+// normalizeFolded is Normalize on text that has been through Fold.
+func normalizeFolded(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true // collapse runs and trim the start
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			r = ' '
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			r = unicode.ToLower(r)
+		default:
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// isHan reports whether r is a CJK ideograph.
+func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
