@@ -3,6 +3,7 @@ package intents
 import (
 	"encoding/csv"
 	"fmt"
+	"github.com/kefu-dev/kefu/faq"
 	"math"
 	"os"
 	"strings"
@@ -140,4 +141,123 @@ func TestFitSimilarity(t *testing.T) {
 		fmt.Printf("%.3f", c)
 	}
 	fmt.Println("}")
+}
+
+// TestFitConfidence refits confCoef: in-scope examples are the sample FAQ's
+// questions matched leave-one-out and its editor tests; out-of-scope examples
+// are first sentences of the pair file named by KEFU_FIT_CONFIDENCE (the BQ
+// corpus: bank questions, which a shop's FAQ must not answer).
+func TestFitConfidence(t *testing.T) {
+	path := os.Getenv("KEFU_FIT_CONFIDENCE")
+	if path == "" {
+		t.Skip("set KEFU_FIT_CONFIDENCE to a sentence-pair CSV of out-of-scope questions")
+	}
+	f, err := faq.LoadSample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMatcher(f, mustTokenizer(t), mustLexicon(t), DefaultConfig())
+	var X [][]float64
+	var ys []bool
+	add := func(r Result, ok bool) {
+		if len(r.Candidates) == 0 || r.Candidates[0].Score == 0 {
+			return
+		}
+		x := confFeatures(r.Candidates)
+		X = append(X, x[:])
+		ys = append(ys, ok)
+	}
+	for qi, q := range m.questions {
+		r := m.match(q.text, int32(qi))
+		add(r, r.Top().Intent == m.intents[q.intent].ID)
+	}
+	inScope := len(X)
+	for _, tc := range f.Tests {
+		if tc.Expect[0] == "@handoff" {
+			continue
+		}
+		r := m.Match(tc.Text)
+		ok := false
+		for _, e := range tc.Expect {
+			ok = ok || e == r.Top().Intent
+		}
+		add(r, ok)
+	}
+	pairs, _ := readPairsFile(t, path)
+	seen := map[string]bool{}
+	for _, p := range pairs {
+		if len(X) >= 2*inScope+len(f.Tests) {
+			break
+		}
+		if seen[p[0]] {
+			continue
+		}
+		seen[p[0]] = true
+		add(m.Match(p[0]), false)
+	}
+	pos := 0
+	for _, y := range ys {
+		if y {
+			pos++
+		}
+	}
+	w := fitLogistic(X, ys)
+	fmt.Printf("%d examples (%d positive)\nvar confCoef = [numConfFeatures]float64{", len(X), pos)
+	for j, c := range w {
+		if j > 0 {
+			fmt.Print(", ")
+		}
+		fmt.Printf("%.3f", c)
+	}
+	fmt.Println("}")
+}
+
+// fitLogistic fits a logistic regression by gradient descent on standardised
+// features and returns raw coefficients (the first feature is the constant 1).
+func fitLogistic(X [][]float64, ys []bool) []float64 {
+	D := len(X[0])
+	mean, sd := make([]float64, D), make([]float64, D)
+	for j := 1; j < D; j++ {
+		for i := range X {
+			mean[j] += X[i][j]
+		}
+		mean[j] /= float64(len(X))
+		for i := range X {
+			sd[j] += (X[i][j] - mean[j]) * (X[i][j] - mean[j])
+		}
+		sd[j] = math.Sqrt(sd[j]/float64(len(X))) + 1e-9
+	}
+	w, g := make([]float64, D), make([]float64, D)
+	s := make([]float64, D)
+	for it := 0; it < 3000; it++ {
+		clear(g)
+		for i := range X {
+			s[0] = 1
+			for j := 1; j < D; j++ {
+				s[j] = (X[i][j] - mean[j]) / sd[j]
+			}
+			z := 0.0
+			for j := range w {
+				z += w[j] * s[j]
+			}
+			y := 0.0
+			if ys[i] {
+				y = 1
+			}
+			p := 1 / (1 + math.Exp(-z))
+			for j := range w {
+				g[j] += (p - y) * s[j]
+			}
+		}
+		for j := range w {
+			w[j] -= 0.5 * g[j] / float64(len(X))
+		}
+	}
+	raw := make([]float64, D)
+	raw[0] = w[0]
+	for j := 1; j < D; j++ {
+		raw[j] = w[j] / sd[j]
+		raw[0] -= w[j] * mean[j] / sd[j]
+	}
+	return raw
 }

@@ -39,6 +39,10 @@ type Candidate struct {
 	Intent   string  `json:"intent"`
 	Score    float64 `json:"score"`    // similarity of the best question, 0..1
 	Question string  `json:"question"` // the FAQ question that matched best
+
+	// How much of the message the best question explains: the IDF share of
+	// the message's units it contains, and the heaviest message word it lacks.
+	cover, unmatched, size float64
 }
 
 // Result is the matcher's view of one message.
@@ -66,10 +70,12 @@ func (r *Result) Top() Candidate {
 type Config struct {
 	// AnswerThreshold is the confidence at or above which the bot answers.
 	AnswerThreshold float64 `yaml:"answer_threshold"`
-	// ClarifyThreshold is the lowest score an intent needs to be offered as a
-	// choice; below it for every intent, the bot declines.
+	// ClarifyThreshold is the confidence at or above which (and below
+	// AnswerThreshold) the bot offers the closest intents as choices; below
+	// it, the bot declines politely.
 	ClarifyThreshold float64 `yaml:"clarify_threshold"`
-	// ClarifySpan: choices are the intents scoring within this of the best.
+	// ClarifySpan: choices are the intents whose score is within this of the
+	// best one's.
 	ClarifySpan float64 `yaml:"clarify_span"`
 	// MaxChoices offered on clarify (2–3 is kind to customers).
 	MaxChoices int `yaml:"max_choices"`
@@ -88,18 +94,18 @@ type Config struct {
 // BENCHMARKS.md).
 func DefaultConfig() Config {
 	return Config{
-		AnswerThreshold:  0.55,
-		ClarifyThreshold: 0.35,
-		ClarifySpan:      0.15,
+		AnswerThreshold:  0.8,
+		ClarifyThreshold: 0.3,
+		ClarifySpan:      0.2,
 		MaxChoices:       3,
 		TopN:             5,
 		HandoffPhrases: []string{
 			"转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "叫人工", "真人", "活人", "客服人员",
-			"人工", "找客服", "human", "real person", "live agent", "an agent", "representative", "talk to a person", "speak to someone",
+			"人工", "找客服", "不要机器人", "不想跟机器人", "human", "real person", "agent", "representative", "talk to a person", "speak to someone",
 		},
 		ComplaintWords: []string{
 			"投诉", "举报", "12315", "曝光", "骗子", "骗人", "垃圾", "坑人", "黑店", "态度差", "太差劲",
-			"傻逼", "傻b", "sb", "妈的", "他妈", "操你", "滚", "去死", "fuck", "shit", "scam", "complain",
+			"傻逼", "傻b", "傻x", "sb", "答非所问", "妈的", "他妈", "操你", "滚", "去死", "fuck", "shit", "scam", "complain",
 		},
 		SmallTalk: []string{"greeting", "thanks_bye"},
 	}
@@ -252,9 +258,13 @@ const maxRerank = 48
 
 // Match scores text against every intent and decides what the bot does with
 // it as the first message of a conversation.
-func (m *Matcher) Match(text string) Result {
+func (m *Matcher) Match(text string) Result { return m.match(text, -1) }
+
+// match is Match with one indexed question left out (for leave-one-out
+// calibration).
+func (m *Matcher) match(text string, skip int32) Result {
 	r := Result{Analysis: m.Analyze(text)}
-	scores := m.score(r.Tokens, true)
+	scores := m.score(r.Tokens, true, skip)
 	// A message of several sentences ("你好 我想退货 怎么弄"): score each part
 	// too, and keep each intent's best, so small talk around a question does
 	// not drown it. Small-talk intents only count for the whole message.
@@ -264,7 +274,7 @@ func (m *Matcher) Match(text string) Result {
 			if len(toks) == 0 {
 				continue
 			}
-			for id, s := range m.score(toks, false) {
+			for id, s := range m.score(toks, false, skip) {
 				if s.Score > scores[id].Score {
 					scores[id] = s
 				}
@@ -300,24 +310,52 @@ func splitParts(norm string) []string {
 }
 
 // score returns, per intent, its best question's similarity to tokens.
-func (m *Matcher) score(tokens []string, whole bool) map[string]Candidate {
+func (m *Matcher) score(tokens []string, whole bool, skip int32) map[string]Candidate {
 	out := map[string]Candidate{}
 	if len(tokens) == 0 || len(m.questions) == 0 {
 		return out
 	}
 	q := makeDoc(tokens, m.st, m.lx)
+	best := map[string]int32{}
 	for _, qi := range m.retrieve(&q) {
 		qq := &m.questions[qi]
-		if !whole && m.smallTalk[qq.intent] {
+		if qi == skip || (!whole && m.smallTalk[qq.intent]) {
 			continue
 		}
 		s := similarity(&q, &qq.doc)
 		id := m.intents[qq.intent].ID
 		if s > out[id].Score {
 			out[id] = Candidate{Intent: id, Score: s, Question: qq.text}
+			best[id] = qi
 		}
 	}
+	for id, qi := range best {
+		c := out[id]
+		d := &m.questions[qi].doc
+		_, _, sum := overlap(q.chars, d.chars)
+		if q.sumChar > 0 {
+			c.cover = sum / q.sumChar
+		}
+		c.unmatched = oneSidedUnmatched(q.words, d.words) / 10
+		c.size = math.Log1p(float64(len(q.seq)))
+		out[id] = c
+	}
 	return out
+}
+
+// oneSidedUnmatched is the weight of the heaviest word of a that b lacks.
+func oneSidedUnmatched(a, b []feat) float64 {
+	m := 0.0
+	j := 0
+	for _, f := range a {
+		for j < len(b) && b[j].id < f.id {
+			j++
+		}
+		if f.id < 0 || j >= len(b) || b[j].id != f.id {
+			m = math.Max(m, float64(f.w))
+		}
+	}
+	return m
 }
 
 // retrieve returns the questions worth the full similarity: those sharing the
@@ -371,18 +409,37 @@ func (m *Matcher) retrieve(q *doc) []int32 {
 	return out
 }
 
-// confidence calibrates the top score against the runner-up: a strong match
-// that another intent matches almost as well is not a confident one.
-func (m *Matcher) confidence(cs []Candidate) float64 {
-	if len(cs) == 0 {
-		return 0
-	}
+// confFeatures are the inputs of the confidence, the constant 1 first.
+func confFeatures(cs []Candidate) [numConfFeatures]float64 {
 	p1, p2 := cs[0].Score, 0.0
 	if len(cs) > 1 {
 		p2 = cs[1].Score
 	}
-	gap := math.Min(1, (p1-p2)/0.25)
-	return p1 * (0.6 + 0.4*gap)
+	return [numConfFeatures]float64{1, p1, p2, cs[0].cover, cs[0].unmatched, cs[0].size}
+}
+
+const numConfFeatures = 6
+
+// confCoef turns the top candidate into the probability that answering it is
+// right: its similarity, the runner-up's (a close second means ambiguity),
+// how much of the message the matched question covers, the heaviest message
+// word it leaves unexplained, and the message's length. Fitted on the sample
+// FAQ (each question matched leave-one-out as an in-scope message), its
+// editor tests, and out-of-scope questions from another domain; refit with
+// KEFU_FIT_CONFIDENCE=../../shared/data/bq/dev.csv go test ./intents -run TestFitConfidence -v
+var confCoef = [numConfFeatures]float64{-5.496, 12.917, -6.004, -1.046, -2.583, 0.272}
+
+// confidence is the calibrated probability that the top candidate is right.
+func (m *Matcher) confidence(cs []Candidate) float64 {
+	if len(cs) == 0 || cs[0].Score == 0 {
+		return 0
+	}
+	x := confFeatures(cs)
+	z := 0.0
+	for i, c := range confCoef {
+		z += c * x[i]
+	}
+	return 1 / (1 + math.Exp(-z))
 }
 
 func containsAny(s string, words []string) bool {
@@ -448,9 +505,9 @@ func (m *Matcher) decide(r *Result) {
 		}
 		return
 	}
-	if top.Score >= cfg.ClarifyThreshold {
+	if r.Confidence >= cfg.ClarifyThreshold {
 		for _, c := range r.Candidates {
-			if len(r.Choices) == cfg.MaxChoices || c.Score < cfg.ClarifyThreshold || c.Score < top.Score-cfg.ClarifySpan {
+			if len(r.Choices) == cfg.MaxChoices || c.Score < top.Score-cfg.ClarifySpan {
 				break
 			}
 			r.Choices = append(r.Choices, c.Intent)

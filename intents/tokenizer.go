@@ -117,7 +117,8 @@ func normaliseWords(in []string) []string {
 	out := make([]string, 0, len(in))
 	for _, w := range in {
 		w = Normalize(w)
-		if w == "" || strings.IndexFunc(w, unicode.IsSpace) >= 0 || seen[w] {
+		// English words stay out: in cppjieba's trie "hi" would split "this".
+		if w == "" || strings.IndexFunc(w, unicode.IsSpace) >= 0 || seen[w] || !strings.ContainsFunc(w, isHan) {
 			continue
 		}
 		seen[w] = true
