@@ -31,23 +31,24 @@ const (
 // Patterns run on width-folded text, most specific first. Each match is
 // blanked out of the text before the next pattern runs.
 var entityPatterns = []struct {
-	typ string
-	re  *regexp.Regexp
-	grp int // capture group holding the value
+	typ      string
+	re       *regexp.Regexp
+	grp      int  // capture group holding the value
+	blankAll bool // blank the label with the value; else only the value
 }{
 	// Anonymised logs carry placeholders such as [订单x]; treat them as an order
 	// reference and drop the other placeholders ([数字x], [地址x] ...) below.
-	{EntityOrder, regexp.MustCompile(`\[订单[a-z0-9]*\]`), 0},
+	{EntityOrder, regexp.MustCompile(`\[订单[a-z0-9]*\]`), 0, true},
+	// Explicit order label followed by a number.
+	{EntityOrder, regexp.MustCompile(`(?i)(?:订单号|订单编号|订单|order(?:\s*(?:no\.?|number|id|#))?)\s*[:：#]?\s*(\d{6,24})`), 1, true},
 	// Courier prefix + digits: SF1234567890, YT1234567890123, JDV000123456789.
-	{EntityTracking, regexp.MustCompile(`(?i)(?:^|[^a-z0-9])((?:sf|yt|zto|sto|yd|jt|jdv|jdx|jd|ems|db|yz|ky|ane|best|htky)\d{9,15})(?:$|[^0-9])`), 1},
+	{EntityTracking, regexp.MustCompile(`(?i)(?:^|[^a-z0-9])((?:sf|yt|zto|sto|yd|jt|jdv|jdx|jd|ems|db|yz|ky|ane|best|htky)\d{9,15})(?:$|[^0-9])`), 1, false},
 	// Explicit tracking-number label followed by a number.
-	{EntityTracking, regexp.MustCompile(`(?:运单号|快递单号|物流单号|单号)\s*[:：]?\s*([a-zA-Z]{0,4}\d{9,20})`), 1},
-	// Explicit order label.
-	{EntityOrder, regexp.MustCompile(`(?i)(?:订单号|订单编号|订单|order(?:\s*(?:no\.?|number|id|#))?)\s*[:：#]?\s*(\d{6,24})`), 1},
+	{EntityTracking, regexp.MustCompile(`(?:运单号|快递单号|物流单号|快递号|单号)\s*[:：]?\s*([a-zA-Z]{0,4}\d{9,20})`), 1, true},
 	// Mainland mobile numbers.
-	{EntityPhone, regexp.MustCompile(`(?:^|[^0-9])(1[3-9]\d{9})(?:$|[^0-9])`), 1},
+	{EntityPhone, regexp.MustCompile(`(?:^|[^0-9])(1[3-9]\d{9})(?:$|[^0-9])`), 1, false},
 	// A long bare number is most likely an order number.
-	{EntityOrder, regexp.MustCompile(`(?:^|[^0-9a-zA-Z])(\d{12,24})(?:$|[^0-9])`), 1},
+	{EntityOrder, regexp.MustCompile(`(?:^|[^0-9a-zA-Z])(\d{12,24})(?:$|[^0-9])`), 1, false},
 }
 
 var placeholderRE = regexp.MustCompile(`\[(?:数字|地址|姓名|电话|站点|链接|金额|日期|时间|邮箱|组织机构|身份证|数字x|url)[a-z0-9]*\]`)
@@ -68,9 +69,13 @@ func ExtractEntities(text string) (string, []Entity) {
 				v = strings.ToUpper(v)
 			}
 			ents = append(ents, Entity{Type: p.typ, Value: v})
-			// Blank the whole match (label included) so the label does not become
-			// a token either; keep separators so words on each side stay apart.
-			text = text[:loc[0]] + " " + text[loc[1]:]
+			// Blank the value, or the whole match when it is a label and its
+			// value, so the label does not become a token either; a space keeps
+			// the words on each side apart.
+			if p.blankAll {
+				s, e = loc[0], loc[1]
+			}
+			text = text[:s] + " " + text[e:]
 		}
 	}
 	text = placeholderRE.ReplaceAllString(text, " ")

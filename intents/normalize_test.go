@@ -1,0 +1,75 @@
+package intents
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNormalize(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"我的快递到哪了？？", "我的快递到哪了"},
+		{"訂單還沒到", "订单还没到"},
+		{"ＡＢＣ１２３", "abc123"},
+		{"退货😀😀怎么弄!!!", "退货 怎么弄"},
+		{"  Where IS my Parcel?  ", "where is my parcel"},
+		{"【急】 发货", "急 发货"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := Normalize(tt.in); got != tt.want {
+			t.Errorf("Normalize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestExtractEntities(t *testing.T) {
+	tests := []struct {
+		in       string
+		wantText string
+		want     []Entity
+	}{
+		{"订单号：2023112312345678 还没发货", "还没发货", []Entity{{EntityOrder, "2023112312345678"}}},
+		{"sf1234567890到哪了", "到哪了", []Entity{{EntityTracking, "SF1234567890"}}},
+		{"ＳＦ１２３４５６７８９０", "", []Entity{{EntityTracking, "SF1234567890"}}},
+		{"运单号 YT1234567890123 电话13812345678", "运单号 电话", []Entity{{EntityTracking, "YT1234567890123"}, {EntityPhone, "13812345678"}}},
+		{"查询订单号:[订单x]， 商品号:[数字x]", "查询订单号: , 商品号:", []Entity{{EntityOrder, "[订单x]"}}},
+		{"order 2023112312345678", "", []Entity{{EntityOrder, "2023112312345678"}}},
+		{"买了3件 7天无理由", "买了3件 7天无理由", nil},
+	}
+	for _, tt := range tests {
+		text, got := ExtractEntities(Fold(tt.in))
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("ExtractEntities(%q) (-want +got):\n%s", tt.in, diff)
+		}
+		if n := strings.Join(strings.Fields(text), " "); n != tt.wantText {
+			t.Errorf("ExtractEntities(%q) text = %q, want %q", tt.in, n, tt.wantText)
+		}
+	}
+}
+
+// FuzzNormalize: never panics, idempotent, and leaves only lower-case letters,
+// digits and single spaces.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"我的快递到哪了？？", "訂單號：２０２３１１２３", "SF1234567890 [订单x]", "😀\u3000ａ", "\xff\xfe", "order 12345678901234"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Normalize(s)
+		if Normalize(n) != n {
+			t.Fatalf("not idempotent: %q -> %q -> %q", s, n, Normalize(n))
+		}
+		if strings.HasPrefix(n, " ") || strings.HasSuffix(n, " ") || strings.Contains(n, "  ") {
+			t.Fatalf("bad spacing in %q", n)
+		}
+		for _, r := range n {
+			if r != ' ' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				t.Fatalf("rune %q left in %q", r, n)
+			}
+		}
+		text, _ := ExtractEntities(Fold(s))
+		_ = Normalize(text)
+	})
+}
