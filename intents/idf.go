@@ -31,6 +31,9 @@ func LoadLexicon(dictDir string) (*Lexicon, error) {
 		}
 		dictDir = d
 	}
+	if err := CheckDictDir(dictDir); err != nil {
+		return nil, err
+	}
 	lx := &Lexicon{idf: make(map[string]float32, 270000), stop: make(map[string]bool, 1600), DictDir: dictDir}
 	f, err := os.Open(filepath.Join(dictDir, IDFFile))
 	if err != nil {
