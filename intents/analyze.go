@@ -13,6 +13,8 @@ type Analysis struct {
 	Tokens     []string `json:"tokens"` // words after stop-word removal and synonym mapping
 	Entities   []Entity `json:"entities,omitempty"`
 	Lang       string   `json:"lang"` // "zh" or "en"
+
+	parts [][]string // Tokens split where the message had punctuation or spaces
 }
 
 // particles carry tone, not meaning; they are left out of the features.
@@ -70,19 +72,28 @@ func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
 	if a.Normalized == "" {
 		return a
 	}
-	for _, w := range tok.Cut(a.Normalized) {
-		if particles[w] {
-			continue
-		}
-		if c, ok := syn[w]; ok {
-			w = c
-		} else if a.Lang == "en" {
-			w = stemEnglish(w)
+	// Cut each part between punctuation on its own: the words are the same as
+	// cutting the whole, and the parts are scored on their own too.
+	fields := strings.Fields(a.Normalized)
+	for _, field := range fields {
+		start := len(a.Tokens)
+		for _, w := range tok.Cut(field) {
+			if particles[w] {
+				continue
+			}
 			if c, ok := syn[w]; ok {
 				w = c
+			} else if a.Lang == "en" {
+				w = stemEnglish(w)
+				if c, ok := syn[w]; ok {
+					w = c
+				}
 			}
+			a.Tokens = append(a.Tokens, w)
 		}
-		a.Tokens = append(a.Tokens, w)
+		if len(fields) > 1 && len(a.Tokens) > start {
+			a.parts = append(a.parts, a.Tokens[start:len(a.Tokens):len(a.Tokens)])
+		}
 	}
 	return a
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/kefu-dev/kefu/faq"
 )
@@ -165,6 +166,7 @@ type Matcher struct {
 	charPost  map[int32][]int32 // unit id -> question indexes (fallback)
 	handoff   []string          // normalised phrases
 	complaint []string
+	accPool   sync.Pool // *accumulator
 }
 
 // NewMatcher indexes every question (and keyword) of every intent. The
@@ -216,6 +218,8 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 			m.charPost[f.id] = append(m.charPost[f.id], int32(qi))
 		}
 	}
+	nq := len(m.questions)
+	m.accPool.New = func() any { return &accumulator{score: make([]float32, nq)} }
 	for _, p := range cfg.HandoffPhrases {
 		if n := Normalize(p); n != "" {
 			m.handoff = append(m.handoff, n)
@@ -256,7 +260,7 @@ func (m *Matcher) Config() Config { return m.cfg }
 func (m *Matcher) Analyze(text string) Analysis { return analyze(text, m.tok, m.syn) }
 
 // maxRerank bounds how many retrieved questions get the full similarity.
-const maxRerank = 48
+const maxRerank = 24
 
 // Match scores text against every intent and decides what the bot does with
 // it as the first message of a conversation.
@@ -270,12 +274,8 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// A message of several sentences ("你好 我想退货 怎么弄"): score each part
 	// too, and keep each intent's best, so small talk around a question does
 	// not drown it. Small-talk intents only count for the whole message.
-	if parts := splitParts(r.Normalized); len(parts) > 1 {
-		for _, p := range parts {
-			toks := m.Analyze(p).Tokens
-			if len(toks) == 0 {
-				continue
-			}
+	if len(r.parts) > 1 {
+		for _, toks := range r.parts {
 			for id, s := range m.score(toks, false, skip) {
 				if s.Score > scores[id].Score {
 					scores[id] = s
@@ -299,16 +299,6 @@ func (m *Matcher) match(text string, skip int32) Result {
 	}
 	m.decide(&r)
 	return r
-}
-
-// splitParts splits a normalised message at spaces (where punctuation was)
-// into parts worth scoring on their own.
-func splitParts(norm string) []string {
-	fs := strings.Fields(norm)
-	if len(fs) < 2 {
-		return nil
-	}
-	return fs
 }
 
 // score returns, per intent, its best question's similarity to tokens.
@@ -371,45 +361,86 @@ func (m *Matcher) retrieve(q *doc) []int32 {
 		}
 		return all
 	}
-	acc := map[int32]float64{}
+	acc := m.accPool.Get().(*accumulator)
+	defer m.accPool.Put(acc)
 	add := func(fs []feat, post map[int32][]int32) {
 		for _, f := range fs {
 			if f.id < 0 {
 				continue
 			}
-			w := float64(f.w) * float64(f.w)
+			w := f.w * f.w
 			for _, qi := range post[f.id] {
-				acc[qi] += w
+				if acc.score[qi] == 0 {
+					acc.touched = append(acc.touched, qi)
+				}
+				acc.score[qi] += w
 			}
 		}
 	}
 	add(q.bigrams, m.postings)
 	add(q.words, m.postings)
-	if len(acc) < maxRerank {
+	if len(acc.touched) < maxRerank {
 		add(q.chars, m.charPost)
 	}
-	type hit struct {
-		qi int32
-		s  float64
-	}
-	hits := make([]hit, 0, len(acc))
-	for qi, s := range acc {
-		hits = append(hits, hit{qi, s})
-	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].s != hits[j].s {
-			return hits[i].s > hits[j].s
+	var out []int32
+	if len(acc.touched) <= maxRerank {
+		out = slices.Clone(acc.touched)
+	} else {
+		// Keep the best maxRerank in a small min-heap (ties by lower index).
+		worse := func(a, b int32) bool { // a ranks below b
+			if acc.score[a] != acc.score[b] {
+				return acc.score[a] < acc.score[b]
+			}
+			return a > b
 		}
-		return hits[i].qi < hits[j].qi
-	})
-	if len(hits) > maxRerank {
-		hits = hits[:maxRerank]
+		h := make([]int32, 0, maxRerank)
+		down := func(i int) {
+			for {
+				l, sm := 2*i+1, i
+				if l < len(h) && worse(h[l], h[sm]) {
+					sm = l
+				}
+				if r := l + 1; r < len(h) && worse(h[r], h[sm]) {
+					sm = r
+				}
+				if sm == i {
+					return
+				}
+				h[i], h[sm] = h[sm], h[i]
+				i = sm
+			}
+		}
+		for _, qi := range acc.touched {
+			if len(h) < maxRerank {
+				h = append(h, qi)
+				for i := len(h) - 1; i > 0; {
+					p := (i - 1) / 2
+					if !worse(h[i], h[p]) {
+						break
+					}
+					h[i], h[p] = h[p], h[i]
+					i = p
+				}
+				continue
+			}
+			if worse(h[0], qi) {
+				h[0] = qi
+				down(0)
+			}
+		}
+		out = h
 	}
-	out := make([]int32, len(hits))
-	for i, h := range hits {
-		out[i] = h.qi
+	for _, qi := range acc.touched {
+		acc.score[qi] = 0
 	}
+	acc.touched = acc.touched[:0]
 	return out
+}
+
+// accumulator is retrieve's scratch space, one per concurrent Match.
+type accumulator struct {
+	score   []float32 // by question index; zero between uses
+	touched []int32
 }
 
 // confFeatures are the inputs of the confidence, the constant 1 first.
