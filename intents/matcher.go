@@ -97,7 +97,7 @@ type Config struct {
 // BENCHMARKS.md).
 func DefaultConfig() Config {
 	return Config{
-		AnswerThreshold:  0.8,
+		AnswerThreshold:  0.7,
 		ClarifyThreshold: 0.3,
 		ClarifySpan:      0.2,
 		MaxChoices:       3,
