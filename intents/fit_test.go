@@ -53,61 +53,19 @@ func TestFitSimilarity(t *testing.T) {
 			st.observe(featureKeys(toks[i][j]))
 		}
 	}
-	X := make([][numSimFeatures]float64, len(pairs))
+	X := make([][]float64, len(pairs))
 	for i := range pairs {
 		a, b := makeDoc(toks[i][0], st, lx), makeDoc(toks[i][1], st, lx)
-		X[i], _ = simFeatures(&a, &b)
+		x, _ := simFeatures(&a, &b)
+		X[i] = x[:]
 	}
-	// Standardise for gradient descent, then map back to raw coefficients.
-	D := numSimFeatures
-	mean, sd := make([]float64, D), make([]float64, D)
-	for j := 1; j < D; j++ {
-		for i := range X {
-			mean[j] += X[i][j]
+	subset := func(idx []int) ([][]float64, []bool) {
+		var xs [][]float64
+		var ls []bool
+		for _, i := range idx {
+			xs, ls = append(xs, X[i]), append(ls, ys[i])
 		}
-		mean[j] /= float64(len(X))
-		for i := range X {
-			sd[j] += (X[i][j] - mean[j]) * (X[i][j] - mean[j])
-		}
-		sd[j] = math.Sqrt(sd[j]/float64(len(X))) + 1e-9
-	}
-	S := make([][]float64, len(X))
-	for i := range X {
-		S[i] = make([]float64, D)
-		S[i][0] = 1
-		for j := 1; j < D; j++ {
-			S[i][j] = (X[i][j] - mean[j]) / sd[j]
-		}
-	}
-	train := func(idx []int) []float64 {
-		w, g := make([]float64, D), make([]float64, D)
-		for it := 0; it < 3000; it++ {
-			clear(g)
-			for _, i := range idx {
-				z := 0.0
-				for j := range w {
-					z += w[j] * S[i][j]
-				}
-				y := 0.0
-				if ys[i] {
-					y = 1
-				}
-				p := 1 / (1 + math.Exp(-z))
-				for j := range w {
-					g[j] += (p - y) * S[i][j]
-				}
-			}
-			for j := range w {
-				w[j] -= 0.5 * g[j] / float64(len(idx))
-			}
-		}
-		raw := make([]float64, D)
-		raw[0] = w[0]
-		for j := 1; j < D; j++ {
-			raw[j] = w[j] / sd[j]
-			raw[0] -= w[j] * mean[j] / sd[j]
-		}
-		return raw
+		return xs, ls
 	}
 	acc := func(w []float64, idx []int) float64 {
 		c := 0
@@ -131,8 +89,9 @@ func TestFitSimilarity(t *testing.T) {
 			b = append(b, i)
 		}
 	}
-	fmt.Printf("2-fold accuracy: %.4f %.4f\n", acc(train(a), b), acc(train(b), a))
-	w := train(all)
+	wa, wb := fitLogistic(subset(a)), fitLogistic(subset(b))
+	fmt.Printf("2-fold accuracy: %.4f %.4f\n", acc(wa, b), acc(wb, a))
+	w := fitLogistic(X, ys)
 	fmt.Printf("fit on all: accuracy %.4f\nvar simCoef = [numSimFeatures]float64{", acc(w, all))
 	for j, c := range w {
 		if j > 0 {

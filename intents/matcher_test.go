@@ -148,15 +148,7 @@ func TestDevCases(t *testing.T) {
 	if len(cases) < 150 {
 		t.Fatalf("%d development cases, want at least 150", len(cases))
 	}
-	var right, wrong int
-	for _, c := range cases {
-		switch Judge(m.Match(c.Text), c.Expected) {
-		case Right:
-			right++
-		case Wrong:
-			wrong++
-		}
-	}
+	right, wrong := judgeAll(m, cases)
 	n := float64(len(cases))
 	t.Logf("%d cases: right %.3f wrong %.3f", len(cases), float64(right)/n, float64(wrong)/n)
 	if float64(wrong)/n > 0.05 {
@@ -296,4 +288,17 @@ func TestPairScores(t *testing.T) {
 	if a := Accuracy([]float64{0.1, 0.9}, []bool{true, true}, 0.5); a != 0.5 {
 		t.Errorf("Accuracy = %v", a)
 	}
+}
+
+// judgeAll counts the right and wrong decisions on cases.
+func judgeAll(m *Matcher, cases []Case) (right, wrong int) {
+	for _, c := range cases {
+		switch Judge(m.Match(c.Text), c.Expected) {
+		case Right:
+			right++
+		case Wrong:
+			wrong++
+		}
+	}
+	return right, wrong
 }

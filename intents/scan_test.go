@@ -25,15 +25,7 @@ func TestScanThresholds(t *testing.T) {
 				cfg := DefaultConfig()
 				cfg.AnswerThreshold, cfg.ClarifyThreshold, cfg.ClarifySpan = at, ct, span
 				m := NewMatcher(f, mustTokenizer(t), mustLexicon(t), cfg)
-				right, wrong := 0, 0
-				for _, c := range cases {
-					switch Judge(m.Match(c.Text), c.Expected) {
-					case Right:
-						right++
-					case Wrong:
-						wrong++
-					}
-				}
+				right, wrong := judgeAll(m, cases)
 				fmt.Printf("answer %.2f clarify %.2f span %.2f: right %.3f wrong %.3f\n", at, ct, span,
 					float64(right)/float64(len(cases)), float64(wrong)/float64(len(cases)))
 			}
