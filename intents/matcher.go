@@ -97,7 +97,7 @@ type Config struct {
 // BENCHMARKS.md).
 func DefaultConfig() Config {
 	return Config{
-		AnswerThreshold:  0.7,
+		AnswerThreshold:  0.6,
 		ClarifyThreshold: 0.3,
 		ClarifySpan:      0.2,
 		MaxChoices:       3,
@@ -461,7 +461,7 @@ const numConfFeatures = 6
 // FAQ (each question matched leave-one-out as an in-scope message), its
 // editor tests, and out-of-scope questions from another domain; refit with
 // KEFU_FIT_CONFIDENCE=../../shared/data/bq/dev.csv go test ./intents -run TestFitConfidence -v
-var confCoef = [numConfFeatures]float64{-5.496, 12.917, -6.004, -1.046, -2.583, 0.272}
+var confCoef = [numConfFeatures]float64{-9.396, 15.207, -6.909, 0.337, -1.599, 0.914}
 
 // confidence is the calibrated probability that the top candidate is right.
 func (m *Matcher) confidence(cs []Candidate) float64 {
