@@ -97,8 +97,8 @@ type Config struct {
 // BENCHMARKS.md).
 func DefaultConfig() Config {
 	return Config{
-		AnswerThreshold:  0.6,
-		ClarifyThreshold: 0.3,
+		AnswerThreshold:  0.5,
+		ClarifyThreshold: 0.2,
 		ClarifySpan:      0.2,
 		MaxChoices:       3,
 		TopN:             5,
@@ -270,13 +270,15 @@ func (m *Matcher) Match(text string) Result { return m.match(text, -1) }
 // calibration).
 func (m *Matcher) match(text string, skip int32) Result {
 	r := Result{Analysis: m.Analyze(text)}
-	scores := m.score(r.Tokens, true, skip)
+	wholeDoc := makeDoc(r.Tokens, m.st, m.lx)
+	scores := m.score(&wholeDoc, nil, skip)
 	// A message of several sentences ("你好 我想退货 怎么弄"): score each part
 	// too, and keep each intent's best, so small talk around a question does
 	// not drown it. Small-talk intents only count for the whole message.
 	if len(r.parts) > 1 {
 		for _, toks := range r.parts {
-			for id, s := range m.score(toks, false, skip) {
+			part := makeDoc(toks, m.st, m.lx)
+			for id, s := range m.score(&part, &wholeDoc, skip) {
 				if s.Score > scores[id].Score {
 					scores[id] = s
 				}
@@ -301,20 +303,29 @@ func (m *Matcher) match(text string, skip int32) Result {
 	return r
 }
 
-// score returns, per intent, its best question's similarity to tokens.
-func (m *Matcher) score(tokens []string, whole bool, skip int32) map[string]Candidate {
+// score returns, per intent, its best question's similarity to q.
+//
+// q is the whole message, or one part of it with whole the whole message:
+// then small-talk intents are skipped, and how much of the message a question
+// explains is measured against the whole message, so a fragment that matches
+// a short question word for word does not make a confident answer to a long
+// message.
+func (m *Matcher) score(q, whole *doc, skip int32) map[string]Candidate {
 	out := map[string]Candidate{}
-	if len(tokens) == 0 || len(m.questions) == 0 {
+	if len(q.chars) == 0 || len(m.questions) == 0 {
 		return out
 	}
-	q := makeDoc(tokens, m.st, m.lx)
+	msg := q
+	if whole != nil {
+		msg = whole
+	}
 	best := map[string]int32{}
-	for _, qi := range m.retrieve(&q) {
+	for _, qi := range m.retrieve(q) {
 		qq := &m.questions[qi]
-		if qi == skip || (!whole && m.smallTalk[qq.intent]) {
+		if qi == skip || (whole != nil && m.smallTalk[qq.intent]) {
 			continue
 		}
-		s := similarity(&q, &qq.doc)
+		s := similarity(q, &qq.doc)
 		id := m.intents[qq.intent].ID
 		if s > out[id].Score {
 			out[id] = Candidate{Intent: id, Score: s, Question: qq.text}
@@ -324,13 +335,13 @@ func (m *Matcher) score(tokens []string, whole bool, skip int32) map[string]Cand
 	for id, qi := range best {
 		c := out[id]
 		d := &m.questions[qi].doc
-		_, _, sum := overlap(q.chars, d.chars)
-		if q.sumChar > 0 {
-			c.cover = sum / q.sumChar
+		_, _, sum := overlap(msg.chars, d.chars)
+		if msg.sumChar > 0 {
+			c.cover = sum / msg.sumChar
 		}
-		c.unmatched = oneSidedUnmatched(q.words, d.words) / 10
-		c.size = math.Log1p(float64(len(q.seq)))
-		c.exact = slices.Equal(q.seq, d.seq) && (len(q.seq) > 1 || len(q.words) == 1)
+		c.unmatched = oneSidedUnmatched(msg.words, d.words) / 10
+		c.size = math.Log1p(float64(len(msg.seq)))
+		c.exact = whole == nil && slices.Equal(q.seq, d.seq) && (len(q.seq) > 1 || len(q.words) == 1)
 		out[id] = c
 	}
 	return out
@@ -461,7 +472,7 @@ const numConfFeatures = 6
 // FAQ (each question matched leave-one-out as an in-scope message), its
 // editor tests, and out-of-scope questions from another domain; refit with
 // KEFU_FIT_CONFIDENCE=../../shared/data/bq/dev.csv go test ./intents -run TestFitConfidence -v
-var confCoef = [numConfFeatures]float64{-9.396, 15.207, -6.909, 0.337, -1.599, 0.914}
+var confCoef = [numConfFeatures]float64{-6.575, 12.204, -6.107, 2.448, -2.374, 0.234}
 
 // confidence is the calibrated probability that the top candidate is right.
 func (m *Matcher) confidence(cs []Candidate) float64 {
