@@ -50,7 +50,7 @@ func TestFitSimilarity(t *testing.T) {
 	for i, p := range pairs {
 		for j := 0; j < 2; j++ {
 			toks[i][j] = analyze(p[j], tok, syn).Tokens
-			st.observe(featureKeys(toks[i][j]))
+			st.observe((toks[i][j]))
 		}
 	}
 	X := make([][]float64, len(pairs))

@@ -202,7 +202,7 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 				continue
 			}
 			ps = append(ps, pending{int32(i), q, a.Tokens})
-			m.st.observe(featureKeys(a.Tokens))
+			m.st.observe((a.Tokens))
 		}
 	}
 	for qi, p := range ps {

@@ -13,7 +13,7 @@ func PairScores(tok Tokenizer, lx *Lexicon, pairs [][2]string) []float64 {
 	for i, p := range pairs {
 		for j := 0; j < 2; j++ {
 			toks[i][j] = analyze(p[j], tok, syn).Tokens
-			st.observe(featureKeys(toks[i][j]))
+			st.observe((toks[i][j]))
 		}
 	}
 	out := make([]float64, len(pairs))

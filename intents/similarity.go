@@ -1,8 +1,9 @@
 package intents
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
 // The sentence similarity is a logistic model over lexical features of two
@@ -46,39 +47,60 @@ type doc struct {
 }
 
 // stats are document frequencies over a corpus (the FAQ's questions, or the
-// sentences of a pair file), keyed by feature string with a channel prefix.
+// sentences of a pair file) for the three kinds of feature. Ids are shared:
+// one df slice indexed by id.
 type stats struct {
-	ids map[string]int32
-	df  []int32
-	n   int
+	units   map[string]int32
+	bigrams map[[2]string]int32
+	words   map[string]int32
+	df      []int32
+	n       int
 }
 
-func newStats() *stats { return &stats{ids: map[string]int32{}} }
+func newStats() *stats {
+	return &stats{units: map[string]int32{}, bigrams: map[[2]string]int32{}, words: map[string]int32{}}
+}
 
-// id returns the id of a feature, adding it when add is set; -1 when unknown.
-func (s *stats) id(key string, add bool) int32 {
-	if id, ok := s.ids[key]; ok {
-		return id
-	}
-	if !add {
-		return -1
-	}
-	id := int32(len(s.df))
-	s.ids[key] = id
+func (s *stats) newID() int32 {
 	s.df = append(s.df, 0)
-	return id
+	return int32(len(s.df) - 1)
 }
 
-// observe counts one document's distinct features.
-func (s *stats) observe(keys []string) {
+// observe counts one document's distinct features, adding new ones.
+func (s *stats) observe(tokens []string) {
 	s.n++
-	seen := make(map[int32]bool, len(keys))
-	for _, k := range keys {
-		id := s.id(k, true)
+	us := units(tokens)
+	seen := make(map[int32]bool, 2*len(us)+len(tokens))
+	count := func(id int32) {
 		if !seen[id] {
 			seen[id] = true
 			s.df[id]++
 		}
+	}
+	for i, u := range us {
+		id, ok := s.units[u]
+		if !ok {
+			id = s.newID()
+			s.units[u] = id
+		}
+		count(id)
+		if i+1 < len(us) {
+			k := [2]string{u, us[i+1]}
+			id, ok := s.bigrams[k]
+			if !ok {
+				id = s.newID()
+				s.bigrams[k] = id
+			}
+			count(id)
+		}
+	}
+	for _, t := range tokens {
+		id, ok := s.words[t]
+		if !ok {
+			id = s.newID()
+			s.words[t] = id
+		}
+		count(id)
 	}
 }
 
@@ -90,76 +112,82 @@ func (s *stats) idf(id int32) float64 {
 	return math.Log(float64(s.n+1) / (df + 0.5))
 }
 
-// keys lists the feature keys of an analysed text, for observe.
-func featureKeys(tokens []string) []string {
-	us := units(tokens)
-	keys := make([]string, 0, 2*len(us)+len(tokens))
-	for i, u := range us {
-		keys = append(keys, "c"+u)
-		if i+1 < len(us) {
-			keys = append(keys, "b"+u+us[i+1])
-		}
-	}
-	for _, t := range tokens {
-		keys = append(keys, "w"+t)
-	}
-	return keys
-}
-
 var negations = map[string]bool{"不": true, "没": true, "无": true, "未": true, "别": true, "非": true, "没有": true, "无法": true, "not": true, "no": true, "never": true}
 
+// oovIDs gives features the corpus has never seen ids below -1: the same
+// text gets the same id within one doc, and no two texts share one.
+type oovIDs struct {
+	next  int32
+	names []string
+	ids   []int32
+}
+
+func (o *oovIDs) id(name string) int32 {
+	for i, n := range o.names {
+		if n == name {
+			return o.ids[i]
+		}
+	}
+	o.next--
+	o.names = append(o.names, name)
+	o.ids = append(o.ids, o.next)
+	return o.next
+}
+
+// addFeat appends (id, w) unless id is already in fs (docs are short: a
+// linear scan beats a map).
+func addFeat(fs []feat, id int32, w float64) []feat {
+	for _, f := range fs {
+		if f.id == id {
+			return fs
+		}
+	}
+	return append(fs, feat{id, float32(w)})
+}
+
 // makeDoc builds the features of tokens against corpus stats. Features the
-// corpus has never seen get ids below -1 (distinct, never shared) and the
-// highest IDF.
+// corpus has never seen get the highest IDF and ids that match nothing.
 func makeDoc(tokens []string, st *stats, lx *Lexicon) doc {
 	var d doc
 	us := units(tokens)
-	oov := int32(-2)
-	idOf := func(key string) int32 {
-		if id := st.id(key, false); id >= 0 {
-			return id
-		}
-		oov--
-		return oov
-	}
-	charIDs := map[string]int32{}
+	oov := oovIDs{next: -1}
+	d.seq = make([]int32, 0, len(us))
+	d.chars = make([]feat, 0, len(us))
 	for _, u := range us {
-		id, ok := charIDs[u]
+		id, ok := st.units[u]
 		if !ok {
-			id = idOf("c" + u)
-			charIDs[u] = id
-			d.chars = append(d.chars, feat{id, float32(st.idf(id))})
+			id = oov.id("c" + u)
 		}
+		d.chars = addFeat(d.chars, id, st.idf(id))
 		d.seq = append(d.seq, id)
 		if negations[u] {
 			d.neg = true
 		}
 	}
-	seenB := map[string]bool{}
-	for i := 0; i+1 < len(us); i++ {
-		k := "b" + us[i] + us[i+1]
-		if seenB[k] {
-			continue
-		}
-		seenB[k] = true
-		id := idOf(k)
-		d.bigrams = append(d.bigrams, feat{id, float32(st.idf(id))})
+	if len(us) > 1 {
+		d.bigrams = make([]feat, 0, len(us)-1)
 	}
-	seenW := map[string]bool{}
-	for _, t := range tokens {
-		if seenW[t] {
-			continue
+	for i := 0; i+1 < len(us); i++ {
+		id, ok := st.bigrams[[2]string{us[i], us[i+1]}]
+		if !ok {
+			id = oov.id("b" + us[i] + us[i+1])
 		}
-		seenW[t] = true
+		d.bigrams = addFeat(d.bigrams, id, st.idf(id))
+	}
+	d.words = make([]feat, 0, len(tokens))
+	for _, t := range tokens {
 		if negations[t] {
 			d.neg = true
 		}
-		id := idOf("w" + t)
+		id, ok := st.words[t]
+		if !ok {
+			id = oov.id("w" + t)
+		}
 		w := st.idf(id)
 		if lx != nil && lx.Stop(t) {
 			w *= stopFactor
 		}
-		d.words = append(d.words, feat{id, float32(w)})
+		d.words = addFeat(d.words, id, w)
 	}
 	sortFeats(d.chars)
 	sortFeats(d.bigrams)
@@ -178,7 +206,9 @@ func makeDoc(tokens []string, st *stats, lx *Lexicon) doc {
 	return d
 }
 
-func sortFeats(fs []feat) { sort.Slice(fs, func(i, j int) bool { return fs[i].id < fs[j].id }) }
+func sortFeats(fs []feat) {
+	slices.SortFunc(fs, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
+}
 
 // overlap walks two sorted feature lists: the number of shared features, Σw²
 // and Σw over them.
