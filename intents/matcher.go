@@ -162,9 +162,9 @@ type Matcher struct {
 	intents   []*faq.Intent
 	smallTalk []bool // by intent index
 	questions []question
-	postings  map[int32][]int32 // bigram or word feature id -> question indexes
-	charPost  map[int32][]int32 // unit id -> question indexes (fallback)
-	handoff   []string          // normalised phrases
+	postings  [][]int32 // bigram or word feature id -> question indexes
+	charPost  [][]int32 // unit id -> question indexes (fallback)
+	handoff   []string  // normalised phrases
 	complaint []string
 	accPool   sync.Pool // *accumulator
 }
@@ -175,7 +175,6 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 	cfg = cfg.withDefaults()
 	m := &Matcher{
 		faq: f, cfg: cfg, tok: tok, lx: lx, st: newStats(),
-		postings: map[int32][]int32{}, charPost: map[int32][]int32{},
 	}
 	var groups [][]string
 	for _, g := range f.Synonyms {
@@ -205,6 +204,8 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 			m.st.observe((a.Tokens))
 		}
 	}
+	m.postings = make([][]int32, len(m.st.df))
+	m.charPost = make([][]int32, len(m.st.df))
 	for qi, p := range ps {
 		d := makeDoc(p.tokens, m.st, lx)
 		m.questions = append(m.questions, question{intent: p.intent, text: p.text, doc: d})
@@ -260,7 +261,7 @@ func (m *Matcher) Config() Config { return m.cfg }
 func (m *Matcher) Analyze(text string) Analysis { return analyze(text, m.tok, m.syn) }
 
 // maxRerank bounds how many retrieved questions get the full similarity.
-const maxRerank = 24
+const maxRerank = 16
 
 // Match scores text against every intent and decides what the bot does with
 // it as the first message of a conversation.
@@ -374,7 +375,7 @@ func (m *Matcher) retrieve(q *doc) []int32 {
 	}
 	acc := m.accPool.Get().(*accumulator)
 	defer m.accPool.Put(acc)
-	add := func(fs []feat, post map[int32][]int32) {
+	add := func(fs []feat, post [][]int32) {
 		for _, f := range fs {
 			if f.id < 0 {
 				continue
