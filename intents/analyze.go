@@ -72,12 +72,19 @@ func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
 	if a.Normalized == "" {
 		return a
 	}
-	// Cut each part between punctuation on its own: the words are the same as
-	// cutting the whole, and the parts are scored on their own too.
-	fields := strings.Fields(a.Normalized)
-	for _, field := range fields {
+	// Each part between punctuation is also scored on its own: keep the
+	// words of each part.
+	var cut [][]string
+	if pc, ok := tok.(interface{ CutParts(string) [][]string }); ok {
+		cut = pc.CutParts(a.Normalized)
+	} else {
+		for _, field := range strings.Fields(a.Normalized) {
+			cut = append(cut, tok.Cut(field))
+		}
+	}
+	for _, words := range cut {
 		start := len(a.Tokens)
-		for _, w := range tok.Cut(field) {
+		for _, w := range words {
 			if particles[w] {
 				continue
 			}
@@ -91,7 +98,7 @@ func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
 			}
 			a.Tokens = append(a.Tokens, w)
 		}
-		if len(fields) > 1 && len(a.Tokens) > start {
+		if len(cut) > 1 && len(a.Tokens) > start {
 			a.parts = append(a.parts, a.Tokens[start:len(a.Tokens):len(a.Tokens)])
 		}
 	}

@@ -260,8 +260,12 @@ func (m *Matcher) Config() Config { return m.cfg }
 // Analyze normalises and tokenises text as the matcher does, without scoring.
 func (m *Matcher) Analyze(text string) Analysis { return analyze(text, m.tok, m.syn) }
 
-// maxRerank bounds how many retrieved questions get the full similarity.
-const maxRerank = 16
+// maxRerank bounds how many retrieved questions get the full similarity for
+// a whole message; maxRerankPart for each part of a message of several.
+const (
+	maxRerank     = 16
+	maxRerankPart = 8
+)
 
 // Match scores text against every intent and decides what the bot does with
 // it as the first message of a conversation.
@@ -279,6 +283,9 @@ func (m *Matcher) match(text string, skip int32) Result {
 	if len(r.parts) > 1 {
 		for _, toks := range r.parts {
 			part := makeDoc(toks, m.st, m.lx)
+			if len(part.seq) < 2 {
+				continue // one character or word: too little to stand on its own
+			}
 			for id, s := range m.score(&part, &wholeDoc, skip) {
 				if s.Score > scores[id].Score {
 					scores[id] = s
@@ -321,7 +328,11 @@ func (m *Matcher) score(q, whole *doc, skip int32) map[string]Candidate {
 		msg = whole
 	}
 	best := map[string]int32{}
-	for _, qi := range m.retrieve(q) {
+	k := maxRerank
+	if whole != nil {
+		k = maxRerankPart
+	}
+	for _, qi := range m.retrieve(q, k) {
 		qq := &m.questions[qi]
 		if qi == skip || (whole != nil && m.smallTalk[qq.intent]) {
 			continue
@@ -365,8 +376,8 @@ func oneSidedUnmatched(a, b []feat) float64 {
 
 // retrieve returns the questions worth the full similarity: those sharing the
 // most IDF weight of bigrams and words with q (characters when q has none).
-func (m *Matcher) retrieve(q *doc) []int32 {
-	if len(m.questions) <= maxRerank {
+func (m *Matcher) retrieve(q *doc, k int) []int32 {
+	if len(m.questions) <= k {
 		all := make([]int32, len(m.questions))
 		for i := range all {
 			all[i] = int32(i)
@@ -391,21 +402,21 @@ func (m *Matcher) retrieve(q *doc) []int32 {
 	}
 	add(q.bigrams, m.postings)
 	add(q.words, m.postings)
-	if len(acc.touched) < maxRerank {
+	if len(acc.touched) < k {
 		add(q.chars, m.charPost)
 	}
 	var out []int32
-	if len(acc.touched) <= maxRerank {
+	if len(acc.touched) <= k {
 		out = slices.Clone(acc.touched)
 	} else {
-		// Keep the best maxRerank in a small min-heap (ties by lower index).
+		// Keep the best k in a small min-heap (ties by lower index).
 		worse := func(a, b int32) bool { // a ranks below b
 			if acc.score[a] != acc.score[b] {
 				return acc.score[a] < acc.score[b]
 			}
 			return a > b
 		}
-		h := make([]int32, 0, maxRerank)
+		h := make([]int32, 0, k)
 		down := func(i int) {
 			for {
 				l, sm := 2*i+1, i
@@ -423,7 +434,7 @@ func (m *Matcher) retrieve(q *doc) []int32 {
 			}
 		}
 		for _, qi := range acc.touched {
-			if len(h) < maxRerank {
+			if len(h) < k {
 				h = append(h, qi)
 				for i := len(h) - 1; i > 0; {
 					p := (i - 1) / 2

@@ -110,6 +110,27 @@ func (t *JiebaTokenizer) Cut(text string) []string {
 	return out
 }
 
+// CutParts segments text once and splits the words where text has spaces:
+// the same words as cutting each space-separated part on its own, in one
+// call into the C++ segmenter.
+func (t *JiebaTokenizer) CutParts(text string) [][]string {
+	raw := t.j.Cut(text, true)
+	var parts [][]string
+	start := 0
+	for i, w := range raw {
+		if strings.TrimSpace(w) == "" {
+			if i > start {
+				parts = append(parts, raw[start:i:i])
+			}
+			start = i + 1
+		}
+	}
+	if start < len(raw) {
+		parts = append(parts, raw[start:len(raw):len(raw)])
+	}
+	return parts
+}
+
 // normaliseWords normalises, dedupes and sorts dictionary words, dropping any
 // that would break the dictionary's line format.
 func normaliseWords(in []string) []string {
