@@ -1,0 +1,77 @@
+// Package bot owns conversations: the channel-neutral Message and Outbound,
+// the Channel interface each channel implements, the conversation state and
+// transcript on Redis, and the Engine that applies the policy (answer,
+// clarify, hand off, stay silent while a person has the conversation) on top
+// of the matcher's decision. It does not speak any channel's protocol
+// (channels/* do) and does not run the agents' queue (handoff does).
+package bot
+
+import (
+	"context"
+	"time"
+
+	"github.com/kefu-dev/kefu/intents"
+)
+
+// Message is one inbound customer message, whatever the channel.
+type Message struct {
+	Channel string    // web, wechat, telegram
+	User    string    // the customer's identity on that channel
+	ID      string    // the channel's message id: the dedupe key
+	Text    string    // what the customer wrote
+	Choice  string    // an intent id the customer picked from a clarify prompt, if any
+	Lang    string    // a language hint from the channel (Telegram language_code), optional
+	At      time.Time // when the channel received it
+}
+
+// Choice is a quick reply offered to the customer.
+type Choice struct {
+	ID    string `json:"id"`    // intent id, or ChoiceHuman
+	Label string `json:"label"` // what the button says
+}
+
+// ChoiceHuman is the quick reply that asks for a person.
+const ChoiceHuman = "@human"
+
+// Outbound is one message to the customer.
+type Outbound struct {
+	Channel string   `json:"channel"`
+	User    string   `json:"user"`
+	Conv    string   `json:"conv"`
+	Kind    string   `json:"kind"` // answer, clarify, handoff, fallback, notice
+	Intent  string   `json:"intent,omitempty"`
+	Text    string   `json:"text"`
+	Choices []Choice `json:"choices,omitempty"`
+}
+
+// Channel delivers outbound messages on one channel. Declared here, where it
+// is used; implemented by channels/*.
+type Channel interface {
+	Name() string
+	Send(ctx context.Context, out Outbound) error
+}
+
+// Conversation modes.
+const (
+	ModeBot     = "bot"     // the bot answers
+	ModeWaiting = "waiting" // handed off, waiting for an agent: the bot is silent
+	ModeAgent   = "agent"   // an agent has it: the bot is silent
+	ModeClosed  = "closed"  // ended; the next message opens it again with the bot
+)
+
+// Conversation is the state of one customer's conversation, kept in Redis so
+// that any gateway instance can handle its next message.
+type Conversation struct {
+	ID         string
+	Channel    string
+	User       string
+	Mode       string
+	LowTurns   int    // consecutive messages the bot could not answer
+	LastIntent string // the last intent answered or offered
+	Lang       string
+	Reason     string // why it was handed off
+	Urgent     bool
+	Entities   []intents.Entity // order and tracking numbers seen so far
+	Created    time.Time
+	Updated    time.Time
+}

@@ -1,0 +1,177 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/faq"
+	"github.com/kefu-dev/kefu/intents"
+)
+
+var (
+	liveOnce sync.Once
+	live     *intents.Live
+	liveErr  error
+)
+
+func mustEngine(t *testing.T) (*Engine, *recordingHandoff) {
+	t.Helper()
+	url := os.Getenv("KEFU_TEST_REDIS_URL")
+	if url == "" {
+		t.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	liveOnce.Do(func() {
+		f, err := faq.LoadSample()
+		if err != nil {
+			liveErr = err
+			return
+		}
+		live, liveErr = intents.NewLive(f, "", intents.Config{})
+	})
+	if liveErr != nil {
+		t.Fatal(liveErr)
+	}
+	h := &recordingHandoff{}
+	// A key prefix per test keeps tests apart on the shared server.
+	return &Engine{Store: NewStore(rdb, fmt.Sprintf("{kefutest:%s:%d}:", t.Name(), time.Now().UnixNano())), Matcher: live.Matcher, Texts: DefaultTexts(), Handoff: h}, h
+}
+
+type recordingHandoff struct {
+	mu    sync.Mutex
+	convs []Conversation
+}
+
+func (r *recordingHandoff) Enqueue(_ context.Context, c Conversation) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.convs = append(r.convs, c)
+	return nil
+}
+
+func TestEngineAnswerAndDedupe(t *testing.T) {
+	e, _ := mustEngine(t)
+	ctx := context.Background()
+	m := Message{Channel: "web", User: "u1", ID: "m1", Text: "订单号2023112312345678 快递到哪了"}
+	outs, err := e.Handle(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 1 || outs[0].Kind != "answer" || outs[0].Intent != "logistics_track" {
+		t.Fatalf("outs %+v", outs)
+	}
+	// The channel retries the same message: no second answer, no second entry.
+	if outs, err := e.Handle(ctx, m); !errors.Is(err, ErrDuplicate) || len(outs) != 0 {
+		t.Fatalf("duplicate: %v %+v", err, outs)
+	}
+	tx, err := e.Store.Transcript(ctx, ConvID("web", "u1"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tx) != 2 || tx[0].Dir != "in" || tx[0].MsgID != "m1" || tx[1].Dir != "out" || tx[1].Intent != "logistics_track" {
+		t.Fatalf("transcript %+v", tx)
+	}
+	conv, err := e.Store.Load(ctx, ConvID("web", "u1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conv.Entities) != 1 || conv.Entities[0].Value != "2023112312345678" || conv.Mode != ModeBot {
+		t.Errorf("conversation %+v", conv)
+	}
+	// Resume after an id: only what came later.
+	later, _ := e.Store.Transcript(ctx, conv.ID, tx[0].ID)
+	if len(later) != 1 || later[0].ID != tx[1].ID {
+		t.Errorf("resume: %+v", later)
+	}
+}
+
+func TestEngineLowConfidenceHandsOff(t *testing.T) {
+	e, h := mustEngine(t)
+	ctx := context.Background()
+	outs, err := e.Handle(ctx, Message{Channel: "web", User: "u2", ID: "a", Text: "asdfgh"})
+	if err != nil || outs[0].Kind != "fallback" {
+		t.Fatalf("first: %v %+v", err, outs)
+	}
+	outs, err = e.Handle(ctx, Message{Channel: "web", User: "u2", ID: "b", Text: "qwerty"})
+	if err != nil || outs[0].Kind != "handoff" {
+		t.Fatalf("second: %v %+v", err, outs)
+	}
+	if len(h.convs) != 1 || h.convs[0].Reason != "low_confidence" {
+		t.Fatalf("handoffs %+v", h.convs)
+	}
+	// Waiting for a person: the bot stays silent, the message is kept.
+	outs, err = e.Handle(ctx, Message{Channel: "web", User: "u2", ID: "c", Text: "快递到哪了"})
+	if err != nil || len(outs) != 0 {
+		t.Fatalf("while waiting: %v %+v", err, outs)
+	}
+	tx, _ := e.Store.Transcript(ctx, ConvID("web", "u2"), "")
+	if last := tx[len(tx)-1]; last.Dir != "in" || last.Text != "快递到哪了" {
+		t.Errorf("last entry %+v", last)
+	}
+}
+
+func TestEngineClarifyThenChoose(t *testing.T) {
+	e, h := mustEngine(t)
+	ctx := context.Background()
+	// Find a message the matcher clarifies.
+	var text string
+	for _, in := range live.Matcher().FAQ().Intents {
+		for _, q := range in.Questions {
+			if r := []rune(q); len(r) >= 3 && live.Matcher().Match(string(r[:2])).Action == intents.ActionClarify {
+				text = string(r[:2])
+				break
+			}
+		}
+		if text != "" {
+			break
+		}
+	}
+	if text == "" {
+		t.Fatal("no clarify case found")
+	}
+	outs, err := e.Handle(ctx, Message{Channel: "web", User: "u3", ID: "1", Text: text})
+	if err != nil || outs[0].Kind != "clarify" || len(outs[0].Choices) < 2 {
+		t.Fatalf("clarify: %v %+v", err, outs)
+	}
+	last := outs[0].Choices[len(outs[0].Choices)-1]
+	if last.ID != ChoiceHuman {
+		t.Errorf("last choice %+v, want the human button", last)
+	}
+	pick := outs[0].Choices[0].ID
+	outs, err = e.Handle(ctx, Message{Channel: "web", User: "u3", ID: "2", Choice: pick})
+	if err != nil || len(outs) != 1 || outs[0].Intent != pick {
+		t.Fatalf("choose %s: %v %+v", pick, err, outs)
+	}
+	// The human button hands off with reason requested.
+	outs, err = e.Handle(ctx, Message{Channel: "web", User: "u3", ID: "3", Choice: ChoiceHuman})
+	if err != nil || outs[0].Kind != "handoff" || len(h.convs) != 1 || h.convs[0].Reason != intents.ReasonRequested {
+		t.Fatalf("human: %v %+v %+v", err, outs, h.convs)
+	}
+}
+
+func TestEngineUrgentAndEnglish(t *testing.T) {
+	e, h := mustEngine(t)
+	ctx := context.Background()
+	f := live.Matcher().FAQ()
+	q := f.Intent("account_security").Questions[0]
+	outs, err := e.Handle(ctx, Message{Channel: "telegram", User: "u4", ID: "1", Text: q})
+	if err != nil || outs[0].Kind != "handoff" || len(h.convs) != 1 || !h.convs[0].Urgent {
+		t.Fatalf("urgent: %v %+v %+v", err, outs, h.convs)
+	}
+	outs, err = e.Handle(ctx, Message{Channel: "web", User: "u5", ID: "1", Text: "asdfgh", Lang: "en"})
+	if err != nil || outs[0].Text != DefaultTexts()["en"].Fallback {
+		t.Fatalf("english fallback: %v %+v", err, outs)
+	}
+}

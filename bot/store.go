@@ -1,0 +1,177 @@
+package bot
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/intents"
+)
+
+//go:embed lua/ingest.lua
+var ingestLua string
+
+var ingestScript = redis.NewScript(ingestLua)
+
+// Store keeps conversations and transcripts in Redis. Every key shares one
+// hash tag so a Redis Cluster keeps them in one slot for the scripts.
+type Store struct {
+	rdb       redis.UniversalClient
+	prefix    string        // "{kefu}:" by default
+	dedupeTTL time.Duration // how long a channel message id is remembered
+	now       func() time.Time
+}
+
+// NewStore returns a Store over rdb. It does no I/O.
+func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+	if prefix == "" {
+		prefix = "{kefu}:"
+	}
+	return &Store{rdb: rdb, prefix: prefix, dedupeTTL: 72 * time.Hour, now: time.Now}
+}
+
+// ConvID is the conversation id of a customer on a channel: one conversation
+// per customer, reopened after it closes, so history is never split.
+func ConvID(channel, user string) string { return channel + ":" + user }
+
+func (s *Store) convKey(id string) string { return s.prefix + "conv:" + id }
+func (s *Store) txKey(id string) string   { return s.prefix + "tx:" + id }
+func (s *Store) seenKey(ch, mid string) string {
+	return s.prefix + "seen:" + ch + ":" + mid
+}
+
+// Ingest records an inbound message before anything answers it: dedupe by
+// channel message id, create or reopen the conversation, append to the
+// transcript. dup is true (and nothing written) for a repeated delivery.
+func (s *Store) Ingest(ctx context.Context, m Message) (conv Conversation, dup bool, err error) {
+	if m.ID == "" {
+		return conv, false, fmt.Errorf("ingest: message has no id")
+	}
+	id := ConvID(m.Channel, m.User)
+	now := s.now()
+	res, err := ingestScript.Run(ctx, s.rdb,
+		[]string{s.seenKey(m.Channel, m.ID), s.convKey(id), s.txKey(id)},
+		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice,
+	).Slice()
+	if err != nil {
+		return conv, false, fmt.Errorf("ingest %s: %w", id, err)
+	}
+	if n, _ := res[0].(int64); n == 0 {
+		return conv, true, nil
+	}
+	conv, err = s.Load(ctx, id)
+	return conv, false, err
+}
+
+// Load reads a conversation.
+func (s *Store) Load(ctx context.Context, id string) (Conversation, error) {
+	h, err := s.rdb.HGetAll(ctx, s.convKey(id)).Result()
+	if err != nil {
+		return Conversation{}, fmt.Errorf("load %s: %w", id, err)
+	}
+	if len(h) == 0 {
+		return Conversation{}, fmt.Errorf("load %s: %w", id, redis.Nil)
+	}
+	c := Conversation{ID: id, Channel: h["channel"], User: h["user"], Mode: h["mode"],
+		LastIntent: h["last_intent"], Lang: h["lang"], Reason: h["reason"], Urgent: h["urgent"] == "1"}
+	c.LowTurns, _ = strconv.Atoi(h["low"])
+	if v, err := strconv.ParseInt(h["created"], 10, 64); err == nil {
+		c.Created = time.UnixMilli(v)
+	}
+	if v, err := strconv.ParseInt(h["updated"], 10, 64); err == nil {
+		c.Updated = time.UnixMilli(v)
+	}
+	if e := h["entities"]; e != "" {
+		_ = json.Unmarshal([]byte(e), &c.Entities)
+	}
+	return c, nil
+}
+
+// Save writes the bot-owned fields of a conversation.
+func (s *Store) Save(ctx context.Context, c Conversation) error {
+	ents, _ := json.Marshal(c.Entities)
+	urgent := "0"
+	if c.Urgent {
+		urgent = "1"
+	}
+	err := s.rdb.HSet(ctx, s.convKey(c.ID), "mode", c.Mode, "low", c.LowTurns, "last_intent", c.LastIntent,
+		"lang", c.Lang, "reason", c.Reason, "urgent", urgent, "entities", string(ents),
+		"updated", s.now().UnixMilli()).Err()
+	if err != nil {
+		return fmt.Errorf("save %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// AppendOut adds an outbound message to the transcript.
+func (s *Store) AppendOut(ctx context.Context, out Outbound) error {
+	choices, _ := json.Marshal(out.Choices)
+	err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.txKey(out.Conv), Values: []any{
+		"dir", "out", "kind", out.Kind, "intent", out.Intent, "text", out.Text,
+		"choices", string(choices), "at", s.now().UnixMilli(),
+	}}).Err()
+	if err != nil {
+		return fmt.Errorf("append %s: %w", out.Conv, err)
+	}
+	return nil
+}
+
+// Entry is one transcript line.
+type Entry struct {
+	ID      string // stream id: orders entries and lets a reader resume
+	Dir     string // in or out
+	MsgID   string // the channel's message id (inbound)
+	Kind    string // outbound kind
+	Intent  string
+	Text    string
+	Choice  string
+	Choices []Choice
+	At      time.Time
+}
+
+// Transcript returns the entries after the stream id after ("" for all).
+func (s *Store) Transcript(ctx context.Context, conv, after string) ([]Entry, error) {
+	start := "-"
+	if after != "" {
+		start = "(" + after
+	}
+	xs, err := s.rdb.XRange(ctx, s.txKey(conv), start, "+").Result()
+	if err != nil {
+		return nil, fmt.Errorf("transcript %s: %w", conv, err)
+	}
+	out := make([]Entry, 0, len(xs))
+	for _, x := range xs {
+		str := func(k string) string { v, _ := x.Values[k].(string); return v }
+		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice")}
+		if c := str("choices"); c != "" && c != "null" {
+			_ = json.Unmarshal([]byte(c), &e.Choices)
+		}
+		if v, err := strconv.ParseInt(str("at"), 10, 64); err == nil {
+			e.At = time.UnixMilli(v)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// mergeEntities adds new entities, keeping each value once.
+func mergeEntities(have, add []intents.Entity) []intents.Entity {
+	for _, e := range add {
+		dup := false
+		for _, h := range have {
+			if h == e {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			have = append(have, e)
+		}
+	}
+	return have
+}
