@@ -103,6 +103,14 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		}
 	}
 	tx := e.texts(conv.Lang)
+	// A message the bot cannot answer (declined or clarified) counts toward
+	// the hand-off after LowTurns in a row.
+	if action == intents.ActionClarify || action == intents.ActionNone {
+		conv.LowTurns++
+		if conv.LowTurns >= e.lowTurns() {
+			action, reason = intents.ActionHandoff, "low_confidence"
+		}
+	}
 	switch action {
 	case intents.ActionAnswer:
 		in := mt.FAQ().Intent(intent)
@@ -114,11 +122,6 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		}
 		conv.LowTurns, conv.LastIntent = 0, intent
 	case intents.ActionClarify:
-		conv.LowTurns++
-		if conv.LowTurns >= e.lowTurns() {
-			action, reason = intents.ActionHandoff, "low_confidence"
-			break
-		}
 		out.Kind, out.Text = "clarify", tx.ClarifyPrompt
 		for _, id := range choices {
 			out.Choices = append(out.Choices, Choice{ID: id, Label: mt.FAQ().Intent(id).Questions[0]})
@@ -128,15 +131,9 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 			conv.LastIntent = choices[0]
 		}
 	case intents.ActionNone:
-		conv.LowTurns++
-		if conv.LowTurns >= e.lowTurns() {
-			action, reason = intents.ActionHandoff, "low_confidence"
-			break
-		}
 		out.Kind, out.Text = "fallback", tx.Fallback
 		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
-	}
-	if action == intents.ActionHandoff {
+	case intents.ActionHandoff:
 		conv.Mode, conv.Reason, conv.Urgent, conv.LowTurns = ModeWaiting, reason, urgent, 0
 		if intent != "" {
 			conv.LastIntent = intent
@@ -148,10 +145,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 			}
 		}
 	}
-	if err := e.Store.Save(ctx, conv); err != nil {
-		return nil, err
-	}
-	if err := e.Store.AppendOut(ctx, out); err != nil {
+	if err := e.Store.Record(ctx, conv, out); err != nil {
 		return nil, err
 	}
 	return []Outbound{out}, nil

@@ -64,8 +64,14 @@ func (s *Store) Ingest(ctx context.Context, m Message) (conv Conversation, dup b
 	if n, _ := res[0].(int64); n == 0 {
 		return conv, true, nil
 	}
-	conv, err = s.Load(ctx, id)
-	return conv, false, err
+	flat, _ := res[2].([]any)
+	h := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		h[k] = v
+	}
+	return parseConv(id, h), false, nil
 }
 
 // Load reads a conversation.
@@ -77,6 +83,11 @@ func (s *Store) Load(ctx context.Context, id string) (Conversation, error) {
 	if len(h) == 0 {
 		return Conversation{}, fmt.Errorf("load %s: %w", id, redis.Nil)
 	}
+	return parseConv(id, h), nil
+}
+
+// parseConv builds a Conversation from its hash fields.
+func parseConv(id string, h map[string]string) Conversation {
 	c := Conversation{ID: id, Channel: h["channel"], User: h["user"], Mode: h["mode"],
 		LastIntent: h["last_intent"], Lang: h["lang"], Reason: h["reason"], Urgent: h["urgent"] == "1"}
 	c.LowTurns, _ = strconv.Atoi(h["low"])
@@ -89,20 +100,26 @@ func (s *Store) Load(ctx context.Context, id string) (Conversation, error) {
 	if e := h["entities"]; e != "" {
 		_ = json.Unmarshal([]byte(e), &c.Entities)
 	}
-	return c, nil
+	return c
+}
+
+// Record saves the bot-owned fields of a conversation and appends the reply
+// to its transcript, in one round trip (MULTI/EXEC).
+func (s *Store) Record(ctx context.Context, c Conversation, out Outbound) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		s.save(ctx, p, c)
+		s.appendOut(ctx, p, out)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", c.ID, err)
+	}
+	return nil
 }
 
 // Save writes the bot-owned fields of a conversation.
 func (s *Store) Save(ctx context.Context, c Conversation) error {
-	ents, _ := json.Marshal(c.Entities)
-	urgent := "0"
-	if c.Urgent {
-		urgent = "1"
-	}
-	err := s.rdb.HSet(ctx, s.convKey(c.ID), "mode", c.Mode, "low", c.LowTurns, "last_intent", c.LastIntent,
-		"lang", c.Lang, "reason", c.Reason, "urgent", urgent, "entities", string(ents),
-		"updated", s.now().UnixMilli()).Err()
-	if err != nil {
+	if err := s.save(ctx, s.rdb, c).Err(); err != nil {
 		return fmt.Errorf("save %s: %w", c.ID, err)
 	}
 	return nil
@@ -110,15 +127,29 @@ func (s *Store) Save(ctx context.Context, c Conversation) error {
 
 // AppendOut adds an outbound message to the transcript.
 func (s *Store) AppendOut(ctx context.Context, out Outbound) error {
-	choices, _ := json.Marshal(out.Choices)
-	err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.txKey(out.Conv), Values: []any{
-		"dir", "out", "kind", out.Kind, "intent", out.Intent, "text", out.Text,
-		"choices", string(choices), "at", s.now().UnixMilli(),
-	}}).Err()
-	if err != nil {
+	if err := s.appendOut(ctx, s.rdb, out).Err(); err != nil {
 		return fmt.Errorf("append %s: %w", out.Conv, err)
 	}
 	return nil
+}
+
+func (s *Store) save(ctx context.Context, r redis.Cmdable, c Conversation) *redis.IntCmd {
+	ents, _ := json.Marshal(c.Entities)
+	urgent := "0"
+	if c.Urgent {
+		urgent = "1"
+	}
+	return r.HSet(ctx, s.convKey(c.ID), "mode", c.Mode, "low", c.LowTurns, "last_intent", c.LastIntent,
+		"lang", c.Lang, "reason", c.Reason, "urgent", urgent, "entities", string(ents),
+		"updated", s.now().UnixMilli())
+}
+
+func (s *Store) appendOut(ctx context.Context, r redis.Cmdable, out Outbound) *redis.StringCmd {
+	choices, _ := json.Marshal(out.Choices)
+	return r.XAdd(ctx, &redis.XAddArgs{Stream: s.txKey(out.Conv), Values: []any{
+		"dir", "out", "kind", out.Kind, "intent", out.Intent, "text", out.Text,
+		"choices", string(choices), "at", s.now().UnixMilli(),
+	}})
 }
 
 // Entry is one transcript line.

@@ -252,7 +252,10 @@ func (l *loader) boolean(n *yaml.Node, what string) bool {
 	return n.Value == "true"
 }
 
-var idRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+var (
+	idRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	langRE = regexp.MustCompile(`^[a-z]{2}(-[A-Za-z]{2,4})?$`)
+)
 
 func (l *loader) intent(n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
@@ -292,7 +295,7 @@ func (l *loader) intent(n *yaml.Node) {
 			}
 		case "lang":
 			in.Lang, _ = l.str(v, "lang")
-			if in.Lang != "" && !regexp.MustCompile(`^[a-z]{2}(-[A-Za-z]{2,4})?$`).MatchString(in.Lang) {
+			if in.Lang != "" && !langRE.MatchString(in.Lang) {
 				l.add(l.pos(v), "lang %q: use a language code such as en", in.Lang)
 			}
 		default:

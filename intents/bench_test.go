@@ -38,18 +38,19 @@ func benchTexts(tb testing.TB) []string {
 func BenchmarkMatchSample(b *testing.B) {
 	m := mustSampleMatcher(b)
 	ts := benchTexts(b)
+	timed(b, func(i int) { m.Match(ts[i%len(ts)]) })
+}
+
+// timed runs f in the benchmark loop and adds p50 and p99 of the per-call
+// latencies to the benchmark line (time/op is the mean, which the long
+// messages dominate).
+func timed(b *testing.B, f func(i int)) {
 	lat := make([]time.Duration, 0, 1<<16)
 	for i := 0; b.Loop(); i++ {
 		t0 := time.Now()
-		m.Match(ts[i%len(ts)])
+		f(i)
 		lat = append(lat, time.Since(t0))
 	}
-	reportPercentiles(b, lat)
-}
-
-// reportPercentiles adds p50 and p99 of per-call latencies to the benchmark
-// line (time/op is the mean, which the long messages dominate).
-func reportPercentiles(b *testing.B, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
@@ -65,13 +66,7 @@ func BenchmarkCutSample(b *testing.B) {
 	for i := range ts {
 		ts[i] = Normalize(ts[i])
 	}
-	lat := make([]time.Duration, 0, 1<<16)
-	for i := 0; b.Loop(); i++ {
-		t0 := time.Now()
-		tok.Cut(ts[i%len(ts)])
-		lat = append(lat, time.Since(t0))
-	}
-	reportPercentiles(b, lat)
+	timed(b, func(i int) { tok.Cut(ts[i%len(ts)]) })
 }
 
 var (
@@ -147,13 +142,7 @@ func generatedFAQ(tb testing.TB) (*faq.FAQ, []string) {
 func BenchmarkMatch10k(b *testing.B) {
 	f, qs := generatedFAQ(b)
 	m := NewMatcher(f, mustTokenizer(b), mustLexicon(b), DefaultConfig())
-	lat := make([]time.Duration, 0, 1<<16)
-	for i := 0; b.Loop(); i++ {
-		t0 := time.Now()
-		m.Match(qs[i%len(qs)])
-		lat = append(lat, time.Since(t0))
-	}
-	reportPercentiles(b, lat)
+	timed(b, func(i int) { m.Match(qs[i%len(qs)]) })
 }
 
 // BenchmarkBuildSample: building the index of the sample FAQ (what a reload

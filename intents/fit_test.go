@@ -1,16 +1,13 @@
 package intents
 
 import (
-	"encoding/csv"
 	"fmt"
 	"github.com/kefu-dev/kefu/faq"
 	"math"
 	"os"
-	"strings"
 	"testing"
 )
 
-// ReadPairs reads a `sentence1,sentence2,label` CSV (BOM tolerated).
 func readPairsFile(tb testing.TB, path string) ([][2]string, []bool) {
 	tb.Helper()
 	f, err := os.Open(path)
@@ -18,18 +15,9 @@ func readPairsFile(tb testing.TB, path string) ([][2]string, []bool) {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
+	ps, ys, err := ReadPairs(f)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	var ps [][2]string
-	var ys []bool
-	for i, r := range rows {
-		if i == 0 && strings.Contains(r[0], "sentence1") {
-			continue
-		}
-		ps = append(ps, [2]string{r[0], r[1]})
-		ys = append(ys, strings.TrimSpace(r[2]) == "1")
 	}
 	return ps, ys
 }

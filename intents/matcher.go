@@ -164,8 +164,8 @@ type Matcher struct {
 	questions []question
 	postings  [][]int32 // bigram or word feature id -> question indexes
 	charPost  [][]int32 // unit id -> question indexes (fallback)
-	handoff   []string  // normalised phrases
-	complaint []string
+	handoff   []phrase
+	complaint []phrase
 	accPool   sync.Pool // *accumulator
 }
 
@@ -221,16 +221,8 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 	}
 	nq := len(m.questions)
 	m.accPool.New = func() any { return &accumulator{score: make([]float32, nq)} }
-	for _, p := range cfg.HandoffPhrases {
-		if n := Normalize(p); n != "" {
-			m.handoff = append(m.handoff, n)
-		}
-	}
-	for _, p := range cfg.ComplaintWords {
-		if n := Normalize(p); n != "" {
-			m.complaint = append(m.complaint, n)
-		}
-	}
+	m.handoff = newPhrases(cfg.HandoffPhrases)
+	m.complaint = newPhrases(cfg.ComplaintWords)
 	return m
 }
 
@@ -503,15 +495,26 @@ func (m *Matcher) confidence(cs []Candidate) float64 {
 	return 1 / (1 + math.Exp(-z))
 }
 
-func containsAny(s string, words []string) bool {
-	for _, w := range words {
-		if isASCIIWord(strings.ReplaceAll(w, " ", "")) {
-			if containsWord(s, w) {
-				return true
-			}
-			continue
+// phrase is a normalised hand-off or complaint phrase; English ones match on
+// word boundaries, so that "sb" does not fire inside "sbc".
+type phrase struct {
+	text    string
+	english bool
+}
+
+func newPhrases(ws []string) []phrase {
+	var ps []phrase
+	for _, w := range ws {
+		if n := Normalize(w); n != "" {
+			ps = append(ps, phrase{n, isASCIIWord(strings.ReplaceAll(n, " ", ""))})
 		}
-		if strings.Contains(s, w) {
+	}
+	return ps
+}
+
+func containsAny(s string, ps []phrase) bool {
+	for _, p := range ps {
+		if p.english && containsWord(s, p.text) || !p.english && strings.Contains(s, p.text) {
 			return true
 		}
 	}

@@ -302,3 +302,14 @@ func judgeAll(m *Matcher, cases []Case) (right, wrong int) {
 	}
 	return right, wrong
 }
+
+func TestPhrasesMatchEnglishOnWordBoundaries(t *testing.T) {
+	ps := newPhrases([]string{"sb", "转人工", "real person"})
+	for s, want := range map[string]bool{
+		"you sb": true, "sbc card": false, "我要转人工吧": true, "a real person please": true, "unreal persons": false,
+	} {
+		if got := containsAny(Normalize(s), ps); got != want {
+			t.Errorf("containsAny(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

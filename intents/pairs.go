@@ -1,6 +1,46 @@
 package intents
 
-import "sort"
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// ReadPairs reads `sentence1,sentence2,label` rows (label 0 or 1); a header
+// row and a UTF-8 BOM are tolerated.
+func ReadPairs(r io.Reader) ([][2]string, []bool, error) {
+	rd := csv.NewReader(r)
+	rd.FieldsPerRecord = -1
+	rows, err := rd.ReadAll()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read pairs: %w", err)
+	}
+	var pairs [][2]string
+	var labels []bool
+	for i, row := range rows {
+		if i == 0 && len(row) > 0 {
+			row[0] = strings.TrimPrefix(row[0], "\ufeff")
+			if row[0] == "sentence1" {
+				continue
+			}
+		}
+		if len(row) < 3 {
+			return nil, nil, fmt.Errorf("line %d: want sentence1,sentence2,label", i+1)
+		}
+		switch strings.TrimSpace(row[2]) {
+		case "1":
+			labels = append(labels, true)
+		case "0":
+			labels = append(labels, false)
+		default:
+			return nil, nil, fmt.Errorf("line %d: label %q is not 0 or 1", i+1, row[2])
+		}
+		pairs = append(pairs, [2]string{row[0], row[1]})
+	}
+	return pairs, labels, nil
+}
 
 // PairScores scores sentence pairs with the matcher's similarity: the same
 // normalisation, tokens, synonyms and weights, with document frequencies

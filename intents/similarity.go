@@ -61,9 +61,15 @@ func newStats() *stats {
 	return &stats{units: map[string]int32{}, bigrams: map[[2]string]int32{}, words: map[string]int32{}}
 }
 
-func (s *stats) newID() int32 {
-	s.df = append(s.df, 0)
-	return int32(len(s.df) - 1)
+// idIn returns k's id in m, giving it a new one when absent.
+func idIn[K comparable](s *stats, m map[K]int32, k K) int32 {
+	id, ok := m[k]
+	if !ok {
+		s.df = append(s.df, 0)
+		id = int32(len(s.df) - 1)
+		m[k] = id
+	}
+	return id
 }
 
 // observe counts one document's distinct features, adding new ones.
@@ -78,29 +84,13 @@ func (s *stats) observe(tokens []string) {
 		}
 	}
 	for i, u := range us {
-		id, ok := s.units[u]
-		if !ok {
-			id = s.newID()
-			s.units[u] = id
-		}
-		count(id)
+		count(idIn(s, s.units, u))
 		if i+1 < len(us) {
-			k := [2]string{u, us[i+1]}
-			id, ok := s.bigrams[k]
-			if !ok {
-				id = s.newID()
-				s.bigrams[k] = id
-			}
-			count(id)
+			count(idIn(s, s.bigrams, [2]string{u, us[i+1]}))
 		}
 	}
 	for _, t := range tokens {
-		id, ok := s.words[t]
-		if !ok {
-			id = s.newID()
-			s.words[t] = id
-		}
-		count(id)
+		count(idIn(s, s.words, t))
 	}
 }
 

@@ -10,7 +10,8 @@
 -- ARGV[2] now (ms)
 -- ARGV[3] channel   ARGV[4] user   ARGV[5] msg id   ARGV[6] text   ARGV[7] choice
 -- Reply: {0, stream id} when duplicate (stream id of the first delivery),
---        {1, stream id} when new.
+--        {1, stream id, HGETALL of the conversation} when new (saves the
+--        caller a round trip to read it back).
 local first = redis.call('GET', KEYS[1])
 if first then
   return {0, first}
@@ -25,4 +26,4 @@ redis.call('HSET', KEYS[2], 'updated', ARGV[2])
 local id = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'text', ARGV[6],
   'choice', ARGV[7], 'at', ARGV[2])
 redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[1]))
-return {1, id}
+return {1, id, redis.call('HGETALL', KEYS[2])}

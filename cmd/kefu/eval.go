@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -122,40 +121,16 @@ func cmdEvalCases(args []string, out io.Writer) error {
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
-// readPairs reads sentence1,sentence2,label (header and BOM tolerated).
+// readPairs reads a sentence-pair CSV file.
 func readPairs(path string) ([][2]string, []bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	rd := csv.NewReader(f)
-	rd.FieldsPerRecord = -1
-	rows, err := rd.ReadAll()
+	pairs, labels, err := intents.ReadPairs(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	var pairs [][2]string
-	var labels []bool
-	for i, r := range rows {
-		if i == 0 && len(r) > 0 {
-			r[0] = strings.TrimPrefix(r[0], "\ufeff")
-			if r[0] == "sentence1" {
-				continue
-			}
-		}
-		if len(r) < 3 {
-			return nil, nil, fmt.Errorf("%s line %d: want sentence1,sentence2,label", path, i+1)
-		}
-		switch strings.TrimSpace(r[2]) {
-		case "1":
-			labels = append(labels, true)
-		case "0":
-			labels = append(labels, false)
-		default:
-			return nil, nil, fmt.Errorf("%s line %d: label %q is not 0 or 1", path, i+1, r[2])
-		}
-		pairs = append(pairs, [2]string{r[0], r[1]})
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return pairs, labels, nil
 }
