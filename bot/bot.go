@@ -20,9 +20,32 @@ type Message struct {
 	ID      string    // the channel's message id: the dedupe key
 	Text    string    // what the customer wrote
 	Choice  string    // an intent id the customer picked from a clarify prompt, if any
+	Kind    string    // KindText (""), KindStart, KindHuman, KindMedia, KindLeave, KindRating
 	Lang    string    // a language hint from the channel (Telegram language_code), optional
 	At      time.Time // when the channel received it
 }
+
+// Inbound message kinds. A channel maps its own events onto these.
+const (
+	KindText   = ""       // a text message (the default)
+	KindStart  = "start"  // the customer opened the chat (/start, subscribe, page open): welcome
+	KindHuman  = "human"  // an explicit request for a person (/human, a 转人工 button or menu)
+	KindMedia  = "media"  // a photo, sticker, voice, file…: Text describes it for the agent
+	KindLeave  = "leave"  // the customer left (unsubscribe): close any open conversation
+	KindRating = "rating" // a satisfaction survey answer: Text is "1".."5", optionally a space and a comment
+)
+
+// Outbound kinds.
+const (
+	OutAnswer   = "answer"   // an FAQ answer
+	OutClarify  = "clarify"  // a question with Choices
+	OutHandoff  = "handoff"  // the hand-off notice
+	OutFallback = "fallback" // not understood
+	OutWelcome  = "welcome"
+	OutNotice   = "notice" // queue position, closed hours, media not understood, thanks for rating
+	OutAgent    = "agent"  // written by an agent
+	OutSurvey   = "survey" // the satisfaction survey after close: Choices "1".."5"
+)
 
 // Choice is a quick reply offered to the customer.
 type Choice struct {
@@ -38,7 +61,8 @@ type Outbound struct {
 	Channel string   `json:"channel"`
 	User    string   `json:"user"`
 	Conv    string   `json:"conv"`
-	Kind    string   `json:"kind"` // answer, clarify, handoff, fallback, notice
+	Kind    string   `json:"kind"` // one of the Out* kinds
+	Agent   string   `json:"agent,omitempty"` // the agent who wrote it (OutAgent)
 	Intent  string   `json:"intent,omitempty"`
 	Text    string   `json:"text"`
 	Choices []Choice `json:"choices,omitempty"`
