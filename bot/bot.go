@@ -61,7 +61,7 @@ type Outbound struct {
 	Channel string   `json:"channel"`
 	User    string   `json:"user"`
 	Conv    string   `json:"conv"`
-	Kind    string   `json:"kind"` // one of the Out* kinds
+	Kind    string   `json:"kind"`            // one of the Out* kinds
 	Agent   string   `json:"agent,omitempty"` // the agent who wrote it (OutAgent)
 	Intent  string   `json:"intent,omitempty"`
 	Text    string   `json:"text"`
