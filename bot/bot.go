@@ -95,6 +95,9 @@ type Conversation struct {
 	Lang       string
 	Reason     string // why it was handed off
 	Urgent     bool
+	Group      string           // the agents' group it waits in or is with (set by the hand-off queue)
+	Agent      string           // the agent who has it (set by the hand-off queue)
+	Survey     bool             // a satisfaction survey was sent and not yet answered
 	Entities   []intents.Entity // order and tracking numbers seen so far
 	Created    time.Time
 	Updated    time.Time

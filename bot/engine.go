@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/kefu-dev/kefu/intents"
@@ -16,6 +17,10 @@ type Texts struct {
 	ClarifyPrompt string `yaml:"clarify_prompt"` // before the choices
 	HandoffNotice string `yaml:"handoff_notice"` // handed to a person
 	HumanButton   string `yaml:"human_button"`   // the 转人工 quick reply
+	MediaReply    string `yaml:"media_reply"`    // a photo, sticker… sent to the bot
+	RatingThanks  string `yaml:"rating_thanks"`  // after a satisfaction rating
+	SurveyPrompt  string `yaml:"survey_prompt"`  // after an agent closes the conversation
+	Busy          string `yaml:"busy"`           // a message could not be processed; try again
 }
 
 // DefaultTexts returns the Chinese and English wording.
@@ -27,6 +32,10 @@ func DefaultTexts() map[string]Texts {
 			ClarifyPrompt: "您是想问以下哪个问题？",
 			HandoffNotice: "正在为您转接人工客服，请稍候。您之前说的内容客服都能看到，无需重复。",
 			HumanButton:   "转人工",
+			MediaReply:    "抱歉，我暂时只能看懂文字消息。请用文字描述您的问题，或回复「人工」由客服为您查看。",
+			RatingThanks:  "感谢您的评价，祝您购物愉快！",
+			SurveyPrompt:  "本次服务已结束，请为客服的服务打分（1-5分，5分为非常满意）：",
+			Busy:          "系统繁忙，请稍后再试。",
 		},
 		"en": {
 			Welcome:       "Hello, I'm the shop's assistant. How can I help? Type \"human\" at any time to reach a person.",
@@ -34,14 +43,31 @@ func DefaultTexts() map[string]Texts {
 			ClarifyPrompt: "Which of these do you mean?",
 			HandoffNotice: "Connecting you to a person now. They can see what you wrote, no need to repeat it.",
 			HumanButton:   "Talk to a person",
+			MediaReply:    "Sorry, I can only read text for now. Please describe your question in words, or type \"human\" to reach a person.",
+			RatingThanks:  "Thank you for your rating!",
+			SurveyPrompt:  "This conversation is closed. How would you rate the service? (1-5, 5 = very satisfied)",
+			Busy:          "We are busy right now, please try again in a moment.",
 		},
 	}
 }
 
 // Handoff receives conversations the bot hands to people. The hand-off queue
-// implements it; nil means the hand-off is only recorded.
+// implements it; nil means the hand-off is only recorded. Enqueue may return
+// extra notices for the customer (queue position, closed hours).
 type Handoff interface {
-	Enqueue(ctx context.Context, c Conversation) error
+	Enqueue(ctx context.Context, c Conversation) ([]Outbound, error)
+}
+
+// Leaver is implemented by a Handoff that must hear when a customer leaves
+// (unsubscribes) while waiting for or talking with an agent.
+type Leaver interface {
+	Leave(ctx context.Context, c Conversation) error
+}
+
+// Rater is implemented by a Handoff that stores satisfaction ratings (with
+// the agent who handled the conversation).
+type Rater interface {
+	Rate(ctx context.Context, c Conversation, score int, comment string) error
 }
 
 // Engine applies the conversation policy to inbound messages.
@@ -76,11 +102,35 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 	if dup {
 		return nil, ErrDuplicate
 	}
+	out := Outbound{Channel: m.Channel, User: m.User, Conv: conv.ID}
+	if m.Lang != "" {
+		conv.Lang = m.Lang
+	}
+	if m.Kind == KindText && conv.Survey && isRating(m.Text) {
+		m.Kind = KindRating // a survey answered by typing the number (WeChat)
+	}
+	switch m.Kind {
+	case KindLeave:
+		return e.leave(ctx, conv)
+	case KindRating:
+		return e.rate(ctx, conv, m, out)
+	}
 	if conv.Mode == ModeWaiting || conv.Mode == ModeAgent {
 		return nil, nil
 	}
+	tx := e.texts(conv.Lang)
+	switch m.Kind {
+	case KindStart:
+		out.Kind, out.Text = OutWelcome, tx.Welcome
+		return e.reply(ctx, conv, out)
+	case KindMedia:
+		out.Kind, out.Text = OutNotice, tx.MediaReply
+		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
+		return e.reply(ctx, conv, out)
+	case KindHuman:
+		m.Choice = ChoiceHuman
+	}
 	mt := e.Matcher()
-	out := Outbound{Channel: m.Channel, User: m.User, Conv: conv.ID}
 	var action intents.Action
 	var reason, intent string
 	var choices []string
@@ -95,14 +145,11 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		r := mt.Match(m.Text)
 		action, reason, intent, choices, urgent = r.Action, r.Reason, r.Intent, r.Choices, r.Urgent
 		conv.Entities = mergeEntities(conv.Entities, r.Entities)
-		if conv.Lang == "" || m.Lang != "" {
+		if m.Lang == "" {
 			conv.Lang = r.Lang
-			if m.Lang != "" {
-				conv.Lang = m.Lang
-			}
 		}
 	}
-	tx := e.texts(conv.Lang)
+	tx = e.texts(conv.Lang)
 	// A message the bot cannot answer (declined or clarified) counts toward
 	// the hand-off after LowTurns in a row.
 	if action == intents.ActionClarify || action == intents.ActionNone {
@@ -114,7 +161,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 	switch action {
 	case intents.ActionAnswer:
 		in := mt.FAQ().Intent(intent)
-		out.Kind, out.Intent, out.Text = "answer", intent, in.Answer.For(m.Channel, conv.Lang)
+		out.Kind, out.Intent, out.Text = OutAnswer, intent, in.Answer.For(m.Channel, conv.Lang)
 		for _, id := range in.Answer.Choices {
 			if c := mt.FAQ().Intent(id); c != nil {
 				out.Choices = append(out.Choices, Choice{ID: id, Label: c.Questions[0]})
@@ -122,7 +169,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		}
 		conv.LowTurns, conv.LastIntent = 0, intent
 	case intents.ActionClarify:
-		out.Kind, out.Text = "clarify", tx.ClarifyPrompt
+		out.Kind, out.Text = OutClarify, tx.ClarifyPrompt
 		for _, id := range choices {
 			out.Choices = append(out.Choices, Choice{ID: id, Label: mt.FAQ().Intent(id).Questions[0]})
 		}
@@ -131,24 +178,70 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 			conv.LastIntent = choices[0]
 		}
 	case intents.ActionNone:
-		out.Kind, out.Text = "fallback", tx.Fallback
+		out.Kind, out.Text = OutFallback, tx.Fallback
 		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
 	case intents.ActionHandoff:
 		conv.Mode, conv.Reason, conv.Urgent, conv.LowTurns = ModeWaiting, reason, urgent, 0
 		if intent != "" {
 			conv.LastIntent = intent
 		}
-		out.Kind, out.Intent, out.Text, out.Choices = "handoff", intent, tx.HandoffNotice, nil
-		if e.Handoff != nil {
-			if err := e.Handoff.Enqueue(ctx, conv); err != nil {
-				return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
-			}
+		out.Kind, out.Intent, out.Text, out.Choices = OutHandoff, intent, tx.HandoffNotice, nil
+		if err := e.Store.Record(ctx, conv, out); err != nil {
+			return nil, err
 		}
+		outs := []Outbound{out}
+		if e.Handoff != nil {
+			more, err := e.Handoff.Enqueue(ctx, conv)
+			if err != nil {
+				return outs, fmt.Errorf("handle %s: %w", conv.ID, err)
+			}
+			outs = append(outs, more...)
+		}
+		return outs, nil
 	}
+	return e.reply(ctx, conv, out)
+}
+
+// reply saves the conversation and records the reply in one round trip.
+func (e *Engine) reply(ctx context.Context, conv Conversation, out Outbound) ([]Outbound, error) {
 	if err := e.Store.Record(ctx, conv, out); err != nil {
 		return nil, err
 	}
 	return []Outbound{out}, nil
+}
+
+// leave closes the conversation of a customer who left the channel.
+func (e *Engine) leave(ctx context.Context, conv Conversation) ([]Outbound, error) {
+	if l, ok := e.Handoff.(Leaver); ok && (conv.Mode == ModeWaiting || conv.Mode == ModeAgent) {
+		if err := l.Leave(ctx, conv); err != nil {
+			return nil, fmt.Errorf("leave %s: %w", conv.ID, err)
+		}
+	}
+	conv.Mode, conv.LowTurns = ModeClosed, 0
+	return nil, e.Store.Save(ctx, conv)
+}
+
+// rate stores a satisfaction rating ("1".."5", optionally a comment).
+func (e *Engine) rate(ctx context.Context, conv Conversation, m Message, out Outbound) ([]Outbound, error) {
+	text := strings.TrimSpace(m.Text)
+	if m.Choice != "" {
+		text = strings.TrimSpace(m.Choice + " " + text)
+	}
+	score, comment, _ := strings.Cut(text, " ")
+	n, err := strconv.Atoi(score)
+	if err != nil || n < 1 || n > 5 {
+		return nil, fmt.Errorf("rate %s: %w: %q", conv.ID, ErrBadRating, score)
+	}
+	comment = strings.TrimSpace(comment)
+	if r, ok := e.Handoff.(Rater); ok {
+		if err := r.Rate(ctx, conv, n, comment); err != nil {
+			return nil, fmt.Errorf("rate %s: %w", conv.ID, err)
+		}
+	} else if err := e.Store.SetRating(ctx, conv.ID, n, comment); err != nil {
+		return nil, err
+	}
+	out.Kind, out.Text = OutNotice, e.texts(conv.Lang).RatingThanks
+	return e.reply(ctx, conv, out)
 }
 
 func (e *Engine) lowTurns() int {
@@ -156,4 +249,14 @@ func (e *Engine) lowTurns() int {
 		return 2
 	}
 	return e.LowTurns
+}
+
+// isRating reports whether a text answers the survey: a digit 1-5, maybe
+// followed by a comment.
+func isRating(text string) bool {
+	t := strings.TrimSpace(text)
+	if t == "" || t[0] < '1' || t[0] > '5' {
+		return false
+	}
+	return len(t) == 1 || t[1] == ' '
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/faq"
@@ -54,11 +55,11 @@ type recordingHandoff struct {
 	convs []Conversation
 }
 
-func (r *recordingHandoff) Enqueue(_ context.Context, c Conversation) error {
+func (r *recordingHandoff) Enqueue(_ context.Context, c Conversation) ([]Outbound, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.convs = append(r.convs, c)
-	return nil
+	return nil, nil
 }
 
 func TestEngineAnswerAndDedupe(t *testing.T) {
@@ -173,5 +174,81 @@ func TestEngineUrgentAndEnglish(t *testing.T) {
 	outs, err = e.Handle(ctx, Message{Channel: "web", User: "u5", ID: "1", Text: "asdfgh", Lang: "en"})
 	if err != nil || outs[0].Text != DefaultTexts()["en"].Fallback {
 		t.Fatalf("english fallback: %v %+v", err, outs)
+	}
+}
+
+func TestEngineKinds(t *testing.T) {
+	e, _ := mustEngine(t)
+	ctx := context.Background()
+	one := func(m Message) Outbound {
+		t.Helper()
+		outs, err := e.Handle(ctx, m)
+		if err != nil || len(outs) != 1 {
+			t.Fatalf("Handle(%+v) = %+v, %v; want one reply", m, outs, err)
+		}
+		return outs[0]
+	}
+	if o := one(Message{Channel: "telegram", User: "k1", ID: "1", Kind: KindStart, Lang: "en"}); o.Kind != OutWelcome || o.Text != DefaultTexts()["en"].Welcome {
+		t.Errorf("start: %+v", o)
+	}
+	if o := one(Message{Channel: "telegram", User: "k1", ID: "2", Kind: KindMedia, Text: "[photo]"}); o.Kind != OutNotice || len(o.Choices) != 1 || o.Choices[0].ID != ChoiceHuman {
+		t.Errorf("media: %+v", o)
+	}
+	if o := one(Message{Channel: "telegram", User: "k1", ID: "3", Kind: KindHuman}); o.Kind != OutHandoff {
+		t.Errorf("human: %+v", o)
+	}
+	// Waiting: media and start are stored but the bot stays silent.
+	if outs, err := e.Handle(ctx, Message{Channel: "telegram", User: "k1", ID: "4", Kind: KindMedia, Text: "[sticker]"}); err != nil || len(outs) != 0 {
+		t.Errorf("media while waiting: %+v %v", outs, err)
+	}
+	if _, err := e.Handle(ctx, Message{Channel: "telegram", User: "k1", ID: "5", Kind: KindLeave}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.Store.Load(ctx, ConvID("telegram", "k1"))
+	if err != nil || c.Mode != ModeClosed {
+		t.Fatalf("after leave: %+v %v", c, err)
+	}
+	tr, err := e.Store.Transcript(ctx, c.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, x := range tr {
+		kinds = append(kinds, x.Dir+":"+x.Kind)
+	}
+	want := []string{"in:start", "out:welcome", "in:media", "out:notice", "in:human", "out:handoff", "in:media", "in:leave"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("transcript kinds (-want +got):\n%s", diff)
+	}
+}
+
+func TestEngineRating(t *testing.T) {
+	e, _ := mustEngine(t)
+	ctx := context.Background()
+	if _, err := e.Handle(ctx, Message{Channel: "web", User: "r1", ID: "1", Kind: KindRating, Text: "9"}); !errors.Is(err, ErrBadRating) {
+		t.Errorf("rating 9: err = %v, want ErrBadRating", err)
+	}
+	outs, err := e.Handle(ctx, Message{Channel: "web", User: "r1", ID: "2", Kind: KindRating, Choice: "4", Text: "很快"})
+	if err != nil || len(outs) != 1 || outs[0].Kind != OutNotice {
+		t.Fatalf("rating: %+v %v", outs, err)
+	}
+	h, _ := e.Store.rdb.HGetAll(ctx, e.Store.convKey(ConvID("web", "r1"))).Result()
+	if h["rating"] != "4" || h["rating_comment"] != "很快" {
+		t.Errorf("stored rating %q %q", h["rating"], h["rating_comment"])
+	}
+	// A survey answered by typing the number (no buttons on WeChat).
+	e.Store.rdb.HSet(ctx, e.Store.convKey(ConvID("web", "r1")), "survey", "1")
+	outs, err = e.Handle(ctx, Message{Channel: "web", User: "r1", ID: "3", Text: "5"})
+	if err != nil || len(outs) != 1 || outs[0].Kind != OutNotice {
+		t.Fatalf("typed rating: %+v %v", outs, err)
+	}
+	c, _ := e.Store.Load(ctx, ConvID("web", "r1"))
+	if c.Survey {
+		t.Error("survey still pending after a rating")
+	}
+	// Without a pending survey a bare number is an ordinary message.
+	outs, err = e.Handle(ctx, Message{Channel: "web", User: "r1", ID: "4", Text: "5"})
+	if err != nil || len(outs) == 0 || outs[0].Kind == OutNotice {
+		t.Errorf("bare 5 without survey: %+v %v", outs, err)
 	}
 }

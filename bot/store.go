@@ -56,7 +56,7 @@ func (s *Store) Ingest(ctx context.Context, m Message) (conv Conversation, dup b
 	now := s.now()
 	res, err := ingestScript.Run(ctx, s.rdb,
 		[]string{s.seenKey(m.Channel, m.ID), s.convKey(id), s.txKey(id)},
-		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice,
+		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice, m.Kind,
 	).Slice()
 	if err != nil {
 		return conv, false, fmt.Errorf("ingest %s: %w", id, err)
@@ -91,6 +91,8 @@ func parseConv(id string, h map[string]string) Conversation {
 	c := Conversation{ID: id, Channel: h["channel"], User: h["user"], Mode: h["mode"],
 		LastIntent: h["last_intent"], Lang: h["lang"], Reason: h["reason"], Urgent: h["urgent"] == "1"}
 	c.LowTurns, _ = strconv.Atoi(h["low"])
+	c.Survey = h["survey"] == "1"
+	c.Group, c.Agent = h["group"], h["agent"]
 	if v, err := strconv.ParseInt(h["created"], 10, 64); err == nil {
 		c.Created = time.UnixMilli(v)
 	}
@@ -147,9 +149,19 @@ func (s *Store) save(ctx context.Context, r redis.Cmdable, c Conversation) *redi
 func (s *Store) appendOut(ctx context.Context, r redis.Cmdable, out Outbound) *redis.StringCmd {
 	choices, _ := json.Marshal(out.Choices)
 	return r.XAdd(ctx, &redis.XAddArgs{Stream: s.txKey(out.Conv), Values: []any{
-		"dir", "out", "kind", out.Kind, "intent", out.Intent, "text", out.Text,
+		"dir", "out", "kind", out.Kind, "intent", out.Intent, "text", out.Text, "agent", out.Agent,
 		"choices", string(choices), "at", s.now().UnixMilli(),
 	}})
+}
+
+// SetRating stores a satisfaction rating on the conversation (used when no
+// hand-off queue takes it) and clears the pending survey.
+func (s *Store) SetRating(ctx context.Context, conv string, score int, comment string) error {
+	err := s.rdb.HSet(ctx, s.convKey(conv), "rating", score, "rating_comment", comment, "survey", "0").Err()
+	if err != nil {
+		return fmt.Errorf("rate %s: %w", conv, err)
+	}
+	return nil
 }
 
 // Entry is one transcript line.
@@ -157,7 +169,8 @@ type Entry struct {
 	ID      string // stream id: orders entries and lets a reader resume
 	Dir     string // in or out
 	MsgID   string // the channel's message id (inbound)
-	Kind    string // outbound kind
+	Kind    string // outbound kind, or the inbound Kind
+	Agent   string // the agent who wrote it
 	Intent  string
 	Text    string
 	Choice  string
@@ -178,7 +191,7 @@ func (s *Store) Transcript(ctx context.Context, conv, after string) ([]Entry, er
 	out := make([]Entry, 0, len(xs))
 	for _, x := range xs {
 		str := func(k string) string { v, _ := x.Values[k].(string); return v }
-		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice")}
+		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice"), Agent: str("agent")}
 		if c := str("choices"); c != "" && c != "null" {
 			_ = json.Unmarshal([]byte(c), &e.Choices)
 		}

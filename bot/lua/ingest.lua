@@ -9,6 +9,7 @@
 -- ARGV[1] dedupe TTL in seconds
 -- ARGV[2] now (ms)
 -- ARGV[3] channel   ARGV[4] user   ARGV[5] msg id   ARGV[6] text   ARGV[7] choice
+-- ARGV[8] kind (text, start, human, media, leave, rating)
 -- Reply: {0, stream id} when duplicate (stream id of the first delivery),
 --        {1, stream id, HGETALL of the conversation} when new (saves the
 --        caller a round trip to read it back).
@@ -23,7 +24,7 @@ elseif redis.call('HGET', KEYS[2], 'mode') == 'closed' then
   redis.call('HSET', KEYS[2], 'mode', 'bot', 'low', 0, 'reason', '', 'urgent', 0)
 end
 redis.call('HSET', KEYS[2], 'updated', ARGV[2])
-local id = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'text', ARGV[6],
-  'choice', ARGV[7], 'at', ARGV[2])
+local id = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
+  'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2])
 redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[1]))
 return {1, id, redis.call('HGETALL', KEYS[2])}
