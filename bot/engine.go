@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kefu-dev/kefu/intents"
 )
@@ -79,6 +80,17 @@ type Engine struct {
 	// (declined or clarified) hand the conversation off. Default 2.
 	LowTurns int
 	Handoff  Handoff
+	// Observe, if set, hears every reply the bot decides (for metrics).
+	Observe func(Observation)
+}
+
+// Observation is what the engine reports about one bot reply.
+type Observation struct {
+	Channel string
+	Kind    string        // the reply's Out* kind
+	Reason  string        // the hand-off reason, if handed off
+	Intent  string        // the answered intent, if any
+	Match   time.Duration // time spent in the matcher (0 when not matched)
 }
 
 func (e *Engine) texts(lang string) Texts {
@@ -131,6 +143,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		m.Choice = ChoiceHuman
 	}
 	mt := e.Matcher()
+	var matchDur time.Duration
 	var action intents.Action
 	var reason, intent string
 	var choices []string
@@ -142,7 +155,9 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		action, reason = mt.PickChoice(m.Choice)
 		urgent = reason == intents.ReasonUrgent
 	} else {
+		t0 := time.Now()
 		r := mt.Match(m.Text)
+		matchDur = time.Since(t0)
 		action, reason, intent, choices, urgent = r.Action, r.Reason, r.Intent, r.Choices, r.Urgent
 		conv.Entities = mergeEntities(conv.Entities, r.Entities)
 		if m.Lang == "" {
@@ -189,6 +204,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		if err := e.Store.Record(ctx, conv, out); err != nil {
 			return nil, err
 		}
+		e.observe(out, reason, matchDur)
 		outs := []Outbound{out}
 		if e.Handoff != nil {
 			more, err := e.Handoff.Enqueue(ctx, conv)
@@ -199,7 +215,14 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		}
 		return outs, nil
 	}
+	e.observe(out, "", matchDur)
 	return e.reply(ctx, conv, out)
+}
+
+func (e *Engine) observe(out Outbound, reason string, match time.Duration) {
+	if e.Observe != nil {
+		e.Observe(Observation{Channel: out.Channel, Kind: out.Kind, Reason: reason, Intent: out.Intent, Match: match})
+	}
 }
 
 // reply saves the conversation and records the reply in one round trip.

@@ -10,9 +10,12 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 
+	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/intents"
 )
 
@@ -26,11 +29,85 @@ type Config struct {
 	DictDir string `yaml:"dict_dir"`
 	// Matcher: decision thresholds and word lists.
 	Matcher intents.Config `yaml:"matcher"`
+	Server  Server         `yaml:"server"`
+	Redis   Redis          `yaml:"redis"`
+	Bot     Bot            `yaml:"bot"`
+	Web     Web            `yaml:"web"`
+}
+
+// Server is the HTTP server and the process around it.
+type Server struct {
+	Addr            string        `yaml:"addr"`             // default 127.0.0.1:8080
+	LogFormat       string        `yaml:"log_format"`       // text (default) or json
+	LogLevel        string        `yaml:"log_level"`        // debug, info (default), warn, error
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // in-flight requests get this long on SIGTERM
+}
+
+// Redis selects the Redis that holds conversations and the queue.
+type Redis struct {
+	// URL (redis://…, rediss://…) comes from the environment REDIS_URL (or
+	// KEFU_REDIS_URL) because it may hold a password. Empty: an in-process
+	// Redis that keeps nothing across restarts (the embedded default).
+	URL    string `yaml:"-"`
+	Prefix string `yaml:"prefix"` // key prefix with a hash tag, default "{kefu}:"
+}
+
+// Bot is the conversation policy and the customer-facing wording.
+type Bot struct {
+	// LowTurns: this many messages in a row the bot cannot answer hand the
+	// conversation to a person. Default 2.
+	LowTurns int `yaml:"low_turns"`
+	// Texts by language ("zh", "en"): any sentence left out keeps its default.
+	Texts map[string]bot.Texts `yaml:"texts"`
+}
+
+// Web is the web chat channel.
+type Web struct {
+	Title          string   `yaml:"title"`           // the chat page's title
+	MaxMessageLen  int      `yaml:"max_message_len"` // characters per message
+	RatePerSecond  float64  `yaml:"rate_per_second"` // messages per second per customer
+	Burst          int      `yaml:"burst"`           // messages a customer may send at once
+	MaxBodyBytes   int64    `yaml:"max_body_bytes"`  // request body limit
+	AllowedOrigins []string `yaml:"allowed_origins"` // pages on other sites that may embed the chat
+	// Secret signs visitor ids; from KEFU_WEB_SECRET only. Empty: a random
+	// secret kept in Redis and shared by every instance.
+	Secret string `yaml:"-"`
 }
 
 // Default returns the configuration used when no file is given.
 func Default() Config {
-	return Config{Matcher: intents.DefaultConfig()}
+	return Config{
+		Matcher: intents.DefaultConfig(),
+		Server:  Server{Addr: "127.0.0.1:8080", LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second},
+		Redis:   Redis{Prefix: "{kefu}:"},
+		Bot:     Bot{LowTurns: 2},
+		Web:     Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10},
+	}
+}
+
+// TextsFor returns the wording by language: the defaults with the
+// configured sentences laid over them.
+func (c Config) TextsFor() map[string]bot.Texts {
+	out := bot.DefaultTexts()
+	for lang, t := range c.Bot.Texts {
+		base := out[lang]
+		over := func(dst *string, v string) {
+			if v != "" {
+				*dst = v
+			}
+		}
+		over(&base.Welcome, t.Welcome)
+		over(&base.Fallback, t.Fallback)
+		over(&base.ClarifyPrompt, t.ClarifyPrompt)
+		over(&base.HandoffNotice, t.HandoffNotice)
+		over(&base.HumanButton, t.HumanButton)
+		over(&base.MediaReply, t.MediaReply)
+		over(&base.RatingThanks, t.RatingThanks)
+		over(&base.SurveyPrompt, t.SurveyPrompt)
+		over(&base.Busy, t.Busy)
+		out[lang] = base
+	}
+	return out
 }
 
 // Load reads a YAML file over the defaults (unknown keys are an error), then
@@ -73,6 +150,24 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 			*dst = f
 		}
 	}
+	integer := func(name string, dst *int) {
+		if v, ok := lookup(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not an integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	str("REDIS_URL", &c.Redis.URL)
+	str("KEFU_REDIS_URL", &c.Redis.URL)
+	str("KEFU_REDIS_PREFIX", &c.Redis.Prefix)
+	str("KEFU_ADDR", &c.Server.Addr)
+	str("KEFU_LOG_FORMAT", &c.Server.LogFormat)
+	str("KEFU_LOG_LEVEL", &c.Server.LogLevel)
+	str("KEFU_WEB_SECRET", &c.Web.Secret)
+	integer("KEFU_LOW_TURNS", &c.Bot.LowTurns)
 	str("KEFU_FAQ_DIR", &c.FAQDir)
 	str("KEFU_DICT_DIR", &c.DictDir)
 	num("KEFU_ANSWER_THRESHOLD", &c.Matcher.AnswerThreshold)
@@ -95,6 +190,51 @@ func (c Config) Validate() error {
 	}
 	if m.MaxChoices < 0 || m.MaxChoices > 5 {
 		errs = append(errs, fmt.Errorf("matcher.max_choices %d: must be 1 to 5", m.MaxChoices))
+	}
+	if c.Server.Addr == "" {
+		errs = append(errs, errors.New("server.addr: empty"))
+	}
+	switch c.Server.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("server.log_format %q: must be text or json", c.Server.LogFormat))
+	}
+	switch c.Server.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("server.log_level %q: must be debug, info, warn or error", c.Server.LogLevel))
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("server.shutdown_timeout %v: must be positive", c.Server.ShutdownTimeout))
+	}
+	if c.Redis.URL != "" {
+		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+			// The URL may hold a password: name the problem, not the URL.
+			errs = append(errs, errors.New("REDIS_URL: not a valid redis:// or rediss:// URL"))
+		}
+	}
+	if c.Redis.Prefix == "" {
+		errs = append(errs, errors.New("redis.prefix: empty"))
+	}
+	if c.Bot.LowTurns < 1 {
+		errs = append(errs, fmt.Errorf("bot.low_turns %d: must be at least 1", c.Bot.LowTurns))
+	}
+	for lang := range c.Bot.Texts {
+		if lang != "zh" && lang != "en" {
+			errs = append(errs, fmt.Errorf("bot.texts.%s: languages are zh and en", lang))
+		}
+	}
+	if c.Web.MaxMessageLen < 1 {
+		errs = append(errs, fmt.Errorf("web.max_message_len %d: must be positive", c.Web.MaxMessageLen))
+	}
+	if c.Web.RatePerSecond <= 0 || c.Web.Burst < 1 {
+		errs = append(errs, fmt.Errorf("web.rate_per_second %v / web.burst %d: must be positive", c.Web.RatePerSecond, c.Web.Burst))
+	}
+	if c.Web.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("web.max_body_bytes %d: must be at least 1024", c.Web.MaxBodyBytes))
+	}
+	if c.Web.Secret != "" && len(c.Web.Secret) < 16 {
+		errs = append(errs, errors.New("KEFU_WEB_SECRET: must be at least 16 characters"))
 	}
 	if c.FAQDir != "" {
 		if st, err := os.Stat(c.FAQDir); err != nil || !st.IsDir() {
