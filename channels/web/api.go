@@ -1,0 +1,315 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/kefu-dev/kefu/bot"
+)
+
+//go:embed static
+var static embed.FS
+
+const cookieName = "kefu_visitor"
+
+func (a *Adapter) routes() {
+	mux := http.NewServeMux()
+	sub, _ := fs.Sub(static, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(sub)))
+	mux.HandleFunc("GET /{$}", a.page)
+	mux.HandleFunc("GET /embed.js", a.embedJS)
+	mux.HandleFunc("POST /api/session", a.session)
+	mux.HandleFunc("POST /api/messages", a.postMessage)
+	mux.HandleFunc("GET /api/messages", a.getMessages)
+	mux.HandleFunc("GET /ws", a.socket)
+	a.mux = mux
+}
+
+// ServeHTTP serves the chat page (/), its assets (/static/), the embed
+// script (/embed.js), the JSON API (/api/…) and the WebSocket (/ws).
+func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, a.maxBody())
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *Adapter) maxBody() int64 {
+	if a.cfg.MaxBodyBytes > 0 {
+		return a.cfg.MaxBodyBytes
+	}
+	return 16 << 10
+}
+
+var pageTmpl = template.Must(template.ParseFS(static, "static/index.html"))
+
+func (a *Adapter) page(w http.ResponseWriter, r *http.Request) {
+	t := a.texts(a.cfg.Lang)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'")
+	_ = pageTmpl.Execute(w, map[string]any{
+		"Title": a.cfg.Title, "Lang": a.cfg.Lang, "Welcome": t.Welcome, "Busy": t.Busy,
+		"Human": t.HumanButton, "MaxLen": a.cfg.MaxMessageLen,
+	})
+}
+
+// embedJS is the one-line snippet a shop puts on its pages: a chat bubble
+// that opens this gateway's page in an iframe.
+func (a *Adapter) embedJS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	b, _ := static.ReadFile("static/embed.js")
+	_, _ = w.Write(b)
+}
+
+// visitor returns the customer of a request: the bearer token, or (for the
+// page's own session call and the WebSocket) the token query parameter or
+// cookie.
+func (a *Adapter) visitor(r *http.Request, allowCookie bool) (string, string, bool) {
+	tok := ""
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		tok = strings.TrimPrefix(h, "Bearer ")
+	} else if q := r.URL.Query().Get("token"); q != "" && allowCookie {
+		tok = q
+	} else if c, err := r.Cookie(cookieName); err == nil && allowCookie {
+		tok = c.Value
+	}
+	if tok == "" {
+		return "", "", false
+	}
+	id, ok := verify(a.secret, tok)
+	return id, tok, ok
+}
+
+// session returns the caller's visitor token, minting one when the request
+// carries none (or a forged one). Body: optional {"token": "…"}.
+func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := decode(r, &body, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	id, tok, ok := a.visitor(r, true)
+	if body.Token != "" {
+		if bid, good := verify(a.secret, body.Token); good {
+			id, tok, ok = bid, body.Token, true
+		}
+	}
+	if !ok {
+		id = newVisitorID()
+		tok = sign(a.secret, id)
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: 365 * 24 * 3600})
+	writeJSON(w, http.StatusOK, map[string]string{"token": tok, "user": id, "conv": bot.ConvID(Name, id)})
+}
+
+// inbound is a customer message on the API or the WebSocket.
+type inbound struct {
+	ID     string `json:"id"`     // the client's id for this message: a retry with the same id is answered once
+	Text   string `json:"text"`   // what the customer wrote (or the label of the button pressed)
+	Choice string `json:"choice"` // an intent id from a clarify button, "@human", or "1".."5" for a rating
+	Kind   string `json:"kind"`   // "", "start", "human", "rating"
+	Lang   string `json:"lang"`   // the browser's language, optional
+}
+
+// reply is the API's answer to a posted message.
+type reply struct {
+	Duplicate bool           `json:"duplicate,omitempty"`
+	Replies   []bot.Outbound `json:"replies"`
+}
+
+func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
+	user, _, ok := a.visitor(r, false)
+	if !ok {
+		a.fail(w, r, ErrNoVisitor)
+		return
+	}
+	var in inbound
+	if err := decode(r, &in, false); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	outs, err := a.accept(r.Context(), user, in)
+	if errors.Is(err, bot.ErrDuplicate) {
+		writeJSON(w, http.StatusOK, reply{Duplicate: true, Replies: []bot.Outbound{}})
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if outs == nil {
+		outs = []bot.Outbound{}
+	}
+	writeJSON(w, http.StatusOK, reply{Replies: outs})
+}
+
+// accept checks the limits, hands the message to the engine and wakes the
+// customer's pages. Nothing is stored when a limit refuses the message.
+func (a *Adapter) accept(ctx context.Context, user string, in inbound) ([]bot.Outbound, error) {
+	in.Text = strings.TrimSpace(in.Text)
+	switch in.Kind {
+	case bot.KindText, bot.KindStart, bot.KindHuman, bot.KindRating:
+	default:
+		return nil, ErrBadRequest
+	}
+	if !utf8.ValidString(in.Text) || len(in.ID) > 64 || len(in.Choice) > 64 {
+		return nil, ErrBadRequest
+	}
+	if in.Text == "" && in.Choice == "" && in.Kind == bot.KindText {
+		return nil, ErrEmpty
+	}
+	if utf8.RuneCountInString(in.Text) > a.cfg.MaxMessageLen {
+		return nil, ErrTooLong
+	}
+	if !a.limits.allow(user, a.now()) {
+		return nil, ErrRateLimited
+	}
+	if in.ID == "" {
+		in.ID = newVisitorID() // no client id: no dedupe possible, but never refuse the message
+	}
+	// Client ids are the customer's own: namespaced so that two customers'
+	// ids never meet in the dedupe.
+	m := bot.Message{Channel: Name, User: user, ID: user + ":" + in.ID, Text: in.Text, Choice: in.Choice,
+		Kind: in.Kind, Lang: in.Lang, At: a.now()}
+	if m.Kind == bot.KindRating {
+		m.Choice, m.Text = strings.TrimSpace(in.Choice+" "+in.Text), ""
+	} else if m.Choice == bot.ChoiceHuman {
+		m.Kind, m.Choice = bot.KindHuman, ""
+	}
+	outs, err := a.handler.Handle(ctx, m)
+	if err != nil {
+		if errors.Is(err, bot.ErrDuplicate) || errors.Is(err, bot.ErrBadRating) {
+			return nil, err
+		}
+		a.log.Error("handle", "user", user, "msg_id", in.ID, "err", err)
+		// The message may be stored (the transcript has it) even so: wake
+		// the pages so they show what is there.
+		_ = a.Send(ctx, bot.Outbound{Channel: Name, User: user, Conv: bot.ConvID(Name, user)})
+		return nil, errors.Join(ErrUnavailable, err)
+	}
+	// Wake this customer's pages (other tabs too) once, after the replies are
+	// in the transcript; without replies the inbound message still shows.
+	_ = a.Send(ctx, bot.Outbound{Channel: Name, User: user, Conv: bot.ConvID(Name, user), Kind: "in"})
+	return outs, nil
+}
+
+// Entry is one transcript line as the page and the API see it.
+type Entry struct {
+	ID      string       `json:"id"`
+	Dir     string       `json:"dir"` // in, out
+	MsgID   string       `json:"msg_id,omitempty"`
+	Kind    string       `json:"kind,omitempty"`
+	Text    string       `json:"text"`
+	Choices []bot.Choice `json:"choices,omitempty"`
+	Agent   bool         `json:"agent,omitempty"` // written by a person
+	At      int64        `json:"at"`              // ms since the epoch
+}
+
+// entries reads the transcript after an id, as the customer may see it:
+// private notes and events are left out, agents are not named.
+func (a *Adapter) entries(ctx context.Context, user, after string) ([]Entry, error) {
+	xs, err := a.history.Transcript(ctx, bot.ConvID(Name, user), after)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(xs))
+	for _, x := range xs {
+		if x.Dir != "in" && x.Dir != "out" {
+			continue
+		}
+		if x.Dir == "in" && (x.Kind == bot.KindLeave || (x.Kind == bot.KindStart && x.Text == "")) {
+			continue
+		}
+		e := Entry{ID: x.ID, Dir: x.Dir, MsgID: strings.TrimPrefix(x.MsgID, user+":"), Kind: x.Kind, Text: x.Text, Choices: x.Choices,
+			Agent: x.Kind == bot.OutAgent, At: x.At.UnixMilli()}
+		if e.Text == "" && x.Choice != "" {
+			e.Text = x.Choice
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (a *Adapter) getMessages(w http.ResponseWriter, r *http.Request) {
+	user, _, ok := a.visitor(r, false)
+	if !ok {
+		a.fail(w, r, ErrNoVisitor)
+		return
+	}
+	after := r.URL.Query().Get("after")
+	if after != "" && !validStreamID(after) {
+		a.fail(w, r, ErrBadRequest)
+		return
+	}
+	es, err := a.entries(r.Context(), user, after)
+	if err != nil {
+		a.log.Error("transcript", "user", user, "err", err)
+		a.fail(w, r, ErrUnavailable)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": es})
+}
+
+// validStreamID accepts Redis stream ids ("1700000000000-0").
+func validStreamID(s string) bool {
+	ms, seq, ok := strings.Cut(s, "-")
+	if !ok {
+		return false
+	}
+	_, e1 := strconv.ParseUint(ms, 10, 64)
+	_, e2 := strconv.ParseUint(seq, 10, 64)
+	return e1 == nil && e2 == nil
+}
+
+// decode reads a JSON body into v; an empty body is allowed when optional.
+func decode(r *http.Request, v any, optional bool) error {
+	b, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return ErrBodyTooBig
+	}
+	if err != nil {
+		return ErrBadRequest
+	}
+	if len(b) == 0 && optional {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return ErrBadRequest
+	}
+	return nil
+}
+
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func (a *Adapter) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, name := status(err)
+	msg := err.Error()
+	if code == http.StatusServiceUnavailable {
+		msg = a.texts(a.cfg.Lang).Busy // never show a customer an internal error
+	}
+	if code == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, code, apiError{Error: name, Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

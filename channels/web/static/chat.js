@@ -1,0 +1,167 @@
+// kefu web chat. Everything shown comes from the conversation's transcript on
+// the server; the page remembers only its visitor token and the last entry id
+// it has, so a reload or a lost network shows the whole conversation again.
+(function () {
+  "use strict";
+  var app = document.getElementById("app");
+  var log = document.getElementById("log");
+  var input = document.getElementById("input");
+  var typing = document.getElementById("typing");
+  var statusDot = document.getElementById("status");
+  var lang = app.dataset.lang || "zh";
+  var L = {
+    zh: { agent: "人工客服", bot: "智能客服", offline: "连接中断，正在重连…", too_long: "消息太长了，请分几条发送。",
+          rate_limited: "发送太快了，请稍等再发。", empty: "请输入内容。", no_visitor: "会话已失效，请刷新页面。" },
+    en: { agent: "Agent", bot: "Assistant", offline: "Connection lost, reconnecting…", too_long: "That message is too long; please split it.",
+          rate_limited: "You're sending too fast; please wait a moment.", empty: "Please type a message.", no_visitor: "Session expired, please reload." }
+  }[lang === "en" ? "en" : "zh"];
+
+  var token = null, ws = null, lastId = "", seen = {}, queue = [], backoff = 500, started = false;
+  // Messages sent but not yet seen in the transcript: their bubble, and the
+  // message itself for resending after a reconnect.
+  var pending = {}, pendingMsg = {};
+
+  function rid() {
+    if (window.crypto && crypto.getRandomValues) {
+      var a = new Uint32Array(3); crypto.getRandomValues(a);
+      return Array.prototype.map.call(a, function (x) { return x.toString(36); }).join("");
+    }
+    return String(Date.now()) + Math.random().toString(36).slice(2);
+  }
+
+  function scroll() { log.scrollTop = log.scrollHeight; }
+
+  function system(text) {
+    var d = document.createElement("div");
+    d.className = "system"; d.textContent = text;
+    log.appendChild(d); scroll();
+  }
+
+  // Only the newest entry's buttons stay active.
+  function disableOldChoices() {
+    var bs = log.querySelectorAll(".choices button");
+    for (var i = 0; i < bs.length; i++) bs[i].disabled = true;
+  }
+
+  function render(e) {
+    if (seen[e.id]) return;
+    seen[e.id] = true;
+    if (e.dir === "in" && e.msg_id && pending[e.msg_id]) {
+      var p = pending[e.msg_id]; delete pending[e.msg_id]; delete pendingMsg[e.msg_id];
+      p.classList.remove("pending"); p.dataset.id = e.id;
+      return;
+    }
+    var d = document.createElement("div");
+    d.className = "msg " + e.dir + (e.agent ? " agent" : "");
+    d.dataset.id = e.id; d.dataset.kind = e.kind || "";
+    if (e.dir === "out") {
+      var who = document.createElement("span");
+      who.className = "who"; who.textContent = e.agent ? L.agent : L.bot;
+      d.appendChild(who);
+    }
+    d.appendChild(document.createTextNode(e.text)); // text, never HTML
+    if (e.dir === "out") disableOldChoices();
+    if (e.choices && e.choices.length) {
+      var c = document.createElement("div"); c.className = "choices";
+      e.choices.forEach(function (ch) {
+        var b = document.createElement("button");
+        b.type = "button"; b.textContent = ch.label;
+        b.addEventListener("click", function () {
+          disableOldChoices();
+          if (e.kind === "survey") send({ kind: "rating", choice: ch.id, text: "" }, ch.label);
+          else if (ch.id === "@human") send({ kind: "human", text: ch.label }, ch.label);
+          else send({ choice: ch.id, text: ch.label }, ch.label);
+        });
+        c.appendChild(b);
+      });
+      d.appendChild(c);
+    }
+    log.appendChild(d);
+  }
+
+  function show(entries) {
+    entries.forEach(render);
+    if (entries.length) lastId = entries[entries.length - 1].id;
+    scroll();
+  }
+
+  function send(msg, shown) {
+    msg.type = "message"; msg.id = msg.id || rid(); msg.lang = navigator.language || "";
+    msg.kind = msg.kind || "";
+    if (shown) {
+      var d = document.createElement("div");
+      d.className = "msg in pending"; d.textContent = shown;
+      log.appendChild(d); pending[msg.id] = d; pendingMsg[msg.id] = msg; scroll();
+    }
+    queue.push(msg);
+    flush();
+  }
+
+  function flush() {
+    while (ws && ws.readyState === 1 && queue.length) ws.send(JSON.stringify(queue.shift()));
+  }
+
+  function connect() {
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?token=" +
+      encodeURIComponent(token) + "&after=" + encodeURIComponent(lastId);
+    ws = new WebSocket(url);
+    ws.onopen = function () { backoff = 500; statusDot.classList.add("online"); flush(); };
+    ws.onmessage = function (ev) {
+      var f; try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (f.type === "entries") {
+        show(f.entries);
+        if (!started) {
+          started = true;
+          if (!lastId) send({ kind: "start", id: "start", text: "" }); // the welcome, once per visitor
+        }
+      } else if (f.type === "typing") {
+        typing.hidden = !f.on;
+      } else if (f.type === "error") {
+        var p = f.id && pending[f.id];
+        if (p) { p.classList.add("failed"); delete pending[f.id]; delete pendingMsg[f.id]; }
+        system(L[f.error] || f.message || app.dataset.busy);
+      }
+    };
+    ws.onclose = function () {
+      statusDot.classList.remove("online"); typing.hidden = true; ws = null;
+      // Unacknowledged messages are resent with the same id: the server
+      // answers each id once.
+      Object.keys(pending).forEach(function (id) {
+        if (!queue.some(function (m) { return m.id === id; })) queue.unshift(pendingMsg[id]);
+      });
+      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000);
+    };
+  }
+
+  function start() {
+    var stored = null;
+    try { stored = localStorage.getItem("kefu_token"); } catch (e) {}
+    fetch("/api/session", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: stored || "" }) })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (s) {
+        token = s.token;
+        try { localStorage.setItem("kefu_token", token); } catch (e) {}
+        connect();
+      })
+      .catch(function () { system(L.offline); setTimeout(start, 2000); });
+  }
+
+  document.getElementById("composer").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var t = input.value.trim();
+    if (!t) return;
+    input.value = "";
+    send({ text: t }, t);
+  });
+  input.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      document.getElementById("composer").requestSubmit();
+    }
+  });
+  document.getElementById("human").addEventListener("click", function () {
+    send({ kind: "human", text: app.dataset.human }, app.dataset.human);
+  });
+  start();
+})();

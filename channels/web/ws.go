@@ -1,0 +1,162 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/kefu-dev/kefu/bot"
+)
+
+// The WebSocket protocol, JSON text frames.
+//
+// Connect to /ws?token=T&after=ID (after: the last transcript id the page
+// has; empty for everything). The server sends
+//
+//	{"type":"entries","entries":[Entry…]}  what the page has not seen, then every new entry
+//	{"type":"typing","on":true|false}       the bot is working on a reply
+//	{"type":"error","id":…,"error":code,"message":…}  a message was refused (nothing stored)
+//
+// and the page sends {"type":"message", …inbound fields}.
+
+type client struct {
+	user   string
+	wakeC  chan struct{}
+	cancel context.CancelFunc
+}
+
+// poke wakes the client's writer without blocking; one pending wake is enough
+// since the writer reads everything after its last id.
+func (c *client) poke() {
+	select {
+	case c.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+type frame struct {
+	Type    string  `json:"type"`
+	Entries []Entry `json:"entries,omitempty"`
+	On      *bool   `json:"on,omitempty"`
+	ID      string  `json:"id,omitempty"`
+	Error   string  `json:"error,omitempty"`
+	Message string  `json:"message,omitempty"`
+}
+
+type clientFrame struct {
+	Type string `json:"type"`
+	inbound
+}
+
+func (a *Adapter) socket(w http.ResponseWriter, r *http.Request) {
+	user, _, ok := a.visitor(r, true)
+	if !ok {
+		a.fail(w, r, ErrNoVisitor)
+		return
+	}
+	after := r.URL.Query().Get("after")
+	if after != "" && !validStreamID(after) {
+		a.fail(w, r, ErrBadRequest)
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: a.cfg.AllowedOrigins})
+	if err != nil {
+		return // Accept has answered the request
+	}
+	conn.SetReadLimit(a.maxBody())
+	a.conns.Add(1)
+	defer a.conns.Done()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	c := &client{user: user, wakeC: make(chan struct{}, 1), cancel: cancel}
+	a.addClient(c) // before the first read of the transcript, so no push is missed
+	defer a.removeClient(c)
+	c.poke()
+
+	go a.readLoop(ctx, conn, c)
+	err = a.writeLoop(ctx, conn, c, after)
+	if errors.Is(err, context.Canceled) || websocket.CloseStatus(err) != -1 {
+		conn.Close(websocket.StatusGoingAway, "")
+		return
+	}
+	conn.Close(websocket.StatusInternalError, "")
+}
+
+// writeLoop sends what the page has not seen each time the customer's
+// conversation changes, and pings to keep proxies from closing the socket.
+func (a *Adapter) writeLoop(ctx context.Context, conn *websocket.Conn, c *client, after string) error {
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	first := true // the first frame goes out even when empty: the page knows it is up to date
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+		case <-c.wakeC:
+			es, err := a.entries(ctx, c.user, after)
+			if err != nil {
+				a.log.Warn("transcript", "user", c.user, "err", err)
+				continue // the next push or reconnect retries
+			}
+			if len(es) == 0 && !first {
+				continue
+			}
+			first = false
+			if err := a.write(ctx, conn, frame{Type: "entries", Entries: es}); err != nil {
+				return err
+			}
+			if len(es) > 0 {
+				after = es[len(es)-1].ID
+			}
+		}
+	}
+}
+
+func (a *Adapter) write(ctx context.Context, conn *websocket.Conn, f frame) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return wsjson.Write(wctx, conn, f)
+}
+
+// readLoop takes the customer's messages, one at a time.
+func (a *Adapter) readLoop(ctx context.Context, conn *websocket.Conn, c *client) {
+	defer c.cancel()
+	for {
+		var f clientFrame
+		typ, b, err := conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText || json.Unmarshal(b, &f) != nil {
+			_ = a.write(ctx, conn, frame{Type: "error", Error: "bad_request", Message: ErrBadRequest.Error()})
+			continue
+		}
+		if f.Type != "message" {
+			continue
+		}
+		on, off := true, false
+		_ = a.write(ctx, conn, frame{Type: "typing", On: &on})
+		_, err = a.accept(ctx, c.user, f.inbound)
+		_ = a.write(ctx, conn, frame{Type: "typing", On: &off})
+		if err != nil && !errors.Is(err, bot.ErrDuplicate) {
+			_, code := status(err)
+			msg := err.Error()
+			if code == "unavailable" {
+				msg = a.texts(a.cfg.Lang).Busy
+			}
+			_ = a.write(ctx, conn, frame{Type: "error", ID: f.ID, Error: code, Message: msg})
+		}
+	}
+}
