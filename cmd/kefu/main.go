@@ -15,6 +15,7 @@ import (
 const usage = `kefu: customer-service gateway for online shops
 
 Usage:
+  kefu serve [--config FILE] [--addr HOST:PORT] [--faq DIR]   run the gateway (web chat at /)
   kefu ask [--faq DIR] [--json] TEXT          what the bot makes of one message, and why
   kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
   kefu faq test [DIR]                         run the FAQ folder's editor tests (tests.yaml)
@@ -63,6 +64,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return ""
 	}
 	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "ask":
 		return cmdAsk(args[1:], stdout)
 	case "faq":

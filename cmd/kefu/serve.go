@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/channels/web"
+	"github.com/kefu-dev/kefu/config"
+	"github.com/kefu-dev/kefu/faq"
+	"github.com/kefu-dev/kefu/intents"
+)
+
+// cmdServe runs the gateway until ctx ends (SIGINT/SIGTERM).
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	addr := fs.String("addr", "", "listen address HOST:PORT (default from config: 127.0.0.1:8080)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return err
+	}
+	if c.faqDir != "" {
+		cfg.FAQDir = c.faqDir
+	}
+	if c.dictDir != "" {
+		cfg.DictDir = c.dictDir
+	}
+	if *addr != "" {
+		cfg.Server.Addr = *addr
+	}
+	s, err := newServer(cfg, newLogger(cfg.Server, stderr))
+	if err != nil {
+		return err
+	}
+	return s.run(ctx, stdout)
+}
+
+func newLogger(c config.Server, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// server is one gateway process: every component, wired.
+type server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	mini    *miniredis.Miniredis // the embedded Redis, when no REDIS_URL
+	rdb     redis.UniversalClient
+	live    *intents.Live
+	watcher *faq.Watcher
+	store   *bot.Store
+	engine  *bot.Engine
+	web     *web.Adapter
+	metrics *metrics
+	echo    *echo.Echo
+	ready   atomic.Bool
+}
+
+// newServer builds the components. The only I/O is loading the FAQ and the
+// dictionaries and starting the embedded Redis; connections come in run.
+func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
+	s := &server{cfg: cfg, log: log, metrics: newMetrics()}
+	f, err := loadFAQ(cfg.FAQDir)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	s.live, err = intents.NewLive(f, cfg.DictDir, cfg.Matcher)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("faq loaded", "dir", cfg.FAQDir, "intents", len(f.Intents), "build", time.Since(t0).Round(time.Millisecond))
+	if cfg.Redis.URL == "" {
+		s.mini, err = miniredis.Run()
+		if err != nil {
+			return nil, fmt.Errorf("embedded redis: %w", err)
+		}
+		log.Warn("REDIS_URL is not set: using an in-process Redis; conversations are NOT kept across restarts and instances cannot share them. Set REDIS_URL=redis://host:6379/0 in production.")
+		s.rdb = redis.NewClient(&redis.Options{Addr: s.mini.Addr()})
+	} else {
+		opt, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return nil, errors.New("REDIS_URL: not a valid redis URL") // the URL may hold a password
+		}
+		s.rdb = redis.NewClient(opt)
+	}
+	s.store = bot.NewStore(s.rdb, cfg.Redis.Prefix)
+	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: cfg.TextsFor(),
+		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe}
+	s.web = web.New(web.Config{Title: cfg.Web.Title, MaxMessageLen: cfg.Web.MaxMessageLen,
+		RatePerSecond: cfg.Web.RatePerSecond, Burst: cfg.Web.Burst, MaxBodyBytes: cfg.Web.MaxBodyBytes,
+		AllowedOrigins: cfg.Web.AllowedOrigins, Secret: cfg.Web.Secret, Texts: cfg.TextsFor()},
+		s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
+	if cfg.FAQDir != "" {
+		s.watcher = &faq.Watcher{Dir: cfg.FAQDir, Logger: log,
+			Apply: func(f *faq.FAQ) error { return s.live.Reload(f) },
+			OnResult: func(err error) {
+				if err != nil {
+					s.metrics.reloads.WithLabelValues("failed").Inc()
+				} else {
+					s.metrics.reloads.WithLabelValues("ok").Inc()
+				}
+			}}
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *server) routes() {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(middleware.Recover())
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	// The web chat: page, assets, API and WebSocket.
+	e.Any("/*", echo.WrapHandler(s.web))
+	s.echo = e
+}
+
+// readyz: Redis answers and a FAQ is in service.
+func (s *server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	var problems []string
+	if !s.ready.Load() {
+		problems = append(problems, "starting")
+	}
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		problems = append(problems, "redis unreachable")
+	}
+	if s.live.Matcher() == nil {
+		problems = append(problems, "no faq")
+	}
+	if len(problems) > 0 {
+		return c.String(http.StatusServiceUnavailable, strings.Join(problems, "; ")+"\n")
+	}
+	return c.String(http.StatusOK, "ready\n")
+}
+
+// run serves until ctx ends, then shuts down: stop accepting, finish
+// in-flight requests, close sockets and Redis.
+func (s *server) run(ctx context.Context, stdout io.Writer) error {
+	defer s.closeRedis()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	if err := s.web.Start(ctx); err != nil {
+		return err
+	}
+	defer s.web.Close()
+	if s.watcher != nil {
+		if err := s.watcher.Start(ctx); err != nil {
+			return err
+		}
+		defer s.watcher.Close()
+	}
+	ln, err := net.Listen("tcp", s.cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	url := "http://" + ln.Addr().String() + "/"
+	s.ready.Store(true)
+	s.log.Info("serving", "addr", ln.Addr().String(), "chat", url)
+	fmt.Fprintf(stdout, "kefu is serving the web chat at %s\n", url)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	s.log.Info("shutting down", "timeout", s.cfg.Server.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+func (s *server) closeRedis() {
+	s.rdb.Close()
+	if s.mini != nil {
+		s.mini.Close()
+	}
+}
+
+// metrics are the gateway's Prometheus series.
+type metrics struct {
+	reg      *prometheus.Registry
+	messages *prometheus.CounterVec
+	match    prometheus.Histogram
+	handoffs *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.messages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_messages_total",
+		Help: "Bot replies by channel and action (answer, clarify, handoff, fallback, welcome, notice)."}, []string{"channel", "action"})
+	m.match = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kefu_match_seconds",
+		Help: "Time spent matching a message against the FAQ.", Buckets: prometheus.ExponentialBuckets(10e-6, 2, 14)})
+	m.handoffs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_handoffs_total",
+		Help: "Conversations handed to people, by reason."}, []string{"channel", "reason"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kefu_faq_reloads_total",
+		Help: "FAQ reloads by result (ok, failed: the previous FAQ stays in service)."}, []string{"result"})
+	m.reg.MustRegister(m.messages, m.match, m.handoffs, m.reloads,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("failed")
+	return m
+}
+
+func (m *metrics) observe(o bot.Observation) {
+	m.messages.WithLabelValues(o.Channel, o.Kind).Inc()
+	if o.Match > 0 {
+		m.match.Observe(o.Match.Seconds())
+	}
+	if o.Kind == bot.OutHandoff {
+		m.handoffs.WithLabelValues(o.Channel, o.Reason).Inc()
+	}
+}
