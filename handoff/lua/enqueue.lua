@@ -1,0 +1,40 @@
+-- enqueue: put a conversation in its group's wait queue, once.
+-- A repeated call (the bot retrying, a second 转人工) changes nothing and
+-- reports where the conversation already is.
+--
+-- KEYS[1] conv:<cid>       conversation hash (shared with bot)
+-- KEYS[2] seq              INCR counter: FIFO order that does not depend on clocks
+-- KEYS[3] open             SET of conversations waiting or held by an agent
+-- KEYS[4] leases           ZSET cid -> lease expiry (ms)
+-- ARGV[1] key prefix       ARGV[2] cid      ARGV[3] group   ARGV[4] prio (0 urgent, 1 normal)
+-- ARGV[5] now (ms)         ARGV[6] channel  ARGV[7] user    ARGV[8] reason
+-- ARGV[9] category         ARGV[10] events MAXLEN
+-- Reply: {state, group, rank} where state is
+--   "new"     queued now (rank: 0-based place in the group's queue),
+--   "waiting" already queued (its group and rank, unchanged),
+--   "held"    an agent holds it (rank -1).
+local p, cid, now, maxlen = ARGV[1], ARGV[2], ARGV[5], ARGV[10]
+local g0 = redis.call('HGET', KEYS[1], 'group')
+if g0 and redis.call('ZSCORE', p .. 'wait:' .. g0, cid) then
+  return {'waiting', g0, redis.call('ZRANK', p .. 'wait:' .. g0, cid)}
+end
+if redis.call('ZSCORE', KEYS[4], cid) then
+  return {'held', g0 or '', -1}
+end
+local g, prio = ARGV[3], tonumber(ARGV[4])
+local seq = redis.call('INCR', KEYS[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'created', now, 'updated', now)
+end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'channel', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'user', ARGV[7]) end
+redis.call('HSETNX', KEYS[1], 'epoch', 0)
+redis.call('HSET', KEYS[1], 'mode', 'waiting', 'group', g, 'prio', prio, 'seq', seq, 'enq_ms', now,
+  'reason', ARGV[8], 'category', ARGV[9], 'urgent', prio == 0 and 1 or 0)
+redis.call('HDEL', KEYS[1], 'agent', 'claimed_ms', 'notice', 'offer_agent', 'offer_until', 'offer_skip')
+local wait = p .. 'wait:' .. g
+redis.call('ZADD', wait, string.format('%.0f', prio * 1e13 + seq), cid)
+redis.call('SADD', KEYS[3], cid)
+redis.call('XADD', p .. 'events:' .. g, 'MAXLEN', '~', maxlen, '*', 'type', 'enqueued', 'conv', cid,
+  'group', g, 'urgent', prio == 0 and 1 or 0, 'reason', ARGV[8], 'at', now)
+return {'new', g, redis.call('ZRANK', wait, cid)}

@@ -1,0 +1,38 @@
+-- position: where a conversation stands, and what the ETA needs: its place
+-- in its group's queue, the group's online agents and their free slots, and
+-- the group's recent handling times. Read-only.
+--
+-- KEYS[1] conv:<cid>   conversation hash
+-- KEYS[2] leases       ZSET cid -> lease expiry (ms)
+-- ARGV[1] key prefix  ARGV[2] cid  ARGV[3] presence cutoff (ms): agents seen after it are online
+-- Reply: {state ("waiting", "held" or "none"), group, rank (0-based, -1 when not waiting),
+--         online agents, slots (their max chats), busy (chats they hold),
+--         handled sum (ms), handled count, last notice bucket, urgent (0|1)}
+local p, cid = ARGV[1], ARGV[2]
+local h = redis.call('HMGET', KEYS[1], 'group', 'notice', 'prio')
+local g = h[1] or ''
+local state, rank = 'none', -1
+local r = g ~= '' and redis.call('ZRANK', p .. 'wait:' .. g, cid)
+if r then
+  state, rank = 'waiting', r
+elseif redis.call('ZSCORE', KEYS[2], cid) then
+  state = 'held'
+end
+local online, slots, busy = 0, 0, 0
+if g ~= '' then
+  for _, aid in ipairs(redis.call('ZRANGEBYSCORE', p .. 'group:' .. g .. ':online', '(' .. ARGV[3], '+inf')) do
+    local a = redis.call('HMGET', p .. 'agent:' .. aid, 'max', 'status')
+    if a[2] == 'online' then
+      local m = tonumber(a[1] or 0)
+      online, slots = online + 1, slots + m
+      busy = busy + math.min(m, redis.call('SCARD', p .. 'agent:' .. aid .. ':convs'))
+    end
+  end
+end
+local sum, n = 0, 0
+if g ~= '' then
+  for _, v in ipairs(redis.call('LRANGE', p .. 'group:' .. g .. ':handled', 0, -1)) do
+    sum, n = sum + tonumber(v), n + 1
+  end
+end
+return {state, g, rank, online, slots, busy, sum, n, h[2] or '', h[3] == '0' and 1 or 0}

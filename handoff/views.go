@@ -1,0 +1,327 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Waiting is a conversation in a group's queue, for the console's list.
+type Waiting struct {
+	Conv      string
+	Group     string
+	Rank      int // 1-based, urgent lane first
+	Channel   string
+	User      string
+	Reason    string
+	Category  string
+	Urgent    bool
+	Since     time.Time     // when it was queued
+	Waited    time.Duration // how long it has waited
+	OfferedTo string        // the agent it is offered to, if any
+}
+
+// Waiting lists a group's queue in order.
+func (q *Queue) Waiting(ctx context.Context, group string) ([]Waiting, error) {
+	if !q.hasGroup(group) {
+		return nil, fmt.Errorf("waiting %s: %w", group, ErrUnknownGroup)
+	}
+	cids, err := q.rdb.ZRange(ctx, q.waitKey(group), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("waiting %s: %w", group, err)
+	}
+	fields := []string{"channel", "user", "reason", "category", "prio", "enq_ms", "offer_agent", "offer_until"}
+	hs, err := q.hmget(ctx, cids, fields)
+	if err != nil {
+		return nil, fmt.Errorf("waiting %s: %w", group, err)
+	}
+	now := q.now()
+	out := make([]Waiting, len(cids))
+	for i, cid := range cids {
+		h := hs[i]
+		w := Waiting{Conv: cid, Group: group, Rank: i + 1, Channel: h[0], User: h[1], Reason: h[2],
+			Category: h[3], Urgent: h[4] == "0", Since: parseMs(h[5])}
+		if !w.Since.IsZero() {
+			w.Waited = now.Sub(w.Since)
+		}
+		if h[6] != "" && parseMs(h[7]).After(now) {
+			w.OfferedTo = h[6]
+		}
+		out[i] = w
+	}
+	return out, nil
+}
+
+// Held is a conversation an agent holds.
+type Held struct {
+	Claim
+	Channel    string
+	User       string
+	Reason     string
+	Urgent     bool
+	Claimed    time.Time
+	LeaseUntil time.Time
+}
+
+// Held lists the conversations agent aid holds (their claims, to resume a
+// console after a reload).
+func (q *Queue) Held(ctx context.Context, aid string) ([]Held, error) {
+	cids, err := q.rdb.SMembers(ctx, q.key("agent", aid, "convs")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("held %s: %w", aid, err)
+	}
+	slices.Sort(cids)
+	hs, err := q.hmget(ctx, cids, []string{"agent", "epoch", "group", "channel", "user", "reason", "prio", "claimed_ms"})
+	if err != nil {
+		return nil, fmt.Errorf("held %s: %w", aid, err)
+	}
+	leases := make([]*redis.FloatCmd, len(cids))
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, cid := range cids {
+			leases[i] = p.ZScore(ctx, q.leasesKey(), cid)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("held %s: %w", aid, err)
+	}
+	var out []Held
+	for i, cid := range cids {
+		h := hs[i]
+		if h[0] != aid {
+			continue // released between the two reads
+		}
+		e, _ := strconv.ParseInt(h[1], 10, 64)
+		x := Held{Claim: Claim{Conv: cid, Agent: aid, Group: h[2], Epoch: e}, Channel: h[3], User: h[4],
+			Reason: h[5], Urgent: h[6] == "0", Claimed: parseMs(h[7])}
+		if exp, err := leases[i].Result(); err == nil {
+			x.LeaseUntil = time.UnixMilli(int64(exp))
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// GroupStats is one group in the supervisor's view.
+type GroupStats struct {
+	Group     string
+	Waiting   int
+	Urgent    int
+	Oldest    time.Duration // the longest wait
+	Online    int           // agents online (not away)
+	Slots     int           // their max chats
+	Busy      int           // chats they hold
+	AvgHandle time.Duration // over the recent window; 0 without history
+}
+
+// AgentStats is one agent in the supervisor's view.
+type AgentStats struct {
+	ID        string
+	Name      string
+	Status    string // online, away, offline
+	Present   bool   // heartbeat within Config.Presence
+	Groups    []string
+	Max       int
+	Held      int
+	Offers    int
+	Seen      time.Time
+	Ratings   int
+	RatingAvg float64
+}
+
+// Overview is the supervisor's view of every group and agent.
+type Overview struct {
+	Groups []GroupStats
+	Agents []AgentStats
+}
+
+// Overview reads every group's queue and every agent.
+func (q *Queue) Overview(ctx context.Context) (Overview, error) {
+	var ov Overview
+	now := q.now()
+	aids, err := q.rdb.SMembers(ctx, q.agentsKey()).Result()
+	if err != nil {
+		return ov, fmt.Errorf("overview: %w", err)
+	}
+	slices.Sort(aids)
+	type agentCmds struct {
+		h            *redis.SliceCmd
+		groups       *redis.StringSliceCmd
+		held, offers *redis.IntCmd
+	}
+	ac := make([]agentCmds, len(aids))
+	type groupCmds struct {
+		waiting *redis.ZSliceCmd
+		handled *redis.StringSliceCmd
+	}
+	gc := make([]groupCmds, len(q.cfg.Groups))
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, aid := range aids {
+			ac[i] = agentCmds{
+				h:      p.HMGet(ctx, q.agentKey(aid), "name", "status", "max", "seen", "ratings_n", "ratings_sum"),
+				groups: p.SMembers(ctx, q.key("agent", aid, "groups")),
+				held:   p.SCard(ctx, q.key("agent", aid, "convs")),
+				offers: p.SCard(ctx, q.key("agent", aid, "offers")),
+			}
+		}
+		for i, g := range q.cfg.Groups {
+			gc[i] = groupCmds{
+				waiting: p.ZRangeWithScores(ctx, q.waitKey(g), 0, -1),
+				handled: p.LRange(ctx, q.groupKey(g, "handled"), 0, -1),
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ov, fmt.Errorf("overview: %w", err)
+	}
+	for i, aid := range aids {
+		h := ac[i].h.Val()
+		str := func(j int) string { s, _ := h[j].(string); return s }
+		a := AgentStats{ID: aid, Name: str(0), Status: str(1), Seen: parseMs(str(3)),
+			Groups: ac[i].groups.Val(), Held: int(ac[i].held.Val()), Offers: int(ac[i].offers.Val())}
+		slices.Sort(a.Groups)
+		a.Max, _ = strconv.Atoi(str(2))
+		a.Ratings, _ = strconv.Atoi(str(4))
+		if sum, _ := strconv.Atoi(str(5)); a.Ratings > 0 {
+			a.RatingAvg = float64(sum) / float64(a.Ratings)
+		}
+		a.Present = a.Status != "offline" && now.Sub(a.Seen) < q.cfg.Presence
+		ov.Agents = append(ov.Agents, a)
+	}
+	for i, g := range q.cfg.Groups {
+		s := GroupStats{Group: g}
+		ws := gc[i].waiting.Val()
+		s.Waiting = len(ws)
+		for _, z := range ws {
+			if z.Score < 1e13 {
+				s.Urgent++
+			}
+		}
+		if len(ws) > 0 {
+			// The oldest is the smallest seq, not the head (the urgent lane).
+			cids := make([]string, len(ws))
+			for j, z := range ws {
+				cids[j], _ = z.Member.(string)
+			}
+			hs, err := q.hmget(ctx, cids, []string{"enq_ms"})
+			if err != nil {
+				return ov, fmt.Errorf("overview: %w", err)
+			}
+			for _, h := range hs {
+				if t := parseMs(h[0]); !t.IsZero() && now.Sub(t) > s.Oldest {
+					s.Oldest = now.Sub(t)
+				}
+			}
+		}
+		var sum, n int64
+		for _, v := range gc[i].handled.Val() {
+			d, _ := strconv.ParseInt(v, 10, 64)
+			sum, n = sum+d, n+1
+		}
+		if n > 0 {
+			s.AvgHandle = time.Duration(sum/n) * time.Millisecond
+		}
+		for _, a := range ov.Agents {
+			if a.Present && a.Status == "online" && slices.Contains(a.Groups, g) {
+				s.Online++
+				s.Slots += a.Max
+				s.Busy += min(a.Held, a.Max)
+			}
+		}
+		ov.Groups = append(ov.Groups, s)
+	}
+	return ov, nil
+}
+
+// Event is one entry of an event stream.
+type Event struct {
+	ID     string // stream id: resume after it
+	Type   string // enqueued, claimed, requeued, transferred, released, closed, canceled, offered, declined; agent streams: offer, offer_expired, assigned, transferred, lost, message, rated
+	Conv   string
+	Group  string
+	Agent  string
+	Epoch  int64
+	At     time.Time
+	Fields map[string]string // every field, including the ones above
+}
+
+// Events reads up to count events after id after ("" or "0": from the
+// start; "$": only new ones) from stream (GroupStream or AgentStream),
+// waiting up to block for the first when there are none (0: do not wait).
+// A console that reconnects passes the last id it saw.
+func (q *Queue) Events(ctx context.Context, stream, after string, count int64, block time.Duration) ([]Event, error) {
+	if after == "" {
+		after = "0"
+	}
+	if count <= 0 {
+		count = 100
+	}
+	var msgs []redis.XMessage
+	if block > 0 {
+		res, err := q.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, after}, Count: count, Block: block}).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("events %s: %w", stream, err)
+		}
+		for _, s := range res {
+			msgs = append(msgs, s.Messages...)
+		}
+	} else {
+		if after == "$" {
+			return nil, nil
+		}
+		start := "(" + after
+		if after == "0" {
+			start = "-"
+		}
+		var err error
+		msgs, err = q.rdb.XRangeN(ctx, stream, start, "+", count).Result()
+		if err != nil {
+			return nil, fmt.Errorf("events %s: %w", stream, err)
+		}
+	}
+	out := make([]Event, len(msgs))
+	for i, m := range msgs {
+		f := make(map[string]string, len(m.Values))
+		for k, v := range m.Values {
+			f[k], _ = v.(string)
+		}
+		e := Event{ID: m.ID, Type: f["type"], Conv: f["conv"], Group: f["group"], Agent: f["agent"], At: parseMs(f["at"]), Fields: f}
+		e.Epoch, _ = strconv.ParseInt(f["epoch"], 10, 64)
+		out[i] = e
+	}
+	return out, nil
+}
+
+// hmget reads the same fields of many conversations in one pipeline.
+func (q *Queue) hmget(ctx context.Context, cids []string, fields []string) ([][]string, error) {
+	cmds := make([]*redis.SliceCmd, len(cids))
+	if len(cids) > 0 {
+		_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, cid := range cids {
+				cmds[i] = p.HMGet(ctx, q.convKey(cid), fields...)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]string, len(cids))
+	for i, c := range cmds {
+		row := make([]string, len(fields))
+		for j, v := range c.Val() {
+			row[j], _ = v.(string)
+		}
+		out[i] = row
+	}
+	return out, nil
+}
