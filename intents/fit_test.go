@@ -41,6 +41,7 @@ func TestFitSimilarity(t *testing.T) {
 			st.observe((toks[i][j]))
 		}
 	}
+	st.freeze(lx)
 	X := make([][]float64, len(pairs))
 	for i := range pairs {
 		a, b := makeDoc(toks[i][0], st, lx), makeDoc(toks[i][1], st, lx)

@@ -8,11 +8,12 @@
 package intents
 
 import (
+	"cmp"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/kefu-dev/kefu/faq"
 )
@@ -164,9 +165,9 @@ type Matcher struct {
 	questions []question
 	postings  [][]int32 // bigram or word feature id -> question indexes
 	charPost  [][]int32 // unit id -> question indexes (fallback)
-	handoff   []phrase
-	complaint []phrase
-	accPool   sync.Pool // *accumulator
+	handoff   *phrases
+	complaint *phrases
+	pool      sync.Pool // *scratch
 }
 
 // NewMatcher indexes every question (and keyword) of every intent. The
@@ -204,6 +205,7 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 			m.st.observe((a.Tokens))
 		}
 	}
+	m.st.freeze(lx)
 	m.postings = make([][]int32, len(m.st.df))
 	m.charPost = make([][]int32, len(m.st.df))
 	for qi, p := range ps {
@@ -220,7 +222,13 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 		}
 	}
 	nq := len(m.questions)
-	m.accPool.New = func() any { return &accumulator{score: make([]float32, nq)} }
+	ni := len(m.intents)
+	m.pool.New = func() any {
+		return &scratch{
+			acc:  accumulator{score: make([]float32, nq)},
+			best: make([]float64, ni), bestQ: make([]int32, ni), fromPart: make([]bool, ni),
+		}
+	}
 	m.handoff = newPhrases(cfg.HandoffPhrases)
 	m.complaint = newPhrases(cfg.ComplaintWords)
 	return m
@@ -267,8 +275,10 @@ func (m *Matcher) Match(text string) Result { return m.match(text, -1) }
 // calibration).
 func (m *Matcher) match(text string, skip int32) Result {
 	r := Result{Analysis: m.Analyze(text)}
+	sc := m.pool.Get().(*scratch)
+	defer m.pool.Put(sc)
 	wholeDoc := makeDoc(r.Tokens, m.st, m.lx)
-	scores := m.score(&wholeDoc, nil, skip)
+	m.score(sc, &wholeDoc, false, skip)
 	// A message of several sentences ("你好 我想退货 怎么弄"): score each part
 	// too, and keep each intent's best, so small talk around a question does
 	// not drown it. Small-talk intents only count for the whole message.
@@ -278,23 +288,39 @@ func (m *Matcher) match(text string, skip int32) Result {
 			if len(part.seq) < 2 {
 				continue // one character or word: too little to stand on its own
 			}
-			for id, s := range m.score(&part, &wholeDoc, skip) {
-				if s.Score > scores[id].Score {
-					scores[id] = s
-				}
-			}
+			m.score(sc, &part, true, skip)
 		}
 	}
-	r.Candidates = make([]Candidate, 0, len(scores))
-	for _, c := range scores {
-		r.Candidates = append(r.Candidates, c)
+	r.Candidates = make([]Candidate, 0, len(sc.seen))
+	for _, in := range sc.seen {
+		qi := sc.bestQ[in]
+		r.Candidates = append(r.Candidates, Candidate{
+			Intent: m.intents[in].ID, Score: sc.best[in], Question: m.questions[qi].text,
+		})
 	}
-	sort.Slice(r.Candidates, func(i, j int) bool {
-		if r.Candidates[i].Score != r.Candidates[j].Score {
-			return r.Candidates[i].Score > r.Candidates[j].Score
+	slices.SortFunc(r.Candidates, func(a, b Candidate) int {
+		if a.Score != b.Score {
+			return cmp.Compare(b.Score, a.Score)
 		}
-		return r.Candidates[i].Intent < r.Candidates[j].Intent
+		return strings.Compare(a.Intent, b.Intent)
 	})
+	// How much of the message the best questions explain (the confidence's
+	// inputs), measured against the whole message, so that a fragment that
+	// matches a short question word for word does not make a confident
+	// answer to a long message.
+	for i := range min(2, len(r.Candidates)) {
+		c := &r.Candidates[i]
+		in := m.intentIndex(c.Intent, sc)
+		d := &m.questions[sc.bestQ[in]].doc
+		_, _, sum := overlap(wholeDoc.chars, d.chars)
+		if wholeDoc.sumChar > 0 {
+			c.cover = sum / wholeDoc.sumChar
+		}
+		c.unmatched = oneSidedUnmatched(wholeDoc.words, d.words) / 10
+		c.size = math.Log1p(float64(len(wholeDoc.seq)))
+		c.exact = !sc.fromPart[in] && slices.Equal(wholeDoc.seq, d.seq) && (len(wholeDoc.seq) > 1 || len(wholeDoc.words) == 1)
+	}
+	sc.reset()
 	r.Confidence = m.confidence(r.Candidates)
 	if len(r.Candidates) > m.cfg.TopN {
 		r.Candidates = r.Candidates[:m.cfg.TopN]
@@ -303,52 +329,58 @@ func (m *Matcher) match(text string, skip int32) Result {
 	return r
 }
 
-// score returns, per intent, its best question's similarity to q.
-//
-// q is the whole message, or one part of it with whole the whole message:
-// then small-talk intents are skipped, and how much of the message a question
-// explains is measured against the whole message, so a fragment that matches
-// a short question word for word does not make a confident answer to a long
-// message.
-func (m *Matcher) score(q, whole *doc, skip int32) map[string]Candidate {
-	out := map[string]Candidate{}
+// intentIndex finds a candidate's intent among those scored.
+func (m *Matcher) intentIndex(id string, sc *scratch) int32 {
+	for _, in := range sc.seen {
+		if m.intents[in].ID == id {
+			return in
+		}
+	}
+	return -1
+}
+
+// scratch is one Match's working memory, pooled: retrieval's accumulator and
+// each intent's best question so far.
+type scratch struct {
+	acc      accumulator
+	best     []float64 // by intent: best similarity so far (0: none)
+	bestQ    []int32   // by intent: the question that scored it
+	fromPart []bool    // by intent: scored by a part of the message
+	seen     []int32   // intents with best > 0
+}
+
+func (sc *scratch) reset() {
+	for _, in := range sc.seen {
+		sc.best[in], sc.bestQ[in], sc.fromPart[in] = 0, 0, false
+	}
+	sc.seen = sc.seen[:0]
+}
+
+// score raises each intent's best in sc to its best question's similarity
+// to q, the whole message or (part) one part of it; small-talk intents count
+// only for the whole message.
+func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32) {
 	if len(q.chars) == 0 || len(m.questions) == 0 {
-		return out
+		return
 	}
-	msg := q
-	if whole != nil {
-		msg = whole
-	}
-	best := map[string]int32{}
 	k := maxRerank
-	if whole != nil {
+	if part {
 		k = maxRerankPart
 	}
-	for _, qi := range m.retrieve(q, k) {
+	for _, qi := range m.retrieve(&sc.acc, q, k) {
 		qq := &m.questions[qi]
-		if qi == skip || (whole != nil && m.smallTalk[qq.intent]) {
+		if qi == skip || (part && m.smallTalk[qq.intent]) {
 			continue
 		}
 		s := similarity(q, &qq.doc)
-		id := m.intents[qq.intent].ID
-		if s > out[id].Score {
-			out[id] = Candidate{Intent: id, Score: s, Question: qq.text}
-			best[id] = qi
+		in := qq.intent
+		if s > sc.best[in] {
+			if sc.best[in] == 0 {
+				sc.seen = append(sc.seen, in)
+			}
+			sc.best[in], sc.bestQ[in], sc.fromPart[in] = s, qi, part
 		}
 	}
-	for id, qi := range best {
-		c := out[id]
-		d := &m.questions[qi].doc
-		_, _, sum := overlap(msg.chars, d.chars)
-		if msg.sumChar > 0 {
-			c.cover = sum / msg.sumChar
-		}
-		c.unmatched = oneSidedUnmatched(msg.words, d.words) / 10
-		c.size = math.Log1p(float64(len(msg.seq)))
-		c.exact = whole == nil && slices.Equal(q.seq, d.seq) && (len(q.seq) > 1 || len(q.words) == 1)
-		out[id] = c
-	}
-	return out
 }
 
 // oneSidedUnmatched is the weight of the heaviest word of a that b lacks.
@@ -368,16 +400,15 @@ func oneSidedUnmatched(a, b []feat) float64 {
 
 // retrieve returns the questions worth the full similarity: those sharing the
 // most IDF weight of bigrams and words with q (characters when q has none).
-func (m *Matcher) retrieve(q *doc, k int) []int32 {
+func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 	if len(m.questions) <= k {
-		all := make([]int32, len(m.questions))
-		for i := range all {
-			all[i] = int32(i)
+		out := acc.out[:0]
+		for i := range m.questions {
+			out = append(out, int32(i))
 		}
-		return all
+		acc.out = out
+		return out
 	}
-	acc := m.accPool.Get().(*accumulator)
-	defer m.accPool.Put(acc)
 	add := func(fs []feat, post [][]int32) {
 		for _, f := range fs {
 			if f.id < 0 {
@@ -399,7 +430,7 @@ func (m *Matcher) retrieve(q *doc, k int) []int32 {
 	}
 	var out []int32
 	if len(acc.touched) <= k {
-		out = slices.Clone(acc.touched)
+		out = append(acc.out[:0], acc.touched...)
 	} else {
 		// Keep the best k in a small min-heap (ties by lower index).
 		worse := func(a, b int32) bool { // a ranks below b
@@ -408,7 +439,7 @@ func (m *Matcher) retrieve(q *doc, k int) []int32 {
 			}
 			return a > b
 		}
-		h := make([]int32, 0, k)
+		h := acc.out[:0]
 		down := func(i int) {
 			for {
 				l, sm := 2*i+1, i
@@ -449,6 +480,7 @@ func (m *Matcher) retrieve(q *doc, k int) []int32 {
 		acc.score[qi] = 0
 	}
 	acc.touched = acc.touched[:0]
+	acc.out = out
 	return out
 }
 
@@ -456,6 +488,7 @@ func (m *Matcher) retrieve(q *doc, k int) []int32 {
 type accumulator struct {
 	score   []float32 // by question index; zero between uses
 	touched []int32
+	out     []int32 // the result, valid until the next retrieve
 }
 
 // confFeatures are the inputs of the confidence, the constant 1 first.
@@ -502,40 +535,47 @@ type phrase struct {
 	english bool
 }
 
-func newPhrases(ws []string) []phrase {
-	var ps []phrase
+// phrases is a set of phrases indexed by their first rune, so that looking
+// for any of them costs one probe per rune of the message.
+type phrases struct {
+	first   [1 << 10]uint64 // bit set of first runes (mod 1<<16)
+	byFirst map[rune][]phrase
+}
+
+func newPhrases(ws []string) *phrases {
+	ps := &phrases{byFirst: map[rune][]phrase{}}
 	for _, w := range ws {
 		if n := Normalize(w); n != "" {
-			ps = append(ps, phrase{n, isASCIIWord(strings.ReplaceAll(n, " ", ""))})
+			r, _ := utf8.DecodeRuneInString(n)
+			ps.byFirst[r] = append(ps.byFirst[r], phrase{n, isASCIIWord(strings.ReplaceAll(n, " ", ""))})
+			k := r & 0xffff
+			ps.first[k>>6] |= 1 << (k & 63)
 		}
 	}
 	return ps
 }
 
-func containsAny(s string, ps []phrase) bool {
-	for _, p := range ps {
-		if p.english && containsWord(s, p.text) || !p.english && strings.Contains(s, p.text) {
-			return true
+// containsAny reports whether s contains one of the phrases (English ones on
+// word boundaries).
+func containsAny(s string, ps *phrases) bool {
+	for i, r := range s {
+		if k := r & 0xffff; ps.first[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
+		for _, p := range ps.byFirst[r] {
+			if !strings.HasPrefix(s[i:], p.text) {
+				continue
+			}
+			if !p.english {
+				return true
+			}
+			j := i + len(p.text)
+			if (i == 0 || !isLatin(s[i-1])) && (j == len(s) || !isLatin(s[j])) {
+				return true
+			}
 		}
 	}
 	return false
-}
-
-// containsWord matches an English word or phrase on word boundaries.
-func containsWord(s, w string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], w)
-		if j < 0 {
-			return false
-		}
-		j += i
-		before := j == 0 || !isLatin(s[j-1])
-		after := j+len(w) == len(s) || !isLatin(s[j+len(w)])
-		if before && after {
-			return true
-		}
-		i = j + 1
-	}
 }
 
 func isLatin(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }

@@ -35,20 +35,35 @@ var entityPatterns = []struct {
 	re       *regexp.Regexp
 	grp      int  // capture group holding the value
 	blankAll bool // blank the label with the value; else only the value
+	digits   int  // the pattern needs a run of at least this many digits
 }{
 	// Anonymised logs carry placeholders such as [订单x]; treat them as an order
 	// reference and drop the other placeholders ([数字x], [地址x] ...) below.
-	{EntityOrder, regexp.MustCompile(`\[订单[a-z0-9]*\]`), 0, true},
+	{EntityOrder, regexp.MustCompile(`\[订单[a-z0-9]*\]`), 0, true, 0},
 	// Explicit order label followed by a number.
-	{EntityOrder, regexp.MustCompile(`(?i)(?:订单号|订单编号|订单|order(?:\s*(?:no\.?|number|id|#))?)\s*[:：#]?\s*(\d{6,24})`), 1, true},
+	{EntityOrder, regexp.MustCompile(`(?i)(?:订单号|订单编号|订单|order(?:\s*(?:no\.?|number|id|#))?)\s*[:：#]?\s*(\d{6,24})`), 1, true, 6},
 	// Courier prefix + digits: SF1234567890, YT1234567890123, JDV000123456789.
-	{EntityTracking, regexp.MustCompile(`(?i)(?:^|[^a-z0-9])((?:sf|yt|zto|sto|yd|jt|jdv|jdx|jd|ems|db|yz|ky|ane|best|htky)\d{9,15})(?:$|[^0-9])`), 1, false},
+	{EntityTracking, regexp.MustCompile(`(?i)(?:^|[^a-z0-9])((?:sf|yt|zto|sto|yd|jt|jdv|jdx|jd|ems|db|yz|ky|ane|best|htky)\d{9,15})(?:$|[^0-9])`), 1, false, 9},
 	// Explicit tracking-number label followed by a number.
-	{EntityTracking, regexp.MustCompile(`(?:运单号|快递单号|物流单号|快递号|单号)\s*[:：]?\s*([a-zA-Z]{0,4}\d{9,20})`), 1, true},
+	{EntityTracking, regexp.MustCompile(`(?:运单号|快递单号|物流单号|快递号|单号)\s*[:：]?\s*([a-zA-Z]{0,4}\d{9,20})`), 1, true, 9},
 	// Mainland mobile numbers.
-	{EntityPhone, regexp.MustCompile(`(?:^|[^0-9])(1[3-9]\d{9})(?:$|[^0-9])`), 1, false},
+	{EntityPhone, regexp.MustCompile(`(?:^|[^0-9])(1[3-9]\d{9})(?:$|[^0-9])`), 1, false, 11},
 	// A long bare number is most likely an order number.
-	{EntityOrder, regexp.MustCompile(`(?:^|[^0-9a-zA-Z])(\d{12,24})(?:$|[^0-9])`), 1, false},
+	{EntityOrder, regexp.MustCompile(`(?:^|[^0-9a-zA-Z])(\d{12,24})(?:$|[^0-9])`), 1, false, 12},
+}
+
+// longestDigitRun is the length of the longest run of ASCII digits in s.
+func longestDigitRun(s string) int {
+	best, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			run++
+			best = max(best, run)
+		} else {
+			run = 0
+		}
+	}
+	return best
 }
 
 var placeholderRE = regexp.MustCompile(`\[(?:数字|地址|姓名|电话|站点|链接|金额|日期|时间|邮箱|组织机构|身份证|数字x|url)[a-z0-9]*\]`)
@@ -57,7 +72,13 @@ var placeholderRE = regexp.MustCompile(`\[(?:数字|地址|姓名|电话|站点|
 // the order they were found. text should already have been through Fold.
 func ExtractEntities(text string) (string, []Entity) {
 	var ents []Entity
+	// Cheap necessary conditions first: most messages have no long number.
+	run := longestDigitRun(text)
+	placeholder := strings.IndexByte(text, '[') >= 0
 	for _, p := range entityPatterns {
+		if run < p.digits || (p.digits == 0 && !placeholder) {
+			continue
+		}
 		for {
 			loc := p.re.FindStringSubmatchIndex(text)
 			if loc == nil {
@@ -78,13 +99,16 @@ func ExtractEntities(text string) (string, []Entity) {
 			text = text[:s] + " " + text[e:]
 		}
 	}
-	text = placeholderRE.ReplaceAllString(text, " ")
+	if placeholder {
+		text = placeholderRE.ReplaceAllString(text, " ")
+	}
 	return text, ents
 }
 
 var (
 	t2sOnce sync.Once
 	t2s     map[rune]rune
+	t2sBMP  [1 << 16 / 64]uint64 // bit set of the BMP runes in t2s
 )
 
 func loadT2S() {
@@ -107,6 +131,9 @@ func loadT2S() {
 		t, _ := utf8.DecodeRuneInString(to)
 		if utf8.RuneCountInString(from) == 1 && utf8.RuneCountInString(to) == 1 && f != t {
 			t2s[f] = t
+			if f < 1<<16 {
+				t2sBMP[f>>6] |= 1 << (f & 63)
+			}
 		}
 	}
 }
@@ -116,6 +143,9 @@ func loadT2S() {
 // (訂單 -> 订单), keeping everything else. Entity patterns run on its output.
 func Fold(s string) string {
 	t2sOnce.Do(loadT2S)
+	if !needsFold(s) {
+		return s
+	}
 	s = width.Fold.String(s)
 	return strings.Map(func(r rune) rune {
 		if s2, ok := t2s[r]; ok {
@@ -123,6 +153,32 @@ func Fold(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// needsFold reports whether Fold would change s: a traditional character, or
+// a full-width or half-width form. Most messages have neither.
+func needsFold(s string) bool {
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			continue
+		case r < 1<<16:
+			if t2sBMP[r>>6]&(1<<(r&63)) != 0 {
+				return true
+			}
+		default:
+			if _, ok := t2s[r]; ok {
+				return true
+			}
+		}
+		if r >= 0x4e00 && r <= 0x9fff {
+			continue // CJK ideographs are wide already
+		}
+		if k := width.LookupRune(r).Kind(); k == width.EastAsianFullwidth || k == width.EastAsianHalfwidth {
+			return true
+		}
+	}
+	return false
 }
 
 // Normalize prepares text for matching: width folding, traditional to

@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kefu-dev/kefu/faq"
+	"golang.org/x/text/width"
 )
 
 func TestNormalize(t *testing.T) {
@@ -72,4 +74,35 @@ func FuzzNormalize(f *testing.F) {
 		text, _ := ExtractEntities(Fold(s))
 		_ = Normalize(text)
 	})
+}
+
+// TestFoldFastPath: Fold's shortcut for text it would not change agrees with
+// the full transformation.
+func TestFoldFastPath(t *testing.T) {
+	texts := []string{"快递到哪了", "訂單取消", "ＳＦ１２３４５６７８９０", "ｈｅｌｌｏ　world", "ｶﾀｶﾅ", "￥100", "→←", "①②", "😂😂", "我的快遞到哪了？"}
+	for _, c := range mustCases(t) {
+		texts = append(texts, c.Text)
+	}
+	f, err := faq.LoadSample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range f.Intents {
+		texts = append(texts, in.Questions...)
+	}
+	for r := rune(0x80); r < 0x30000; r += 7 {
+		texts = append(texts, "a"+string(r)+"字")
+	}
+	t2sOnce.Do(loadT2S)
+	for _, s := range texts {
+		want := strings.Map(func(r rune) rune {
+			if s2, ok := t2s[r]; ok {
+				return s2
+			}
+			return r
+		}, width.Fold.String(s))
+		if got := Fold(s); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", s, got, want)
+		}
+	}
 }

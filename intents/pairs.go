@@ -56,6 +56,7 @@ func PairScores(tok Tokenizer, lx *Lexicon, pairs [][2]string) []float64 {
 			st.observe((toks[i][j]))
 		}
 	}
+	st.freeze(lx)
 	out := make([]float64, len(pairs))
 	for i := range pairs {
 		a, b := makeDoc(toks[i][0], st, lx), makeDoc(toks[i][1], st, lx)

@@ -3,7 +3,9 @@ package intents
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
+	"unicode/utf8"
 )
 
 // The sentence similarity is a logistic model over lexical features of two
@@ -37,7 +39,9 @@ type doc struct {
 	chars   []feat // units (Han characters, other tokens), IDF weight
 	bigrams []feat
 	words   []feat
-	seq     []int32 // unit ids in order, for the common subsequence
+	seq     []int32  // unit ids in order, for the common subsequence
+	seqIdx  []int32  // for each unit of seq, its index in chars
+	masks   []uint64 // per chars entry, the seq positions holding it (len(seq) <= 64)
 	neg     bool
 
 	nChars               float64 // number of distinct units (flat norm²)
@@ -51,25 +55,29 @@ type doc struct {
 // one df slice indexed by id.
 type stats struct {
 	units   map[string]int32
-	bigrams map[[2]string]int32
+	bigrams map[uint64]int32 // two unit ids
 	words   map[string]int32
 	df      []int32
 	n       int
+
+	// Set by freeze once every document is observed: the IDF of each id and
+	// which word ids are stop words, so that makeDoc needs no logarithm.
+	idfs   []float32
+	wordW  []float32 // word weights: IDF, scaled down for stop words
+	frozen int // n when idfs was computed
+	stopLx *Lexicon
 }
 
 func newStats() *stats {
-	return &stats{units: map[string]int32{}, bigrams: map[[2]string]int32{}, words: map[string]int32{}}
+	return &stats{units: map[string]int32{}, bigrams: map[uint64]int32{}, words: map[string]int32{}}
 }
 
-// idIn returns k's id in m, giving it a new one when absent.
-func idIn[K comparable](s *stats, m map[K]int32, k K) int32 {
-	id, ok := m[k]
-	if !ok {
-		s.df = append(s.df, 0)
-		id = int32(len(s.df) - 1)
-		m[k] = id
-	}
-	return id
+func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+// newID appends a feature with no documents yet and returns its id.
+func (s *stats) newID() int32 {
+	s.df = append(s.df, 0)
+	return int32(len(s.df) - 1)
 }
 
 // observe counts one document's distinct features, adding new ones.
@@ -83,15 +91,51 @@ func (s *stats) observe(tokens []string) {
 			s.df[id]++
 		}
 	}
+	prev := int32(-1)
 	for i, u := range us {
-		count(idIn(s, s.units, u))
-		if i+1 < len(us) {
-			count(idIn(s, s.bigrams, [2]string{u, us[i+1]}))
+		id, ok := s.units[u]
+		if !ok {
+			id = s.newID()
+			s.units[u] = id
 		}
+		count(id)
+		if i > 0 {
+			k := pairKey(prev, id)
+			bid, ok := s.bigrams[k]
+			if !ok {
+				bid = s.newID()
+				s.bigrams[k] = bid
+			}
+			count(bid)
+		}
+		prev = id
 	}
 	for _, t := range tokens {
-		count(idIn(s, s.words, t))
+		id, ok := s.words[t]
+		if !ok {
+			id = s.newID()
+			s.words[t] = id
+		}
+		count(id)
 	}
+}
+
+// freeze caches the IDF of every id and the stop words among the words;
+// makeDoc computes them itself when the stats changed since.
+func (s *stats) freeze(lx *Lexicon) {
+	s.idfs = make([]float32, len(s.df))
+	for id := range s.df {
+		s.idfs[id] = float32(s.idf(int32(id)))
+	}
+	s.wordW = make([]float32, len(s.df))
+	for w, id := range s.words {
+		x := s.idf(id)
+		if lx != nil && lx.Stop(w) {
+			x *= stopFactor
+		}
+		s.wordW[id] = float32(x)
+	}
+	s.frozen, s.stopLx = s.n, lx
 }
 
 func (s *stats) idf(id int32) float64 {
@@ -107,81 +151,160 @@ var negations = map[string]bool{"不": true, "没": true, "无": true, "未": tr
 // oovIDs gives features the corpus has never seen ids below -1: the same
 // text gets the same id within one doc, and no two texts share one.
 type oovIDs struct {
-	next  int32
-	names []string
-	ids   []int32
+	names []oovName
 }
 
-func (o *oovIDs) id(name string) int32 {
-	for i, n := range o.names {
-		if n == name {
-			return o.ids[i]
+// oovName is an unknown feature: a unit, a bigram of two units, or a word.
+type oovName struct {
+	kind byte
+	a, b string
+}
+
+func (o *oovIDs) id(n oovName) int32 {
+	for i, m := range o.names {
+		if m == n {
+			return -2 - int32(i)
 		}
 	}
-	o.next--
-	o.names = append(o.names, name)
-	o.ids = append(o.ids, o.next)
-	return o.next
+	o.names = append(o.names, n)
+	return -1 - int32(len(o.names))
 }
 
 // addFeat appends (id, w) unless id is already in fs (docs are short: a
-// linear scan beats a map).
-func addFeat(fs []feat, id int32, w float64) []feat {
-	for _, f := range fs {
+// linear scan beats a map); it returns the index of id in fs.
+func addFeat(fs []feat, id int32, w float32) ([]feat, int) {
+	for i, f := range fs {
 		if f.id == id {
-			return fs
+			return fs, i
 		}
 	}
-	return append(fs, feat{id, float32(w)})
+	return append(fs, feat{id, w}), len(fs)
 }
 
 // makeDoc builds the features of tokens against corpus stats. Features the
 // corpus has never seen get the highest IDF and ids that match nothing.
 func makeDoc(tokens []string, st *stats, lx *Lexicon) doc {
 	var d doc
-	us := units(tokens)
-	oov := oovIDs{next: -1}
-	d.seq = make([]int32, 0, len(us))
-	d.chars = make([]feat, 0, len(us))
-	for _, u := range us {
-		id, ok := st.units[u]
+	frozen := st.frozen == st.n && len(st.idfs) == len(st.df) && st.stopLx == lx
+	oovIDF := float32(st.idf(-1))
+	idf := func(id int32) float32 {
+		switch {
+		case id < 0:
+			return oovIDF
+		case frozen:
+			return st.idfs[id]
+		}
+		return float32(st.idf(id))
+	}
+	// Units: every Han character alone, other tokens whole (see units).
+	n := 0
+	for _, t := range tokens {
+		n += unitCount(t)
+	}
+	var oov oovIDs
+	var oovBuf [8]oovName
+	oov.names = oovBuf[:0]
+	ints := make([]int32, 2*n)
+	d.seq, d.seqIdx = ints[:0:n], ints[n:n:2*n]
+	fs := make([]feat, 0, 2*n+len(tokens))
+	d.chars = fs[:0:n]
+	var us [64]string
+	for _, t := range tokens {
+		forUnits(t, func(u string) {
+			id, ok := st.units[u]
+			if !ok {
+				id = oov.id(oovName{kind: 'c', a: u})
+			}
+			var k int
+			d.chars, k = addFeat(d.chars, id, idf(id))
+			if len(d.seq) < len(us) {
+				us[len(d.seq)] = u
+			}
+			d.seq = append(d.seq, id)
+			d.seqIdx = append(d.seqIdx, int32(k))
+			if negations[u] {
+				d.neg = true
+			}
+		})
+	}
+	if n > 1 {
+		d.bigrams = fs[n:n:2*n-1]
+	}
+	for i := 0; i+1 < len(d.seq); i++ {
+		a, b := d.seq[i], d.seq[i+1]
+		id, ok := int32(0), false
+		if a >= 0 && b >= 0 {
+			id, ok = st.bigrams[pairKey(a, b)]
+		}
 		if !ok {
-			id = oov.id("c" + u)
+			var ua, ub string
+			if i+1 < len(us) {
+				ua, ub = us[i], us[i+1]
+			} else {
+				ua, ub = unitAt(tokens, i), unitAt(tokens, i+1)
+			}
+			id = oov.id(oovName{kind: 'b', a: ua, b: ub})
 		}
-		d.chars = addFeat(d.chars, id, st.idf(id))
-		d.seq = append(d.seq, id)
-		if negations[u] {
-			d.neg = true
-		}
+		d.bigrams, _ = addFeat(d.bigrams, id, idf(id))
 	}
-	if len(us) > 1 {
-		d.bigrams = make([]feat, 0, len(us)-1)
-	}
-	for i := 0; i+1 < len(us); i++ {
-		id, ok := st.bigrams[[2]string{us[i], us[i+1]}]
-		if !ok {
-			id = oov.id("b" + us[i] + us[i+1])
-		}
-		d.bigrams = addFeat(d.bigrams, id, st.idf(id))
-	}
-	d.words = make([]feat, 0, len(tokens))
+	d.words = fs[2*n : 2*n : 2*n+len(tokens)]
 	for _, t := range tokens {
 		if negations[t] {
 			d.neg = true
 		}
 		id, ok := st.words[t]
 		if !ok {
-			id = oov.id("w" + t)
+			id = oov.id(oovName{kind: 'w', a: t})
 		}
-		w := st.idf(id)
-		if lx != nil && lx.Stop(t) {
-			w *= stopFactor
+		var w float32
+		if frozen && id >= 0 {
+			w = st.wordW[id]
+		} else {
+			w64 := st.idf(id)
+			if lx != nil && lx.Stop(t) {
+				w64 *= stopFactor
+			}
+			w = float32(w64)
 		}
-		d.words = addFeat(d.words, id, w)
+		d.words, _ = addFeat(d.words, id, w)
 	}
-	sortFeats(d.chars)
+	// Sort the channels; seqIdx follows the units' new places.
+	if len(d.chars) > 1 {
+		var perm [64]int32
+		if len(d.chars) <= len(perm) {
+			for i := range d.chars {
+				perm[i] = int32(i)
+			}
+			// Insertion sort keeps the permutation (docs are short).
+			for i := 1; i < len(d.chars); i++ {
+				for j := i; j > 0 && d.chars[j].id < d.chars[j-1].id; j-- {
+					d.chars[j], d.chars[j-1] = d.chars[j-1], d.chars[j]
+					perm[j], perm[j-1] = perm[j-1], perm[j]
+				}
+			}
+			var inv [64]int32
+			for newI, oldI := range perm[:len(d.chars)] {
+				inv[oldI] = int32(newI)
+			}
+			for i, k := range d.seqIdx {
+				d.seqIdx[i] = inv[k]
+			}
+		} else {
+			sortFeats(d.chars)
+			for i, id := range d.seq {
+				k, _ := slices.BinarySearchFunc(d.chars, id, func(f feat, id int32) int { return cmp.Compare(f.id, id) })
+				d.seqIdx[i] = int32(k)
+			}
+		}
+	}
 	sortFeats(d.bigrams)
 	sortFeats(d.words)
+	if len(d.seq) <= 64 {
+		d.masks = make([]uint64, len(d.chars))
+		for i, k := range d.seqIdx {
+			d.masks[k] |= 1 << uint(i)
+		}
+	}
 	d.nChars = float64(len(d.chars))
 	for _, f := range d.chars {
 		d.normChar += float64(f.w) * float64(f.w)
@@ -196,7 +319,55 @@ func makeDoc(tokens []string, st *stats, lx *Lexicon) doc {
 	return d
 }
 
+// unitCount is the number of units of one token.
+func unitCount(t string) int {
+	n := 0
+	for _, r := range t {
+		if isHan(r) {
+			n++
+		}
+	}
+	if n == 0 {
+		return 1
+	}
+	return n
+}
+
+// forUnits calls f with each unit of one token, as units does.
+func forUnits(t string, f func(string)) {
+	han := false
+	for _, r := range t {
+		if isHan(r) {
+			han = true
+			break
+		}
+	}
+	if !han {
+		f(t)
+		return
+	}
+	for i, r := range t {
+		if isHan(r) {
+			f(t[i : i+utf8.RuneLen(r)])
+		}
+	}
+}
+
+// unitAt is the i-th unit of tokens (the slow path of long texts).
+func unitAt(tokens []string, i int) string {
+	us := units(tokens)
+	return us[i]
+}
+
 func sortFeats(fs []feat) {
+	if len(fs) < 12 {
+		for i := 1; i < len(fs); i++ {
+			for j := i; j > 0 && fs[j].id < fs[j-1].id; j-- {
+				fs[j], fs[j-1] = fs[j-1], fs[j]
+			}
+		}
+		return
+	}
 	slices.SortFunc(fs, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
 }
 
@@ -297,12 +468,37 @@ func simFeatures(a, b *doc) (x [numSimFeatures]float64, ok bool) {
 	if len(a.chars) == 0 || len(b.chars) == 0 {
 		return x, false
 	}
-	nc, sqc, sumc := overlap(a.chars, b.chars)
+	// One walk over the units gives their overlap and, for the common
+	// subsequence, where in b each unit of a occurs.
+	var pmBuf [64]uint64
+	bitLCS := len(a.chars) <= len(pmBuf) && b.masks != nil
+	pm := pmBuf[:len(a.chars)*btoi(bitLCS)]
+	nc, sqc, sumc := 0, 0.0, 0.0
+	for i, j := 0, 0; i < len(a.chars) && j < len(b.chars); {
+		switch ai, bj := a.chars[i].id, b.chars[j].id; {
+		case ai == bj:
+			if ai >= 0 {
+				w := float64(a.chars[i].w)
+				nc++
+				sqc += w * w
+				sumc += w
+				if bitLCS {
+					pm[i] = b.masks[j]
+				}
+			}
+			i++
+			j++
+		case ai < bj:
+			i++
+		default:
+			j++
+		}
+	}
 	if nc == 0 {
 		return x, false // nothing in common: skip the rest
 	}
 	_, sqb, _ := overlap(a.bigrams, b.bigrams)
-	_, sqw, _ := overlap(a.words, b.words)
+	sqw, unmatched := wordOverlap(a.words, b.words)
 	cover := 0.0
 	if a.sumChar > 0 && b.sumChar > 0 {
 		cover = math.Min(sumc/a.sumChar, sumc/b.sumChar)
@@ -310,6 +506,12 @@ func simFeatures(a, b *doc) (x [numSimFeatures]float64, ok bool) {
 	neg := 0.0
 	if a.neg != b.neg {
 		neg = 1
+	}
+	var common int
+	if bitLCS {
+		common = lcsBits(a.seqIdx, pm, len(b.seq))
+	} else {
+		common = lcs(a.seq, b.seq)
 	}
 	la, lb := float64(len(a.seq)), float64(len(b.seq))
 	return [numSimFeatures]float64{
@@ -319,10 +521,60 @@ func simFeatures(a, b *doc) (x [numSimFeatures]float64, ok bool) {
 		cosine(sqb, a.normBigram, b.normBigram),
 		cosine(sqw, a.normWord, b.normWord),
 		cover,
-		maxUnmatched(a.words, b.words) / 10,
+		unmatched / 10,
 		neg,
-		float64(lcs(a.seq, b.seq)) / math.Max(la, lb),
+		float64(common) / math.Max(la, lb),
 	}, true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// lcsBits is the length of the longest common subsequence of a (given as
+// indexes into pm, the bit masks of the positions in b, of m <= 64 units,
+// that hold the same unit) and b: the bit-parallel algorithm of Allison and
+// Dix (Crochemore et al. 2001).
+func lcsBits(aIdx []int32, pm []uint64, m int) int {
+	v := ^uint64(0)
+	for _, k := range aIdx {
+		u := pm[k]
+		v = (v + (v & u)) | (v &^ u)
+	}
+	if m < 64 {
+		v |= ^uint64(0) << uint(m)
+	}
+	return 64 - bits.OnesCount64(v)
+}
+
+// wordOverlap is overlap's Σw² over the shared words and maxUnmatched in one
+// walk.
+func wordOverlap(a, b []feat) (sq, unmatched float64) {
+	m := float32(0)
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j >= len(b) || (i < len(a) && a[i].id < b[j].id):
+			m = max(m, a[i].w)
+			i++
+		case i >= len(a) || b[j].id < a[i].id:
+			m = max(m, b[j].w)
+			j++
+		default:
+			if a[i].id < 0 { // two unknown words are never the same word
+				m = max(m, a[i].w, b[j].w)
+			} else {
+				w := float64(a[i].w)
+				sq += w * w
+			}
+			i++
+			j++
+		}
+	}
+	return sq, float64(m)
 }
 
 // similarity is the probability that two docs ask the same thing.
