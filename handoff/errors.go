@@ -73,7 +73,9 @@ func scriptErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
+	// Redis 7 answers redis.error_reply('EMPTY') as "ERR EMPTY"; older
+	// versions as "EMPTY".
+	msg := strings.TrimPrefix(err.Error(), "ERR ")
 	if i := strings.IndexByte(msg, ' '); i > 0 {
 		msg = msg[:i]
 	}
