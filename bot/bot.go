@@ -75,6 +75,13 @@ type Channel interface {
 	Send(ctx context.Context, out Outbound) error
 }
 
+// Guess is one of the bot's candidate intents, for the agent to see.
+type Guess struct {
+	Intent   string  `json:"intent"`
+	Score    float64 `json:"score"`
+	Question string  `json:"question,omitempty"`
+}
+
 // Conversation modes.
 const (
 	ModeBot     = "bot"     // the bot answers
@@ -99,6 +106,11 @@ type Conversation struct {
 	Agent      string           // the agent who has it (set by the hand-off queue)
 	Survey     bool             // a satisfaction survey was sent and not yet answered
 	Entities   []intents.Entity // order and tracking numbers seen so far
-	Created    time.Time
-	Updated    time.Time
+	Guesses    []Guess          // the bot's top intents for the last message it matched
+	Category   string           // the FAQ category of LastIntent (picks the agents' group)
+	// LastEntry is the transcript id of the inbound message being handled
+	// (set by Ingest; not stored).
+	LastEntry string
+	Created   time.Time
+	Updated   time.Time
 }

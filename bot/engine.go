@@ -22,6 +22,12 @@ type Texts struct {
 	RatingThanks  string `yaml:"rating_thanks"`  // after a satisfaction rating
 	SurveyPrompt  string `yaml:"survey_prompt"`  // after an agent closes the conversation
 	Busy          string `yaml:"busy"`           // a message could not be processed; try again
+	// QueueNotice tells a waiting customer their place: {rank} (1 = next),
+	// {ahead} (people before them) and {minutes} (estimated wait).
+	QueueNotice string `yaml:"queue_notice"`
+	NoAgent     string `yaml:"no_agent"`     // nobody online now; the message is kept
+	OutOfHours  string `yaml:"out_of_hours"` // outside business hours; the message is kept
+	Cancelled   string `yaml:"cancelled"`    // the customer left the queue, back to the bot
 }
 
 // DefaultTexts returns the Chinese and English wording.
@@ -37,6 +43,10 @@ func DefaultTexts() map[string]Texts {
 			RatingThanks:  "感谢您的评价，祝您购物愉快！",
 			SurveyPrompt:  "本次服务已结束，请为客服的服务打分（1-5分，5分为非常满意）：",
 			Busy:          "系统繁忙，请稍后再试。",
+			QueueNotice:   "您前面还有 {ahead} 位客户在等待，预计约 {minutes} 分钟后为您服务。回复「取消」可返回智能客服。",
+			NoAgent:       "当前暂无客服在线。您的问题已记录，客服上线后会第一时间回复您，请留意消息。",
+			Cancelled:     "已为您取消排队，智能客服继续为您服务。",
+			OutOfHours:    "现在是非工作时间（人工客服工作时间为每天 9:00–22:00）。您可以先留言，客服上班后会第一时间回复您。",
 		},
 		"en": {
 			Welcome:       "Hello, I'm the shop's assistant. How can I help? Type \"human\" at any time to reach a person.",
@@ -48,6 +58,10 @@ func DefaultTexts() map[string]Texts {
 			RatingThanks:  "Thank you for your rating!",
 			SurveyPrompt:  "This conversation is closed. How would you rate the service? (1-5, 5 = very satisfied)",
 			Busy:          "We are busy right now, please try again in a moment.",
+			QueueNotice:   "There are {ahead} customers ahead of you; an agent should be with you in about {minutes} min. Type \"cancel\" to go back to the assistant.",
+			NoAgent:       "No agent is online right now. Your message is saved and the first agent online will reply.",
+			Cancelled:     "You have left the queue; the assistant is back with you.",
+			OutOfHours:    "We are outside our service hours (9:00-22:00 daily). Leave a message and an agent will reply as soon as we open.",
 		},
 	}
 }
@@ -63,6 +77,12 @@ type Handoff interface {
 // (unsubscribes) while waiting for or talking with an agent.
 type Leaver interface {
 	Leave(ctx context.Context, c Conversation) error
+}
+
+// Notifier is implemented by a Handoff whose consoles must hear of each
+// customer message (c.LastEntry) while the conversation waits or is held.
+type Notifier interface {
+	CustomerMessage(ctx context.Context, c Conversation) error
 }
 
 // Rater is implemented by a Handoff that stores satisfaction ratings (with
@@ -127,7 +147,23 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 	case KindRating:
 		return e.rate(ctx, conv, m, out)
 	}
+	if conv.Mode == ModeWaiting && m.Kind == KindText && isCancel(m.Text) {
+		if l, ok := e.Handoff.(Leaver); ok {
+			if err := l.Leave(ctx, conv); err != nil {
+				return nil, fmt.Errorf("cancel %s: %w", conv.ID, err)
+			}
+		}
+		conv.Mode, conv.LowTurns = ModeBot, 0
+		out.Kind, out.Text = OutNotice, e.texts(conv.Lang).Cancelled
+		return e.reply(ctx, conv, out)
+	}
 	if conv.Mode == ModeWaiting || conv.Mode == ModeAgent {
+		// A person has it or will: the consoles hear of the message.
+		if n, ok := e.Handoff.(Notifier); ok {
+			if err := n.CustomerMessage(ctx, conv); err != nil {
+				return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
+			}
+		}
 		return nil, nil
 	}
 	tx := e.texts(conv.Lang)
@@ -159,6 +195,13 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		r := mt.Match(m.Text)
 		matchDur = time.Since(t0)
 		action, reason, intent, choices, urgent = r.Action, r.Reason, r.Intent, r.Choices, r.Urgent
+		conv.Guesses = conv.Guesses[:0]
+		for i, c := range r.Candidates {
+			if i == 3 {
+				break
+			}
+			conv.Guesses = append(conv.Guesses, Guess{Intent: c.Intent, Score: c.Score, Question: c.Question})
+		}
 		conv.Entities = mergeEntities(conv.Entities, r.Entities)
 		if m.Lang == "" {
 			conv.Lang = r.Lang
@@ -200,6 +243,9 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		if intent != "" {
 			conv.LastIntent = intent
 		}
+		if in := mt.FAQ().Intent(conv.LastIntent); in != nil {
+			conv.Category = in.Category
+		}
 		out.Kind, out.Intent, out.Text, out.Choices = OutHandoff, intent, tx.HandoffNotice, nil
 		if err := e.Store.Record(ctx, conv, out); err != nil {
 			return nil, err
@@ -210,6 +256,11 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 			more, err := e.Handoff.Enqueue(ctx, conv)
 			if err != nil {
 				return outs, fmt.Errorf("handle %s: %w", conv.ID, err)
+			}
+			for _, o := range more {
+				if err := e.Store.AppendOut(ctx, o); err != nil {
+					return outs, err
+				}
 			}
 			outs = append(outs, more...)
 		}
@@ -244,6 +295,28 @@ func (e *Engine) leave(ctx context.Context, conv Conversation) ([]Outbound, erro
 	return nil, e.Store.Save(ctx, conv)
 }
 
+// Survey records the satisfaction survey in a closed conversation's
+// transcript, marks it pending, and returns it for the customer's channel.
+// The agent console calls it after an agent closes a conversation.
+func (e *Engine) Survey(ctx context.Context, convID string) (Outbound, error) {
+	conv, err := e.Store.Load(ctx, convID)
+	if err != nil {
+		return Outbound{}, err
+	}
+	tx := e.texts(conv.Lang)
+	out := Outbound{Channel: conv.Channel, User: conv.User, Conv: conv.ID, Kind: OutSurvey, Text: tx.SurveyPrompt}
+	for _, n := range []string{"1", "2", "3", "4", "5"} {
+		out.Choices = append(out.Choices, Choice{ID: n, Label: n})
+	}
+	if err := e.Store.AppendOut(ctx, out); err != nil {
+		return Outbound{}, err
+	}
+	if err := e.Store.SetSurvey(ctx, conv.ID, true); err != nil {
+		return Outbound{}, err
+	}
+	return out, nil
+}
+
 // rate stores a satisfaction rating ("1".."5", optionally a comment).
 func (e *Engine) rate(ctx context.Context, conv Conversation, m Message, out Outbound) ([]Outbound, error) {
 	text := strings.TrimSpace(m.Text)
@@ -260,7 +333,8 @@ func (e *Engine) rate(ctx context.Context, conv Conversation, m Message, out Out
 		if err := r.Rate(ctx, conv, n, comment); err != nil {
 			return nil, fmt.Errorf("rate %s: %w", conv.ID, err)
 		}
-	} else if err := e.Store.SetRating(ctx, conv.ID, n, comment); err != nil {
+	}
+	if err := e.Store.SetRating(ctx, conv.ID, n, comment); err != nil {
 		return nil, err
 	}
 	out.Kind, out.Text = OutNotice, e.texts(conv.Lang).RatingThanks
@@ -282,4 +356,13 @@ func isRating(text string) bool {
 		return false
 	}
 	return len(t) == 1 || t[1] == ' '
+}
+
+// isCancel reports whether a waiting customer asks to leave the queue.
+func isCancel(text string) bool {
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(text), "。.!！")) {
+	case "取消", "取消排队", "不用了", "cancel":
+		return true
+	}
+	return false
 }

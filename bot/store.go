@@ -71,7 +71,9 @@ func (s *Store) Ingest(ctx context.Context, m Message) (conv Conversation, dup b
 		v, _ := flat[i+1].(string)
 		h[k] = v
 	}
-	return parseConv(id, h), false, nil
+	conv = parseConv(id, h)
+	conv.LastEntry, _ = res[1].(string)
+	return conv, false, nil
 }
 
 // Load reads a conversation.
@@ -102,6 +104,10 @@ func parseConv(id string, h map[string]string) Conversation {
 	if e := h["entities"]; e != "" {
 		_ = json.Unmarshal([]byte(e), &c.Entities)
 	}
+	if g := h["guesses"]; g != "" {
+		_ = json.Unmarshal([]byte(g), &c.Guesses)
+	}
+	c.Category = h["category"]
 	return c
 }
 
@@ -137,12 +143,14 @@ func (s *Store) AppendOut(ctx context.Context, out Outbound) error {
 
 func (s *Store) save(ctx context.Context, r redis.Cmdable, c Conversation) *redis.IntCmd {
 	ents, _ := json.Marshal(c.Entities)
+	guesses, _ := json.Marshal(c.Guesses)
 	urgent := "0"
 	if c.Urgent {
 		urgent = "1"
 	}
 	return r.HSet(ctx, s.convKey(c.ID), "mode", c.Mode, "low", c.LowTurns, "last_intent", c.LastIntent,
 		"lang", c.Lang, "reason", c.Reason, "urgent", urgent, "entities", string(ents),
+		"guesses", string(guesses), "category", c.Category,
 		"updated", s.now().UnixMilli())
 }
 
@@ -152,6 +160,18 @@ func (s *Store) appendOut(ctx context.Context, r redis.Cmdable, out Outbound) *r
 		"dir", "out", "kind", out.Kind, "intent", out.Intent, "text", out.Text, "agent", out.Agent,
 		"choices", string(choices), "at", s.now().UnixMilli(),
 	}})
+}
+
+// SetSurvey marks the survey as sent (or answered) on the conversation.
+func (s *Store) SetSurvey(ctx context.Context, conv string, pending bool) error {
+	v := "0"
+	if pending {
+		v = "1"
+	}
+	if err := s.rdb.HSet(ctx, s.convKey(conv), "survey", v).Err(); err != nil {
+		return fmt.Errorf("survey %s: %w", conv, err)
+	}
+	return nil
 }
 
 // SetRating stores a satisfaction rating on the conversation (used when no

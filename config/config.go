@@ -105,6 +105,10 @@ func (c Config) TextsFor() map[string]bot.Texts {
 		over(&base.RatingThanks, t.RatingThanks)
 		over(&base.SurveyPrompt, t.SurveyPrompt)
 		over(&base.Busy, t.Busy)
+		over(&base.QueueNotice, t.QueueNotice)
+		over(&base.NoAgent, t.NoAgent)
+		over(&base.OutOfHours, t.OutOfHours)
+		over(&base.Cancelled, t.Cancelled)
 		out[lang] = base
 	}
 	return out
