@@ -1,0 +1,630 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/handoff"
+	"github.com/kefu-dev/kefu/intents"
+)
+
+// The console records, per agent, the claims it handed out (conversation ->
+// epoch and group): every write uses the recorded claim, never an epoch sent
+// by the page, so an agent can only write with a claim the queue gave them,
+// and a claim that went stale is refused by the queue itself (lease_lost).
+
+func (c *Console) claimsKey(aid string) string { return c.cfg.KeyPrefix + "claims:" + aid }
+
+func (c *Console) remember(ctx context.Context, cl handoff.Claim) error {
+	k := c.claimsKey(cl.Agent)
+	_, err := c.deps.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k, cl.Conv, strconv.FormatInt(cl.Epoch, 10)+"|"+cl.Group)
+		p.Expire(ctx, k, c.cfg.SessionTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("remember claim %s: %w", cl.Conv, err)
+	}
+	return nil
+}
+
+func (c *Console) forget(ctx context.Context, aid, cid string) {
+	if err := c.deps.Redis.HDel(ctx, c.claimsKey(aid), cid).Err(); err != nil {
+		c.log.WarnContext(ctx, "console: forget claim", "agent", aid, "conv", cid, "err", err)
+	}
+}
+
+func parseClaim(aid, cid, v string) handoff.Claim {
+	e, g, _ := strings.Cut(v, "|")
+	n, _ := strconv.ParseInt(e, 10, 64)
+	return handoff.Claim{Conv: cid, Agent: aid, Group: g, Epoch: n}
+}
+
+// claimOf is the claim recorded for agent aid on cid; ErrNotHolder when the
+// agent never held it through the console.
+func (c *Console) claimOf(ctx context.Context, aid, cid string) (handoff.Claim, error) {
+	v, err := c.deps.Redis.HGet(ctx, c.claimsKey(aid), cid).Result()
+	if errors.Is(err, redis.Nil) {
+		return handoff.Claim{}, fmt.Errorf("%s: %w", cid, ErrNotHolder)
+	}
+	if err != nil {
+		return handoff.Claim{}, fmt.Errorf("claim of %s: %w", cid, err)
+	}
+	return parseClaim(aid, cid, v), nil
+}
+
+// sync reads what the queue says agent aid holds, records claims the
+// console did not know (a transfer to the agent, a supervisor's
+// reassignment), and returns those plus the recorded claims no longer held
+// (lost: reaped, transferred away, taken over) until the agent dismisses
+// them.
+func (c *Console) sync(ctx context.Context, aid string) (held []handoff.Held, lost []handoff.Claim, err error) {
+	held, err = c.deps.Queue.Held(ctx, aid)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := c.deps.Redis.HGetAll(ctx, c.claimsKey(aid)).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("claims of %s: %w", aid, err)
+	}
+	have := map[string]bool{}
+	for _, h := range held {
+		have[h.Conv] = true
+		if v, ok := rec[h.Conv]; !ok || parseClaim(aid, h.Conv, v).Epoch != h.Epoch {
+			if err := c.remember(ctx, h.Claim); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for cid, v := range rec {
+		if !have[cid] {
+			lost = append(lost, parseClaim(aid, cid, v))
+		}
+	}
+	slices.SortFunc(lost, func(a, b handoff.Claim) int { return strings.Compare(a.Conv, b.Conv) })
+	return held, lost, nil
+}
+
+// heldJSON is one of the agent's conversations.
+type heldJSON struct {
+	Conv       string     `json:"conv"`
+	Group      string     `json:"group"`
+	Epoch      int64      `json:"epoch"`
+	Channel    string     `json:"channel,omitempty"`
+	User       string     `json:"user,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	Urgent     bool       `json:"urgent"`
+	Claimed    *time.Time `json:"claimed,omitempty"`
+	LeaseUntil *time.Time `json:"lease_until,omitempty"`
+	Lost       bool       `json:"lost"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func convsJSON(held []handoff.Held, lost []handoff.Claim) []heldJSON {
+	out := []heldJSON{}
+	for _, h := range held {
+		out = append(out, heldJSON{Conv: h.Conv, Group: h.Group, Epoch: h.Epoch, Channel: h.Channel, User: h.User,
+			Reason: h.Reason, Urgent: h.Urgent, Claimed: timePtr(h.Claimed), LeaseUntil: timePtr(h.LeaseUntil)})
+	}
+	for _, l := range lost {
+		out = append(out, heldJSON{Conv: l.Conv, Group: l.Group, Epoch: l.Epoch, Lost: true})
+	}
+	return out
+}
+
+func (c *Console) myConvs(w http.ResponseWriter, r *http.Request, s *session) {
+	held, lost, err := c.sync(r.Context(), s.agent.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"convs": convsJSON(held, lost)})
+}
+
+// heartbeat keeps the agent present and extends the leases of every claim
+// still held; it reports the ones lost.
+func (c *Console) heartbeat(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	held, lost, err := c.sync(ctx, s.agent.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	claims := make([]handoff.Claim, 0, len(held)+len(lost))
+	for _, h := range held {
+		claims = append(claims, h.Claim)
+	}
+	claims = append(claims, lost...)
+	gone, err := c.deps.Queue.Heartbeat(ctx, s.agent.ID, claims)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	for _, cid := range gone {
+		if !slices.ContainsFunc(lost, func(l handoff.Claim) bool { return l.Conv == cid }) {
+			c.log.WarnContext(ctx, "console: claim lost", "agent", s.agent.ID, "conv", cid)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"lost": nonNil(gone), "held": len(held)})
+}
+
+// waitingJSON is a conversation in a queue.
+type waitingJSON struct {
+	Conv      string    `json:"conv"`
+	Group     string    `json:"group"`
+	Rank      int       `json:"rank"`
+	Channel   string    `json:"channel"`
+	User      string    `json:"user"`
+	Reason    string    `json:"reason"`
+	Category  string    `json:"category,omitempty"`
+	Urgent    bool      `json:"urgent"`
+	Since     time.Time `json:"since"`
+	WaitedMS  int64     `json:"waited_ms"`
+	OfferedTo string    `json:"offered_to,omitempty"`
+	Preview   string    `json:"preview"` // the customer's last message, cut to 200 characters
+}
+
+// previewMax is how many conversations per group get a preview.
+const previewMax = 50
+
+func (c *Console) queue(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	type groupJSON struct {
+		Group   string        `json:"group"`
+		Waiting []waitingJSON `json:"waiting"`
+	}
+	out := []groupJSON{}
+	for _, g := range c.visibleGroups(s) {
+		ws, err := c.deps.Queue.Waiting(ctx, g)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		gj := groupJSON{Group: g, Waiting: []waitingJSON{}}
+		for i, x := range ws {
+			wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
+				Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since,
+				WaitedMS: x.Waited.Milliseconds(), OfferedTo: x.OfferedTo}
+			if i < previewMax {
+				wj.Preview = c.preview(ctx, x.Conv)
+			}
+			gj.Waiting = append(gj.Waiting, wj)
+		}
+		out = append(out, gj)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
+}
+
+// preview is the customer's last message in a conversation.
+func (c *Console) preview(ctx context.Context, cid string) string {
+	es, err := c.deps.Conversations.Transcript(ctx, cid, "")
+	if err != nil {
+		c.log.WarnContext(ctx, "console: preview", "conv", cid, "err", err)
+		return ""
+	}
+	for i := len(es) - 1; i >= 0; i-- {
+		if es[i].Dir == "in" && es[i].Text != "" {
+			return cut(es[i].Text, 200)
+		}
+	}
+	return ""
+}
+
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+type claimReq struct {
+	Conv string `json:"conv"` // empty: the next in the agent's groups
+}
+
+func (c *Console) claim(w http.ResponseWriter, r *http.Request, s *session) {
+	var req claimReq
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	cl, err := c.deps.Queue.Claim(ctx, s.agent.ID, req.Conv)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := c.remember(ctx, cl); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.log.InfoContext(ctx, "console: claimed", "agent", s.agent.ID, "conv", cl.Conv, "group", cl.Group)
+	writeJSON(w, http.StatusOK, map[string]any{"conv": cl.Conv, "group": cl.Group, "epoch": cl.Epoch})
+}
+
+// convJSON is a conversation with everything the bot knew.
+type convJSON struct {
+	ID         string           `json:"id"`
+	Channel    string           `json:"channel"`
+	User       string           `json:"user"`
+	Mode       string           `json:"mode"`
+	Reason     string           `json:"reason"`
+	Urgent     bool             `json:"urgent"`
+	Group      string           `json:"group"`
+	Agent      string           `json:"agent"`
+	LastIntent string           `json:"last_intent"`
+	Lang       string           `json:"lang"`
+	Entities   []intents.Entity `json:"entities"`
+	Guesses    []guessJSON      `json:"guesses"`
+	Created    *time.Time       `json:"created,omitempty"`
+	Updated    *time.Time       `json:"updated,omitempty"`
+}
+
+// guessJSON is one of the bot's top guesses at hand-off.
+type guessJSON struct {
+	Intent string  `json:"intent"`
+	Score  float64 `json:"score"`
+}
+
+// entryJSON is a transcript line. Dir is "in" (customer), "out" (bot or
+// agent: see Kind and Agent) or "note" (a private transfer note).
+type entryJSON struct {
+	ID      string       `json:"id"`
+	Dir     string       `json:"dir"`
+	Kind    string       `json:"kind,omitempty"`
+	Agent   string       `json:"agent,omitempty"`
+	Intent  string       `json:"intent,omitempty"`
+	Text    string       `json:"text"`
+	Choice  string       `json:"choice,omitempty"`
+	Choices []bot.Choice `json:"choices,omitempty"`
+	At      *time.Time   `json:"at,omitempty"`
+}
+
+// guessesOf reads the bot's top guesses from a conversation's Guesses field
+// ([]struct{Intent string; Score float64}), whichever version of package bot
+// is built in (the field is being added there); none without it.
+func guessesOf(conv any) []guessJSON {
+	out := []guessJSON{}
+	v := reflect.ValueOf(conv)
+	if v.Kind() != reflect.Struct {
+		return out
+	}
+	f := v.FieldByName("Guesses")
+	if !f.IsValid() || f.Kind() != reflect.Slice {
+		return out
+	}
+	for i := 0; i < f.Len(); i++ {
+		e := reflect.Indirect(f.Index(i))
+		if e.Kind() != reflect.Struct {
+			continue
+		}
+		var g guessJSON
+		if x := e.FieldByName("Intent"); x.IsValid() && x.Kind() == reflect.String {
+			g.Intent = x.String()
+		}
+		if x := e.FieldByName("Score"); x.IsValid() && x.CanFloat() {
+			g.Score = x.Float()
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func toConvJSON(cv bot.Conversation) convJSON {
+	return convJSON{ID: cv.ID, Channel: cv.Channel, User: cv.User, Mode: cv.Mode, Reason: cv.Reason,
+		Urgent: cv.Urgent, Group: cv.Group, Agent: cv.Agent, LastIntent: cv.LastIntent, Lang: cv.Lang,
+		Entities: nonNil(cv.Entities), Guesses: guessesOf(cv), Created: timePtr(cv.Created), Updated: timePtr(cv.Updated)}
+}
+
+// conversation returns a held conversation (any, for a supervisor) and its
+// transcript after the entry id ?after= (all without).
+func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	cv, err := c.deps.Conversations.Load(ctx, cid)
+	if err != nil {
+		if errors.Is(err, redis.Nil) && !s.supervisor() {
+			err = ErrNotHolder // do not tell agents which conversations exist
+		}
+		c.fail(w, r, notFound(err))
+		return
+	}
+	mine := cv.Agent == s.agent.ID && cv.Mode == bot.ModeAgent
+	if !mine && !s.supervisor() {
+		c.fail(w, r, fmt.Errorf("%s: %w", cid, ErrNotHolder))
+		return
+	}
+	after := r.URL.Query().Get("after")
+	if after != "" && !validStreamID(after) {
+		c.fail(w, r, fmt.Errorf("%w: after %q", ErrBadRequest, after))
+		return
+	}
+	es, err := c.deps.Conversations.Transcript(ctx, cid, after)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	tx := make([]entryJSON, len(es))
+	for i, e := range es {
+		tx[i] = entryJSON{ID: e.ID, Dir: e.Dir, Kind: e.Kind, Agent: e.Agent, Intent: e.Intent, Text: e.Text,
+			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx})
+}
+
+// validStreamID accepts a Redis stream id ("1700000000000-0").
+func validStreamID(s string) bool {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return false
+	}
+	_, err1 := strconv.ParseUint(a, 10, 64)
+	_, err2 := strconv.ParseUint(b, 10, 64)
+	return err1 == nil && err2 == nil
+}
+
+type replyReq struct {
+	Text string `json:"text"`
+	// ID is the page's own id for the message: a retry with the same id is
+	// written once (and not delivered again).
+	ID string `json:"id"`
+}
+
+// replyJSON is the answer to a reply. Delivered false with DeliveryError
+// means the message is in the transcript but the customer's channel refused
+// it (blocked the bot, WeChat's 48-hour window closed…).
+type replyJSON struct {
+	Entry         string `json:"entry"`
+	Dup           bool   `json:"dup"`
+	Delivered     bool   `json:"delivered"`
+	DeliveryError string `json:"delivery_error,omitempty"`
+}
+
+func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	var req replyReq
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if strings.TrimSpace(req.Text) == "" || utf8.RuneCountInString(req.Text) > c.cfg.MaxReplyLen {
+		c.fail(w, r, fmt.Errorf("%w: text must have 1 to %d characters", ErrBadRequest, c.cfg.MaxReplyLen))
+		return
+	}
+	if req.ID == "" {
+		id, err := randomToken()
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		req.ID = id
+	}
+	if len(req.ID) > 100 || strings.ContainsAny(req.ID, " \t\r\n") {
+		c.fail(w, r, fmt.Errorf("%w: message id", ErrBadRequest))
+		return
+	}
+	cl, err := c.claimOf(ctx, s.agent.ID, cid)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	cv, err := c.deps.Conversations.Load(ctx, cid)
+	if err != nil {
+		c.fail(w, r, notFound(err))
+		return
+	}
+	entry, dup, err := c.deps.Queue.Append(ctx, cl, s.agent.ID+":"+req.ID, req.Text)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	out := replyJSON{Entry: entry, Dup: dup}
+	if !dup {
+		err := c.deps.Deliver(ctx, bot.Outbound{Channel: cv.Channel, User: cv.User, Conv: cid, Kind: bot.OutAgent,
+			Agent: s.agent.ID, Text: req.Text})
+		out.Delivered = err == nil
+		if err != nil {
+			out.DeliveryError = c.deliveryFailed(ctx, s.agent.ID, cid, entry, "reply", err)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// deliveryFailed logs a message the customer's channel refused and tells
+// the agent's consoles with a delivery_failed event; it returns what the
+// agent is shown.
+func (c *Console) deliveryFailed(ctx context.Context, aid, cid, entry, what string, err error) string {
+	msg := cut(err.Error(), 300)
+	c.log.WarnContext(ctx, "console: delivery failed", "agent", aid, "conv", cid, "what", what, "err", err)
+	c.emit(ctx, aid, map[string]any{"type": "delivery_failed", "conv": cid, "entry": entry, "what": what,
+		"error": msg, "at": c.deps.Now().UnixMilli()})
+	return msg
+}
+
+type transferReq struct {
+	Group string `json:"group"`
+	Agent string `json:"agent"`
+	Note  string `json:"note"`
+}
+
+func (r transferReq) target() (handoff.Target, error) {
+	if (r.Group == "") == (r.Agent == "") {
+		return handoff.Target{}, fmt.Errorf("%w: give a group or an agent", ErrBadRequest)
+	}
+	if utf8.RuneCountInString(r.Note) > 2000 {
+		return handoff.Target{}, fmt.Errorf("%w: note too long", ErrBadRequest)
+	}
+	return handoff.Target{Group: r.Group, Agent: r.Agent}, nil
+}
+
+// transfer hands the conversation to a group or an agent with a private note.
+func (c *Console) transfer(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	var req transferReq
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	to, err := req.target()
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	cl, err := c.claimOf(ctx, s.agent.ID, cid)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	nc, err := c.deps.Queue.Transfer(ctx, cl, to, req.Note)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.forget(ctx, s.agent.ID, cid)
+	if nc.Agent != "" {
+		if err := c.remember(ctx, nc); err != nil {
+			c.log.WarnContext(ctx, "console: record transferred claim", "agent", nc.Agent, "conv", cid, "err", err)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "group": nc.Group, "agent": nc.Agent})
+}
+
+// reassign is a supervisor's transfer of any open conversation.
+func (c *Console) reassign(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	var req transferReq
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	to, err := req.target()
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	nc, err := c.deps.Queue.Reassign(ctx, cid, s.agent.ID, to, req.Note)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if nc.Agent != "" {
+		if err := c.remember(ctx, nc); err != nil {
+			c.log.WarnContext(ctx, "console: record reassigned claim", "agent", nc.Agent, "conv", cid, "err", err)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "group": nc.Group, "agent": nc.Agent})
+}
+
+// closeConv ends the conversation and sends the satisfaction survey.
+func (c *Console) closeConv(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	cl, err := c.claimOf(ctx, s.agent.ID, cid)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := c.deps.Queue.Release(ctx, cl, handoff.Closed); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.forget(ctx, s.agent.ID, cid)
+	out := map[string]any{"conv": cid, "survey": "none"}
+	if c.deps.Surveyor != nil {
+		msg, err := c.deps.Surveyor.Survey(ctx, cid)
+		if err == nil {
+			err = c.deps.Deliver(ctx, msg)
+		}
+		if err != nil {
+			out["survey"] = "failed"
+			out["survey_error"] = c.deliveryFailed(ctx, s.agent.ID, cid, "", "survey", err)
+		} else {
+			out["survey"] = "sent"
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// toBot hands the conversation back to the bot.
+func (c *Console) toBot(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	cl, err := c.claimOf(ctx, s.agent.ID, cid)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := c.deps.Queue.Release(ctx, cl, handoff.ToBot); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.forget(ctx, s.agent.ID, cid)
+	writeJSON(w, http.StatusOK, map[string]any{"conv": cid})
+}
+
+// dismiss forgets a lost claim (the page stops showing it).
+func (c *Console) dismiss(w http.ResponseWriter, r *http.Request, s *session) {
+	c.forget(r.Context(), s.agent.ID, r.PathValue("id"))
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// overview is the supervisors' figures.
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
+	ov, err := c.deps.Queue.Overview(r.Context())
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	type groupJSON struct {
+		Group       string `json:"group"`
+		Waiting     int    `json:"waiting"`
+		Urgent      int    `json:"urgent"`
+		OldestMS    int64  `json:"oldest_ms"`
+		Online      int    `json:"online"`
+		Slots       int    `json:"slots"`
+		Busy        int    `json:"busy"`
+		AvgHandleMS int64  `json:"avg_handle_ms"`
+	}
+	type agentJSON struct {
+		ID        string     `json:"id"`
+		Name      string     `json:"name"`
+		Status    string     `json:"status"`
+		Present   bool       `json:"present"`
+		Groups    []string   `json:"groups"`
+		Max       int        `json:"max"`
+		Held      int        `json:"held"`
+		Offers    int        `json:"offers"`
+		Seen      *time.Time `json:"seen,omitempty"`
+		Ratings   int        `json:"ratings"`
+		RatingAvg float64    `json:"rating_avg"`
+	}
+	gs, as := []groupJSON{}, []agentJSON{}
+	for _, g := range ov.Groups {
+		gs = append(gs, groupJSON{Group: g.Group, Waiting: g.Waiting, Urgent: g.Urgent, OldestMS: g.Oldest.Milliseconds(),
+			Online: g.Online, Slots: g.Slots, Busy: g.Busy, AvgHandleMS: g.AvgHandle.Milliseconds()})
+	}
+	for _, a := range ov.Agents {
+		as = append(as, agentJSON{ID: a.ID, Name: a.Name, Status: a.Status, Present: a.Present, Groups: nonNil(a.Groups),
+			Max: a.Max, Held: a.Held, Offers: a.Offers, Seen: timePtr(a.Seen), Ratings: a.Ratings, RatingAvg: a.RatingAvg})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": gs, "agents": as})
+}

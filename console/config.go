@@ -1,0 +1,168 @@
+package console
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Roles an agent may have.
+const (
+	RoleAgent      = "agent"      // claims and handles conversations of their groups
+	RoleSupervisor = "supervisor" // also sees every group, reassigns, and reads the figures
+)
+
+// Agent is a person who may sign in to the console.
+type Agent struct {
+	ID   string `yaml:"id"`   // sign-in name; letters, digits, _ - . @
+	Name string `yaml:"name"` // display name (default: ID)
+	// PasswordHash is the bcrypt hash of the password (HashPassword, or
+	// `htpasswd -nbBC 10 "" PASSWORD | tr -d ':\n'`). Never the password.
+	PasswordHash string   `yaml:"password_hash"`
+	Groups       []string `yaml:"groups"`    // skill groups (the queue's)
+	MaxChats     int      `yaml:"max_chats"` // concurrent chats; default 3
+	Role         string   `yaml:"role"`      // RoleAgent (default) or RoleSupervisor
+}
+
+// Config is the console's configuration. Zero values take the defaults
+// noted.
+type Config struct {
+	// Path is the URL prefix everything is served under. Default "/console".
+	Path string `yaml:"path"`
+	// Agents who may sign in.
+	Agents []Agent `yaml:"agents"`
+	// KeyPrefix of the console's Redis keys (sessions, sign-in counters,
+	// claims). Default "{kefu}:console:".
+	KeyPrefix string `yaml:"key_prefix"`
+	// SessionTTL is how long a session lives after its last use. Default 12 h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// SignInFailures is how many failed sign-ins for one agent id within
+	// SignInWindow lock that id out until the window ends. Default 5.
+	SignInFailures int `yaml:"signin_failures"`
+	// SignInFailuresPerIP is the same per client address. Default 20.
+	SignInFailuresPerIP int `yaml:"signin_failures_per_ip"`
+	// SignInWindow is the window of the failure counters. Default 15 min.
+	SignInWindow time.Duration `yaml:"signin_window"`
+	// Heartbeat is how often the page heartbeats its claims. Default: a
+	// third of the queue's lease.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// Poll is how often a live event stream looks for new events in Redis.
+	// Default 500 ms.
+	Poll time.Duration `yaml:"poll"`
+	// TrustedOrigins are other origins ("https://admin.example.com") allowed
+	// to make state-changing calls; the console's own origin always is.
+	TrustedOrigins []string `yaml:"trusted_origins"`
+	// SecureCookie sets the Secure flag on the session cookie (serve the
+	// console over TLS, directly or behind a proxy).
+	SecureCookie bool `yaml:"secure_cookie"`
+	// MaxReplyLen caps an agent's reply, in characters. Default 4000.
+	MaxReplyLen int `yaml:"max_reply_len"`
+}
+
+func (c *Config) withDefaults() {
+	if c.Path == "" {
+		c.Path = "/console"
+	}
+	c.Path = "/" + strings.Trim(c.Path, "/")
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = "{kefu}:console:"
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 12 * time.Hour
+	}
+	if c.SignInFailures <= 0 {
+		c.SignInFailures = 5
+	}
+	if c.SignInFailuresPerIP <= 0 {
+		c.SignInFailuresPerIP = 20
+	}
+	if c.SignInWindow <= 0 {
+		c.SignInWindow = 15 * time.Minute
+	}
+	if c.Poll <= 0 {
+		c.Poll = 500 * time.Millisecond
+	}
+	if c.MaxReplyLen <= 0 {
+		c.MaxReplyLen = 4000
+	}
+}
+
+// Validate reports every problem with the configuration at once: agent ids
+// missing, repeated or with characters keys cannot hold, password hashes
+// that are not bcrypt, unknown roles, negative limits.
+func (c Config) Validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, a := range c.Agents {
+		switch {
+		case !validAgentID(a.ID):
+			errs = append(errs, fmt.Errorf("agents[%d]: id %q: want 1-64 letters, digits, _ - . @", i, a.ID))
+		case seen[a.ID]:
+			errs = append(errs, fmt.Errorf("agents[%d]: id %q repeated", i, a.ID))
+		}
+		seen[a.ID] = true
+		if _, err := bcrypt.Cost([]byte(a.PasswordHash)); err != nil {
+			errs = append(errs, fmt.Errorf("agents[%d] %s: password_hash is not a bcrypt hash", i, a.ID))
+		}
+		if a.Role != "" && a.Role != RoleAgent && a.Role != RoleSupervisor {
+			errs = append(errs, fmt.Errorf("agents[%d] %s: role %q: want agent or supervisor", i, a.ID, a.Role))
+		}
+		if a.MaxChats < 0 {
+			errs = append(errs, fmt.Errorf("agents[%d] %s: max_chats %d is negative", i, a.ID, a.MaxChats))
+		}
+		if len(a.Groups) == 0 && a.Role != RoleSupervisor {
+			errs = append(errs, fmt.Errorf("agents[%d] %s: no groups", i, a.ID))
+		}
+	}
+	if c.SessionTTL < 0 || c.SignInWindow < 0 || c.Heartbeat < 0 || c.Poll < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+func validAgentID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '_' || r == '-' || r == '.' || r == '@'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// HashPassword returns the bcrypt hash of a password, for Agent.PasswordHash.
+func HashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// DemoAgent returns a supervisor "demo" in every given group with a fresh
+// random password (returned in clear, for the start-up log of a
+// configuration that has no agents: the only time it is ever shown).
+func DemoAgent(groups []string) (Agent, string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return Agent{}, "", fmt.Errorf("demo agent: %w", err)
+	}
+	pw := base64.RawURLEncoding.EncodeToString(b)
+	h, err := HashPassword(pw)
+	if err != nil {
+		return Agent{}, "", err
+	}
+	return Agent{ID: "demo", Name: "Demo", PasswordHash: h, Groups: groups, MaxChats: 5, Role: RoleSupervisor}, pw, nil
+}

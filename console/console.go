@@ -1,0 +1,258 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/handoff"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// Conversations reads what the bot knows of a conversation and its
+// transcript (*bot.Store satisfies it).
+type Conversations interface {
+	Load(ctx context.Context, id string) (bot.Conversation, error)
+	Transcript(ctx context.Context, conv, after string) ([]bot.Entry, error)
+}
+
+// Surveyor prepares the satisfaction survey after an agent closes a
+// conversation: it records the prompt and marks the survey pending, and
+// returns the message to deliver (*bot.Engine satisfies it).
+type Surveyor interface {
+	Survey(ctx context.Context, conv string) (bot.Outbound, error)
+}
+
+var _ Conversations = (*bot.Store)(nil)
+
+// Deps are what the console works with.
+type Deps struct {
+	// Queue is the hand-off queue (required).
+	Queue *handoff.Queue
+	// Redis holds sessions, sign-in counters and the console's own claim
+	// records and events (required; the queue's client).
+	Redis redis.UniversalClient
+	// Conversations reads conversations and transcripts (required).
+	Conversations Conversations
+	// Deliver sends a message to the customer on their channel (required).
+	Deliver func(ctx context.Context, out bot.Outbound) error
+	// Surveyor, when set, provides the survey delivered after a close.
+	Surveyor Surveyor
+	// ClientIP returns the client address for the sign-in limit. Default:
+	// the host of r.RemoteAddr (set it when the console is behind a proxy).
+	ClientIP func(r *http.Request) string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Console is the agent console: an http.Handler serving the page, its JSON
+// API and its live event stream under Config.Path.
+type Console struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	agents map[string]Agent
+	mux    *http.ServeMux
+	cop    *http.CrossOriginProtection
+	dummy  []byte // a bcrypt hash compared against for unknown agents
+
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close: live streams end
+}
+
+// New returns a console. It does no I/O and starts no goroutine; cfg should
+// have passed Validate (an agent with a bad hash simply cannot sign in).
+func New(cfg Config, deps Deps, log *slog.Logger) *Console {
+	cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.ClientIP == nil {
+		deps.ClientIP = remoteHost
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 10 * time.Second
+		if deps.Queue != nil {
+			cfg.Heartbeat = deps.Queue.Config().Lease / 3
+		}
+	}
+	c := &Console{cfg: cfg, deps: deps, log: log, agents: map[string]Agent{}, done: make(chan struct{}),
+		cop: http.NewCrossOriginProtection(),
+		// bcrypt of a random string nobody knows, cost 10: an unknown agent
+		// costs as much time as a wrong password.
+		dummy: []byte("$2a$10$JnqXf6NI5YcNStrKbuuWGugGQiGRrgfxa64vkMO8tS57ujKoQqSgu"),
+	}
+	for _, o := range cfg.TrustedOrigins {
+		if err := c.cop.AddTrustedOrigin(o); err != nil {
+			log.Warn("console: trusted origin ignored", "origin", o, "err", err)
+		}
+	}
+	c.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, r, ErrOrigin)
+	}))
+	for _, a := range cfg.Agents {
+		if a.Name == "" {
+			a.Name = a.ID
+		}
+		if a.MaxChats <= 0 {
+			a.MaxChats = 3
+		}
+		if a.Role == "" {
+			a.Role = RoleAgent
+		}
+		c.agents[a.ID] = a
+	}
+	c.routes()
+	return c
+}
+
+// Path is the URL prefix the console serves under (Config.Path with defaults).
+func (c *Console) Path() string { return c.cfg.Path }
+
+// Close ends every live event stream (call it before shutting the HTTP
+// server down, whose Shutdown would otherwise wait for them). The console
+// runs no goroutine of its own.
+func (c *Console) Close() error {
+	c.closeOnce.Do(func() { close(c.done) })
+	return nil
+}
+
+func (c *Console) routes() {
+	p := c.cfg.Path
+	m := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix(p+"/static/", http.FileServerFS(static))
+	m.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, p+"/", http.StatusFound)
+	})
+	m.HandleFunc("GET "+p+"/{$}", c.page)
+	m.Handle("GET "+p+"/static/", files)
+
+	a := p + "/api/"
+	m.HandleFunc("POST "+a+"signin", c.signIn)
+	m.HandleFunc("POST "+a+"signout", c.authed(c.signOut))
+	m.HandleFunc("GET "+a+"me", c.authed(c.me))
+	m.HandleFunc("POST "+a+"online", c.authed(c.online))
+	m.HandleFunc("POST "+a+"heartbeat", c.authed(c.heartbeat))
+	m.HandleFunc("GET "+a+"queue", c.authed(c.queue))
+	m.HandleFunc("GET "+a+"convs", c.authed(c.myConvs))
+	m.HandleFunc("POST "+a+"claim", c.authed(c.claim))
+	m.HandleFunc("GET "+a+"convs/{id}", c.authed(c.conversation))
+	m.HandleFunc("POST "+a+"convs/{id}/reply", c.authed(c.reply))
+	m.HandleFunc("POST "+a+"convs/{id}/transfer", c.authed(c.transfer))
+	m.HandleFunc("POST "+a+"convs/{id}/close", c.authed(c.closeConv))
+	m.HandleFunc("POST "+a+"convs/{id}/bot", c.authed(c.toBot))
+	m.HandleFunc("POST "+a+"convs/{id}/dismiss", c.authed(c.dismiss))
+	m.HandleFunc("POST "+a+"convs/{id}/reassign", c.authed(c.supervisor(c.reassign)))
+	m.HandleFunc("GET "+a+"overview", c.authed(c.supervisor(c.overview)))
+	m.HandleFunc("GET "+a+"events", c.authed(c.events))
+	m.HandleFunc(a, func(w http.ResponseWriter, r *http.Request) { c.fail(w, r, ErrNotFound) })
+	c.mux = m
+}
+
+// ServeHTTP serves the console under Config.Path.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "+
+		"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	c.mux.ServeHTTP(w, r)
+}
+
+func (c *Console) page(w http.ResponseWriter, r *http.Request) {
+	b, err := staticFS.ReadFile("static/index.html")
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(b)
+}
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// fail answers with the error's status and code. Internal errors are logged
+// and their text is not shown.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := codeOf(err)
+	var body apiError
+	body.Error.Code = code
+	body.Error.Message = err.Error()
+	if status == http.StatusInternalServerError {
+		c.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
+		body.Error.Message = "internal error"
+	}
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", fmt.Sprint(int(c.cfg.SignInWindow.Seconds())))
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON body of at most 64 KiB into v; an empty body leaves v
+// as it is.
+func decode(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10+1))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if len(b) > 64<<10 {
+		return fmt.Errorf("%w: body too large", ErrBadRequest)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	return nil
+}
+
+func remoteHost(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
+}
+
+// notFound turns the store's "no such key" into ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}

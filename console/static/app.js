@@ -1,0 +1,455 @@
+// kefu agent console. Plain JS, no dependencies. Everything a customer (or
+// anyone) wrote is put on the page with textContent / text nodes, never as
+// HTML.
+'use strict';
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    me: null, csrf: '', current: null, lastEntry: '', mine: new Map(), lostSeen: new Set(),
+    es: null, hb: null, timers: {}, queue: [],
+  };
+
+  // el builds an element; string children become text nodes.
+  function el(tag, cls, ...children) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    for (const c of children) {
+      if (c == null) continue;
+      e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    }
+    return e;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  class APIError extends Error {
+    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  }
+
+  async function api(method, path, body) {
+    const opts = { method, headers: {}, credentials: 'same-origin' };
+    if (method !== 'GET') {
+      opts.headers['X-CSRF-Token'] = state.csrf;
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body || {});
+    }
+    const res = await fetch('api/' + path, opts);
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) {
+      const err = (data && data.error) || { code: 'http_' + res.status, message: res.statusText };
+      if (err.code === 'unauthenticated') showSignIn();
+      throw new APIError(res.status, err.code, err.message);
+    }
+    return data;
+  }
+
+  function fmtDur(ms) {
+    if (ms < 0) ms = 0;
+    const s = Math.floor(ms / 1000), m = Math.floor(s / 60), h = Math.floor(m / 60);
+    if (h > 0) return h + 'h' + String(m % 60).padStart(2, '0') + 'm';
+    return m + ':' + String(s % 60).padStart(2, '0');
+  }
+
+  function banner(text, online) {
+    $('banner-text').textContent = text;
+    $('banner-online').hidden = !online;
+    $('banner').hidden = false;
+  }
+
+  // ---- sign-in -------------------------------------------------------
+  function showSignIn() {
+    stopLive();
+    state.me = null;
+    $('app').hidden = true;
+    $('signin').hidden = false;
+    $('signin-id').focus();
+  }
+
+  $('signin-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    $('signin-error').textContent = '';
+    $('signin-btn').disabled = true;
+    try {
+      const me = await api('POST', 'signin', { id: $('signin-id').value.trim(), password: $('signin-password').value });
+      $('signin-password').value = '';
+      start(me);
+    } catch (e) {
+      $('signin-error').textContent = e.code === 'rate_limited'
+        ? 'Too many failed attempts. Try again later.'
+        : e.code === 'bad_credentials' ? 'Wrong agent ID or password.' : e.message;
+    } finally {
+      $('signin-btn').disabled = false;
+    }
+  });
+
+  $('signout').addEventListener('click', async () => {
+    try { await api('POST', 'signout'); } catch (e) { /* signed out anyway */ }
+    showSignIn();
+  });
+
+  // ---- start ---------------------------------------------------------
+  function start(me) {
+    state.me = me;
+    state.csrf = me.csrf;
+    $('signin').hidden = true;
+    $('app').hidden = false;
+    $('me-name').textContent = me.agent.name + ' (' + me.agent.id + ')';
+    $('me-role').textContent = me.agent.role;
+    const sup = me.agent.role === 'supervisor';
+    $('supervisor').hidden = !sup;
+    $('reassign-box').hidden = !sup;
+    const sel = $('transfer-group');
+    clear(sel);
+    sel.appendChild(el('option', null, '—')).value = '';
+    for (const g of me.all_groups) { const o = el('option', null, g); o.value = g; sel.appendChild(o); }
+    api('POST', 'online').catch((e) => banner('Could not go online: ' + e.message, true));
+    startLive();
+    state.hb = setInterval(heartbeat, me.heartbeat_ms);
+    state.timers.tick = setInterval(renderQueue, 1000);
+    refreshAll();
+  }
+
+  function refreshAll() {
+    refreshQueue();
+    refreshMine();
+    if (state.me && state.me.agent.role === 'supervisor') refreshOverview();
+    if (state.current) loadConv(state.current, false);
+  }
+
+  // ---- live events (Server-Sent Events, resumed by the browser with Last-Event-ID)
+  function startLive() {
+    stopLive();
+    const es = new EventSource('api/events');
+    state.es = es;
+    es.onopen = () => { $('live').className = 'live on'; };
+    es.onerror = () => { $('live').className = 'live off'; };
+    es.onmessage = (m) => {
+      let ev;
+      try { ev = JSON.parse(m.data); } catch (e) { return; }
+      onEvent(ev);
+    };
+  }
+  function stopLive() {
+    if (state.es) { state.es.close(); state.es = null; }
+    if (state.hb) { clearInterval(state.hb); state.hb = null; }
+    for (const k in state.timers) clearInterval(state.timers[k]);
+    state.timers = {};
+  }
+
+  function later(name, fn) {
+    if (state.timers['t_' + name]) return;
+    state.timers['t_' + name] = setTimeout(() => { delete state.timers['t_' + name]; fn(); }, 150);
+  }
+
+  function onEvent(ev) {
+    switch (ev.type) {
+      case 'ready': refreshAll(); return;
+      case 'signed_out': showSignIn(); return;
+      case 'delivery_failed':
+        banner('Not delivered to ' + ev.conv + ' (' + (ev.fields.what || 'message') + '): ' + (ev.fields.error || ''));
+        return;
+    }
+    if (ev.stream === 'group') {
+      later('queue', refreshQueue);
+      if (state.me.agent.role === 'supervisor') later('overview', refreshOverview);
+      if (ev.type === 'transferred' || ev.type === 'requeued' || ev.type === 'released' || ev.type === 'closed') later('mine', refreshMine);
+      return;
+    }
+    // The agent's own stream.
+    switch (ev.type) {
+      case 'message':
+        if (ev.conv === state.current) loadConv(ev.conv, true);
+        else { const m = state.mine.get(ev.conv); if (m) { m.unread = true; renderMine(); } }
+        break;
+      case 'lost':
+      case 'transferred':
+        markLost(ev.conv);
+        later('mine', refreshMine);
+        break;
+      case 'assigned':
+      case 'offer':
+        later('mine', refreshMine);
+        later('queue', refreshQueue);
+        if (ev.type === 'offer') banner('Offered to you: ' + ev.conv + ' — claim it from the queue.');
+        break;
+      default:
+        later('mine', refreshMine);
+    }
+  }
+
+  async function heartbeat() {
+    try {
+      const r = await api('POST', 'heartbeat');
+      for (const c of r.lost) markLost(c);
+    } catch (e) {
+      if (e.code === 'offline' || e.code === 'unknown_agent') banner('You are offline: your conversations went back to the queue.', true);
+    }
+  }
+
+  $('banner-online').addEventListener('click', async () => {
+    try { await api('POST', 'online'); $('banner').hidden = true; refreshAll(); } catch (e) { banner(e.message, true); }
+  });
+  $('banner-close').addEventListener('click', () => { $('banner').hidden = true; });
+
+  // ---- queue ---------------------------------------------------------
+  async function refreshQueue() {
+    try {
+      const r = await api('GET', 'queue');
+      state.queue = r.groups;
+      state.queueAt = Date.now();
+      renderQueue();
+    } catch (e) { /* shown on the next action */ }
+  }
+
+  function renderQueue() {
+    const box = $('queue');
+    const focus = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.conv : null;
+    clear(box);
+    for (const g of state.queue) {
+      box.appendChild(el('h3', null, g.group + ' (' + g.waiting.length + ')'));
+      const ul = el('ul', 'list');
+      for (const w of g.waiting) {
+        const li = el('li', 'waiting');
+        li.dataset.conv = w.conv;
+        const head = el('div', 'item-head');
+        if (w.urgent) head.appendChild(el('span', 'badge urgent', 'URGENT'));
+        head.appendChild(el('span', 'conv-id', w.conv));
+        head.appendChild(el('span', 'muted', '#' + w.rank + ' · ' + fmtDur(Date.now() - new Date(w.since).getTime())));
+        li.appendChild(head);
+        li.appendChild(el('div', 'muted', (w.reason || '') + ' · ' + w.channel + (w.category ? ' · ' + w.category : '') +
+          (w.offered_to ? ' · offered to ' + w.offered_to : '')));
+        li.appendChild(el('div', 'preview', w.preview || ''));
+        const b = el('button', 'claim', 'Claim');
+        b.type = 'button';
+        b.dataset.conv = w.conv;
+        b.addEventListener('click', (ev) => { ev.stopPropagation(); claim(w.conv); });
+        li.appendChild(b);
+        ul.appendChild(li);
+      }
+      box.appendChild(ul);
+    }
+    if (focus) { const b = box.querySelector('button.claim[data-conv="' + CSS.escape(focus) + '"]'); if (b) b.focus(); }
+  }
+
+  async function claim(conv) {
+    try {
+      const r = await api('POST', 'claim', { conv: conv || '' });
+      await refreshMine();
+      refreshQueue();
+      openConv(r.conv);
+    } catch (e) {
+      banner(e.code === 'empty' ? 'Nobody is waiting.' : e.code === 'taken' ? 'Someone else took it.' :
+        e.code === 'capacity' ? 'You are at your maximum of chats.' : e.message);
+      refreshQueue();
+    }
+  }
+  $('claim-next').addEventListener('click', () => claim(''));
+
+  // ---- my conversations -----------------------------------------------
+  async function refreshMine() {
+    try {
+      const r = await api('GET', 'convs');
+      const old = state.mine;
+      state.mine = new Map();
+      for (const c of r.convs) {
+        c.unread = old.has(c.conv) && old.get(c.conv).unread && !c.lost;
+        state.mine.set(c.conv, c);
+        if (c.lost && c.conv === state.current) showLost();
+      }
+      renderMine();
+    } catch (e) { /* ignore */ }
+  }
+
+  function renderMine() {
+    const ul = $('mine');
+    clear(ul);
+    for (const c of state.mine.values()) {
+      const li = el('li', (c.lost ? 'lost' : '') + (c.conv === state.current ? ' active' : '') + (c.unread ? ' unread' : ''));
+      li.dataset.conv = c.conv;
+      const head = el('div', 'item-head');
+      if (c.urgent) head.appendChild(el('span', 'badge urgent', 'URGENT'));
+      head.appendChild(el('span', 'conv-id', c.conv));
+      if (c.lost) head.appendChild(el('span', 'badge urgent', 'LOST'));
+      li.appendChild(head);
+      li.appendChild(el('div', 'muted', c.group + (c.reason ? ' · ' + c.reason : '') + (c.channel ? ' · ' + c.channel : '')));
+      li.addEventListener('click', () => openConv(c.conv));
+      ul.appendChild(li);
+    }
+  }
+
+  function markLost(conv) {
+    const m = state.mine.get(conv);
+    if (m) { m.lost = true; renderMine(); }
+    if (conv === state.current) showLost();
+  }
+
+  // ---- one conversation ----------------------------------------------
+  function setWritable(ok) {
+    for (const id of ['reply-text', 'reply-send', 'transfer-btn', 'tobot-btn', 'close-btn']) $(id).disabled = !ok;
+  }
+  function showLost() {
+    $('lost-banner').hidden = false;
+    setWritable(false);
+  }
+
+  function openConv(conv) {
+    state.current = conv;
+    state.lastEntry = '';
+    const m = state.mine.get(conv);
+    if (m) m.unread = false;
+    renderMine();
+    $('conv').hidden = false;
+    $('conv-error').textContent = '';
+    $('lost-banner').hidden = true;
+    setWritable(true);
+    clear($('transcript'));
+    if (m && m.lost) { showLost(); return; }
+    loadConv(conv, false);
+  }
+
+  async function loadConv(conv, more) {
+    let r;
+    try {
+      r = await api('GET', 'convs/' + encodeURIComponent(conv) + (more && state.lastEntry ? '?after=' + encodeURIComponent(state.lastEntry) : ''));
+    } catch (e) {
+      if (conv !== state.current) return;
+      if (e.code === 'not_holder') showLost(); else $('conv-error').textContent = e.message;
+      return;
+    }
+    if (conv !== state.current) return;
+    const c = r.conv;
+    $('conv-title').textContent = c.id;
+    const meta = $('conv-meta');
+    clear(meta);
+    if (c.urgent) meta.appendChild(el('span', 'badge urgent', 'URGENT'));
+    meta.appendChild(el('span', 'muted', ' ' + [c.channel, 'user ' + c.user, 'group ' + c.group, 'reason ' + (c.reason || '—'),
+      c.last_intent ? 'last intent ' + c.last_intent : '', c.lang ? 'lang ' + c.lang : ''].filter(Boolean).join(' · ')));
+    const gl = $('guesses');
+    clear(gl);
+    for (const g of c.guesses) gl.appendChild(el('li', null, g.intent + ' ' + (g.score * 100).toFixed(0) + '%'));
+    if (!c.guesses.length) gl.appendChild(el('li', 'muted', 'none'));
+    const en = $('entities');
+    clear(en);
+    for (const x of c.entities) en.appendChild(el('li', null, x.type + ': ' + x.value));
+    if (!c.entities.length) en.appendChild(el('li', 'muted', 'none'));
+    if (!more) clear($('transcript'));
+    for (const e of r.transcript) addEntry(e);
+    if (!r.mine) showLost();
+  }
+
+  function addEntry(e) {
+    const box = $('transcript');
+    if (box.querySelector('[data-id="' + CSS.escape(e.id) + '"]')) return;
+    state.lastEntry = e.id;
+    const cls = 'entry ' + e.dir + (e.kind === 'agent' ? ' agent' : '');
+    let who;
+    if (e.dir === 'in') who = 'Customer' + (e.kind ? ' (' + e.kind + ')' : '');
+    else if (e.dir === 'note') who = 'Note by ' + (e.agent || '?') + ' (private)';
+    else if (e.kind === 'agent') who = 'Agent ' + (e.agent || '');
+    else who = 'Bot · ' + (e.kind || '') + (e.intent ? ' · ' + e.intent : '');
+    if (e.at) who += ' · ' + new Date(e.at).toLocaleTimeString();
+    const d = el('div', cls, el('span', 'who', who), el('span', 'text', e.text || e.choice || ''));
+    d.dataset.id = e.id;
+    if (e.choices && e.choices.length) d.appendChild(el('span', 'muted', ' [' + e.choices.map((x) => x.label).join(' | ') + ']'));
+    box.appendChild(d);
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function convError(e) {
+    if (e.code === 'lease_lost' || e.code === 'not_holder') {
+      showLost();
+      $('conv-error').textContent = 'Refused: this conversation is no longer yours (' + e.code + ').';
+      refreshMine();
+    } else {
+      $('conv-error').textContent = e.message;
+    }
+  }
+
+  let pendingID = null;
+  async function sendReply() {
+    const conv = state.current;
+    const text = $('reply-text').value;
+    if (!conv || !text.trim()) return;
+    pendingID = pendingID || (Date.now().toString(36) + Math.random().toString(36).slice(2));
+    $('reply-send').disabled = true;
+    try {
+      const r = await api('POST', 'convs/' + encodeURIComponent(conv) + '/reply', { text, id: pendingID });
+      pendingID = null;
+      $('reply-text').value = '';
+      $('conv-error').textContent = r.delivered || r.dup ? '' : 'Saved but NOT delivered to the customer: ' + (r.delivery_error || '');
+      loadConv(conv, true);
+    } catch (e) {
+      if (e.code !== 'internal') pendingID = null;
+      convError(e);
+    } finally {
+      if ($('lost-banner').hidden) $('reply-send').disabled = false;
+    }
+  }
+  $('reply-form').addEventListener('submit', (ev) => { ev.preventDefault(); sendReply(); });
+  $('reply-text').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); sendReply(); } });
+
+  async function endConv(what) {
+    const conv = state.current;
+    if (!conv) return;
+    try {
+      const r = await api('POST', 'convs/' + encodeURIComponent(conv) + '/' + what);
+      if (r.survey === 'failed') banner('Closed, but the survey was not delivered: ' + (r.survey_error || ''));
+      state.current = null;
+      $('conv').hidden = true;
+      refreshMine();
+      refreshQueue();
+    } catch (e) { convError(e); }
+  }
+  $('close-btn').addEventListener('click', () => endConv('close'));
+  $('tobot-btn').addEventListener('click', () => endConv('bot'));
+
+  async function transferTo(path) {
+    const conv = state.current;
+    const body = { group: $('transfer-group').value, agent: $('transfer-agent').value.trim(), note: $('transfer-note').value };
+    try {
+      await api('POST', 'convs/' + encodeURIComponent(conv) + '/' + path, body);
+      $('transfer-note').value = '';
+      $('transfer-agent').value = '';
+      $('transfer').open = false;
+      if (path === 'transfer') { state.current = null; $('conv').hidden = true; }
+      refreshMine();
+      refreshQueue();
+    } catch (e) { convError(e); }
+  }
+  $('transfer-btn').addEventListener('click', () => transferTo('transfer'));
+  $('reassign-btn').addEventListener('click', () => { $('transfer').open = true; transferTo('reassign'); });
+
+  $('dismiss').addEventListener('click', async () => {
+    const conv = state.current;
+    try { await api('POST', 'convs/' + encodeURIComponent(conv) + '/dismiss'); } catch (e) { /* ignore */ }
+    state.current = null;
+    $('conv').hidden = true;
+    refreshMine();
+  });
+
+  // ---- supervisors -----------------------------------------------------
+  async function refreshOverview() {
+    let r;
+    try { r = await api('GET', 'overview'); } catch (e) { return; }
+    const gb = document.querySelector('#overview-groups tbody');
+    clear(gb);
+    for (const g of r.groups) {
+      const tr = el('tr');
+      for (const v of [g.group, String(g.waiting), String(g.urgent), fmtDur(g.oldest_ms), String(g.online),
+        g.busy + '/' + g.slots, g.avg_handle_ms ? fmtDur(g.avg_handle_ms) : '—']) tr.appendChild(el('td', null, v));
+      gb.appendChild(tr);
+    }
+    const ab = document.querySelector('#overview-agents tbody');
+    clear(ab);
+    for (const a of r.agents) {
+      const tr = el('tr');
+      for (const v of [a.name + ' (' + a.id + ')', a.status + (a.present ? '' : ' (away)'), a.held + '/' + a.max,
+        a.ratings ? a.rating_avg.toFixed(1) + ' (' + a.ratings + ')' : '—']) tr.appendChild(el('td', null, v));
+      ab.appendChild(tr);
+    }
+  }
+  $('overview-refresh').addEventListener('click', refreshOverview);
+
+  // ---- boot ------------------------------------------------------------
+  api('GET', 'me').then(start).catch(() => showSignIn());
+})();
