@@ -46,8 +46,9 @@ func (a *Adapter) renderAll(ctx context.Context, user string, outs []bot.Outboun
 	return splitText(strings.Join(parts, "\n\n"), a.cfg.MaxTextBytes)
 }
 
-// render is one reply as WeChat text. There are no buttons: choices become a
-// numbered list ("回复数字：\n1. …\n2. 转人工") answered by typing the number,
+// render is one reply as WeChat text. There are no buttons: choices (clarify
+// choices, or the related questions under an answer) become a numbered list
+// ("回复数字：\n1. …\n2. 转人工") answered by typing the number,
 // the survey gets "回复 1-5 评价". A lone 转人工 choice is not listed: the
 // texts already say to type 人工.
 func (a *Adapter) render(out bot.Outbound) (string, *offer) {
@@ -59,7 +60,11 @@ func (a *Adapter) render(out bot.Outbound) (string, *offer) {
 		return text, nil
 	}
 	var b strings.Builder
-	b.WriteString(a.cfg.ChoicesPrompt)
+	if out.Kind == bot.OutAnswer {
+		b.WriteString(a.cfg.RelatedPrompt)
+	} else {
+		b.WriteString(a.cfg.ChoicesPrompt)
+	}
 	o := &offer{Kind: offerChoices}
 	for i, c := range out.Choices {
 		fmt.Fprintf(&b, "\n%d. %s", i+1, c.Label)

@@ -147,6 +147,9 @@ type Config struct {
 	MaxTextBytes int `yaml:"max_text_bytes"`
 	// ChoicesPrompt introduces the numbered choices. Default "回复数字：".
 	ChoicesPrompt string `yaml:"choices_prompt"`
+	// RelatedPrompt introduces the related questions listed under an FAQ
+	// answer. Default "相关问题，回复数字查看：".
+	RelatedPrompt string `yaml:"related_prompt"`
 	// SurveyHint follows the survey question. Default "回复 1-5 评价".
 	SurveyHint string `yaml:"survey_hint"`
 	// BusyText is sent when a message that was already acknowledged with
@@ -185,6 +188,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ChoicesPrompt == "" {
 		c.ChoicesPrompt = "回复数字："
+	}
+	if c.RelatedPrompt == "" {
+		c.RelatedPrompt = "相关问题，回复数字查看："
 	}
 	if c.SurveyHint == "" {
 		c.SurveyHint = "回复 1-5 评价"

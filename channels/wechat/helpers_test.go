@@ -1,0 +1,419 @@
+package wechat
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/silenceper/wechat/v2/officialaccount/message"
+	"github.com/silenceper/wechat/v2/util"
+	"go.uber.org/goleak"
+
+	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/faq"
+	"github.com/kefu-dev/kefu/intents"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// Test credentials (not real ones).
+var testCred = Credentials{
+	AppID:     "wx1234567890abcdef",
+	AppSecret: "s3cr3t-app-secret-value-0123456789",
+	Token:     "kefutesttoken",
+	AESKey:    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+}
+
+const account = "gh_kefu_test" // the official account's original id (ToUserName)
+
+// mustRedis connects to the test redis-server and returns a key prefix of
+// the test's own.
+func mustRedis(tb testing.TB) (redis.UniversalClient, string) {
+	tb.Helper()
+	u := os.Getenv("KEFU_TEST_REDIS_URL")
+	if u == "" {
+		tb.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	tb.Cleanup(func() { rdb.Close() })
+	prefix := fmt.Sprintf("{kefutest:%s:%d}:", tb.Name(), time.Now().UnixNano())
+	tb.Cleanup(func() { // the test's keys only
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+	})
+	return rdb, prefix
+}
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// mustNoSecrets fails when a log holds a secret.
+func mustNoSecrets(tb testing.TB, logs string) {
+	tb.Helper()
+	for _, s := range []string{testCred.AppSecret, testCred.AESKey, testCred.Token, "ACCESS_TOKEN_"} {
+		if strings.Contains(logs, s) {
+			tb.Errorf("a secret (%.6s…) was logged:\n%s", s, logs)
+		}
+	}
+}
+
+// fakeAPI is an httptest fake of api.weixin.qq.com recording every call.
+type fakeAPI struct {
+	srv *httptest.Server
+
+	mu         sync.Mutex
+	tokenCalls int
+	sendCalls  int
+	expiresIn  int
+	sends      []sent
+	codes      []int64 // errcodes for the next sends; then 0
+	statuses   []int   // HTTP statuses for the next sends; then 200
+	sentc      chan sent
+}
+
+// sent is one customer-service message as WeChat received it.
+type sent struct {
+	Token string
+	Raw   map[string]any // the JSON body
+	To    string
+	Text  string
+}
+
+func newFakeAPI(tb testing.TB) *fakeAPI {
+	tb.Helper()
+	f := &fakeAPI{expiresIn: 7200, sentc: make(chan sent, 100)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /cgi-bin/token", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		q := r.URL.Query()
+		if q.Get("appid") != testCred.AppID || q.Get("secret") != testCred.AppSecret || q.Get("grant_type") != "client_credential" {
+			fmt.Fprint(w, `{"errcode":40125,"errmsg":"invalid appsecret"}`)
+			return
+		}
+		f.tokenCalls++
+		fmt.Fprintf(w, `{"access_token":"ACCESS_TOKEN_%d","expires_in":%d}`, f.tokenCalls, f.expiresIn)
+	})
+	mux.HandleFunc("POST /cgi-bin/message/custom/send", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.sendCalls++
+		if len(f.statuses) > 0 {
+			st := f.statuses[0]
+			f.statuses = f.statuses[1:]
+			w.WriteHeader(st)
+			return
+		}
+		tok := r.URL.Query().Get("access_token")
+		if tok != fmt.Sprintf("ACCESS_TOKEN_%d", f.tokenCalls) {
+			fmt.Fprint(w, `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest"}`)
+			return
+		}
+		var code int64
+		if len(f.codes) > 0 {
+			code, f.codes = f.codes[0], f.codes[1:]
+		}
+		if code != 0 {
+			fmt.Fprintf(w, `{"errcode":%d,"errmsg":"fake error %d"}`, code, code)
+			return
+		}
+		var raw map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&raw); err != nil {
+			fmt.Fprint(w, `{"errcode":47001,"errmsg":"data format error"}`)
+			return
+		}
+		s := sent{Token: tok, Raw: raw}
+		s.To, _ = raw["touser"].(string)
+		if t, ok := raw["text"].(map[string]any); ok {
+			s.Text, _ = t["content"].(string)
+		}
+		f.sends = append(f.sends, s)
+		f.sentc <- s
+		fmt.Fprint(w, `{"errcode":0,"errmsg":"ok"}`)
+	})
+	f.srv = httptest.NewServer(mux)
+	util.SetURIModifier(func(uri string) string {
+		return strings.Replace(uri, "https://api.weixin.qq.com", f.srv.URL, 1)
+	})
+	tb.Cleanup(func() {
+		util.SetURIModifier(nil)
+		f.srv.Close()
+	})
+	return f
+}
+
+func (f *fakeAPI) failNext(codes ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.codes = append(f.codes, codes...)
+}
+
+func (f *fakeAPI) failStatus(statuses ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.statuses = append(f.statuses, statuses...)
+}
+
+// rotate acts as if someone else fetched a new token: ours is now invalid.
+func (f *fakeAPI) rotate() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenCalls++
+}
+
+func (f *fakeAPI) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sendCalls
+}
+
+func (f *fakeAPI) sentMessages() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sent(nil), f.sends...)
+}
+
+func (f *fakeAPI) tokens() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tokenCalls
+}
+
+// next waits for the next customer-service message (a guard against a hung
+// test, not a timing assertion).
+func (f *fakeAPI) next(tb testing.TB) sent {
+	tb.Helper()
+	select {
+	case s := <-f.sentc:
+		return s
+	case <-time.After(20 * time.Second):
+		tb.Fatal("no customer-service message was sent")
+		return sent{}
+	}
+}
+
+// testAdapter is an adapter served on loopback.
+type testAdapter struct {
+	*Adapter
+	srv  *httptest.Server
+	logs *syncBuffer
+}
+
+func mustAdapter(tb testing.TB, cfg Config, h Handler, rdb redis.UniversalClient, prefix string) *testAdapter {
+	tb.Helper()
+	logs := &syncBuffer{}
+	a, err := New(cfg, testCred, h, rdb, prefix, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	ta := &testAdapter{Adapter: a, srv: httptest.NewServer(a), logs: logs}
+	tb.Cleanup(func() {
+		ta.srv.Close()
+		a.Close()
+		mustNoSecrets(tb, logs.String())
+	})
+	return ta
+}
+
+// sign is the request signature, computed independently of the library.
+func sign(parts ...string) string {
+	sort.Strings(parts)
+	h := sha1.Sum([]byte(strings.Join(parts, "")))
+	return hex.EncodeToString(h[:])
+}
+
+// wx plays WeChat's server: it signs (and in safe mode encrypts) messages and
+// reads the replies.
+type wx struct {
+	tb   testing.TB
+	url  string
+	safe bool
+	n    int
+}
+
+// post sends one message XML and returns the HTTP status and the reply:
+// "success", or the text of the passive reply.
+func (c *wx) post(inner string) (int, string) {
+	c.tb.Helper()
+	c.n++
+	ts, nonce := fmt.Sprint(1700000000+c.n), fmt.Sprint(900000+c.n)
+	q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {sign(testCred.Token, ts, nonce)}, "openid": {"x"}}
+	body := []byte(inner)
+	if c.safe {
+		enc, err := util.EncryptMsg([]byte("0123456789abcdef"), body, testCred.AppID, testCred.AESKey)
+		if err != nil {
+			c.tb.Fatal(err)
+		}
+		q.Set("encrypt_type", "aes")
+		q.Set("msg_signature", sign(testCred.Token, ts, nonce, string(enc)))
+		body = []byte(fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><Encrypt><![CDATA[%s]]></Encrypt></xml>", account, enc))
+	}
+	resp, err := http.Post(c.url+"?"+q.Encode(), "text/xml", bytes.NewReader(body))
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(out) == "success" {
+		return resp.StatusCode, string(out)
+	}
+	return resp.StatusCode, c.readReply(out)
+}
+
+// readReply checks and opens a passive reply.
+func (c *wx) readReply(out []byte) string {
+	c.tb.Helper()
+	raw := out
+	if c.safe {
+		var env message.ResponseEncryptedXMLMsg
+		if err := xml.Unmarshal(out, &env); err != nil || env.EncryptedMsg == "" {
+			c.tb.Fatalf("safe-mode reply is not encrypted: %v %s", err, out)
+		}
+		if want := sign(testCred.Token, fmt.Sprint(env.Timestamp), env.Nonce, env.EncryptedMsg); env.MsgSignature != want {
+			c.tb.Errorf("reply MsgSignature %s, want %s", env.MsgSignature, want)
+		}
+		_, plain, err := util.DecryptMsg(testCred.AppID, env.EncryptedMsg, testCred.AESKey)
+		if err != nil {
+			c.tb.Fatalf("decrypt reply: %v", err)
+		}
+		raw = plain
+	}
+	var reply struct {
+		To      string `xml:"ToUserName"`
+		From    string `xml:"FromUserName"`
+		MsgType string `xml:"MsgType"`
+		Content string `xml:"Content"`
+	}
+	if err := xml.Unmarshal(raw, &reply); err != nil {
+		c.tb.Fatalf("reply %s: %v", raw, err)
+	}
+	if reply.From != account || reply.MsgType != "text" || reply.To == "" {
+		c.tb.Errorf("reply header %+v", reply)
+	}
+	return reply.Content
+}
+
+var msgSeq int64 = 7000000000000000000
+
+func nextMsgID() int64 {
+	msgSeq++
+	return msgSeq
+}
+
+func textXML(user string, msgID int64, content string) string {
+	return fmt.Sprintf(`<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[%s]]></Content><MsgId>%d</MsgId></xml>`, account, user, content, msgID)
+}
+
+func eventXML(user string, created int64, event, key string) string {
+	return fmt.Sprintf(`<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[%s]]></Event><EventKey><![CDATA[%s]]></EventKey></xml>`, account, user, created, event, key)
+}
+
+// The engine over the sample FAQ, loaded once per test binary.
+var (
+	liveOnce sync.Once
+	live     *intents.Live
+	liveErr  error
+)
+
+func mustLive(tb testing.TB) *intents.Live {
+	tb.Helper()
+	liveOnce.Do(func() {
+		f, err := faq.LoadSample()
+		if err != nil {
+			liveErr = err
+			return
+		}
+		live, liveErr = intents.NewLive(f, "", intents.Config{})
+	})
+	if liveErr != nil {
+		tb.Fatal(liveErr)
+	}
+	return live
+}
+
+// queueHandoff is a recording hand-off that answers with a queue notice.
+type queueHandoff struct {
+	mu    sync.Mutex
+	convs []bot.Conversation
+}
+
+const queueNotice = "您前面还有 1 位顾客，预计等待 2 分钟。"
+
+func (q *queueHandoff) Enqueue(_ context.Context, c bot.Conversation) ([]bot.Outbound, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.convs = append(q.convs, c)
+	return []bot.Outbound{{Channel: c.Channel, User: c.User, Conv: c.ID, Kind: bot.OutNotice, Text: queueNotice}}, nil
+}
+
+func mustEngine(tb testing.TB, rdb redis.UniversalClient, prefix string) (*bot.Engine, *queueHandoff) {
+	tb.Helper()
+	l := mustLive(tb)
+	h := &queueHandoff{}
+	return &bot.Engine{Store: bot.NewStore(rdb, prefix), Matcher: l.Matcher, Texts: bot.DefaultTexts(), Handoff: h}, h
+}
+
+// recordingHandler is a fake engine: it records messages and answers text.
+type recordingHandler struct {
+	mu   sync.Mutex
+	msgs []bot.Message
+}
+
+func (r *recordingHandler) Handle(_ context.Context, m bot.Message) ([]bot.Outbound, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	if m.Kind == bot.KindLeave {
+		return nil, nil
+	}
+	return []bot.Outbound{{Channel: m.Channel, User: m.User, Kind: bot.OutAnswer, Text: "收到：" + m.Text}}, nil
+}
+
+func (r *recordingHandler) got() []bot.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]bot.Message(nil), r.msgs...)
+}
