@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -772,4 +773,29 @@ func eventTypes(evs []Event) []string {
 		out = append(out, e.Type)
 	}
 	return out
+}
+
+// A next-claim passes over conversations offered to someone else, also
+// beyond the first page the script reads.
+func TestClaimSkipsOthersOffersAcrossPages(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig()
+	cfg.Presence = time.Hour
+	q, _, _ := MustQueue(t, cfg)
+	mustOnline(t, q, Agent{ID: "x", Groups: []string{"pre_sales"}, Max: 11})
+	for i := range 11 {
+		mustEnqueue(t, q, Ticket{Conv: fmt.Sprintf("o%02d", i)})
+	}
+	if n, _, err := q.Offers(ctx); err != nil || n != 11 {
+		t.Fatalf("offered %d %v, want 11 to x", n, err)
+	}
+	mustEnqueue(t, q, Ticket{Conv: "free"})
+	mustOnline(t, q, Agent{ID: "y", Groups: []string{"pre_sales"}, Max: 1})
+	if c := mustClaim(t, q, "y", ""); c.Conv != "free" {
+		t.Errorf("y claimed %s, want free (the others are offered to x)", c.Conv)
+	}
+	if c := mustClaim(t, q, "x", ""); c.Conv != "o00" {
+		t.Errorf("x claimed %s, want its first offer o00", c.Conv)
+	}
+	MustAudit(t, q)
 }

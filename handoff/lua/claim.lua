@@ -31,18 +31,25 @@ else
   -- The lowest score over the agent's groups: the score is prio*1e13+seq and
   -- seq is global, so this is urgent-first then first-come across groups.
   -- A conversation offered to another agent (auto-assignment) is skipped
-  -- while the offer stands.
+  -- while the offer stands (looking up to 128 deep per group).
   local best
   for _, grp in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-    local items = redis.call('ZRANGE', p .. 'wait:' .. grp, 0, 15, 'WITHSCORES')
-    for i = 1, #items, 2 do
-      local c, s = items[i], tonumber(items[i + 1])
-      if best and s >= best then break end
-      local o = redis.call('HMGET', p .. 'conv:' .. c, 'offer_agent', 'offer_until')
-      if not o[1] or o[1] == aid or tonumber(o[2] or 0) <= now then
-        best, cid, g = s, c, grp
-        break
+    local key, off, done = p .. 'wait:' .. grp, 0, false
+    -- Pages of 8 (usually the first entry is it), at most 128 entries deep.
+    while not done and off < 128 do
+      local items = redis.call('ZRANGE', key, off, off + 7, 'WITHSCORES')
+      if #items == 0 then break end
+      for i = 1, #items, 2 do
+        local c, s = items[i], tonumber(items[i + 1])
+        if best and s >= best then done = true; break end
+        local o = redis.call('HMGET', p .. 'conv:' .. c, 'offer_agent', 'offer_until')
+        if not o[1] or o[1] == aid or tonumber(o[2] or 0) <= now then
+          best, cid, g = s, c, grp
+          done = true
+          break
+        end
       end
+      off = off + 8
     end
   end
   if not cid then return redis.error_reply('EMPTY') end
