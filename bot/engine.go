@@ -135,7 +135,9 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		return nil, ErrDuplicate
 	}
 	out := Outbound{Channel: m.Channel, User: m.User, Conv: conv.ID}
-	if m.Lang != "" {
+	// The channel's language hint (browser, Telegram language_code) sets the
+	// wording until the customer writes: then the language they write in wins.
+	if m.Lang != "" && (m.Kind != KindText || conv.Lang == "") {
 		conv.Lang = m.Lang
 	}
 	if m.Kind == KindText && conv.Survey && isRating(m.Text) {
@@ -203,7 +205,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 			conv.Guesses = append(conv.Guesses, Guess{Intent: c.Intent, Score: c.Score, Question: c.Question})
 		}
 		conv.Entities = mergeEntities(conv.Entities, r.Entities)
-		if m.Lang == "" {
+		if r.Lang != "" {
 			conv.Lang = r.Lang
 		}
 	}

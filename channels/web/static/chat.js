@@ -109,7 +109,7 @@
     ws.onmessage = function (ev) {
       var f; try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f.type === "entries") {
-        show(f.entries);
+        show(f.entries || []);
         if (!started) {
           started = true;
           if (!lastId) send({ kind: "start", id: "start", text: "" }); // the welcome, once per visitor
