@@ -21,7 +21,9 @@ type gatedHandler struct {
 	fail  error // returned instead of the inner answer, when set
 }
 
-func newGated(inner Handler) *gatedHandler { return &gatedHandler{inner: inner, gate: make(chan struct{})} }
+func newGated(inner Handler) *gatedHandler {
+	return &gatedHandler{inner: inner, gate: make(chan struct{})}
+}
 
 func (g *gatedHandler) open() { g.once.Do(func() { close(g.gate) }) }
 

@@ -100,7 +100,9 @@ func TestRefused(t *testing.T) {
 	sig := sign(testCred.Token, ts, nonce)
 	enc, _ := util.EncryptMsg([]byte("0123456789abcdef"), []byte(msg), testCred.AppID, testCred.AESKey)
 	otherApp, _ := util.EncryptMsg([]byte("0123456789abcdef"), []byte(msg), "wxOTHERAPP", testCred.AESKey)
-	envelope := func(e string) string { return "<xml><ToUserName>gh</ToUserName><Encrypt><![CDATA[" + e + "]]></Encrypt></xml>" }
+	envelope := func(e string) string {
+		return "<xml><ToUserName>gh</ToUserName><Encrypt><![CDATA[" + e + "]]></Encrypt></xml>"
+	}
 	plainQ := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {sig}}
 	safeQ := func(e string, msgSig string) url.Values {
 		return url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {sig}, "encrypt_type": {"aes"}, "msg_signature": {msgSig}}
