@@ -174,8 +174,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	slices.Sort(keys)
 	tick := time.NewTicker(c.cfg.Poll)
 	defer tick.Stop()
-	lastWrite, lastCheck := time.Now(), time.Now()
-	for {
+	lastWrite := time.Now()
+	for polls := 1; ; polls++ {
 		type keyed struct {
 			key string
 			ev  handoff.Event
@@ -221,8 +221,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 			}
 			lastWrite = time.Now()
 		}
-		if time.Since(lastCheck) > 5*time.Second {
-			lastCheck = time.Now()
+		if polls%10 == 0 { // is the session still there?
 			if n, err := c.deps.Redis.Exists(ctx, s.key).Result(); err == nil && n == 0 {
 				_ = write("", map[string]string{"type": "signed_out"})
 				_ = rc.Flush()
