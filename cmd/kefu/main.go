@@ -16,6 +16,7 @@ const usage = `kefu: customer-service gateway for online shops
 
 Usage:
   kefu serve [--config FILE] [--addr HOST:PORT] [--faq DIR]   run the gateway (web chat at /)
+  kefu bench web [--url URL] [--customers N] [--messages N]   load the web chat's JSON API
   kefu ask [--faq DIR] [--json] TEXT          what the bot makes of one message, and why
   kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
   kefu faq test [DIR]                         run the FAQ folder's editor tests (tests.yaml)
@@ -66,6 +67,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "bench":
+		if sub("bench") == "web" {
+			return cmdBenchWeb(ctx, args[2:], stdout, stderr)
+		}
 	case "ask":
 		return cmdAsk(args[1:], stdout)
 	case "faq":
