@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 	"github.com/silenceper/wechat/v2/util"
@@ -39,7 +40,7 @@ func (c *countingHandler) Handle(_ context.Context, m bot.Message) ([]bot.Outbou
 func FuzzInbound(f *testing.F) {
 	rdb, prefix := mustRedis(f)
 	h := &countingHandler{}
-	a, err := New(Config{MaxBodyBytes: 8 << 10}, testCred, h, rdb, prefix, nil)
+	a, err := New(Config{MaxBodyBytes: 8 << 10, ReplyBudget: 30 * time.Second}, testCred, h, rdb, prefix, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

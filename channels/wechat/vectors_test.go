@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/officialaccount/message"
@@ -193,7 +194,7 @@ func testDecryptVector(t *testing.T, a *Adapter, v vector) {
 func testVectorThroughServer(t *testing.T, v vector, q url.Values, body string) {
 	rdb, prefix := mustRedis(t)
 	h := &recordingHandler{}
-	a, err := New(Config{}, Credentials{AppID: v.AppID, AppSecret: "unused", Token: v.Token, AESKey: v.AESKey}, h, rdb, prefix, nil)
+	a, err := New(Config{ReplyBudget: 30 * time.Second}, Credentials{AppID: v.AppID, AppSecret: "unused", Token: v.Token, AESKey: v.AESKey}, h, rdb, prefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
