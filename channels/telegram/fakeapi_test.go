@@ -17,7 +17,7 @@ import (
 type apiCall struct {
 	Method string
 	Params map[string]string // form fields (multipart) or JSON fields, JSON-encoded when not strings
-	Result int              // message_id returned by sendMessage
+	Result int               // message_id returned by sendMessage
 }
 
 // fakeAPI is an httptest Bot API: it parses multipart form bodies (the

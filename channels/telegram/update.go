@@ -76,7 +76,10 @@ func decodeUpdate(body []byte) (*models.Update, error) {
 		}
 		u = l.update()
 	}
-	if u.ID <= 0 {
+	var head struct {
+		ID *int64 `json:"update_id"`
+	}
+	if json.Unmarshal(body, &head) != nil || head.ID == nil || *head.ID < 0 {
 		return nil, fmt.Errorf("decode update: %w: no update_id", errNotUpdate)
 	}
 	return &u, nil
@@ -211,7 +214,12 @@ func classify(u *models.Update, me identity, at time.Time) action {
 }
 
 func classifyMessage(m *models.Message, id string, me identity, at time.Time) action {
-	if m.From == nil {
+	if m.From == nil && m.Chat.Type == models.ChatTypePrivate && m.Chat.ID > 0 {
+		// In a private chat the chat is the customer.
+		m = shallowCopy(m)
+		m.From = &models.User{ID: m.Chat.ID, FirstName: m.Chat.FirstName}
+	}
+	if m.From == nil || m.From.ID <= 0 {
 		return action{ignore: "no sender (channel post or anonymous admin)"}
 	}
 	if m.From.IsBot {
@@ -278,6 +286,11 @@ func classifyMessage(m *models.Message, id string, me identity, at time.Time) ac
 	}
 	a.handle, a.msg.Text = true, text
 	return a
+}
+
+func shallowCopy(m *models.Message) *models.Message {
+	c := *m
+	return &c
 }
 
 // command parses "/cmd[@bot] [arg]" at the start of text.
@@ -402,7 +415,7 @@ func classifyCallback(q *models.CallbackQuery, me identity, at time.Time) action
 		a.ignore = "callback without a chat message (inline mode or game)"
 		return a
 	}
-	if q.From.ID == 0 || q.From.IsBot || chat.ID == 0 {
+	if q.From.ID <= 0 || q.From.IsBot || chat.ID == 0 {
 		a.ignore = "callback without a sender"
 		return a
 	}
@@ -438,8 +451,11 @@ func classifyCallback(q *models.CallbackQuery, me identity, at time.Time) action
 }
 
 func classifyMember(c *models.ChatMemberUpdated, id string, at time.Time) action {
-	if c.Chat.Type != models.ChatTypePrivate || c.From.ID == 0 {
+	if c.Chat.Type != models.ChatTypePrivate {
 		return action{ignore: "bot membership change in a group"}
+	}
+	if c.From.ID <= 0 {
+		return action{ignore: "membership change without a sender"}
 	}
 	a := action{chatID: c.Chat.ID}
 	switch c.NewChatMember.Type {
