@@ -224,6 +224,7 @@
         b.dataset.conv = w.conv;
         b.addEventListener('click', (ev) => { ev.stopPropagation(); claim(w.conv); });
         li.appendChild(b);
+        if (state.me.agent.role === 'supervisor') li.addEventListener('click', () => openConv(w.conv));
         ul.appendChild(li);
       }
       box.appendChild(ul);
@@ -334,7 +335,16 @@
     if (!c.entities.length) en.appendChild(el('li', 'muted', 'none'));
     if (!more) clear($('transcript'));
     for (const e of r.transcript) addEntry(e);
-    if (!r.mine) showLost();
+    if (!r.mine) {
+      if (state.me.agent.role === 'supervisor' && !state.mine.has(conv)) viewOnly(c);
+      else showLost();
+    }
+  }
+
+  // A supervisor looking at someone else's conversation: read and reassign only.
+  function viewOnly(c) {
+    setWritable(false);
+    $('conv-error').textContent = 'Viewing as supervisor (' + (c.agent ? 'held by ' + c.agent : c.mode) + '): use Transfer fields + Reassign.';
   }
 
   function addEntry(e) {
@@ -417,7 +427,10 @@
     } catch (e) { convError(e); }
   }
   $('transfer-btn').addEventListener('click', () => transferTo('transfer'));
-  $('reassign-btn').addEventListener('click', () => { $('transfer').open = true; transferTo('reassign'); });
+  $('reassign-btn').addEventListener('click', () => {
+    if (!$('transfer').open) { $('transfer').open = true; return; } // fill in the target first
+    transferTo('reassign');
+  });
 
   $('dismiss').addEventListener('click', async () => {
     const conv = state.current;

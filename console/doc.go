@@ -1,0 +1,108 @@
+// Package console is the agents' web console: sign-in, the queues, the
+// agent's conversations with everything the bot saw, replies, transfers,
+// back-to-bot and close, live updates, and the supervisors' view. It is one
+// http.Handler serving an embedded page (static/, no CDN) and a JSON API
+// under Config.Path (default "/console").
+//
+// It owns sessions, the sign-in limit, CSRF protection, the record of which
+// claims each agent got, and the page. It does not own the queue (package
+// handoff: every claim, lease, epoch and event stream is the queue's), the
+// conversations and transcripts (package bot, read through Conversations),
+// or the channels (Deps.Deliver sends to the customer). It runs no goroutine
+// of its own: the page heartbeats its claims; the queue's Reaper (run by the
+// caller) takes back what a vanished agent held.
+//
+// # Security
+//
+// Agents come from Config.Agents with bcrypt password hashes. A session is a
+// random 256-bit id in an HttpOnly, SameSite=Strict cookie scoped to the
+// path; Redis keeps its SHA-256 with the agent and a CSRF token, expiring
+// after Config.SessionTTL of inactivity. Every failed or attempted sign-in
+// counts per agent id and per client address (Redis counters over
+// Config.SignInWindow); over the limit the answer is 429 even with the right
+// password. Every state-changing call must come from the console's own
+// origin (Origin / Sec-Fetch-Site, net/http CrossOriginProtection) and carry
+// the session's token in the X-CSRF-Token header. Writes use the claim the
+// queue gave the agent (recorded server-side), never an epoch sent by the
+// page, so the queue itself refuses a stale one. The page puts all text on
+// the page as text (textContent), never as HTML, under a strict
+// Content-Security-Policy.
+//
+// # JSON API
+//
+// Paths are relative to Config.Path. Bodies are JSON. Errors are
+// {"error": {"code": "...", "message": "..."}} with these codes:
+//
+//	401 unauthenticated   no session (signed out, expired)
+//	401 bad_credentials   wrong agent id or password
+//	429 rate_limited      too many sign-in attempts (Retry-After)
+//	403 csrf              X-CSRF-Token missing or wrong
+//	403 origin            cross-origin state-changing call
+//	403 forbidden         supervisors only
+//	403 not_holder        the agent does not hold that conversation
+//	403 skill             not in the conversation's group
+//	409 lease_lost        the claim went stale (lease expired and reaped,
+//	                      transferred or reassigned away): writes refused
+//	409 taken             the named conversation is no longer waiting
+//	409 capacity          the agent holds their maximum of chats
+//	409 offline           the agent (or a transfer's target) is offline: POST online
+//	409 unknown_agent     the transfer's target agent never signed in
+//	409 same_agent        transfer to oneself
+//	409 not_open          the conversation is neither waiting nor held
+//	404 empty             nothing waiting to claim
+//	404 not_found         no such conversation (supervisors)
+//	400 bad_request, unknown_group
+//	500 internal          (logged; no detail given)
+//
+// Sign-in and session:
+//
+//	POST signin {"id","password"} -> me (sets the cookie; puts the agent online)
+//	POST signout -> {"ok","requeued":[conv]}  (offline: held conversations go back in line)
+//	GET  me -> {"agent":{"id","name","role","groups","max_chats"},"csrf",
+//	            "groups":[visible queues],"all_groups":[transfer targets],"heartbeat_ms","lease_ms"}
+//	POST online -> {"ok"}       (page open, or after an "offline" answer)
+//	POST heartbeat -> {"lost":[conv],"held":n}   (every heartbeat_ms: keeps
+//	            presence and extends the leases; lost lists the claims gone)
+//
+// Queue and conversations:
+//
+//	GET  queue -> {"groups":[{"group","waiting":[{"conv","group","rank","channel","user",
+//	            "reason","category","urgent","since","waited_ms","offered_to","preview"}]}]}
+//	POST claim {"conv"?} -> {"conv","group","epoch"}   (no conv: the next, urgent first)
+//	GET  convs -> {"convs":[{"conv","group","epoch","channel","user","reason","urgent",
+//	            "claimed","lease_until","lost"}]}   (held, and lost until dismissed)
+//	GET  convs/{id}[?after=entry] -> {"conv":{"id","channel","user","mode","reason","urgent",
+//	            "group","agent","last_intent","lang","entities":[{"type","value"}],
+//	            "guesses":[{"intent","score"}],"created","updated"},"mine",
+//	            "transcript":[{"id","dir":"in|out|note","kind","agent","intent","text",
+//	            "choice","choices","at"}]}      (holder, or any supervisor)
+//	POST convs/{id}/reply {"text","id"?} -> {"entry","dup","delivered","delivery_error"?}
+//	            (id: the page's message id, a retry is written and sent once;
+//	            delivered false: in the transcript but the channel refused it,
+//	            also sent as a delivery_failed event)
+//	POST convs/{id}/transfer {"group"|"agent","note"} -> {"conv","group","agent"}
+//	POST convs/{id}/bot -> {"conv"}                   (back to the bot)
+//	POST convs/{id}/close -> {"conv","survey":"sent|failed|none","survey_error"?}
+//	POST convs/{id}/dismiss -> {"ok"}                 (forget a lost claim)
+//
+// Supervisors:
+//
+//	POST convs/{id}/reassign {"group"|"agent","note"} -> {"conv","group","agent"}
+//	GET  overview -> {"groups":[{"group","waiting","urgent","oldest_ms","online","slots",
+//	            "busy","avg_handle_ms"}],"agents":[{"id","name","status","present",
+//	            "groups","max","held","offers","seen","ratings","rating_avg"}]}
+//
+// Live events (Server-Sent Events):
+//
+//	GET events   (Last-Event-ID header or ?after=: resume after that event)
+//
+// Each message is "id: <cursor>" and "data: {"stream","id","type","conv",
+// "group","agent","epoch","at","fields"}". stream is "group" (the visible
+// queues: enqueued, claimed, requeued, transferred, released, closed,
+// canceled, offered, declined, message while waiting), "agent" (this agent:
+// assigned, transferred, lost, message, offer, offer_expired, rated) or
+// "console" (delivery_failed: fields conv, entry, what, error). The cursor
+// holds the last id of every stream followed, so a reconnect with it misses
+// nothing and repeats nothing. The first message is {"type":"ready"} (reload
+// the lists); {"type":"signed_out"} ends the stream.
+package console
