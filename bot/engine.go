@@ -293,6 +293,9 @@ func (e *Engine) leave(ctx context.Context, conv Conversation) ([]Outbound, erro
 			return nil, fmt.Errorf("leave %s: %w", conv.ID, err)
 		}
 	}
+	if conv.Mode == ModeAgent {
+		return nil, nil // the agent sees the customer left and closes it
+	}
 	conv.Mode, conv.LowTurns = ModeClosed, 0
 	return nil, e.Store.Save(ctx, conv)
 }

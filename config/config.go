@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	_ "time/tzdata" // business hours in any zone, also without system zoneinfo
 
 	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
@@ -33,6 +36,47 @@ type Config struct {
 	Redis   Redis          `yaml:"redis"`
 	Bot     Bot            `yaml:"bot"`
 	Web     Web            `yaml:"web"`
+	Handoff Handoff        `yaml:"handoff"`
+}
+
+// Handoff is the agents' queue: skill groups, which FAQ categories go to
+// which group, leases, auto-assignment and business hours.
+type Handoff struct {
+	Groups       []string          `yaml:"groups"`
+	Categories   map[string]string `yaml:"categories"`    // FAQ category -> group
+	DefaultGroup string            `yaml:"default_group"` // everything else
+	// Lease: a claim the console stops heartbeating goes back to the queue
+	// after this long.
+	Lease        time.Duration `yaml:"lease"`
+	AutoAssign   bool          `yaml:"auto_assign"`   // offer conversations to the least-busy agent
+	OfferTimeout time.Duration `yaml:"offer_timeout"` // an offer not accepted goes to the next agent
+	Hours        Hours         `yaml:"hours"`
+}
+
+// Hours are the agents' business hours. Empty open/close: all day.
+type Hours struct {
+	Timezone string   `yaml:"timezone"` // IANA, e.g. Asia/Shanghai
+	Days     []string `yaml:"days"`     // mon … sun; empty: every day
+	Open     string   `yaml:"open"`     // "09:00"
+	Close    string   `yaml:"close"`    // "22:00"
+	Holidays []string `yaml:"holidays"` // "2026-10-01"
+}
+
+// Weekdays parses Days.
+func (h Hours) Weekdays() ([]time.Weekday, error) {
+	names := map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
+		"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+	var out []time.Weekday
+	var errs []error
+	for _, d := range h.Days {
+		w, ok := names[strings.ToLower(d)]
+		if !ok {
+			errs = append(errs, fmt.Errorf("handoff.hours.days: %q is not mon … sun", d))
+			continue
+		}
+		out = append(out, w)
+	}
+	return out, errors.Join(errs...)
 }
 
 // Server is the HTTP server and the process around it.
@@ -82,6 +126,13 @@ func Default() Config {
 		Redis:   Redis{Prefix: "{kefu}:"},
 		Bot:     Bot{LowTurns: 2},
 		Web:     Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10},
+		Handoff: Handoff{
+			Groups: []string{"pre_sales", "after_sales", "payments"},
+			Categories: map[string]string{"product": "pre_sales", "promotion": "pre_sales",
+				"payment": "payments", "invoice": "payments", "account": "payments"},
+			DefaultGroup: "after_sales", Lease: 30 * time.Second, OfferTimeout: 30 * time.Second,
+			Hours: Hours{Timezone: "Asia/Shanghai"},
+		},
 	}
 }
 
@@ -239,6 +290,32 @@ func (c Config) Validate() error {
 	}
 	if c.Web.Secret != "" && len(c.Web.Secret) < 16 {
 		errs = append(errs, errors.New("KEFU_WEB_SECRET: must be at least 16 characters"))
+	}
+	h := c.Handoff
+	if len(h.Groups) == 0 {
+		errs = append(errs, errors.New("handoff.groups: at least one group"))
+	}
+	for cat, g := range h.Categories {
+		if !slices.Contains(h.Groups, g) {
+			errs = append(errs, fmt.Errorf("handoff.categories.%s: group %q is not in handoff.groups", cat, g))
+		}
+	}
+	if h.DefaultGroup != "" && !slices.Contains(h.Groups, h.DefaultGroup) {
+		errs = append(errs, fmt.Errorf("handoff.default_group %q is not in handoff.groups", h.DefaultGroup))
+	}
+	if h.Lease < time.Second {
+		errs = append(errs, fmt.Errorf("handoff.lease %v: at least 1s", h.Lease))
+	}
+	if h.OfferTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("handoff.offer_timeout %v: at least 1s", h.OfferTimeout))
+	}
+	if _, err := h.Hours.Weekdays(); err != nil {
+		errs = append(errs, err)
+	}
+	if h.Hours.Timezone != "" {
+		if _, err := time.LoadLocation(h.Hours.Timezone); err != nil {
+			errs = append(errs, fmt.Errorf("handoff.hours.timezone %q: unknown", h.Hours.Timezone))
+		}
 	}
 	if c.FAQDir != "" {
 		if st, err := os.Stat(c.FAQDir); err != nil || !st.IsDir() {

@@ -25,6 +25,7 @@ import (
 	"github.com/kefu-dev/kefu/channels/web"
 	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/faq"
+	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
 )
 
@@ -78,7 +79,11 @@ type server struct {
 	store   *bot.Store
 	engine  *bot.Engine
 	web     *web.Adapter
-	metrics *metrics
+	queue   *handoff.Queue
+	reaper  *handoff.Reaper
+	// channels deliver outbound messages by channel name.
+	channels map[string]bot.Channel
+	metrics  *metrics
 	echo    *echo.Echo
 	ready   atomic.Bool
 }
@@ -112,12 +117,17 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		s.rdb = redis.NewClient(opt)
 	}
 	s.store = bot.NewStore(s.rdb, cfg.Redis.Prefix)
+	if err := s.newQueue(); err != nil {
+		return nil, err
+	}
 	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: cfg.TextsFor(),
-		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe}
+		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe,
+		Handoff: &bot.Queue{Q: s.queue, Texts: cfg.TextsFor()}}
 	s.web = web.New(web.Config{Title: cfg.Web.Title, MaxMessageLen: cfg.Web.MaxMessageLen,
 		RatePerSecond: cfg.Web.RatePerSecond, Burst: cfg.Web.Burst, MaxBodyBytes: cfg.Web.MaxBodyBytes,
 		AllowedOrigins: cfg.Web.AllowedOrigins, Secret: cfg.Web.Secret, Texts: cfg.TextsFor()},
 		s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
+	s.channels = map[string]bot.Channel{web.Name: s.web}
 	if cfg.FAQDir != "" {
 		s.watcher = &faq.Watcher{Dir: cfg.FAQDir, Logger: log,
 			Apply: func(f *faq.FAQ) error { return s.live.Reload(f) },
@@ -176,6 +186,10 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer s.web.Close()
+	if err := s.reaper.Start(ctx); err != nil {
+		return err
+	}
+	defer s.reaper.Close()
 	if s.watcher != nil {
 		if err := s.watcher.Start(ctx); err != nil {
 			return err
@@ -209,6 +223,60 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	s.log.Info("stopped")
+	return nil
+}
+
+// newQueue builds the hand-off queue and the loop every instance runs over
+// it (reap expired claims, auto-assign, tell waiting customers of a new place).
+func (s *server) newQueue() error {
+	h := s.cfg.Handoff
+	days, _ := h.Hours.Weekdays() // validated
+	q, err := handoff.New(s.rdb, handoff.Config{Prefix: s.cfg.Redis.Prefix, Groups: h.Groups, Categories: h.Categories,
+		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout,
+		Hours: handoff.Hours{Timezone: h.Hours.Timezone, Days: days, Open: h.Hours.Open, Close: h.Hours.Close, Holidays: h.Hours.Holidays}},
+		nil, s.log)
+	if err != nil {
+		return err
+	}
+	s.queue = q
+	notices := &bot.Queue{Q: q, Texts: s.cfg.TextsFor()}
+	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign,
+		Notify: func(ctx context.Context, ps []handoff.Position) {
+			for _, p := range ps {
+				conv, err := s.store.Load(ctx, p.Conv)
+				if err != nil {
+					s.log.Warn("queue notice", "conv", p.Conv, "err", err)
+					continue
+				}
+				out := notices.Notice(conv, p)
+				if err := s.store.AppendOut(ctx, out); err != nil {
+					s.log.Warn("queue notice", "conv", p.Conv, "err", err)
+					continue
+				}
+				s.deliver(ctx, out)
+			}
+		},
+		Requeued: func(_ context.Context, cids []string) {
+			for _, c := range cids {
+				s.log.Info("claim expired, back in the queue", "conv", c)
+			}
+		}})
+	return nil
+}
+
+// deliver sends an outbound message on the customer's channel. A failure is
+// logged and returned (the console shows it to the agent).
+func (s *server) deliver(ctx context.Context, out bot.Outbound) error {
+	ch, ok := s.channels[out.Channel]
+	if !ok {
+		err := fmt.Errorf("deliver %s: channel %q is not enabled", out.Conv, out.Channel)
+		s.log.Error("deliver", "conv", out.Conv, "channel", out.Channel, "err", err)
+		return err
+	}
+	if err := ch.Send(ctx, out); err != nil {
+		s.log.Warn("deliver", "conv", out.Conv, "channel", out.Channel, "err", err)
+		return err
+	}
 	return nil
 }
 
