@@ -84,8 +84,8 @@ type server struct {
 	// channels deliver outbound messages by channel name.
 	channels map[string]bot.Channel
 	metrics  *metrics
-	echo    *echo.Echo
-	ready   atomic.Bool
+	echo     *echo.Echo
+	ready    atomic.Bool
 }
 
 // newServer builds the components. The only I/O is loading the FAQ and the
