@@ -586,3 +586,24 @@ func TestValidate(t *testing.T) {
 }
 
 var _ = handoff.ErrEmpty
+
+func TestParseAgents(t *testing.T) {
+	h := testAgents(t)[0].PasswordHash
+	in := "# agents\n\nalice:" + h + "\nbob:" + h + ":pre_sales, after_sales:supervisor:4:Bob 王\n"
+	got, err := ParseAgents(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Agent{
+		{ID: "alice", PasswordHash: h},
+		{ID: "bob", PasswordHash: h, Groups: []string{"pre_sales", "after_sales"}, Role: RoleSupervisor, MaxChats: 4, Name: "Bob 王"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{"alice\n", "bob:" + h + ":g:agent:many\n"} {
+		if _, err := ParseAgents(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%q: error %v", bad, err)
+		}
+	}
+}
