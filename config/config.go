@@ -177,8 +177,14 @@ func Load(path string) (Config, error) {
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
+		// A map in the file replaces the default one (yaml.v3 would merge).
+		defCats := c.Handoff.Categories
+		c.Handoff.Categories = nil
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return c, fmt.Errorf("load config %s: %w", path, err)
+		}
+		if c.Handoff.Categories == nil && slices.Equal(c.Handoff.Groups, Default().Handoff.Groups) {
+			c.Handoff.Categories = defCats
 		}
 	}
 	if err := c.applyEnv(os.LookupEnv); err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/kefu-dev/kefu/bot"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,5 +49,69 @@ func TestLoadListsEveryProblem(t *testing.T) {
 	t.Setenv("KEFU_ANSWER_THRESHOLD", "high")
 	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "KEFU_ANSWER_THRESHOLD") {
 		t.Errorf("bad env: %v", err)
+	}
+}
+
+func TestLoadServeSections(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kefu.yaml")
+	os.WriteFile(file, []byte(`server:
+  addr: 0.0.0.0:9000
+  log_format: json
+  shutdown_timeout: 3s
+bot:
+  low_turns: 3
+  texts:
+    zh:
+      welcome: 欢迎光临小店
+web:
+  burst: 9
+handoff:
+  groups: [a, b]
+  categories: {payment: b}
+  default_group: a
+  hours: {timezone: Asia/Shanghai, days: [mon, tue], open: "09:00", close: "18:00"}
+`), 0o644)
+	t.Setenv("REDIS_URL", "redis://:pw@127.0.0.1:6379/2")
+	t.Setenv("KEFU_LOW_TURNS", "4")
+	c, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Addr != "0.0.0.0:9000" || c.Server.LogFormat != "json" || c.Server.ShutdownTimeout.Seconds() != 3 {
+		t.Errorf("server %+v", c.Server)
+	}
+	if c.Bot.LowTurns != 4 || c.Web.Burst != 9 || c.Web.MaxMessageLen != 1000 || c.Redis.URL == "" {
+		t.Errorf("bot %+v web %+v", c.Bot, c.Web)
+	}
+	tx := c.TextsFor()
+	if tx["zh"].Welcome != "欢迎光临小店" || tx["zh"].Fallback == "" || tx["en"].Welcome == "" {
+		t.Errorf("texts: %+v", tx["zh"])
+	}
+	if d, err := c.Handoff.Hours.Weekdays(); err != nil || len(d) != 2 {
+		t.Errorf("days %v %v", d, err)
+	}
+}
+
+func TestValidateServeSections(t *testing.T) {
+	c := Default()
+	c.Server.LogFormat = "xml"
+	c.Redis.URL = "http://user:topsecret@host"
+	c.Bot.LowTurns = 0
+	c.Bot.Texts = map[string]bot.Texts{"fr": {}}
+	c.Web.Secret = "short"
+	c.Handoff.Categories = map[string]string{"x": "nogroup"}
+	c.Handoff.Hours.Days = []string{"someday"}
+	c.Handoff.Hours.Timezone = "Mars/Olympus"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"log_format", "REDIS_URL", "low_turns", "bot.texts.fr", "KEFU_WEB_SECRET", "nogroup", "someday", "Mars/Olympus"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "topsecret") {
+		t.Error("the Redis password is in the error")
 	}
 }
