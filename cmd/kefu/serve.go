@@ -182,6 +182,25 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
+	if s.mini != nil {
+		// miniredis expires keys only when told that time passed.
+		tick := time.NewTicker(time.Second)
+		tctx, stopTick := context.WithCancel(ctx)
+		tickDone := make(chan struct{})
+		go func() {
+			defer close(tickDone)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tctx.Done():
+					return
+				case <-tick.C:
+					s.mini.FastForward(time.Second)
+				}
+			}
+		}()
+		defer func() { stopTick(); <-tickDone }()
+	}
 	if err := s.web.Start(ctx); err != nil {
 		return err
 	}
