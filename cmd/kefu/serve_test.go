@@ -512,3 +512,18 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestBenchWebSmoke: the load tool runs against a real redis-server and
+// prints both lines.
+func TestBenchWebSmoke(t *testing.T) {
+	mustRedisEnv(t)
+	code, out := runKefu(t, "bench", "web", "--customers", "3", "--messages", "4")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"matcher alone: 12 messages", "gateway (JSON API, 3 customers): 12 messages", "msg/s, p50"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
