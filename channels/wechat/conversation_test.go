@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"gopkg.in/yaml.v3"
 
 	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/intents"
@@ -248,3 +250,28 @@ func TestSplitText(t *testing.T) {
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 
 var errBoom = errors.New("boom")
+
+// TestConfigYAML: the settings as an operator writes them.
+func TestConfigYAML(t *testing.T) {
+	var cfg Config
+	err := yaml.Unmarshal([]byte(`
+reply_budget: 2s
+quota: 10
+choice_ttl: 10m
+menu:
+  MENU_TRACK: logistics_track
+  MENU_HUMAN: "@human"
+`), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{ReplyBudget: 2 * time.Second, Quota: 10, ChoiceTTL: 10 * time.Minute,
+		Menu: map[string]string{"MENU_TRACK": "logistics_track", "MENU_HUMAN": bot.ChoiceHuman}}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	d := cfg.withDefaults()
+	if d.ReplyBudget != 2*time.Second || d.Window != 48*time.Hour || d.MaxBodyBytes != 64<<10 || d.HTTPTimeout != 10*time.Second {
+		t.Errorf("defaults %+v", d)
+	}
+}

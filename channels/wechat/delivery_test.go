@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/silenceper/wechat/v2/util"
+
 	"github.com/kefu-dev/kefu/bot"
 )
 
@@ -264,6 +266,9 @@ func TestAccessToken(t *testing.T) {
 	}
 	if api.tokens() != 1 {
 		t.Errorf("%d token fetches for two instances, want 1", api.tokens())
+	}
+	if c := util.DefaultHTTPClient; c != b.client || c.Timeout <= 0 {
+		t.Errorf("the library's HTTP client %p has no timeout or is not the adapter's", c)
 	}
 	key := prefix + "wechat:cache:" + accessTokenKey(testCred.AppID)
 	ttl, err := rdb.TTL(ctx, key).Result()
