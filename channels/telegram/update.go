@@ -228,6 +228,9 @@ func classifyMessage(m *models.Message, id string, me identity, at time.Time) ac
 	a := action{chatID: m.Chat.ID, msg: bot.Message{Channel: "telegram", ID: id, Lang: m.From.LanguageCode, At: at}}
 	switch m.Chat.Type {
 	case models.ChatTypePrivate:
+		if m.Chat.ID != m.From.ID {
+			return action{ignore: "private chat that is not the sender's"}
+		}
 		a.msg.User = strconv.FormatInt(m.From.ID, 10)
 		a.unblock = true
 	case models.ChatTypeGroup, models.ChatTypeSupergroup:
@@ -426,6 +429,10 @@ func classifyCallback(q *models.CallbackQuery, me identity, at time.Time) action
 		ID: fmt.Sprintf("cb:%d:%d:%d", chat.ID, msgID, q.From.ID)}
 	switch chat.Type {
 	case models.ChatTypePrivate:
+		if chat.ID != q.From.ID {
+			a.ignore = "callback in a private chat that is not the sender's"
+			return a
+		}
 		a.msg.User = strconv.FormatInt(q.From.ID, 10)
 		a.unblock = true
 	case models.ChatTypeGroup, models.ChatTypeSupergroup:
@@ -454,7 +461,7 @@ func classifyMember(c *models.ChatMemberUpdated, id string, at time.Time) action
 	if c.Chat.Type != models.ChatTypePrivate {
 		return action{ignore: "bot membership change in a group"}
 	}
-	if c.From.ID <= 0 {
+	if c.From.ID <= 0 || c.Chat.ID != c.From.ID {
 		return action{ignore: "membership change without a sender"}
 	}
 	a := action{chatID: c.Chat.ID}
