@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/intents"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	Bot     Bot            `yaml:"bot"`
 	Web     Web            `yaml:"web"`
 	Handoff Handoff        `yaml:"handoff"`
+	// Console is the agent console; its agents may also come from the file
+	// named by KEFU_AGENTS_FILE (id:bcrypt-hash:groups:role:max_chats:name).
+	Console    console.Config `yaml:"console"`
+	AgentsFile string         `yaml:"-"`
 }
 
 // Handoff is the agents' queue: skill groups, which FAQ categories go to
@@ -190,6 +195,13 @@ func Load(path string) (Config, error) {
 	if err := c.applyEnv(os.LookupEnv); err != nil {
 		return c, err
 	}
+	if c.AgentsFile != "" {
+		as, err := console.LoadAgentsFile(c.AgentsFile)
+		if err != nil {
+			return c, err
+		}
+		c.Console.Agents = append(c.Console.Agents, as...)
+	}
 	return c, c.Validate()
 }
 
@@ -228,6 +240,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("KEFU_LOG_FORMAT", &c.Server.LogFormat)
 	str("KEFU_LOG_LEVEL", &c.Server.LogLevel)
 	str("KEFU_WEB_SECRET", &c.Web.Secret)
+	str("KEFU_AGENTS_FILE", &c.AgentsFile)
 	integer("KEFU_LOW_TURNS", &c.Bot.LowTurns)
 	str("KEFU_FAQ_DIR", &c.FAQDir)
 	str("KEFU_DICT_DIR", &c.DictDir)
@@ -321,6 +334,16 @@ func (c Config) Validate() error {
 	if h.Hours.Timezone != "" {
 		if _, err := time.LoadLocation(h.Hours.Timezone); err != nil {
 			errs = append(errs, fmt.Errorf("handoff.hours.timezone %q: unknown", h.Hours.Timezone))
+		}
+	}
+	if err := c.Console.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("console: %w", err))
+	}
+	for _, a := range c.Console.Agents {
+		for _, g := range a.Groups {
+			if !slices.Contains(h.Groups, g) {
+				errs = append(errs, fmt.Errorf("console.agents %s: group %q is not in handoff.groups", a.ID, g))
+			}
 		}
 	}
 	if c.FAQDir != "" {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/channels/web"
 	"github.com/kefu-dev/kefu/config"
+	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/faq"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
@@ -79,6 +82,8 @@ type server struct {
 	store   *bot.Store
 	engine  *bot.Engine
 	web     *web.Adapter
+	console *console.Console
+	demo    string // "id / password" of the demo agent (embedded default only)
 	queue   *handoff.Queue
 	reaper  *handoff.Reaper
 	// channels deliver outbound messages by channel name.
@@ -128,6 +133,9 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		AllowedOrigins: cfg.Web.AllowedOrigins, Secret: cfg.Web.Secret, Texts: cfg.TextsFor()},
 		s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
 	s.channels = map[string]bot.Channel{web.Name: s.web}
+	if err := s.newConsole(); err != nil {
+		return nil, err
+	}
 	if cfg.FAQDir != "" {
 		s.watcher = &faq.Watcher{Dir: cfg.FAQDir, Logger: log,
 			Apply: func(f *faq.FAQ) error { return s.live.Reload(f) },
@@ -150,6 +158,9 @@ func (s *server) routes() {
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	// The agent console.
+	e.Any(s.console.Path(), echo.WrapHandler(s.console))
+	e.Any(s.console.Path()+"/*", echo.WrapHandler(s.console))
 	// The web chat: page, assets, API and WebSocket.
 	e.Any("/*", echo.WrapHandler(s.web))
 	s.echo = e
@@ -205,6 +216,7 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer s.web.Close()
+	defer s.console.Close()
 	if err := s.reaper.Start(ctx); err != nil {
 		return err
 	}
@@ -224,6 +236,9 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 	url := "http://" + ln.Addr().String() + "/"
 	s.ready.Store(true)
 	s.log.Info("serving", "addr", ln.Addr().String(), "chat", url)
+	if s.demo != "" {
+		fmt.Fprintf(stdout, "demo agent for the console at %s%s: %s\n", strings.TrimSuffix(url, "/"), s.console.Path(), s.demo)
+	}
 	fmt.Fprintf(stdout, "kefu is serving the web chat at %s\n", url)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -280,6 +295,34 @@ func (s *server) newQueue() error {
 				s.log.Info("claim expired, back in the queue", "conv", c)
 			}
 		}})
+	return nil
+}
+
+// newConsole builds the agent console. With the embedded Redis and no agent
+// configured, a demo agent in every group gets a random password, printed at
+// start-up: the quick start shows the whole flow.
+func (s *server) newConsole() error {
+	cc := s.cfg.Console
+	if cc.KeyPrefix == "" {
+		cc.KeyPrefix = s.cfg.Redis.Prefix + "console:"
+	}
+	if len(cc.Agents) == 0 && s.mini != nil {
+		b := make([]byte, 9)
+		_, _ = rand.Read(b)
+		pw := base64.RawURLEncoding.EncodeToString(b)
+		hash, err := console.HashPassword(pw)
+		if err != nil {
+			return err
+		}
+		cc.Agents = []console.Agent{{ID: "demo", Name: "演示客服", PasswordHash: hash, Groups: s.cfg.Handoff.Groups,
+			MaxChats: 5, Role: console.RoleSupervisor}}
+		s.demo = "demo / " + pw
+	}
+	if len(cc.Agents) == 0 {
+		s.log.Warn("no agents configured (console.agents or KEFU_AGENTS_FILE): nobody can sign in to the console")
+	}
+	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
+		Deliver: s.deliver, Surveyor: s.engine}, s.log)
 	return nil
 }
 
