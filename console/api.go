@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -278,8 +277,9 @@ type convJSON struct {
 
 // guessJSON is one of the bot's top guesses at hand-off.
 type guessJSON struct {
-	Intent string  `json:"intent"`
-	Score  float64 `json:"score"`
+	Intent   string  `json:"intent"`
+	Score    float64 `json:"score"`
+	Question string  `json:"question,omitempty"` // the FAQ question that matched best
 }
 
 // entryJSON is a transcript line. Dir is "in" (customer), "out" (bot or
@@ -296,32 +296,10 @@ type entryJSON struct {
 	At      *time.Time   `json:"at,omitempty"`
 }
 
-// guessesOf reads the bot's top guesses from a conversation's Guesses field
-// ([]struct{Intent string; Score float64}), whichever version of package bot
-// is built in (the field is being added there); none without it.
-func guessesOf(conv any) []guessJSON {
-	out := []guessJSON{}
-	v := reflect.ValueOf(conv)
-	if v.Kind() != reflect.Struct {
-		return out
-	}
-	f := v.FieldByName("Guesses")
-	if !f.IsValid() || f.Kind() != reflect.Slice {
-		return out
-	}
-	for i := 0; i < f.Len(); i++ {
-		e := reflect.Indirect(f.Index(i))
-		if e.Kind() != reflect.Struct {
-			continue
-		}
-		var g guessJSON
-		if x := e.FieldByName("Intent"); x.IsValid() && x.Kind() == reflect.String {
-			g.Intent = x.String()
-		}
-		if x := e.FieldByName("Score"); x.IsValid() && x.CanFloat() {
-			g.Score = x.Float()
-		}
-		out = append(out, g)
+func guessesOf(gs []bot.Guess) []guessJSON {
+	out := make([]guessJSON, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, guessJSON{Intent: g.Intent, Score: g.Score, Question: g.Question})
 	}
 	return out
 }
@@ -329,7 +307,7 @@ func guessesOf(conv any) []guessJSON {
 func toConvJSON(cv bot.Conversation) convJSON {
 	return convJSON{ID: cv.ID, Channel: cv.Channel, User: cv.User, Mode: cv.Mode, Reason: cv.Reason,
 		Urgent: cv.Urgent, Group: cv.Group, Agent: cv.Agent, LastIntent: cv.LastIntent, Lang: cv.Lang,
-		Entities: nonNil(cv.Entities), Guesses: guessesOf(cv), Created: timePtr(cv.Created), Updated: timePtr(cv.Updated)}
+		Entities: nonNil(cv.Entities), Guesses: guessesOf(cv.Guesses), Created: timePtr(cv.Created), Updated: timePtr(cv.Updated)}
 }
 
 // conversation returns a held conversation (any, for a supervisor) and its

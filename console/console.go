@@ -38,7 +38,10 @@ type Surveyor interface {
 	Survey(ctx context.Context, conv string) (bot.Outbound, error)
 }
 
-var _ Conversations = (*bot.Store)(nil)
+var (
+	_ Conversations = (*bot.Store)(nil)
+	_ Surveyor      = (*bot.Engine)(nil)
+)
 
 // Deps are what the console works with.
 type Deps struct {

@@ -150,6 +150,7 @@ func TestClaimReplyClose(t *testing.T) {
 	cv, _ := e.store.Load(ctx, cid)
 	cv.Entities = []intents.Entity{{Type: intents.EntityOrder, Value: "2023112312345678"}}
 	cv.LastIntent = "order_urge_shipping"
+	cv.Guesses = []bot.Guess{{Intent: "order_urge_shipping", Score: 0.41, Question: "还没发货吗"}, {Intent: "refund", Score: 0.22}}
 	if err := e.store.Record(ctx, cv, bot.Outbound{Conv: cid, Kind: bot.OutHandoff, Text: "正在为您转接人工客服"}); err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +180,10 @@ func TestClaimReplyClose(t *testing.T) {
 	}
 	if diff := cmp.Diff([]intents.Entity{{Type: "order", Value: "2023112312345678"}}, cb.Conv.Entities); diff != "" {
 		t.Fatalf("entities (-want +got):\n%s", diff)
+	}
+	wantGuesses := []guessJSON{{Intent: "order_urge_shipping", Score: 0.41, Question: "还没发货吗"}, {Intent: "refund", Score: 0.22}}
+	if diff := cmp.Diff(wantGuesses, cb.Conv.Guesses); diff != "" {
+		t.Fatalf("guesses (-want +got):\n%s", diff)
 	}
 	var dirs []string
 	for _, x := range cb.Transcript {
@@ -537,25 +542,6 @@ func TestPageAndAssets(t *testing.T) {
 		if strings.Contains(string(js), bad) {
 			t.Errorf("app.js uses %s", bad)
 		}
-	}
-}
-
-func TestGuessesOf(t *testing.T) {
-	type guess struct {
-		Intent string
-		Score  float64
-	}
-	type conv struct {
-		ID      string
-		Guesses []guess
-	}
-	got := guessesOf(conv{Guesses: []guess{{"refund", 0.42}, {"logistics_track", 0.31}}})
-	want := []guessJSON{{"refund", 0.42}, {"logistics_track", 0.31}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("(-want +got):\n%s", diff)
-	}
-	if got := guessesOf(bot.Conversation{}); len(got) != 0 {
-		t.Fatalf("empty conversation: %v", got)
 	}
 }
 

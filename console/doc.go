@@ -73,7 +73,7 @@
 //	            "claimed","lease_until","lost"}]}   (held, and lost until dismissed)
 //	GET  convs/{id}[?after=entry] -> {"conv":{"id","channel","user","mode","reason","urgent",
 //	            "group","agent","last_intent","lang","entities":[{"type","value"}],
-//	            "guesses":[{"intent","score"}],"created","updated"},"mine",
+//	            "guesses":[{"intent","score","question"}],"created","updated"},"mine",
 //	            "transcript":[{"id","dir":"in|out|note","kind","agent","intent","text",
 //	            "choice","choices","at"}]}      (holder, or any supervisor)
 //	POST convs/{id}/reply {"text","id"?} -> {"entry","dup","delivered","delivery_error"?}

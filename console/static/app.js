@@ -327,7 +327,7 @@
       c.last_intent ? 'last intent ' + c.last_intent : '', c.lang ? 'lang ' + c.lang : ''].filter(Boolean).join(' · ')));
     const gl = $('guesses');
     clear(gl);
-    for (const g of c.guesses) gl.appendChild(el('li', null, g.intent + ' ' + (g.score * 100).toFixed(0) + '%'));
+    for (const g of c.guesses) gl.appendChild(el('li', null, g.intent + ' ' + (g.score * 100).toFixed(0) + '%' + (g.question ? ' — ' + g.question : '')));
     if (!c.guesses.length) gl.appendChild(el('li', 'muted', 'none'));
     const en = $('entities');
     clear(en);
