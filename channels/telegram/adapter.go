@@ -131,8 +131,10 @@ func (a *Adapter) Start(ctx context.Context) error {
 	}
 	a.started = true
 	a.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	if a.identity().username == "" {
-		me, err := a.api.GetMe(ctx)
+		me, err := a.api.GetMe(sctx)
 		if err != nil {
 			return a.apiError("getMe", ErrSendFailed, err)
 		}
@@ -142,7 +144,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 	}
 	switch a.cfg.Mode {
 	case ModeWebhook:
-		_, err := a.api.SetWebhook(ctx, &tgbot.SetWebhookParams{
+		_, err := a.api.SetWebhook(sctx, &tgbot.SetWebhookParams{
 			URL: a.cfg.WebhookURL, SecretToken: a.secret, AllowedUpdates: allowedUpdates,
 		})
 		if err != nil {
@@ -150,7 +152,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 		}
 		a.log.Info("telegram webhook registered", "url", a.cfg.WebhookURL)
 	case ModePolling:
-		if _, err := a.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil {
+		if _, err := a.api.DeleteWebhook(sctx, &tgbot.DeleteWebhookParams{}); err != nil {
 			return a.apiError("deleteWebhook", ErrSendFailed, err)
 		}
 		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
