@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -274,5 +276,30 @@ func TestTokenNeverLeaks(t *testing.T) {
 	s := Secrets{Token: testToken, WebhookSecret: testSecret}
 	if out := fmt.Sprintf("%v %+v %#v %s", s, s, s, s); strings.Contains(out, "secretTOKEN") || strings.Contains(out, testSecret) {
 		t.Errorf("Secrets printed: %s", out)
+	}
+}
+
+func TestClose(t *testing.T) {
+	h := newHarness(t, ModePolling, func(c *Config) { c.BotUsername = "kefu_test_bot" })
+	h.start()
+	eventually(t, "polling", func() bool { return len(h.f.callsOf("getUpdates")) > 0 })
+	if err := h.a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.a.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := h.a.Send(context.Background(), agentReply(778010, "x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close: %v, want ErrClosed", err)
+	}
+	// The lease was given back: another instance can poll at once.
+	if n, _ := h.rdb.Exists(context.Background(), h.prefix+"tg:poller").Result(); n != 0 {
+		t.Error("polling lease still held after Close")
+	}
+	// A polling adapter serves no webhook.
+	rec := httptest.NewRecorder()
+	h.a.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/telegram/webhook", strings.NewReader("{}")))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("webhook in polling mode: %d", rec.Code)
 	}
 }
