@@ -19,6 +19,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/channels/telegram"
+	"github.com/kefu-dev/kefu/channels/wechat"
 	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/intents"
 )
@@ -42,6 +44,13 @@ type Config struct {
 	// named by KEFU_AGENTS_FILE (id:bcrypt-hash:groups:role:max_chats:name).
 	Console    console.Config `yaml:"console"`
 	AgentsFile string         `yaml:"-"`
+	// WeChat is the official account channel, enabled when KEFU_WECHAT_APP_ID
+	// is set (with KEFU_WECHAT_APP_SECRET, KEFU_WECHAT_TOKEN and, for safe
+	// mode, KEFU_WECHAT_AES_KEY); its server URL is /wechat.
+	WeChat wechat.Config `yaml:"wechat"`
+	// Telegram is the Telegram bot channel, enabled when KEFU_TELEGRAM_TOKEN
+	// is set (webhook mode also needs KEFU_TELEGRAM_WEBHOOK_SECRET).
+	Telegram telegram.Config `yaml:"telegram"`
 }
 
 // Handoff is the agents' queue: skill groups, which FAQ categories go to

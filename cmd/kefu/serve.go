@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,7 +26,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/channels/telegram"
 	"github.com/kefu-dev/kefu/channels/web"
+	"github.com/kefu-dev/kefu/channels/wechat"
 	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/faq"
@@ -82,6 +86,8 @@ type server struct {
 	store   *bot.Store
 	engine  *bot.Engine
 	web     *web.Adapter
+	wechat  *wechat.Adapter // nil unless configured
+	tg      *telegram.Adapter
 	console *console.Console
 	demo    string // "id / password" of the demo agent (embedded default only)
 	queue   *handoff.Queue
@@ -133,6 +139,28 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		AllowedOrigins: cfg.Web.AllowedOrigins, Secret: cfg.Web.Secret, Texts: cfg.TextsFor()},
 		s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
 	s.channels = map[string]bot.Channel{web.Name: s.web}
+	if tok := os.Getenv("KEFU_TELEGRAM_TOKEN"); tok != "" {
+		tc := cfg.Telegram
+		if tc.KeyPrefix == "" {
+			tc.KeyPrefix = cfg.Redis.Prefix
+		}
+		s.tg, err = telegram.New(tc, telegram.Secrets{Token: tok, WebhookSecret: os.Getenv("KEFU_TELEGRAM_WEBHOOK_SECRET")},
+			s.engine, s.rdb, log)
+		if err != nil {
+			return nil, err
+		}
+		s.channels[s.tg.Name()] = s.tg
+	}
+	if cred := wechat.CredentialsFromEnv(os.Getenv); cred.AppID != "" {
+		if err := cred.Validate(); err != nil {
+			return nil, err
+		}
+		s.wechat, err = wechat.New(cfg.WeChat, cred, s.engine, s.rdb, cfg.Redis.Prefix, log)
+		if err != nil {
+			return nil, err
+		}
+		s.channels[wechat.Name] = s.wechat
+	}
 	if err := s.newConsole(); err != nil {
 		return nil, err
 	}
@@ -158,6 +186,16 @@ func (s *server) routes() {
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	if s.wechat != nil {
+		e.Any("/wechat", echo.WrapHandler(s.wechat))
+	}
+	if s.tg != nil && s.cfg.Telegram.Mode == "webhook" {
+		path := "/telegram/webhook"
+		if u, err := neturl.Parse(s.cfg.Telegram.WebhookURL); err == nil && u.Path != "" {
+			path = u.Path
+		}
+		e.Any(path, echo.WrapHandler(s.tg))
+	}
 	// The agent console.
 	e.Any(s.console.Path(), echo.WrapHandler(s.console))
 	e.Any(s.console.Path()+"/*", echo.WrapHandler(s.console))
@@ -216,7 +254,14 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer s.web.Close()
-	defer s.console.Close()
+	if s.wechat != nil {
+		if err := s.wechat.Start(ctx); err != nil {
+			return err
+		}
+		// After the HTTP server has stopped: messages still being answered
+		// in the background go out before the process ends.
+		defer s.wechat.Close()
+	}
 	if err := s.reaper.Start(ctx); err != nil {
 		return err
 	}
@@ -233,15 +278,24 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 	}
 	hs := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String() + "/"
+	if s.tg != nil {
+		// After listening: in webhook mode Telegram may call at once.
+		if err := s.tg.Start(ctx); err != nil {
+			hs.Close()
+			<-errc
+			return err
+		}
+		defer s.tg.Close()
+	}
 	s.ready.Store(true)
 	s.log.Info("serving", "addr", ln.Addr().String(), "chat", url)
 	if s.demo != "" {
 		fmt.Fprintf(stdout, "demo agent for the console at %s%s: %s\n", strings.TrimSuffix(url, "/"), s.console.Path(), s.demo)
 	}
 	fmt.Fprintf(stdout, "kefu is serving the web chat at %s\n", url)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -251,6 +305,7 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 	s.log.Info("shutting down", "timeout", s.cfg.Server.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
+	s.console.Close() // ends the consoles' live streams, which Shutdown would wait for
 	err = hs.Shutdown(sctx)
 	<-errc
 	if err != nil {

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -525,5 +527,36 @@ func TestBenchWebSmoke(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestServeWeChatMounted: with the WeChat credentials in the environment the
+// server URL answers WeChat's echostr check, and refuses a bad signature.
+func TestServeWeChatMounted(t *testing.T) {
+	mustRedisEnv(t)
+	t.Setenv("KEFU_WECHAT_APP_ID", "wx0123456789abcdef")
+	t.Setenv("KEFU_WECHAT_APP_SECRET", "app-secret-not-logged")
+	t.Setenv("KEFU_WECHAT_TOKEN", "tok3n")
+	g := mustServe(t)
+	parts := []string{"tok3n", "1700000000", "n0nce"}
+	sort.Strings(parts)
+	sig := fmt.Sprintf("%x", sha1.Sum([]byte(strings.Join(parts, ""))))
+	get := func(sig string) (int, string) {
+		resp, err := http.Get(g.URL + "/wechat?signature=" + sig + "&timestamp=1700000000&nonce=n0nce&echostr=hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(sig); code != 200 || body != "hello" {
+		t.Errorf("echostr check: %d %q", code, body)
+	}
+	if code, _ := get("0000"); code != 403 {
+		t.Errorf("bad signature: %d, want 403", code)
+	}
+	if strings.Contains(g.logs.String(), "app-secret-not-logged") {
+		t.Error("the AppSecret is in the log")
 	}
 }
