@@ -95,14 +95,12 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults, chosen on the development cases (see
-// BENCHMARKS.md and TestScanThresholds). A clarify offers up to three
-// intents within ClarifySpan of the best, so a wide span lets the second
-// and third choices be real alternatives.
+// BENCHMARKS.md).
 func DefaultConfig() Config {
 	return Config{
-		AnswerThreshold:  0.6,
+		AnswerThreshold:  0.5,
 		ClarifyThreshold: 0.2,
-		ClarifySpan:      0.5,
+		ClarifySpan:      0.2,
 		MaxChoices:       3,
 		TopN:             5,
 		HandoffPhrases: []string{
@@ -265,8 +263,8 @@ func (m *Matcher) Analyze(text string) Analysis { return analyze(text, m.tok, m.
 // maxRerank bounds how many retrieved questions get the full similarity for
 // a whole message; maxRerankPart for each part of a message of several.
 const (
-	maxRerank     = 8
-	maxRerankPart = 4
+	maxRerank     = 16
+	maxRerankPart = 8
 )
 
 // Match scores text against every intent and decides what the bot does with
@@ -369,7 +367,7 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32) {
 	if part {
 		k = maxRerankPart
 	}
-	for _, qi := range m.diverse(m.retrieve(&sc.acc, q, 3*k), &sc.acc, k) {
+	for _, qi := range m.retrieve(&sc.acc, q, k) {
 		qq := &m.questions[qi]
 		if qi == skip || (part && m.smallTalk[qq.intent]) {
 			continue
@@ -405,31 +403,19 @@ func oneSidedUnmatched(a, b []feat) float64 {
 func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 	if len(m.questions) <= k {
 		out := acc.out[:0]
-		acc.outW = acc.outW[:0]
 		for i := range m.questions {
 			out = append(out, int32(i))
-			acc.outW = append(acc.outW, 0)
 		}
 		acc.out = out
 		return out
 	}
-	// Features in a large share of the questions weigh little and cost the
-	// most to walk: they count only when the rarer ones find too few
-	// questions.
-	limit := max(64, len(m.questions)/32)
-	common := false
-	add := func(fs []feat, post [][]int32, all bool) {
+	add := func(fs []feat, post [][]int32) {
 		for _, f := range fs {
 			if f.id < 0 {
 				continue
 			}
-			p := post[f.id]
-			if !all && len(p) > limit {
-				common = true
-				continue
-			}
 			w := f.w * f.w
-			for _, qi := range p {
+			for _, qi := range post[f.id] {
 				if acc.score[qi] == 0 {
 					acc.touched = append(acc.touched, qi)
 				}
@@ -437,18 +423,10 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 			}
 		}
 	}
-	add(q.bigrams, m.postings, false)
-	add(q.words, m.postings, false)
-	if common && len(acc.touched) < k {
-		for _, qi := range acc.touched {
-			acc.score[qi] = 0
-		}
-		acc.touched = acc.touched[:0]
-		add(q.bigrams, m.postings, true)
-		add(q.words, m.postings, true)
-	}
+	add(q.bigrams, m.postings)
+	add(q.words, m.postings)
 	if len(acc.touched) < k {
-		add(q.chars, m.charPost, true)
+		add(q.chars, m.charPost)
 	}
 	var out []int32
 	if len(acc.touched) <= k {
@@ -498,10 +476,6 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 		}
 		out = h
 	}
-	acc.outW = acc.outW[:0]
-	for _, qi := range out {
-		acc.outW = append(acc.outW, acc.score[qi])
-	}
 	for _, qi := range acc.touched {
 		acc.score[qi] = 0
 	}
@@ -510,55 +484,11 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 	return out
 }
 
-// diverse keeps the k best of the retrieved questions with at most
-// perIntent of any one intent, so that the similarity looks at more intents
-// (a clarify offers three) rather than many paraphrases of one.
-func (m *Matcher) diverse(qs []int32, acc *accumulator, k int) []int32 {
-	if len(qs) <= k {
-		return qs
-	}
-	const perIntent = 2
-	// Best first (ties by lower index); the lists are short.
-	ws := acc.outW
-	for i := 1; i < len(qs); i++ {
-		for j := i; j > 0 && (ws[j] > ws[j-1] || ws[j] == ws[j-1] && qs[j] < qs[j-1]); j-- {
-			qs[j], qs[j-1] = qs[j-1], qs[j]
-			ws[j], ws[j-1] = ws[j-1], ws[j]
-		}
-	}
-	out := qs[:0]
-	var count [64]int8
-	var big map[int32]int
-	for _, qi := range qs {
-		in := m.questions[qi].intent
-		if in < int32(len(count)) {
-			if count[in] >= perIntent {
-				continue
-			}
-			count[in]++
-		} else {
-			if big == nil {
-				big = map[int32]int{}
-			}
-			if big[in] >= perIntent {
-				continue
-			}
-			big[in]++
-		}
-		out = append(out, qi)
-		if len(out) == k {
-			break
-		}
-	}
-	return out
-}
-
 // accumulator is retrieve's scratch space, one per concurrent Match.
 type accumulator struct {
 	score   []float32 // by question index; zero between uses
 	touched []int32
-	out     []int32   // the result, valid until the next retrieve
-	outW    []float32 // the retrieval score of each of out
+	out     []int32 // the result, valid until the next retrieve
 }
 
 // confFeatures are the inputs of the confidence, the constant 1 first.
@@ -577,10 +507,9 @@ const numConfFeatures = 6
 // how much of the message the matched question covers, the heaviest message
 // word it leaves unexplained, and the message's length. Fitted on the sample
 // FAQ (each question matched leave-one-out as an in-scope message), its
-// editor tests, vague messages (questions without their two heaviest words)
-// and out-of-scope questions from another domain; refit with
+// editor tests, and out-of-scope questions from another domain; refit with
 // KEFU_FIT_CONFIDENCE=../../shared/data/bq/dev.csv go test ./intents -run TestFitConfidence -v
-var confCoef = [numConfFeatures]float64{-8.752, 10.417, -6.295, 2.775, 0.731, 0.918}
+var confCoef = [numConfFeatures]float64{-6.575, 12.204, -6.107, 2.448, -2.374, 0.234}
 
 // confidence is the calibrated probability that the top candidate is right.
 func (m *Matcher) confidence(cs []Candidate) float64 {

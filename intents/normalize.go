@@ -217,9 +217,4 @@ func normalizeFolded(s string) string {
 }
 
 // isHan reports whether r is a CJK ideograph.
-func isHan(r rune) bool {
-	if r >= 0x4e00 && r <= 0x9fff {
-		return true
-	}
-	return r >= 0x2e80 && unicode.Is(unicode.Han, r)
-}
+func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }

@@ -64,7 +64,7 @@ type stats struct {
 	// which word ids are stop words, so that makeDoc needs no logarithm.
 	idfs   []float32
 	wordW  []float32 // word weights: IDF, scaled down for stop words
-	frozen int       // n when idfs was computed
+	frozen int // n when idfs was computed
 	stopLx *Lexicon
 }
 
@@ -228,7 +228,7 @@ func makeDoc(tokens []string, st *stats, lx *Lexicon) doc {
 		})
 	}
 	if n > 1 {
-		d.bigrams = fs[n : n : 2*n-1]
+		d.bigrams = fs[n:n:2*n-1]
 	}
 	for i := 0; i+1 < len(d.seq); i++ {
 		a, b := d.seq[i], d.seq[i+1]
