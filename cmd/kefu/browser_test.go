@@ -122,3 +122,56 @@ func jsString(s string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestBrowserHandoffFlow: in headless Chromium, a customer in the web chat
+// asks for a person; an agent signs in to the console in another window,
+// claims, replies; the customer sees the reply; the agent closes; the
+// customer gets the survey and rates it.
+func TestBrowserHandoffFlow(t *testing.T) {
+	mustRedisEnv(t)
+	g := mustServe(t, "--config", agentConfig(t, ""))
+	cust := mustBrowser(t)
+	agentTab, cancel := chromedp.NewContext(cust) // a second window of the same browser
+	defer cancel()
+
+	if err := chromedp.Do(cust, chromedp.Navigate(g.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, cust, "the welcome", `document.querySelectorAll('.msg.out[data-kind="welcome"]').length === 1`)
+	if err := chromedp.Do(cust, chromedp.Click("#human")); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, cust, "the hand-off notice", `document.querySelectorAll('.msg.out[data-kind="handoff"]').length === 1`)
+
+	reply := "您好，我是小王，请问有什么可以帮您？"
+	if err := chromedp.Do(agentTab,
+		chromedp.Navigate(g.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#signin-id")),
+		chromedp.SendKeys(chromedp.CSS("#signin-id"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#signin-password"), "alice-pw"),
+		chromedp.Click(chromedp.CSS("#signin-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#queue li.waiting")),
+		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
+		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
+		chromedp.SendKeys(chromedp.CSS("#reply-text"), reply),
+		chromedp.Click(chromedp.CSS("#reply-send")),
+		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.out.agent")),
+	); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	poll(t, cust, "the agent's reply", `Array.from(document.querySelectorAll('.msg.out.agent')).some(e => e.textContent.includes(`+jsString(reply)+`))`)
+
+	if err := chromedp.Do(agentTab, chromedp.Click(chromedp.CSS("#close-btn"))); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	poll(t, cust, "the survey", `document.querySelectorAll('.msg.out[data-kind="survey"] .choices button').length === 5`)
+	notices := evalJS[int](t, cust, `document.querySelectorAll('.msg.out[data-kind="notice"]').length`)
+	if err := chromedp.Do(cust, chromedp.Click(`.msg.out[data-kind="survey"] .choices button:last-child`)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, cust, "the thanks for the rating", `document.querySelectorAll('.msg.out[data-kind="notice"]').length === `+strconv.Itoa(notices+1))
+	thanks := evalJS[string](t, cust, `Array.from(document.querySelectorAll('.msg.out[data-kind="notice"]')).pop().textContent`)
+	if !strings.Contains(thanks, "评价") && !strings.Contains(thanks, "rating") {
+		t.Errorf("after rating the customer reads %q", thanks)
+	}
+}
