@@ -288,3 +288,46 @@ func TestServeTelegramWebhook(t *testing.T) {
 }
 
 var _ = bufio.NewScanner
+
+// TestQueuePositionNotices: a waiting customer is told when their place in
+// line changes (the queue loop of the gateway), not on every tick.
+func TestQueuePositionNotices(t *testing.T) {
+	mustRedisEnv(t)
+	g := mustServe(t, "--config", agentConfig(t, "handoff:\n  lease: 3s\n"))
+	alice := mustAgent(t, g, "alice", "alice-pw")
+	first, second := mustCustomer(t, g), mustCustomer(t, g)
+	if code, r := first.say("p1", map[string]any{"text": "转人工"}); code != 200 || len(r.Replies) != 2 {
+		t.Fatalf("first hand-off: %d %+v", code, r)
+	}
+	code, r := second.say("p1", map[string]any{"text": "转人工"})
+	if code != 200 || len(r.Replies) != 2 || !strings.Contains(r.Replies[1].Text, "前面还有 1 位") {
+		t.Fatalf("second hand-off: %d %+v", code, r)
+	}
+	if code := alice.call("POST", "claim", map[string]string{}, nil); code != 200 {
+		t.Fatalf("claim: %d", code)
+	}
+	notices := func() []string {
+		var out []string
+		for _, e := range second.history("") {
+			if e.Kind == "notice" {
+				out = append(out, e.Text)
+			}
+		}
+		return out
+	}
+	waitFor(t, func() bool { n := notices(); return len(n) == 2 && strings.Contains(n[1], "前面还有 0 位") })
+	// Nothing changes while the agent's console heartbeats: no further
+	// notice over several ticks of the loop (every lease/3 = 1 s).
+	for range 4 {
+		if code := alice.call("POST", "heartbeat", map[string]string{}, nil); code != 200 {
+			t.Fatalf("heartbeat: %d", code)
+		}
+		time.Sleep(time.Second)
+	}
+	if n := notices(); len(n) != 2 {
+		t.Errorf("notices %q: want exactly 2", n)
+	}
+	// The agent's console goes away: the waiting customer hears nobody is
+	// there any more.
+	waitFor(t, func() bool { n := notices(); return len(n) == 3 && strings.Contains(n[2], "暂无客服在线") })
+}
