@@ -111,6 +111,9 @@ type Conversation struct {
 	// LastEntry is the transcript id of the inbound message being handled
 	// (set by Ingest; not stored).
 	LastEntry string
-	Created   time.Time
-	Updated   time.Time
+	// loadedMode is Mode as read from Redis: Save writes the mode only when
+	// it changed, so it never undoes the queue's change made meanwhile.
+	loadedMode string
+	Created    time.Time
+	Updated    time.Time
 }

@@ -252,3 +252,30 @@ func TestEngineRating(t *testing.T) {
 		t.Errorf("bare 5 without survey: %+v %v", outs, err)
 	}
 }
+
+// TestSaveKeepsQueueMode: the bot writes the mode only when it changes it,
+// so a reply computed from a stale read never undoes the queue's change.
+func TestSaveKeepsQueueMode(t *testing.T) {
+	e, _ := mustEngine(t)
+	ctx := context.Background()
+	conv, _, err := e.Store.Ingest(ctx, Message{Channel: "web", User: "m1", ID: "m1-1", Text: "你好"})
+	if err != nil || conv.Mode != ModeBot {
+		t.Fatalf("ingest: %+v %v", conv, err)
+	}
+	// Meanwhile the queue moves the conversation on (a claim).
+	e.Store.rdb.HSet(ctx, e.Store.convKey(conv.ID), "mode", ModeAgent)
+	conv.LowTurns = 1
+	if err := e.Store.Save(ctx, conv); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.Store.Load(ctx, conv.ID)
+	if got.Mode != ModeAgent || got.LowTurns != 1 {
+		t.Errorf("after a save of the stale copy: mode %q low %d, want agent 1", got.Mode, got.LowTurns)
+	}
+	// A mode the bot itself changes is written.
+	got.Mode = ModeClosed
+	e.Store.Save(ctx, got)
+	if c, _ := e.Store.Load(ctx, conv.ID); c.Mode != ModeClosed {
+		t.Errorf("mode %q after the bot closed it", c.Mode)
+	}
+}

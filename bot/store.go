@@ -90,7 +90,7 @@ func (s *Store) Load(ctx context.Context, id string) (Conversation, error) {
 
 // parseConv builds a Conversation from its hash fields.
 func parseConv(id string, h map[string]string) Conversation {
-	c := Conversation{ID: id, Channel: h["channel"], User: h["user"], Mode: h["mode"],
+	c := Conversation{ID: id, Channel: h["channel"], User: h["user"], Mode: h["mode"], loadedMode: h["mode"],
 		LastIntent: h["last_intent"], Lang: h["lang"], Reason: h["reason"], Urgent: h["urgent"] == "1"}
 	c.LowTurns, _ = strconv.Atoi(h["low"])
 	c.Survey = h["survey"] == "1"
@@ -148,10 +148,16 @@ func (s *Store) save(ctx context.Context, r redis.Cmdable, c Conversation) *redi
 	if c.Urgent {
 		urgent = "1"
 	}
-	return r.HSet(ctx, s.convKey(c.ID), "mode", c.Mode, "low", c.LowTurns, "last_intent", c.LastIntent,
+	fields := []any{"low", c.LowTurns, "last_intent", c.LastIntent,
 		"lang", c.Lang, "reason", c.Reason, "urgent", urgent, "entities", string(ents),
 		"guesses", string(guesses), "category", c.Category,
-		"updated", s.now().UnixMilli())
+		"updated", s.now().UnixMilli()}
+	// The mode is written only when the bot changed it: once handed off the
+	// queue owns it, and a stale copy must not undo a claim made meanwhile.
+	if c.Mode != c.loadedMode {
+		fields = append(fields, "mode", c.Mode)
+	}
+	return r.HSet(ctx, s.convKey(c.ID), fields...)
 }
 
 func (s *Store) appendOut(ctx context.Context, r redis.Cmdable, out Outbound) *redis.StringCmd {

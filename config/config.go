@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,24 +157,13 @@ func (c Config) TextsFor() map[string]bot.Texts {
 	out := bot.DefaultTexts()
 	for lang, t := range c.Bot.Texts {
 		base := out[lang]
-		over := func(dst *string, v string) {
-			if v != "" {
-				*dst = v
+		// Every sentence is a string field: a configured one replaces the default.
+		b, o := reflect.ValueOf(&base).Elem(), reflect.ValueOf(t)
+		for f := range o.NumField() {
+			if v := o.Field(f).String(); v != "" {
+				b.Field(f).SetString(v)
 			}
 		}
-		over(&base.Welcome, t.Welcome)
-		over(&base.Fallback, t.Fallback)
-		over(&base.ClarifyPrompt, t.ClarifyPrompt)
-		over(&base.HandoffNotice, t.HandoffNotice)
-		over(&base.HumanButton, t.HumanButton)
-		over(&base.MediaReply, t.MediaReply)
-		over(&base.RatingThanks, t.RatingThanks)
-		over(&base.SurveyPrompt, t.SurveyPrompt)
-		over(&base.Busy, t.Busy)
-		over(&base.QueueNotice, t.QueueNotice)
-		over(&base.NoAgent, t.NoAgent)
-		over(&base.OutOfHours, t.OutOfHours)
-		over(&base.Cancelled, t.Cancelled)
 		out[lang] = base
 	}
 	return out

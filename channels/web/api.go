@@ -295,16 +295,22 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
-func (a *Adapter) fail(w http.ResponseWriter, r *http.Request, err error) {
+// apiErr is what a customer is told of an error, on the API and the socket.
+func (a *Adapter) apiErr(err error) (int, apiError) {
 	code, name := status(err)
 	msg := err.Error()
 	if code == http.StatusServiceUnavailable {
 		msg = a.texts(a.cfg.Lang).Busy // never show a customer an internal error
 	}
+	return code, apiError{Error: name, Message: msg}
+}
+
+func (a *Adapter) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, body := a.apiErr(err)
 	if code == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, code, apiError{Error: name, Message: msg})
+	writeJSON(w, code, body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

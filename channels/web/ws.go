@@ -151,12 +151,8 @@ func (a *Adapter) readLoop(ctx context.Context, conn *websocket.Conn, c *client)
 		_, err = a.accept(ctx, c.user, f.inbound)
 		_ = a.write(ctx, conn, frame{Type: "typing", On: &off})
 		if err != nil && !errors.Is(err, bot.ErrDuplicate) {
-			_, code := status(err)
-			msg := err.Error()
-			if code == "unavailable" {
-				msg = a.texts(a.cfg.Lang).Busy
-			}
-			_ = a.write(ctx, conn, frame{Type: "error", ID: f.ID, Error: code, Message: msg})
+			_, e := a.apiErr(err)
+			_ = a.write(ctx, conn, frame{Type: "error", ID: f.ID, Error: e.Error, Message: e.Message})
 		}
 	}
 }

@@ -91,6 +91,8 @@ type server struct {
 	console *console.Console
 	demo    string // "id / password" of the demo agent (embedded default only)
 	queue   *handoff.Queue
+	handoff *bot.Queue // the engine's side of the queue; also words position notices
+	texts   map[string]bot.Texts
 	reaper  *handoff.Reaper
 	// channels deliver outbound messages by channel name.
 	channels map[string]bot.Channel
@@ -102,7 +104,7 @@ type server struct {
 // newServer builds the components. The only I/O is loading the FAQ and the
 // dictionaries and starting the embedded Redis; connections come in run.
 func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
-	s := &server{cfg: cfg, log: log, metrics: newMetrics()}
+	s := &server{cfg: cfg, log: log, metrics: newMetrics(), texts: cfg.TextsFor()}
 	f, err := loadFAQ(cfg.FAQDir)
 	if err != nil {
 		return nil, err
@@ -131,12 +133,11 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	if err := s.newQueue(); err != nil {
 		return nil, err
 	}
-	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: cfg.TextsFor(),
-		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe,
-		Handoff: &bot.Queue{Q: s.queue, Texts: cfg.TextsFor()}}
+	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: s.texts,
+		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff}
 	s.web = web.New(web.Config{Title: cfg.Web.Title, MaxMessageLen: cfg.Web.MaxMessageLen,
 		RatePerSecond: cfg.Web.RatePerSecond, Burst: cfg.Web.Burst, MaxBodyBytes: cfg.Web.MaxBodyBytes,
-		AllowedOrigins: cfg.Web.AllowedOrigins, Secret: cfg.Web.Secret, Texts: cfg.TextsFor()},
+		AllowedOrigins: cfg.Web.AllowedOrigins, Secret: cfg.Web.Secret, Texts: s.texts},
 		s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
 	s.channels = map[string]bot.Channel{web.Name: s.web}
 	if tok := os.Getenv("KEFU_TELEGRAM_TOKEN"); tok != "" {
@@ -328,7 +329,7 @@ func (s *server) newQueue() error {
 		return err
 	}
 	s.queue = q
-	notices := &bot.Queue{Q: q, Texts: s.cfg.TextsFor()}
+	s.handoff = &bot.Queue{Q: q, Texts: s.texts}
 	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign,
 		Notify: func(ctx context.Context, ps []handoff.Position) {
 			for _, p := range ps {
@@ -337,7 +338,7 @@ func (s *server) newQueue() error {
 					s.log.Warn("queue notice", "conv", p.Conv, "err", err)
 					continue
 				}
-				out := notices.Notice(conv, p)
+				out := s.handoff.Notice(conv, p)
 				if err := s.store.AppendOut(ctx, out); err != nil {
 					s.log.Warn("queue notice", "conv", p.Conv, "err", err)
 					continue
