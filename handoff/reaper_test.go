@@ -58,6 +58,15 @@ func TestReaperRequeuesOffersAndNotifies(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no requeue reported")
 	}
+	// A tick reaps first and makes offers after, so the requeue can be
+	// reported before any reaper has offered c2: wait for the offer (or
+	// give up after 10 s and let the assertion below fail).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		ws, err := q.Waiting(ctx, "after_sales")
+		if err == nil && len(ws) == 1 && ws[0].OfferedTo == "b" {
+			break
+		}
+	}
 	for _, r := range rs {
 		if err := r.Close(); err != nil {
 			t.Fatal(err)
