@@ -114,6 +114,9 @@ type Conversation struct {
 	// loadedMode is Mode as read from Redis: Save writes the mode only when
 	// it changed, so it never undoes the queue's change made meanwhile.
 	loadedMode string
-	Created    time.Time
-	Updated    time.Time
+	// claim is the delivery's hold on the inbound message (set by Claim):
+	// Record and Save finish the message with it.
+	claim   claim
+	Created time.Time
+	Updated time.Time
 }

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -124,15 +125,43 @@ func (e *Engine) texts(lang string) Texts {
 
 // Handle processes one inbound message: it is stored (and deduplicated)
 // before anything else, then answered according to the conversation's mode.
-// A repeated delivery returns ErrDuplicate and nothing to send; a
-// conversation waiting for or with an agent gets no bot reply.
+// A repeated delivery returns ErrDuplicate and nothing to send: ErrInFlight
+// (also ErrDuplicate) while another delivery is handling it. A conversation
+// waiting for or with an agent gets no bot reply.
+//
+// The message counts as handled only once its reply is recorded (in the
+// same script that marks it done). Handle returns an error and no replies
+// when it could not get that far; the channel's retry then handles the
+// message, once: at once if this delivery could release its claim, else
+// after the lease (a crash). Two deliveries at the same moment never both
+// answer: a delivery that was taken over writes nothing and gets ErrInFlight.
 func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
-	conv, dup, err := e.Store.Ingest(ctx, m)
+	conv, err := e.Store.Claim(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	if dup {
-		return nil, ErrDuplicate
+	outs, err := e.handle(ctx, conv, m)
+	if err != nil {
+		if !errors.Is(err, ErrDuplicate) {
+			// Let the retry have it now; the lease ends it anyway.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+			defer cancel()
+			_ = e.Store.release(rctx, conv)
+		}
+		return nil, err
+	}
+	return outs, nil
+}
+
+// releaseTimeout bounds the release of a claim after a failure.
+const releaseTimeout = 2 * time.Second
+
+// handle answers a claimed message.
+func (e *Engine) handle(ctx context.Context, conv Conversation, m Message) ([]Outbound, error) {
+	if len(conv.claim.stage) > 0 {
+		// An earlier delivery recorded the hand-off notice but did not get
+		// the conversation into the queue: finish its work.
+		return e.enqueue(ctx, conv, conv.claim.stage)
 	}
 	out := Outbound{Channel: m.Channel, User: m.User, Conv: conv.ID}
 	// The channel's language hint (browser, Telegram language_code) sets the
@@ -166,7 +195,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 				return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
 			}
 		}
-		return nil, nil
+		return nil, e.Store.finish(ctx, conv, false, nil, finishDone, nil)
 	}
 	tx := e.texts(conv.Lang)
 	switch m.Kind {
@@ -249,27 +278,39 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 			conv.Category = in.Category
 		}
 		out.Kind, out.Intent, out.Text, out.Choices = OutHandoff, intent, tx.HandoffNotice, nil
-		if err := e.Store.Record(ctx, conv, out); err != nil {
+		if e.Handoff == nil {
+			e.observe(out, reason, matchDur)
+			return e.reply(ctx, conv, out)
+		}
+		// The mode is written before the queue is asked (an agent may claim
+		// at once and the queue then owns the mode); the claim is kept until
+		// the queue has the conversation, so that a retry finishes the job.
+		outs := []Outbound{out}
+		if err := e.Store.finish(ctx, conv, true, outs, finishStage, outs); err != nil {
 			return nil, err
 		}
 		e.observe(out, reason, matchDur)
-		outs := []Outbound{out}
-		if e.Handoff != nil {
-			more, err := e.Handoff.Enqueue(ctx, conv)
-			if err != nil {
-				return outs, fmt.Errorf("handle %s: %w", conv.ID, err)
-			}
-			for _, o := range more {
-				if err := e.Store.AppendOut(ctx, o); err != nil {
-					return outs, err
-				}
-			}
-			outs = append(outs, more...)
-		}
-		return outs, nil
+		return e.enqueue(ctx, conv, outs)
 	}
 	e.observe(out, "", matchDur)
 	return e.reply(ctx, conv, out)
+}
+
+// enqueue hands a conversation whose hand-off notice is recorded to the
+// queue (Enqueue is idempotent), then records the queue's notices and marks
+// the message done. outs are the replies recorded so far.
+func (e *Engine) enqueue(ctx context.Context, conv Conversation, outs []Outbound) ([]Outbound, error) {
+	var more []Outbound
+	if e.Handoff != nil {
+		var err error
+		if more, err = e.Handoff.Enqueue(ctx, conv); err != nil {
+			return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
+		}
+	}
+	if err := e.Store.finish(ctx, conv, false, more, finishDone, nil); err != nil {
+		return nil, err
+	}
+	return append(append([]Outbound(nil), outs...), more...), nil
 }
 
 func (e *Engine) observe(out Outbound, reason string, match time.Duration) {
@@ -294,7 +335,8 @@ func (e *Engine) leave(ctx context.Context, conv Conversation) ([]Outbound, erro
 		}
 	}
 	if conv.Mode == ModeAgent {
-		return nil, nil // the agent sees the customer left and closes it
+		// The agent sees the customer left and closes it.
+		return nil, e.Store.finish(ctx, conv, false, nil, finishDone, nil)
 	}
 	conv.Mode, conv.LowTurns = ModeClosed, 0
 	return nil, e.Store.Save(ctx, conv)

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -13,26 +14,83 @@ import (
 	"github.com/kefu-dev/kefu/intents"
 )
 
-//go:embed lua/ingest.lua
-var ingestLua string
+var (
+	//go:embed lua/ingest.lua
+	ingestLua string
+	//go:embed lua/finish.lua
+	finishLua string
+	//go:embed lua/release.lua
+	releaseLua string
 
-var ingestScript = redis.NewScript(ingestLua)
+	ingestScript  = redis.NewScript(ingestLua)
+	finishScript  = redis.NewScript(finishLua)
+	releaseScript = redis.NewScript(releaseLua)
+)
 
 // Store keeps conversations and transcripts in Redis. Every key shares one
 // hash tag so a Redis Cluster keeps them in one slot for the scripts.
+//
+// Each inbound message has a dedupe marker, seen:<channel>:<msg id>, a HASH
+// kept for 72 hours:
+//
+//	state  pending (being handled) or done (answered; a retry is a duplicate)
+//	entry  the transcript id of the inbound message (written once)
+//	until  pending: the end of the lease (ms) of the delivery handling it
+//	epoch  pending: which delivery owns it (1, then +1 on each takeover)
+//	stage  pending: the replies already recorded (JSON), for a takeover
+//
+// Claim writes it pending with a lease; the write of the reply marks it done
+// in the same script (and only if the claim is still the writer's). A
+// delivery that fails releases its claim so the channel's retry handles the
+// message at once; one that vanished (a crash) is taken over by a retry
+// after its lease. The lease is checked against the injected clock of the
+// instance that claims: instances' clocks are assumed to agree within a
+// small part of the lease.
 type Store struct {
 	rdb       redis.UniversalClient
 	prefix    string        // "{kefu}:" by default
 	dedupeTTL time.Duration // how long a channel message id is remembered
+	lease     time.Duration // how long a delivery owns a message it has not finished
 	now       func() time.Time
 }
 
+// StoreOption changes a Store's defaults (NewStore).
+type StoreOption func(*Store)
+
+// WithLease sets how long a delivery owns an inbound message it has not
+// finished before a retry may take it over (default DefaultLease).
+func WithLease(d time.Duration) StoreOption {
+	return func(s *Store) {
+		if d > 0 {
+			s.lease = d
+		}
+	}
+}
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) StoreOption {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// DefaultLease is how long a delivery owns a message by default: longer than
+// handling takes, shorter than WeChat's retries (5 s apart, three in all) so
+// that the last retry can take over from an instance that died.
+const DefaultLease = 8 * time.Second
+
 // NewStore returns a Store over rdb. It does no I/O.
-func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+func NewStore(rdb redis.UniversalClient, prefix string, opts ...StoreOption) *Store {
 	if prefix == "" {
 		prefix = "{kefu}:"
 	}
-	return &Store{rdb: rdb, prefix: prefix, dedupeTTL: 72 * time.Hour, now: time.Now}
+	s := &Store{rdb: rdb, prefix: prefix, dedupeTTL: 72 * time.Hour, lease: DefaultLease, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // ConvID is the conversation id of a customer on a channel: one conversation
@@ -45,24 +103,41 @@ func (s *Store) seenKey(ch, mid string) string {
 	return s.prefix + "seen:" + ch + ":" + mid
 }
 
-// Ingest records an inbound message before anything answers it: dedupe by
-// channel message id, create or reopen the conversation, append to the
-// transcript. dup is true (and nothing written) for a repeated delivery.
-func (s *Store) Ingest(ctx context.Context, m Message) (conv Conversation, dup bool, err error) {
+// claim is a delivery's hold on the inbound message it handles.
+type claim struct {
+	key   string     // seen:<channel>:<msg id>
+	epoch int64      // fences out a delivery that was taken over
+	stage []Outbound // replies an earlier delivery recorded without finishing
+}
+
+// Claim records an inbound message before anything answers it and makes the
+// caller its owner: dedupe by channel message id, create or reopen the
+// conversation, append to the transcript (once, whoever claims). It returns
+// ErrDuplicate when the message was handled already, ErrInFlight (which is
+// also ErrDuplicate) when another delivery is handling it and its lease has
+// not run out; nothing is written then. Record or Save with the returned
+// conversation finishes the message.
+func (s *Store) Claim(ctx context.Context, m Message) (Conversation, error) {
+	var conv Conversation
 	if m.ID == "" {
-		return conv, false, fmt.Errorf("ingest: message has no id")
+		return conv, fmt.Errorf("ingest: message has no id")
 	}
 	id := ConvID(m.Channel, m.User)
 	now := s.now()
+	seen := s.seenKey(m.Channel, m.ID)
 	res, err := ingestScript.Run(ctx, s.rdb,
-		[]string{s.seenKey(m.Channel, m.ID), s.convKey(id), s.txKey(id)},
+		[]string{seen, s.convKey(id), s.txKey(id)},
 		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice, m.Kind,
+		s.lease.Milliseconds(),
 	).Slice()
 	if err != nil {
-		return conv, false, fmt.Errorf("ingest %s: %w", id, err)
+		return conv, fmt.Errorf("ingest %s: %w", id, err)
 	}
-	if n, _ := res[0].(int64); n == 0 {
-		return conv, true, nil
+	switch n, _ := res[0].(int64); n {
+	case 0:
+		return conv, fmt.Errorf("ingest %s %s: %w", id, m.ID, ErrDuplicate)
+	case 2:
+		return conv, fmt.Errorf("ingest %s %s: %w", id, m.ID, ErrInFlight)
 	}
 	flat, _ := res[2].([]any)
 	h := make(map[string]string, len(flat)/2)
@@ -73,7 +148,71 @@ func (s *Store) Ingest(ctx context.Context, m Message) (conv Conversation, dup b
 	}
 	conv = parseConv(id, h)
 	conv.LastEntry, _ = res[1].(string)
-	return conv, false, nil
+	conv.claim.key = seen
+	conv.claim.epoch, _ = res[3].(int64)
+	if st, _ := res[4].(string); st != "" {
+		_ = json.Unmarshal([]byte(st), &conv.claim.stage)
+	}
+	return conv, nil
+}
+
+// Ingest is Claim for callers that only need to know whether the message is
+// new: dup is true (and nothing written) for a repeated delivery, whether
+// the first one finished or is still being handled.
+func (s *Store) Ingest(ctx context.Context, m Message) (conv Conversation, dup bool, err error) {
+	conv, err = s.Claim(ctx, m)
+	if errors.Is(err, ErrDuplicate) {
+		return conv, true, nil
+	}
+	return conv, false, err
+}
+
+// Finish states (finish.lua).
+const (
+	finishDone  = "done"
+	finishStage = "stage"
+)
+
+// finish writes, in one script, the conversation's bot-owned fields (when
+// save), the replies, and the claim's new state: done, or (finishStage) the
+// replies recorded so far with the claim kept. It refuses with ErrInFlight
+// when the claim is no longer the caller's (taken over after its lease).
+func (s *Store) finish(ctx context.Context, c Conversation, save bool, outs []Outbound, state string, stage []Outbound) error {
+	now := s.now().UnixMilli()
+	var fields []any
+	if save {
+		fields = s.fields(c)
+	}
+	var stageJSON []byte
+	if state == finishStage {
+		stageJSON, _ = json.Marshal(stage)
+	}
+	args := make([]any, 0, 5+len(fields)+5*len(outs))
+	args = append(args, c.claim.epoch, now, state, string(stageJSON), len(fields))
+	args = append(args, fields...)
+	for _, o := range outs {
+		choices, _ := json.Marshal(o.Choices)
+		args = append(args, o.Kind, o.Intent, o.Text, o.Agent, string(choices))
+	}
+	n, err := finishScript.Run(ctx, s.rdb, []string{c.claim.key, s.convKey(c.ID), s.txKey(c.ID)}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("record %s: %w", c.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("record %s: %w", c.ID, ErrInFlight)
+	}
+	return nil
+}
+
+// release ends the claim's lease at once (best effort: the lease ends anyway).
+func (s *Store) release(ctx context.Context, c Conversation) error {
+	if c.claim.key == "" {
+		return nil
+	}
+	if err := releaseScript.Run(ctx, s.rdb, []string{c.claim.key}, c.claim.epoch).Err(); err != nil {
+		return fmt.Errorf("release %s: %w", c.ID, err)
+	}
+	return nil
 }
 
 // Load reads a conversation.
@@ -112,8 +251,14 @@ func parseConv(id string, h map[string]string) Conversation {
 }
 
 // Record saves the bot-owned fields of a conversation and appends the reply
-// to its transcript, in one round trip (MULTI/EXEC).
+// to its transcript, in one round trip. For a conversation returned by
+// Claim it also marks the inbound message done, in the same script, and
+// refuses (ErrInFlight, nothing written) when another delivery took the
+// message over meanwhile.
 func (s *Store) Record(ctx context.Context, c Conversation, out Outbound) error {
+	if c.claim.key != "" {
+		return s.finish(ctx, c, true, []Outbound{out}, finishDone, nil)
+	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		s.save(ctx, p, c)
 		s.appendOut(ctx, p, out)
@@ -125,8 +270,12 @@ func (s *Store) Record(ctx context.Context, c Conversation, out Outbound) error 
 	return nil
 }
 
-// Save writes the bot-owned fields of a conversation.
+// Save writes the bot-owned fields of a conversation. For a conversation
+// returned by Claim it also marks the inbound message done, like Record.
 func (s *Store) Save(ctx context.Context, c Conversation) error {
+	if c.claim.key != "" {
+		return s.finish(ctx, c, true, nil, finishDone, nil)
+	}
 	if err := s.save(ctx, s.rdb, c).Err(); err != nil {
 		return fmt.Errorf("save %s: %w", c.ID, err)
 	}
@@ -142,6 +291,11 @@ func (s *Store) AppendOut(ctx context.Context, out Outbound) error {
 }
 
 func (s *Store) save(ctx context.Context, r redis.Cmdable, c Conversation) *redis.IntCmd {
+	return r.HSet(ctx, s.convKey(c.ID), s.fields(c)...)
+}
+
+// fields are the bot-owned fields of a conversation, as HSET arguments.
+func (s *Store) fields(c Conversation) []any {
 	ents, _ := json.Marshal(c.Entities)
 	guesses, _ := json.Marshal(c.Guesses)
 	urgent := "0"
@@ -157,7 +311,7 @@ func (s *Store) save(ctx context.Context, r redis.Cmdable, c Conversation) *redi
 	if c.Mode != c.loadedMode {
 		fields = append(fields, "mode", c.Mode)
 	}
-	return r.HSet(ctx, s.convKey(c.ID), fields...)
+	return fields
 }
 
 func (s *Store) appendOut(ctx context.Context, r redis.Cmdable, out Outbound) *redis.StringCmd {

@@ -1,21 +1,39 @@
--- ingest: dedupe an inbound message by its channel id, create the
+-- ingest: claim an inbound message by its channel id, create the
 -- conversation if new (or reopen a closed one), and append the message to
--- the transcript, all at once: a retried delivery neither answers twice nor
--- writes a second transcript entry.
+-- the transcript, all at once. The dedupe marker is a claim with a lease:
+-- "pending" until the reply is recorded (finish.lua marks it "done" in the
+-- same script as the reply), so that a retry of a message whose handling did
+-- not complete is handled, once, and a retry of a completed one is not.
 --
--- KEYS[1] seen:<channel>:<msg id>   dedupe marker
+-- KEYS[1] seen:<channel>:<msg id>   HASH state (pending|done), entry, until, epoch, stage
 -- KEYS[2] conv:<conv id>            conversation hash
 -- KEYS[3] tx:<conv id>              transcript stream
 -- ARGV[1] dedupe TTL in seconds
 -- ARGV[2] now (ms)
 -- ARGV[3] channel   ARGV[4] user   ARGV[5] msg id   ARGV[6] text   ARGV[7] choice
 -- ARGV[8] kind (text, start, human, media, leave, rating)
--- Reply: {0, stream id} when duplicate (stream id of the first delivery),
---        {1, stream id, HGETALL of the conversation} when new (saves the
---        caller a round trip to read it back).
-local first = redis.call('GET', KEYS[1])
-if first then
-  return {0, first}
+-- ARGV[9] lease (ms): how long this delivery owns the message
+-- Reply: {0, stream id} when done (stream id of the first delivery),
+--        {2, stream id} when another delivery holds an unexpired lease,
+--        {1, stream id, HGETALL of the conversation, epoch, stage} when this
+--        delivery owns it now: new (epoch 1), or taken over after the lease
+--        of an unfinished delivery ran out (epoch + 1; the inbound entry is
+--        not written again; stage: replies an earlier delivery recorded).
+local now = tonumber(ARGV[2])
+local entry, epoch, stage = false, 1, ''
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'string' then
+  -- a marker written before claims existed: that message was handled
+  return {0, redis.call('GET', KEYS[1])}
+elseif t == 'hash' then
+  local h = redis.call('HMGET', KEYS[1], 'state', 'entry', 'until', 'epoch', 'stage')
+  if h[1] ~= 'pending' then
+    return {0, h[2]}
+  end
+  if tonumber(h[3]) > now then
+    return {2, h[2]}
+  end
+  entry, epoch, stage = h[2], tonumber(h[4]) + 1, h[5] or ''
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[2], 'channel', ARGV[3], 'user', ARGV[4], 'mode', 'bot',
@@ -24,7 +42,11 @@ elseif redis.call('HGET', KEYS[2], 'mode') == 'closed' then
   redis.call('HSET', KEYS[2], 'mode', 'bot', 'low', 0, 'reason', '', 'urgent', 0)
 end
 redis.call('HSET', KEYS[2], 'updated', ARGV[2])
-local id = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
-  'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2])
-redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[1]))
-return {1, id, redis.call('HGETALL', KEYS[2])}
+if not entry then
+  entry = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
+    'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'state', 'pending', 'entry', entry,
+  'until', now + tonumber(ARGV[9]), 'epoch', epoch)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return {1, entry, redis.call('HGETALL', KEYS[2]), epoch, stage}

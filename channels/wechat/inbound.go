@@ -145,6 +145,12 @@ type session struct {
 // first decides how the reply goes: the worker with the result (passive
 // reply) or the request at the end of the budget (async: the worker sends
 // everything through the customer-service API).
+//
+// A retry of a message that was answered already (the engine says it is a
+// duplicate) gets the passive reply remembered for it, if any: WeChat only
+// retries when the answer did not reach it. A message answered through the
+// API has none remembered, so its retries get "success" and nothing is sent
+// twice.
 type pending struct {
 	mu       sync.Mutex
 	done     chan struct{} // closed when finished is set
@@ -152,6 +158,7 @@ type pending struct {
 	finished bool
 	async    bool
 	failed   bool     // handling failed within the budget: answer 500 so WeChat retries
+	replay   bool     // texts is the remembered reply of an earlier try of the message
 	texts    []string // the reply, split to WeChat's size limit
 }
 
@@ -206,16 +213,35 @@ func (a *Adapter) receive(w http.ResponseWriter, r *http.Request) {
 		writeSuccess(w)
 		return
 	}
+	if r.Context().Err() != nil {
+		// WeChat hung up: a passive reply would go nowhere. The worker sends
+		// everything through the API, and WeChat's retry finds no reply
+		// remembered, so it is not answered twice.
+		return
+	}
 	out, err := a.passive(sess, p.texts[0])
 	if err != nil { // cannot happen with valid credentials; send it instead
 		a.log.Error("wechat passive reply", "user", m.User, "msg_id", m.ID, "err", err)
 		writeSuccess(w)
 		return
 	}
+	if !p.replay {
+		// Remembered before WeChat can have it: its retry, if this answer is
+		// lost or late, must find it (the retry comes 5 s after the try).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rememberTimeout)
+		err := a.rememberReply(ctx, m.ID, p.texts[0])
+		cancel()
+		if err != nil { // the answer still goes; a retry would get success
+			a.log.Warn("wechat passive reply not remembered", "user", m.User, "msg_id", m.ID, "err", err)
+		}
+	}
 	p.texts = p.texts[1:]
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	_, _ = w.Write(out)
 }
+
+// rememberTimeout bounds the write of a passive reply to Redis.
+const rememberTimeout = time.Second
 
 func writeSuccess(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -227,10 +253,10 @@ func writeSuccess(w http.ResponseWriter) {
 // the reply to the request (passive) or sends it through the API.
 func (a *Adapter) process(ctx context.Context, p *pending, m bot.Message) {
 	log := a.log.With("user", m.User, "msg_id", m.ID)
-	texts, err := a.handle(ctx, m)
+	texts, replay, err := a.handle(ctx, m)
 	p.mu.Lock()
 	if !p.async {
-		p.finished, p.texts, p.failed = true, texts, err != nil && len(texts) == 0
+		p.finished, p.texts, p.replay, p.failed = true, texts, replay, err != nil && len(texts) == 0
 		close(p.done)
 		p.mu.Unlock()
 		if err != nil {
@@ -240,7 +266,7 @@ func (a *Adapter) process(ctx context.Context, p *pending, m bot.Message) {
 		p.mu.Lock()
 		texts = p.texts // what the passive reply left
 		p.mu.Unlock()
-		a.deliver(ctx, m.User, m.ID, texts)
+		a.deliver(ctx, m.User, m.ID, texts, replay)
 		return
 	}
 	p.mu.Unlock()
@@ -251,12 +277,14 @@ func (a *Adapter) process(ctx context.Context, p *pending, m bot.Message) {
 			texts = []string{a.cfg.BusyText}
 		}
 	}
-	a.deliver(ctx, m.User, m.ID, texts)
+	a.deliver(ctx, m.User, m.ID, texts, replay)
 }
 
 // handle is the part of process that can fail: window, numbers, engine,
-// rendering. A panic in the engine is an error, not a crashed gateway.
-func (a *Adapter) handle(ctx context.Context, m bot.Message) (texts []string, err error) {
+// rendering. A panic in the engine is an error, not a crashed gateway. For
+// a message the engine had seen (a retry), replay is true and texts is the
+// passive reply remembered for it, if any.
+func (a *Adapter) handle(ctx context.Context, m bot.Message) (texts []string, replay bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("handle: panic: %v", r)
@@ -264,33 +292,54 @@ func (a *Adapter) handle(ctx context.Context, m bot.Message) (texts []string, er
 	}()
 	if m.Kind == bot.KindLeave {
 		if err := a.closeWindow(ctx, m.User); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	} else if err := a.touch(ctx, m.User, m.ID); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	used, err := a.mapNumber(ctx, &m)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	outs, err := a.handler.Handle(ctx, m)
 	if errors.Is(err, bot.ErrDuplicate) {
-		return nil, nil // a retry: the first delivery answers
+		// A retry: the first try answers (or answered through the API). If
+		// its passive reply was lost, this one gives it again.
+		text, ok, err := a.lostReply(ctx, m.ID)
+		if err != nil {
+			a.log.Warn("wechat retry: cannot read the reply given", "user", m.User, "msg_id", m.ID, "err", err)
+		}
+		if !ok {
+			return nil, true, nil
+		}
+		return []string{text}, true, nil
 	}
 	if err == nil && used {
 		a.dropOffer(ctx, m.User)
 	}
 	if err != nil && len(outs) == 0 {
-		return nil, err
+		return nil, false, err
 	}
-	// Replies with an error (e.g. handed off but the queue failed) still go
-	// out: the message is stored, a retry would be a duplicate.
-	return a.renderAll(ctx, m.User, outs), err
+	// Replies with an error still go out: the engine recorded them.
+	return a.renderAll(ctx, m.User, outs), false, err
 }
 
 // deliver sends texts through the customer-service API, in order. A failure
-// is logged (the engine already wrote the reply into the transcript).
-func (a *Adapter) deliver(ctx context.Context, user, msgID string, texts []string) {
+// is logged (the engine already wrote the reply into the transcript). A
+// replayed reply that did not go passively is sent only by whoever takes it
+// from Redis first: once, however many retries come.
+func (a *Adapter) deliver(ctx context.Context, user, msgID string, texts []string, replay bool) {
+	if replay && len(texts) > 0 {
+		text, ok, err := a.takeLostReply(ctx, msgID)
+		if err != nil {
+			a.log.Error("wechat reply not delivered", "user", user, "msg_id", msgID, "err", err)
+			return
+		}
+		if !ok {
+			return
+		}
+		texts = []string{text}
+	}
 	for _, t := range texts {
 		if err := a.sendText(ctx, user, t); err != nil {
 			a.log.Error("wechat reply not delivered", "user", user, "msg_id", msgID, "err", err)

@@ -16,6 +16,7 @@ import (
 //	wechat:win:<openid>    HASH   at, n, mid: the 48-hour window and the quota (lua/*.lua)
 //	wechat:offer:<openid>  STRING JSON offer: the numbered choices or survey last sent
 //	wechat:cache:<key>     STRING the access token (tokenCache)
+//	wechat:reply:<msg id>  STRING the passive reply given to a message, for WeChat's retries (ReplyTTL)
 
 var (
 	//go:embed lua/touch.lua
@@ -30,8 +31,9 @@ var (
 	refundScript = redis.NewScript(refundLua)
 )
 
-func (a *Adapter) winKey(user string) string   { return a.prefix + "win:" + user }
-func (a *Adapter) offerKey(user string) string { return a.prefix + "offer:" + user }
+func (a *Adapter) winKey(user string) string    { return a.prefix + "win:" + user }
+func (a *Adapter) offerKey(user string) string  { return a.prefix + "offer:" + user }
+func (a *Adapter) replyKey(msgID string) string { return a.prefix + "reply:" + msgID }
 
 // touch records that the customer wrote: the window opens, the quota starts
 // over (not for a retry of the same message).
@@ -126,4 +128,41 @@ func (a *Adapter) dropOffer(ctx context.Context, user string) {
 	if err := a.rdb.Del(ctx, a.offerKey(user)).Err(); err != nil {
 		a.log.Warn("wechat drop offer", "user", user, "err", err)
 	}
+}
+
+// rememberReply keeps the passive reply to a message for ReplyTTL: WeChat
+// retries a message only when it got no answer in time, so a retry of a
+// message whose passive reply was given means that reply was lost, and the
+// retry gets it again (WeChat takes one answer per message).
+func (a *Adapter) rememberReply(ctx context.Context, msgID, text string) error {
+	if err := a.rdb.Set(ctx, a.replyKey(msgID), text, a.cfg.ReplyTTL).Err(); err != nil {
+		return fmt.Errorf("remember reply %s: %w", msgID, err)
+	}
+	return nil
+}
+
+// lostReply returns the passive reply given to a message; ok is false when
+// there is none (the message was answered through the API, or not at all).
+func (a *Adapter) lostReply(ctx context.Context, msgID string) (text string, ok bool, err error) {
+	text, err = a.rdb.Get(ctx, a.replyKey(msgID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("lost reply %s: %w", msgID, err)
+	}
+	return text, true, nil
+}
+
+// takeLostReply is lostReply for a send through the API: it removes the
+// reply, so that it goes out that way once, and later retries get success.
+func (a *Adapter) takeLostReply(ctx context.Context, msgID string) (text string, ok bool, err error) {
+	text, err = a.rdb.GetDel(ctx, a.replyKey(msgID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("take lost reply %s: %w", msgID, err)
+	}
+	return text, true, nil
 }

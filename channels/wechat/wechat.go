@@ -112,7 +112,8 @@ func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String())
 type Config struct {
 	// ReplyBudget: how long the server URL waits for the engine before it
 	// answers "success" and sends the reply through the customer-service API
-	// instead. WeChat waits 5 s; default 3 s.
+	// instead. WeChat waits 5 s; default 3 s. Keep it under 5 s: WeChat's
+	// retry must come after the first try has answered (or gone async).
 	ReplyBudget time.Duration `yaml:"reply_budget"`
 	// HandleTimeout bounds one message's handling in the background (the
 	// engine plus the API sends). Default 30 s.
@@ -155,6 +156,10 @@ type Config struct {
 	// BusyText is sent when a message that was already acknowledged with
 	// "success" could not be handled. Default bot.DefaultTexts()["zh"].Busy.
 	BusyText string `yaml:"busy_text"`
+	// ReplyTTL: how long the passive reply to a message is kept for
+	// WeChat's retries of it (three tries, 5 s apart): a retry of a message
+	// whose passive reply was lost gets the same reply. Default 1 min.
+	ReplyTTL time.Duration `yaml:"reply_ttl"`
 	// DrainTimeout: how long Close waits for messages still being handled
 	// before it cancels them. Default 10 s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -174,6 +179,7 @@ func (c Config) withDefaults() Config {
 	def(&c.HTTPTimeout, 10*time.Second)
 	def(&c.RetryBackoff, 500*time.Millisecond)
 	def(&c.DrainTimeout, 10*time.Second)
+	def(&c.ReplyTTL, time.Minute)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10
 	}
