@@ -22,7 +22,7 @@ var (
 	liveErr  error
 )
 
-func mustEngine(t *testing.T) (*Engine, *recordingHandoff) {
+func mustEngine(t *testing.T, opts ...StoreOption) (*Engine, *recordingHandoff) {
 	t.Helper()
 	url := os.Getenv("KEFU_TEST_REDIS_URL")
 	if url == "" {
@@ -47,18 +47,27 @@ func mustEngine(t *testing.T) (*Engine, *recordingHandoff) {
 	}
 	h := &recordingHandoff{}
 	// A key prefix per test keeps tests apart on the shared server.
-	return &Engine{Store: NewStore(rdb, fmt.Sprintf("{kefutest:%s:%d}:", t.Name(), time.Now().UnixNano())), Matcher: live.Matcher, Texts: DefaultTexts(), Handoff: h}, h
+	return &Engine{Store: NewStore(rdb, fmt.Sprintf("{kefutest:%s:%d}:", t.Name(), time.Now().UnixNano()), opts...), Matcher: live.Matcher, Texts: DefaultTexts(), Handoff: h}, h
 }
 
 type recordingHandoff struct {
-	mu    sync.Mutex
-	convs []Conversation
+	mu     sync.Mutex
+	convs  []Conversation
+	fail   int    // the next calls to fail
+	notice string // a queue notice to answer with, if set
 }
 
 func (r *recordingHandoff) Enqueue(_ context.Context, c Conversation) ([]Outbound, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.convs = append(r.convs, c)
+	if r.fail > 0 {
+		r.fail--
+		return nil, errors.New("queue unreachable")
+	}
+	if r.notice != "" {
+		return []Outbound{{Channel: c.Channel, User: c.User, Conv: c.ID, Kind: OutNotice, Text: r.notice}}, nil
+	}
 	return nil, nil
 }
 

@@ -1,0 +1,306 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+)
+
+var errInjected = errors.New("injected redis failure")
+
+// scriptHook is a redis.Hook that counts round trips and fails the next
+// runs of one script (a Redis hiccup at exactly that write).
+type scriptHook struct {
+	mu     sync.Mutex
+	script *redis.Script
+	src    string
+	fail   int // runs of script still to fail
+	trips  int // commands and pipelines sent
+}
+
+func (h *scriptHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *scriptHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.mu.Lock()
+		h.trips++
+		args := cmd.Args()
+		hit := h.fail > 0 && len(args) > 1 &&
+			(cmd.Name() == "evalsha" && args[1] == h.script.Hash() || cmd.Name() == "eval" && args[1] == h.src)
+		if hit {
+			h.fail--
+		}
+		h.mu.Unlock()
+		if hit {
+			cmd.SetErr(errInjected)
+			return errInjected
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *scriptHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.mu.Lock()
+		h.trips++
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func (h *scriptHook) failNext(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fail = n
+}
+
+func (h *scriptHook) roundTrips() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.trips
+}
+
+func hookFinish(e *Engine) *scriptHook {
+	h := &scriptHook{script: finishScript, src: finishLua}
+	e.Store.rdb.AddHook(h)
+	return h
+}
+
+// clock is a hand-driven clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// kinds lists a transcript as dir:kind:msg_id.
+func kinds(t *testing.T, e *Engine, conv string) []string {
+	t.Helper()
+	tx, err := e.Store.Transcript(context.Background(), conv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, x := range tx {
+		out = append(out, x.Dir+":"+x.Kind+":"+x.MsgID)
+	}
+	return out
+}
+
+// TestReplyWriteFailsOnce: the message is stored but the reply's write
+// fails. The channel answers non-2xx and the platform retries: the retry is
+// handled (before, it was a duplicate and the customer never got an answer),
+// once: one inbound entry, one answer; a further retry is a duplicate.
+func TestReplyWriteFailsOnce(t *testing.T) {
+	e, _ := mustEngine(t)
+	hook := hookFinish(e)
+	ctx := context.Background()
+	m := Message{Channel: "wechat", User: "f1", ID: "m1", Text: "订单号2023112312345678 快递到哪了"}
+	hook.failNext(1)
+	outs, err := e.Handle(ctx, m)
+	if !errors.Is(err, errInjected) || errors.Is(err, ErrDuplicate) || len(outs) != 0 {
+		t.Fatalf("failed write: %+v %v, want the Redis error and no replies", outs, err)
+	}
+	// The retry comes at once: the failed delivery released its claim.
+	outs, err = e.Handle(ctx, m)
+	if err != nil || len(outs) != 1 || outs[0].Intent != "logistics_track" {
+		t.Fatalf("retry: %+v %v, want the answer", outs, err)
+	}
+	outs, err = e.Handle(ctx, m)
+	if !errors.Is(err, ErrDuplicate) || errors.Is(err, ErrInFlight) || len(outs) != 0 {
+		t.Fatalf("retry after the answer: %+v %v, want ErrDuplicate (done)", outs, err)
+	}
+	want := []string{"in::m1", "out:answer:"}
+	if diff := cmp.Diff(want, kinds(t, e, ConvID("wechat", "f1"))); diff != "" {
+		t.Errorf("transcript (-want +got):\n%s", diff)
+	}
+	c, _ := e.Store.Load(ctx, ConvID("wechat", "f1"))
+	if len(c.Entities) != 1 || c.LastIntent != "logistics_track" {
+		t.Errorf("conversation after the retry: %+v", c)
+	}
+}
+
+// TestRetryWhileInFlight: a delivery that claimed the message and has not
+// finished (slow, or its instance died) holds it for its lease: a retry
+// meanwhile is ErrInFlight (also ErrDuplicate) and writes nothing; after the
+// lease a retry takes it over and answers, without a second inbound entry;
+// the first delivery, should it finish late, is fenced out.
+func TestRetryWhileInFlight(t *testing.T) {
+	clk := &clock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	lease := 10 * time.Second
+	e, _ := mustEngine(t, WithClock(clk.now), WithLease(lease))
+	ctx := context.Background()
+	m := Message{Channel: "wechat", User: "f2", ID: "m1", Text: "快递到哪了"}
+	first, err := e.Store.Claim(ctx, m) // the first delivery, still working
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []time.Duration{0, lease - time.Millisecond} {
+		clk.advance(d)
+		outs, err := e.Handle(ctx, m)
+		if !errors.Is(err, ErrInFlight) || !errors.Is(err, ErrDuplicate) || len(outs) != 0 {
+			t.Fatalf("retry %v into the lease: %+v %v, want ErrInFlight", d, outs, err)
+		}
+	}
+	if diff := cmp.Diff([]string{"in::m1"}, kinds(t, e, ConvID("wechat", "f2"))); diff != "" {
+		t.Errorf("transcript while in flight (-want +got):\n%s", diff)
+	}
+	clk.advance(time.Millisecond) // the lease has run out
+	outs, err := e.Handle(ctx, m)
+	if err != nil || len(outs) != 1 || outs[0].Intent != "logistics_track" {
+		t.Fatalf("takeover: %+v %v, want the answer", outs, err)
+	}
+	// The first delivery finishes late: refused, nothing written.
+	late := Outbound{Channel: m.Channel, User: m.User, Conv: first.ID, Kind: OutFallback, Text: "late"}
+	if err := e.Store.Record(ctx, first, late); !errors.Is(err, ErrInFlight) {
+		t.Errorf("late record of a taken-over delivery: %v, want ErrInFlight", err)
+	}
+	clk.advance(time.Hour)
+	if _, err := e.Handle(ctx, m); !errors.Is(err, ErrDuplicate) || errors.Is(err, ErrInFlight) {
+		t.Errorf("retry after the answer: %v, want ErrDuplicate (done)", err)
+	}
+	want := []string{"in::m1", "out:answer:"}
+	if diff := cmp.Diff(want, kinds(t, e, ConvID("wechat", "f2"))); diff != "" {
+		t.Errorf("transcript (-want +got):\n%s", diff)
+	}
+}
+
+// TestSameMomentDeliveries: deliveries of one message at the same moment on
+// two gateway instances: exactly one answers.
+func TestSameMomentDeliveries(t *testing.T) {
+	e, _ := mustEngine(t)
+	other := *e // another instance: its own Store over the same keys
+	other.Store = NewStore(e.Store.rdb, e.Store.prefix)
+	ctx := context.Background()
+	m := Message{Channel: "wechat", User: "f3", ID: "m1", Text: "快递到哪了"}
+	const n = 8
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		answers = make([][]Outbound, n)
+		errs    = make([]error, n)
+	)
+	for i := range n {
+		eng := e
+		if i%2 == 1 {
+			eng = &other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			answers[i], errs[i] = eng.Handle(ctx, m)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	answered := 0
+	for i := range n {
+		switch {
+		case errs[i] == nil && len(answers[i]) == 1:
+			answered++
+		case errors.Is(errs[i], ErrDuplicate) && len(answers[i]) == 0:
+		default:
+			t.Errorf("delivery %d: %+v %v", i, answers[i], errs[i])
+		}
+	}
+	if answered != 1 {
+		t.Errorf("%d deliveries answered, want 1", answered)
+	}
+	want := []string{"in::m1", "out:answer:"}
+	if diff := cmp.Diff(want, kinds(t, e, ConvID("wechat", "f3"))); diff != "" {
+		t.Errorf("transcript (-want +got):\n%s", diff)
+	}
+}
+
+// TestHandoffQueueFailsOnce: the hand-off notice is recorded but the queue
+// cannot be reached. The retry puts the conversation in the queue and gives
+// the notice and the queue's position, each recorded once.
+func TestHandoffQueueFailsOnce(t *testing.T) {
+	e, h := mustEngine(t)
+	h.fail, h.notice = 1, "您前面还有 2 位"
+	ctx := context.Background()
+	m := Message{Channel: "wechat", User: "f4", ID: "m1", Kind: KindHuman}
+	if outs, err := e.Handle(ctx, m); err == nil || errors.Is(err, ErrDuplicate) || len(outs) != 0 {
+		t.Fatalf("queue down: %+v %v, want an error and no replies", outs, err)
+	}
+	outs, err := e.Handle(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range outs {
+		got = append(got, o.Kind+":"+o.Text)
+	}
+	want := []string{"handoff:" + DefaultTexts()["zh"].HandoffNotice, "notice:您前面还有 2 位"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("retry's replies (-want +got):\n%s", diff)
+	}
+	if _, err := e.Handle(ctx, m); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("retry after the hand-off: %v, want ErrDuplicate", err)
+	}
+	if len(h.convs) != 2 || h.convs[1].Mode != ModeWaiting || h.convs[1].Reason == "" {
+		t.Errorf("enqueued %+v, want twice (the queue's enqueue is idempotent), waiting with a reason", h.convs)
+	}
+	wantTx := []string{"in:human:m1", "out:handoff:", "out:notice:"}
+	if diff := cmp.Diff(wantTx, kinds(t, e, ConvID("wechat", "f4"))); diff != "" {
+		t.Errorf("transcript (-want +got):\n%s", diff)
+	}
+}
+
+// TestLegacyMarker: a dedupe marker written before claims existed (a plain
+// string) still makes a retry a duplicate (a rolling upgrade).
+func TestLegacyMarker(t *testing.T) {
+	e, _ := mustEngine(t)
+	ctx := context.Background()
+	e.Store.rdb.Set(ctx, e.Store.seenKey("wechat", "old"), "1700000000000-0", time.Hour)
+	if _, err := e.Handle(ctx, Message{Channel: "wechat", User: "f5", ID: "old", Text: "hi"}); !errors.Is(err, ErrDuplicate) || errors.Is(err, ErrInFlight) {
+		t.Errorf("legacy marker: %v, want ErrDuplicate", err)
+	}
+}
+
+// TestRoundTrips: a message the bot answers costs two Redis round trips
+// (claim, then reply + done), as before the claim; a message for an agent
+// costs two as well when there is no Notifier (one before: no write after
+// the claim).
+func TestRoundTrips(t *testing.T) {
+	e, _ := mustEngine(t)
+	hook := hookFinish(e)
+	ctx := context.Background()
+	// Load the scripts (the first run of each sends EVALSHA then EVAL).
+	if _, err := e.Handle(ctx, Message{Channel: "web", User: "rt", ID: "warm", Text: "快递到哪了"}); err != nil {
+		t.Fatal(err)
+	}
+	trips := func(m Message) int {
+		t.Helper()
+		before := hook.roundTrips()
+		if _, err := e.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		return hook.roundTrips() - before
+	}
+	if n := trips(Message{Channel: "web", User: "rt", ID: "1", Text: "订单号2023112312345678 快递到哪了"}); n != 2 {
+		t.Errorf("answered message: %d round trips, want 2", n)
+	}
+	e.Handoff = nil
+	trips(Message{Channel: "web", User: "rt", ID: "2", Kind: KindHuman})
+	if n := trips(Message{Channel: "web", User: "rt", ID: "3", Text: "还在吗"}); n != 2 {
+		t.Errorf("message while waiting: %d round trips, want 2", n)
+	}
+}
