@@ -109,7 +109,7 @@ type Conversation struct {
 	Guesses    []Guess          // the bot's top intents for the last message it matched
 	Category   string           // the FAQ category of LastIntent (picks the agents' group)
 	// LastEntry is the transcript id of the inbound message being handled
-	// (set by Ingest; not stored).
+	// (set by Claim and Ingest; not stored).
 	LastEntry string
 	// loadedMode is Mode as read from Redis: Save writes the mode only when
 	// it changed, so it never undoes the queue's change made meanwhile.
