@@ -14,8 +14,11 @@ type Analysis struct {
 	Entities   []Entity `json:"entities,omitempty"`
 	Lang       string   `json:"lang"` // "zh" or "en"
 
-	parts [][]string // Tokens split where the message had punctuation or spaces
+	parts []span // runs of Tokens between the message's punctuation or spaces
 }
+
+// span is the run of tokens Tokens[from:to].
+type span struct{ from, to int }
 
 // particles carry tone, not meaning; they are left out of the features.
 var particles = map[string]bool{
@@ -29,8 +32,16 @@ var particles = map[string]bool{
 	"your": true, "s": true, "t": true, "m": true, "hey": false,
 }
 
-// synonymMap maps each word of each group to the group's first word.
-type synonymMap map[string]string
+// synonymMap says what analyze does with a word: leave it out (a particle),
+// or map it to its synonym group's first word. One lookup answers both.
+type synonymMap map[string]wordRule
+
+// wordRule is what to do with one word.
+type wordRule struct {
+	particle bool   // leave it out
+	synonym  bool   // replace it with canon
+	canon    string // the first word of its synonym group
+}
 
 func newSynonymMap(groups ...[][]string) synonymMap {
 	m := synonymMap{}
@@ -41,8 +52,15 @@ func newSynonymMap(groups ...[][]string) synonymMap {
 			}
 			canon := Normalize(g[0])
 			for _, w := range g {
-				m[Normalize(w)] = canon // later groups (the FAQ's) override earlier ones
+				m[Normalize(w)] = wordRule{synonym: true, canon: canon} // later groups (the FAQ's) override earlier ones
 			}
+		}
+	}
+	for w, drop := range particles {
+		if drop {
+			r := m[w]
+			r.particle = true
+			m[w] = r
 		}
 	}
 	return m
@@ -82,24 +100,33 @@ func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
 			cut = append(cut, tok.Cut(field))
 		}
 	}
+	n := 0
+	for _, words := range cut {
+		n += len(words)
+	}
 	for _, words := range cut {
 		start := len(a.Tokens)
 		for _, w := range words {
-			if particles[w] {
+			if r, ok := syn[w]; ok && r.particle {
 				continue
-			}
-			if c, ok := syn[w]; ok {
-				w = c
+			} else if ok && r.synonym {
+				w = r.canon
 			} else if a.Lang == "en" {
 				w = stemEnglish(w)
-				if c, ok := syn[w]; ok {
-					w = c
+				if r, ok := syn[w]; ok && r.synonym {
+					w = r.canon
 				}
+			}
+			if a.Tokens == nil { // stays nil when there is no word
+				a.Tokens = make([]string, 0, n)
 			}
 			a.Tokens = append(a.Tokens, w)
 		}
 		if len(cut) > 1 && len(a.Tokens) > start {
-			a.parts = append(a.parts, a.Tokens[start:len(a.Tokens):len(a.Tokens)])
+			if a.parts == nil {
+				a.parts = make([]span, 0, len(cut))
+			}
+			a.parts = append(a.parts, span{start, len(a.Tokens)})
 		}
 	}
 	return a

@@ -146,9 +146,9 @@ func (c Config) withDefaults() Config {
 
 // question is one indexed FAQ question (or keyword).
 type question struct {
+	doc    doc
 	intent int32 // index into Matcher.intents
 	text   string
-	doc    doc
 }
 
 // Matcher answers "which intent is this?" over one FAQ. It is immutable after
@@ -163,11 +163,13 @@ type Matcher struct {
 	intents   []*faq.Intent
 	smallTalk []bool // by intent index
 	questions []question
-	postings  [][]int32 // bigram or word feature id -> question indexes
-	charPost  [][]int32 // unit id -> question indexes (fallback)
+	postings  postings      // feature id -> the questions that have it
+	qx        questionIndex // the questions' docs as scoring reads them
 	handoff   *phrases
 	complaint *phrases
 	pool      sync.Pool // *scratch
+
+	exhaustive bool // tests: compute every similarity, skip none
 }
 
 // NewMatcher indexes every question (and keyword) of every intent. The
@@ -206,28 +208,35 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 		}
 	}
 	m.st.freeze(lx)
-	m.postings = make([][]int32, len(m.st.df))
-	m.charPost = make([][]int32, len(m.st.df))
+	docs := make([]doc, len(ps))
 	for qi, p := range ps {
-		d := makeDoc(p.tokens, m.st, lx)
-		m.questions = append(m.questions, question{intent: p.intent, text: p.text, doc: d})
-		for _, f := range d.bigrams {
-			m.postings[f.id] = append(m.postings[f.id], int32(qi))
-		}
-		for _, f := range d.words {
-			m.postings[f.id] = append(m.postings[f.id], int32(qi))
-		}
-		for _, f := range d.chars {
-			m.charPost[f.id] = append(m.charPost[f.id], int32(qi))
-		}
+		docs[qi] = makeDoc(p.tokens, m.st, lx)
 	}
+	// Every question's features in one block of memory, in question order,
+	// so that scoring a question reads a few neighbouring cache lines.
+	packDocs(docs)
+	intentOf := make([]int32, len(ps))
+	for qi, p := range ps {
+		m.questions = append(m.questions, question{intent: p.intent, text: p.text, doc: docs[qi]})
+		intentOf[qi] = p.intent
+	}
+	m.qx = newQuestionIndex(docs, intentOf)
+	m.postings = newPostings(len(m.st.df), docs)
 	nq := len(m.questions)
 	ni := len(m.intents)
+	nf := len(m.st.df)
 	m.pool.New = func() any {
-		return &scratch{
+		sc := &scratch{
 			acc:  accumulator{score: make([]float32, nq)},
-			best: make([]float64, ni), bestQ: make([]int32, ni), fromPart: make([]bool, ni),
+			best: make([]float64, ni), bestZ: make([]float64, ni), bestQ: make([]int32, ni), fromPart: make([]bool, ni),
+			probe:   probe{slot: make([]int32, nf)},
+			leaders: leaders{n: max(cfg.TopN, 2)},
+			callZ:   make([]float64, ni),
 		}
+		for i := range ni {
+			sc.bestZ[i], sc.callZ[i] = math.Inf(-1), math.Inf(-1)
+		}
+		return sc
 	}
 	m.handoff = newPhrases(cfg.HandoffPhrases)
 	m.complaint = newPhrases(cfg.ComplaintWords)
@@ -277,40 +286,45 @@ func (m *Matcher) match(text string, skip int32) Result {
 	r := Result{Analysis: m.Analyze(text)}
 	sc := m.pool.Get().(*scratch)
 	defer m.pool.Put(sc)
-	wholeDoc := makeDoc(r.Tokens, m.st, m.lx)
+	// The message's features are looked up once; the docs of the whole
+	// message and of its parts are built from them.
+	sc.tf.reset(r.Tokens, m.st, m.lx)
+	wholeDoc := sc.tf.doc(0, len(r.Tokens), &sc.whole)
 	m.score(sc, &wholeDoc, false, skip)
 	// A message of several sentences ("你好 我想退货 怎么弄"): score each part
 	// too, and keep each intent's best, so small talk around a question does
 	// not drown it. Small-talk intents only count for the whole message.
 	if len(r.parts) > 1 {
-		for _, toks := range r.parts {
-			part := makeDoc(toks, m.st, m.lx)
-			if len(part.seq) < 2 {
+		for _, p := range r.parts {
+			if sc.tf.unitCount(p.from, p.to) < 2 {
 				continue // one character or word: too little to stand on its own
 			}
+			part := sc.tf.doc(p.from, p.to, &sc.part)
 			m.score(sc, &part, true, skip)
 		}
 	}
-	r.Candidates = make([]Candidate, 0, len(sc.seen))
-	for _, in := range sc.seen {
-		qi := sc.bestQ[in]
-		r.Candidates = append(r.Candidates, Candidate{
-			Intent: m.intents[in].ID, Score: sc.best[in], Question: m.questions[qi].text,
-		})
-	}
-	slices.SortFunc(r.Candidates, func(a, b Candidate) int {
-		if a.Score != b.Score {
-			return cmp.Compare(b.Score, a.Score)
+	// The candidates, best first (ties by intent id): as many as a result
+	// reports, and at least the two the confidence reads.
+	seen := sc.seen
+	slices.SortFunc(seen, func(a, b int32) int {
+		if sc.best[a] != sc.best[b] {
+			return cmp.Compare(sc.best[b], sc.best[a])
 		}
-		return strings.Compare(a.Intent, b.Intent)
+		return strings.Compare(m.intents[a].ID, m.intents[b].ID)
 	})
+	r.Candidates = make([]Candidate, min(len(seen), max(m.cfg.TopN, 2)))
+	for i := range r.Candidates {
+		in := seen[i]
+		r.Candidates[i] = Candidate{
+			Intent: m.intents[in].ID, Score: sc.best[in], Question: m.questions[sc.bestQ[in]].text,
+		}
+	}
 	// How much of the message the best questions explain (the confidence's
 	// inputs), measured against the whole message, so that a fragment that
 	// matches a short question word for word does not make a confident
 	// answer to a long message.
 	for i := range min(2, len(r.Candidates)) {
-		c := &r.Candidates[i]
-		in := m.intentIndex(c.Intent, sc)
+		c, in := &r.Candidates[i], seen[i]
 		d := &m.questions[sc.bestQ[in]].doc
 		_, _, sum := overlap(wholeDoc.chars, d.chars)
 		if wholeDoc.sumChar > 0 {
@@ -329,30 +343,31 @@ func (m *Matcher) match(text string, skip int32) Result {
 	return r
 }
 
-// intentIndex finds a candidate's intent among those scored.
-func (m *Matcher) intentIndex(id string, sc *scratch) int32 {
-	for _, in := range sc.seen {
-		if m.intents[in].ID == id {
-			return in
-		}
-	}
-	return -1
-}
-
-// scratch is one Match's working memory, pooled: retrieval's accumulator and
-// each intent's best question so far.
+// scratch is one Match's working memory, pooled: retrieval's accumulator,
+// each intent's best question so far, and the message's features and docs.
 type scratch struct {
 	acc      accumulator
 	best     []float64 // by intent: best similarity so far (0: none)
+	bestZ    []float64 // by intent: its log-odds (-Inf: none)
 	bestQ    []int32   // by intent: the question that scored it
 	fromPart []bool    // by intent: scored by a part of the message
 	seen     []int32   // intents with best > 0
+
+	tf          textFeatures // the message's features
+	whole, part docBuf       // the docs of the whole message and of one part
+	probe       probe        // the doc being scored
+	evals       []evaluation // score's retrieved questions, in retrieval's order
+	order       []int32      // evals' indexes, best rank first
+	leaders     leaders
+	callZ       []float64 // by intent: the highest log-odds in this score call (-Inf: none)
+	called      []int32   // intents with a callZ
 }
 
 func (sc *scratch) reset() {
 	for _, in := range sc.seen {
-		sc.best[in], sc.bestQ[in], sc.fromPart[in] = 0, 0, false
+		sc.best[in], sc.bestZ[in], sc.bestQ[in], sc.fromPart[in] = 0, math.Inf(-1), 0, false
 	}
+	sc.leaders.reset()
 	sc.seen = sc.seen[:0]
 }
 
@@ -367,21 +382,122 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32) {
 	if part {
 		k = maxRerankPart
 	}
-	for _, qi := range m.retrieve(&sc.acc, q, k) {
-		qq := &m.questions[qi]
-		if qi == skip || (part && m.smallTalk[qq.intent]) {
+	retrieved, rank := m.retrieve(&sc.acc, q, k)
+	ev := sc.evals[:0]
+	for pos, qi := range retrieved {
+		if qi == skip || (part && m.smallTalk[m.qx.heads[qi].intent]) {
 			continue
 		}
-		s := similarity(q, &qq.doc)
-		in := qq.intent
-		if s > sc.best[in] {
+		ev = append(ev, evaluation{qi: qi, rank: rank[pos]})
+	}
+	sc.evals = ev
+	// Compute the similarities, the likeliest first (by retrieval score),
+	// skipping the questions that certainly score below their intent's best
+	// so far (in this call or before) or below the n-th best intent (it
+	// would not be reported; see leaders). The order does not change the
+	// result: a question skipped scores below a best that stands, and the
+	// updates below follow retrieval's order as before.
+	order := sc.order[:0]
+	for i := range ev {
+		// Insertion sort by rank, best first, stable (there are 16 at most).
+		j := len(order)
+		order = append(order, int32(i))
+		for ; j > 0 && ev[order[j-1]].rank < ev[i].rank; j-- {
+			order[j] = order[j-1]
+		}
+		order[j] = int32(i)
+	}
+	sc.order = order
+	sc.probe.set(q)
+	for _, i := range order {
+		e := &ev[i]
+		in := m.qx.heads[e.qi].intent
+		stop := max(sc.bestZ[in], sc.callZ[in], sc.leaders.floor())
+		if m.exhaustive {
+			stop = math.Inf(-1)
+		}
+		z, ok := sc.probe.logit(&m.qx, e.qi, stop)
+		e.ok, e.z = ok, z
+		if ok && z > sc.callZ[in] {
+			if sc.callZ[in] == math.Inf(-1) {
+				sc.called = append(sc.called, in)
+			}
+			sc.callZ[in] = z
+			if z > sc.bestZ[in] {
+				sc.leaders.raise(in, z)
+			}
+		}
+	}
+	sc.probe.clear()
+	for _, in := range sc.called {
+		sc.callZ[in] = math.Inf(-1)
+	}
+	sc.called = sc.called[:0]
+	// Raise each intent's best in retrieval's order: on a tie the first
+	// question keeps it.
+	for _, e := range ev {
+		if !e.ok {
+			continue // shares nothing, or certainly below the best and the floor
+		}
+		in := m.qx.heads[e.qi].intent
+		if s := sigmoid(e.z); s > sc.best[in] {
 			if sc.best[in] == 0 {
 				sc.seen = append(sc.seen, in)
 			}
-			sc.best[in], sc.bestQ[in], sc.fromPart[in] = s, qi, part
+			sc.best[in], sc.bestZ[in], sc.bestQ[in], sc.fromPart[in] = s, e.z, e.qi, part
 		}
 	}
 }
+
+// evaluation is one retrieved question in score.
+type evaluation struct {
+	qi   int32   // the question
+	rank float32 // its retrieval score
+	ok   bool    // z is its similarity's log-odds
+	z    float64
+}
+
+// leaders are the n intents with the highest log-odds so far, n the
+// candidates a result reports (at least the two the confidence reads). An
+// intent whose best stays below the n-th is never reported, so a question
+// scoring below it needs no similarity. Bests only rise, so the floor only
+// rises too.
+type leaders struct {
+	n  int
+	z  []float64 // best first
+	in []int32
+}
+
+// raise records that intent in reached log-odds z, higher than before.
+func (l *leaders) raise(in int32, z float64) {
+	i := slices.Index(l.in, in)
+	switch {
+	case i >= 0:
+		l.z[i] = z
+	case len(l.in) < l.n:
+		l.z, l.in = append(l.z, z), append(l.in, in)
+		i = len(l.in) - 1
+	case z > l.z[l.n-1]:
+		i = l.n - 1
+		l.z[i], l.in[i] = z, in
+	default:
+		return
+	}
+	for ; i > 0 && l.z[i] > l.z[i-1]; i-- {
+		l.z[i], l.z[i-1] = l.z[i-1], l.z[i]
+		l.in[i], l.in[i-1] = l.in[i-1], l.in[i]
+	}
+}
+
+// floor is the n-th highest log-odds, -Inf while fewer intents have one.
+func (l *leaders) floor() float64 {
+	if len(l.z) < l.n {
+		return math.Inf(-1)
+	}
+	return l.z[l.n-1]
+}
+
+func (l *leaders) reset() { l.z, l.in = l.z[:0], l.in[:0] }
 
 // oneSidedUnmatched is the weight of the heaviest word of a that b lacks.
 func oneSidedUnmatched(a, b []feat) float64 {
@@ -399,34 +515,46 @@ func oneSidedUnmatched(a, b []feat) float64 {
 }
 
 // retrieve returns the questions worth the full similarity: those sharing the
-// most IDF weight of bigrams and words with q (characters when q has none).
-func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
+// most IDF weight of bigrams and words with q (characters when q has none),
+// and that weight.
+func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) ([]int32, []float32) {
 	if len(m.questions) <= k {
 		out := acc.out[:0]
 		for i := range m.questions {
 			out = append(out, int32(i))
 		}
 		acc.out = out
-		return out
+		acc.outScore = slices.Grow(acc.outScore[:0], len(out))[:len(out)]
+		clear(acc.outScore) // not scored: all alike
+		return out, acc.outScore
 	}
-	add := func(fs []feat, post [][]int32) {
+	add := func(fs []feat) {
 		for _, f := range fs {
 			if f.id < 0 {
 				continue
 			}
 			w := f.w * f.w
-			for _, qi := range post[f.id] {
-				if acc.score[qi] == 0 {
-					acc.touched = append(acc.touched, qi)
-				}
-				acc.score[qi] += w
+			post := m.postings.of(f.id)
+			// A question is touched when its score leaves 0. Without a branch
+			// (whether a question was seen is a coin toss the processor would
+			// often lose): write it down always, keep it only when new.
+			touched := slices.Grow(acc.touched, len(post)+1)
+			n := len(touched)
+			touched = touched[:cap(touched)]
+			score := acc.score
+			for _, qi := range post {
+				s := score[qi]
+				touched[n] = qi
+				n += b2i(s == 0)
+				score[qi] = s + w
 			}
+			acc.touched = touched[:n]
 		}
 	}
-	add(q.bigrams, m.postings)
-	add(q.words, m.postings)
+	add(q.bigrams)
+	add(q.words)
 	if len(acc.touched) < k {
-		add(q.chars, m.charPost)
+		add(q.chars)
 	}
 	var out []int32
 	if len(acc.touched) <= k {
@@ -456,39 +584,96 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 				i = sm
 			}
 		}
-		for _, qi := range acc.touched {
-			if len(h) < k {
-				h = append(h, qi)
-				for i := len(h) - 1; i > 0; {
-					p := (i - 1) / 2
-					if !worse(h[i], h[p]) {
-						break
-					}
-					h[i], h[p] = h[p], h[i]
-					i = p
+		for _, qi := range acc.touched[:k] {
+			h = append(h, qi)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !worse(h[i], h[p]) {
+					break
 				}
-				continue
+				h[i], h[p] = h[p], h[i]
+				i = p
 			}
-			if worse(h[0], qi) {
+		}
+		// Most questions score below the heap's least: compare with its
+		// score first.
+		least := acc.score[h[0]]
+		for _, qi := range acc.touched[k:] {
+			if s := acc.score[qi]; s >= least && worse(h[0], qi) {
 				h[0] = qi
 				down(0)
+				least = acc.score[h[0]]
 			}
 		}
 		out = h
 	}
-	for _, qi := range acc.touched {
-		acc.score[qi] = 0
+	acc.outScore = acc.outScore[:0]
+	for _, qi := range out {
+		acc.outScore = append(acc.outScore, acc.score[qi])
+	}
+	if len(acc.touched) > len(acc.score)/8 {
+		clear(acc.score) // faster than as many scattered writes
+	} else {
+		for _, qi := range acc.touched {
+			acc.score[qi] = 0
+		}
 	}
 	acc.touched = acc.touched[:0]
 	acc.out = out
-	return out
+	return out, acc.outScore
 }
+
+// b2i is 1 for true, 0 for false (the compiler makes it a flag move, not a
+// branch).
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// postings lists, for each feature id (units, bigrams and words alike: their
+// ids differ), the questions that have it, in question order. The lists lie
+// end to end in one slice.
+type postings struct {
+	start []int32 // by id: where its list starts; it ends where the next one starts
+	qs    []int32
+}
+
+// newPostings indexes docs by their features (ids below nf).
+func newPostings(nf int, docs []doc) postings {
+	p := postings{start: make([]int32, nf+1)}
+	each := func(f func(id, qi int32)) {
+		for qi := range docs {
+			for _, fs := range [][]feat{docs[qi].chars, docs[qi].bigrams, docs[qi].words} {
+				for _, ft := range fs {
+					f(ft.id, int32(qi))
+				}
+			}
+		}
+	}
+	each(func(id, _ int32) { p.start[id+1]++ })
+	for id := range nf {
+		p.start[id+1] += p.start[id]
+	}
+	p.qs = make([]int32, p.start[nf])
+	next := slices.Clone(p.start[:nf])
+	each(func(id, qi int32) {
+		p.qs[next[id]] = qi
+		next[id]++
+	})
+	return p
+}
+
+// of is the list of the questions that have feature id.
+func (p *postings) of(id int32) []int32 { return p.qs[p.start[id]:p.start[id+1]] }
 
 // accumulator is retrieve's scratch space, one per concurrent Match.
 type accumulator struct {
-	score   []float32 // by question index; zero between uses
-	touched []int32
-	out     []int32 // the result, valid until the next retrieve
+	score    []float32 // by question index; zero between uses
+	touched  []int32
+	out      []int32   // the result, valid until the next retrieve
+	outScore []float32 // the score of each
 }
 
 // confFeatures are the inputs of the confidence, the constant 1 first.

@@ -198,6 +198,9 @@ func normalizeFolded(s string) string {
 		switch {
 		case r == utf8.RuneError:
 			r = ' '
+		case r >= 0x4e00 && r <= 0x9fff:
+			// CJK Unified Ideographs: letters without case (the common rune;
+			// IsLetter would search a table).
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			r = unicode.ToLower(r)
 		default:
@@ -216,5 +219,14 @@ func normalizeFolded(s string) string {
 	return strings.TrimRight(b.String(), " ")
 }
 
-// isHan reports whether r is a CJK ideograph.
-func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
+// isHan reports whether r is a CJK ideograph. The common block is tested
+// first: unicode.Is searches a table.
+func isHan(r rune) bool {
+	switch {
+	case r >= 0x4e00 && r <= 0x9fff: // CJK Unified Ideographs, all Han
+		return true
+	case r < 0x2e80: // below the first Han range
+		return false
+	}
+	return unicode.Is(unicode.Han, r)
+}

@@ -106,3 +106,16 @@ func TestFoldFastPath(t *testing.T) {
 		}
 	}
 }
+
+// The fast paths for CJK ideographs agree with the unicode tables on every
+// rune.
+func TestHanFastPaths(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if got, want := isHan(r), unicode.Is(unicode.Han, r); got != want {
+			t.Fatalf("isHan(%U) = %v, unicode.Han says %v", r, got, want)
+		}
+		if r >= 0x4e00 && r <= 0x9fff && (!unicode.IsLetter(r) || unicode.ToLower(r) != r) {
+			t.Fatalf("%U: not a caseless letter, the fast path in normalizeFolded is wrong", r)
+		}
+	}
+}

@@ -1,10 +1,8 @@
 package intents
 
 import (
-	"cmp"
 	"math"
 	"math/bits"
-	"slices"
 	"unicode/utf8"
 )
 
@@ -36,18 +34,25 @@ type feat struct {
 // doc is a text prepared for similarity: sorted feature lists per channel
 // and their norms.
 type doc struct {
-	chars   []feat // units (Han characters, other tokens), IDF weight
+	// What comparing with a question reads of the question comes first.
+	chars   []feat   // units (Han characters, other tokens), IDF weight
+	masks   []uint64 // per chars entry, the seq positions holding it (len(seq) <= 64)
 	bigrams []feat
 	words   []feat
-	seq     []int32  // unit ids in order, for the common subsequence
-	seqIdx  []int32  // for each unit of seq, its index in chars
-	masks   []uint64 // per chars entry, the seq positions holding it (len(seq) <= 64)
-	neg     bool
+	seq     []int32 // unit ids in order, for the common subsequence
+	docStats
 
-	nChars               float64 // number of distinct units (flat norm²)
+	seqIdx []int32 // for each unit of seq, its index in chars
+}
+
+// docStats are what the similarity reads of a doc besides its features.
+type docStats struct {
 	normChar, normBigram float64 // IDF norms
 	normWord             float64
 	sumChar              float64 // Σ IDF over units, for coverage
+	nChars               int32   // number of distinct units (flat norm²)
+	nSeq                 int32   // number of units (len(seq))
+	neg                  bool
 }
 
 // stats are document frequencies over a corpus (the FAQ's questions, or the
@@ -62,10 +67,11 @@ type stats struct {
 
 	// Set by freeze once every document is observed: the IDF of each id and
 	// which word ids are stop words, so that makeDoc needs no logarithm.
-	idfs   []float32
-	wordW  []float32 // word weights: IDF, scaled down for stop words
-	frozen int // n when idfs was computed
-	stopLx *Lexicon
+	idfs     []float32
+	wordW    []float32      // word weights: IDF, scaled down for stop words
+	hanUnits map[rune]int32 // the units that are one Han character, by rune
+	frozen   int            // n when idfs was computed
+	stopLx   *Lexicon
 }
 
 func newStats() *stats {
@@ -135,6 +141,12 @@ func (s *stats) freeze(lx *Lexicon) {
 		}
 		s.wordW[id] = float32(x)
 	}
+	s.hanUnits = make(map[rune]int32, len(s.units))
+	for u, id := range s.units {
+		if r, size := utf8.DecodeRuneInString(u); size == len(u) && isHan(r) {
+			s.hanUnits[r] = id
+		}
+	}
 	s.frozen, s.stopLx = s.n, lx
 }
 
@@ -144,231 +156,6 @@ func (s *stats) idf(id int32) float64 {
 		df = float64(s.df[id])
 	}
 	return math.Log(float64(s.n+1) / (df + 0.5))
-}
-
-var negations = map[string]bool{"不": true, "没": true, "无": true, "未": true, "别": true, "非": true, "没有": true, "无法": true, "not": true, "no": true, "never": true}
-
-// oovIDs gives features the corpus has never seen ids below -1: the same
-// text gets the same id within one doc, and no two texts share one.
-type oovIDs struct {
-	names []oovName
-}
-
-// oovName is an unknown feature: a unit, a bigram of two units, or a word.
-type oovName struct {
-	kind byte
-	a, b string
-}
-
-func (o *oovIDs) id(n oovName) int32 {
-	for i, m := range o.names {
-		if m == n {
-			return -2 - int32(i)
-		}
-	}
-	o.names = append(o.names, n)
-	return -1 - int32(len(o.names))
-}
-
-// addFeat appends (id, w) unless id is already in fs (docs are short: a
-// linear scan beats a map); it returns the index of id in fs.
-func addFeat(fs []feat, id int32, w float32) ([]feat, int) {
-	for i, f := range fs {
-		if f.id == id {
-			return fs, i
-		}
-	}
-	return append(fs, feat{id, w}), len(fs)
-}
-
-// makeDoc builds the features of tokens against corpus stats. Features the
-// corpus has never seen get the highest IDF and ids that match nothing.
-func makeDoc(tokens []string, st *stats, lx *Lexicon) doc {
-	var d doc
-	frozen := st.frozen == st.n && len(st.idfs) == len(st.df) && st.stopLx == lx
-	oovIDF := float32(st.idf(-1))
-	idf := func(id int32) float32 {
-		switch {
-		case id < 0:
-			return oovIDF
-		case frozen:
-			return st.idfs[id]
-		}
-		return float32(st.idf(id))
-	}
-	// Units: every Han character alone, other tokens whole (see units).
-	n := 0
-	for _, t := range tokens {
-		n += unitCount(t)
-	}
-	var oov oovIDs
-	var oovBuf [8]oovName
-	oov.names = oovBuf[:0]
-	ints := make([]int32, 2*n)
-	d.seq, d.seqIdx = ints[:0:n], ints[n:n:2*n]
-	fs := make([]feat, 0, 2*n+len(tokens))
-	d.chars = fs[:0:n]
-	var us [64]string
-	for _, t := range tokens {
-		forUnits(t, func(u string) {
-			id, ok := st.units[u]
-			if !ok {
-				id = oov.id(oovName{kind: 'c', a: u})
-			}
-			var k int
-			d.chars, k = addFeat(d.chars, id, idf(id))
-			if len(d.seq) < len(us) {
-				us[len(d.seq)] = u
-			}
-			d.seq = append(d.seq, id)
-			d.seqIdx = append(d.seqIdx, int32(k))
-			if negations[u] {
-				d.neg = true
-			}
-		})
-	}
-	if n > 1 {
-		d.bigrams = fs[n:n:2*n-1]
-	}
-	for i := 0; i+1 < len(d.seq); i++ {
-		a, b := d.seq[i], d.seq[i+1]
-		id, ok := int32(0), false
-		if a >= 0 && b >= 0 {
-			id, ok = st.bigrams[pairKey(a, b)]
-		}
-		if !ok {
-			var ua, ub string
-			if i+1 < len(us) {
-				ua, ub = us[i], us[i+1]
-			} else {
-				ua, ub = unitAt(tokens, i), unitAt(tokens, i+1)
-			}
-			id = oov.id(oovName{kind: 'b', a: ua, b: ub})
-		}
-		d.bigrams, _ = addFeat(d.bigrams, id, idf(id))
-	}
-	d.words = fs[2*n : 2*n : 2*n+len(tokens)]
-	for _, t := range tokens {
-		if negations[t] {
-			d.neg = true
-		}
-		id, ok := st.words[t]
-		if !ok {
-			id = oov.id(oovName{kind: 'w', a: t})
-		}
-		var w float32
-		if frozen && id >= 0 {
-			w = st.wordW[id]
-		} else {
-			w64 := st.idf(id)
-			if lx != nil && lx.Stop(t) {
-				w64 *= stopFactor
-			}
-			w = float32(w64)
-		}
-		d.words, _ = addFeat(d.words, id, w)
-	}
-	// Sort the channels; seqIdx follows the units' new places.
-	if len(d.chars) > 1 {
-		var perm [64]int32
-		if len(d.chars) <= len(perm) {
-			for i := range d.chars {
-				perm[i] = int32(i)
-			}
-			// Insertion sort keeps the permutation (docs are short).
-			for i := 1; i < len(d.chars); i++ {
-				for j := i; j > 0 && d.chars[j].id < d.chars[j-1].id; j-- {
-					d.chars[j], d.chars[j-1] = d.chars[j-1], d.chars[j]
-					perm[j], perm[j-1] = perm[j-1], perm[j]
-				}
-			}
-			var inv [64]int32
-			for newI, oldI := range perm[:len(d.chars)] {
-				inv[oldI] = int32(newI)
-			}
-			for i, k := range d.seqIdx {
-				d.seqIdx[i] = inv[k]
-			}
-		} else {
-			sortFeats(d.chars)
-			for i, id := range d.seq {
-				k, _ := slices.BinarySearchFunc(d.chars, id, func(f feat, id int32) int { return cmp.Compare(f.id, id) })
-				d.seqIdx[i] = int32(k)
-			}
-		}
-	}
-	sortFeats(d.bigrams)
-	sortFeats(d.words)
-	if len(d.seq) <= 64 {
-		d.masks = make([]uint64, len(d.chars))
-		for i, k := range d.seqIdx {
-			d.masks[k] |= 1 << uint(i)
-		}
-	}
-	d.nChars = float64(len(d.chars))
-	for _, f := range d.chars {
-		d.normChar += float64(f.w) * float64(f.w)
-		d.sumChar += float64(f.w)
-	}
-	for _, f := range d.bigrams {
-		d.normBigram += float64(f.w) * float64(f.w)
-	}
-	for _, f := range d.words {
-		d.normWord += float64(f.w) * float64(f.w)
-	}
-	return d
-}
-
-// unitCount is the number of units of one token.
-func unitCount(t string) int {
-	n := 0
-	for _, r := range t {
-		if isHan(r) {
-			n++
-		}
-	}
-	if n == 0 {
-		return 1
-	}
-	return n
-}
-
-// forUnits calls f with each unit of one token, as units does.
-func forUnits(t string, f func(string)) {
-	han := false
-	for _, r := range t {
-		if isHan(r) {
-			han = true
-			break
-		}
-	}
-	if !han {
-		f(t)
-		return
-	}
-	for i, r := range t {
-		if isHan(r) {
-			f(t[i : i+utf8.RuneLen(r)])
-		}
-	}
-}
-
-// unitAt is the i-th unit of tokens (the slow path of long texts).
-func unitAt(tokens []string, i int) string {
-	us := units(tokens)
-	return us[i]
-}
-
-func sortFeats(fs []feat) {
-	if len(fs) < 12 {
-		for i := 1; i < len(fs); i++ {
-			for j := i; j > 0 && fs[j].id < fs[j-1].id; j-- {
-				fs[j], fs[j-1] = fs[j-1], fs[j]
-			}
-		}
-		return
-	}
-	slices.SortFunc(fs, func(a, b feat) int { return cmp.Compare(a.id, b.id) })
 }
 
 // overlap walks two sorted feature lists: the number of shared features, Σw²
@@ -473,15 +260,15 @@ func simFeatures(a, b *doc) (x [numSimFeatures]float64, ok bool) {
 	var pmBuf [64]uint64
 	bitLCS := len(a.chars) <= len(pmBuf) && b.masks != nil
 	pm := pmBuf[:len(a.chars)*btoi(bitLCS)]
-	nc, sqc, sumc := 0, 0.0, 0.0
+	var o simOverlap
 	for i, j := 0, 0; i < len(a.chars) && j < len(b.chars); {
 		switch ai, bj := a.chars[i].id, b.chars[j].id; {
 		case ai == bj:
 			if ai >= 0 {
 				w := float64(a.chars[i].w)
-				nc++
-				sqc += w * w
-				sumc += w
+				o.nc++
+				o.sqc += w * w
+				o.sumc += w
 				if bitLCS {
 					pm[i] = b.masks[j]
 				}
@@ -494,37 +281,51 @@ func simFeatures(a, b *doc) (x [numSimFeatures]float64, ok bool) {
 			j++
 		}
 	}
-	if nc == 0 {
+	if o.nc == 0 {
 		return x, false // nothing in common: skip the rest
 	}
-	_, sqb, _ := overlap(a.bigrams, b.bigrams)
-	sqw, unmatched := wordOverlap(a.words, b.words)
+	_, o.sqb, _ = overlap(a.bigrams, b.bigrams)
+	o.sqw, o.unmatched = wordOverlap(a.words, b.words)
+	if bitLCS {
+		o.common = lcsBits(a.seqIdx, pm, len(b.seq))
+	} else {
+		o.common = lcs(a.seq, b.seq)
+	}
+	return o.features(&a.docStats, &b.docStats), true
+}
+
+// simOverlap is what two docs share, the raw material of simFeatures: the
+// number of shared units, Σw² and Σw over them, Σw² over the shared bigrams
+// and words, the heaviest unshared word, and the common subsequence's length.
+type simOverlap struct {
+	nc                  int
+	sqc, sumc, sqb, sqw float64
+	unmatched           float64
+	common              int
+}
+
+// features turns the overlap of a and b into simFeatures' result.
+func (o *simOverlap) features(a, b *docStats) [numSimFeatures]float64 {
 	cover := 0.0
 	if a.sumChar > 0 && b.sumChar > 0 {
-		cover = math.Min(sumc/a.sumChar, sumc/b.sumChar)
+		cover = math.Min(o.sumc/a.sumChar, o.sumc/b.sumChar)
 	}
 	neg := 0.0
 	if a.neg != b.neg {
 		neg = 1
 	}
-	var common int
-	if bitLCS {
-		common = lcsBits(a.seqIdx, pm, len(b.seq))
-	} else {
-		common = lcs(a.seq, b.seq)
-	}
-	la, lb := float64(len(a.seq)), float64(len(b.seq))
+	la, lb := float64(a.nSeq), float64(b.nSeq)
 	return [numSimFeatures]float64{
 		1,
-		cosine(float64(nc), a.nChars, b.nChars),
-		cosine(sqc, a.normChar, b.normChar),
-		cosine(sqb, a.normBigram, b.normBigram),
-		cosine(sqw, a.normWord, b.normWord),
+		cosine(float64(o.nc), float64(a.nChars), float64(b.nChars)),
+		cosine(o.sqc, a.normChar, b.normChar),
+		cosine(o.sqb, a.normBigram, b.normBigram),
+		cosine(o.sqw, a.normWord, b.normWord),
 		cover,
-		unmatched / 10,
+		o.unmatched / 10,
 		neg,
-		float64(common) / math.Max(la, lb),
-	}, true
+		float64(o.common) / math.Max(la, lb),
+	}
 }
 
 func btoi(b bool) int {
@@ -583,9 +384,16 @@ func similarity(a, b *doc) float64 {
 	if !ok {
 		return 0
 	}
+	return sigmoid(simLogit(&x))
+}
+
+// simLogit is the similarity's log-odds for its inputs x.
+func simLogit(x *[numSimFeatures]float64) float64 {
 	z := 0.0
 	for i, c := range simCoef {
 		z += c * x[i]
 	}
-	return 1 / (1 + math.Exp(-z))
+	return z
 }
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/yanyiwu/gojieba"
 )
@@ -115,10 +116,10 @@ func (t *JiebaTokenizer) Cut(text string) []string {
 // call into the C++ segmenter.
 func (t *JiebaTokenizer) CutParts(text string) [][]string {
 	raw := t.j.Cut(text, true)
-	var parts [][]string
+	parts := make([][]string, 0, strings.Count(text, " ")+1)
 	start := 0
 	for i, w := range raw {
-		if strings.TrimSpace(w) == "" {
+		if isBlank(w) {
 			if i > start {
 				parts = append(parts, raw[start:i:i])
 			}
@@ -129,6 +130,19 @@ func (t *JiebaTokenizer) CutParts(text string) [][]string {
 		parts = append(parts, raw[start:len(raw):len(raw)])
 	}
 	return parts
+}
+
+// isBlank reports whether w is empty or all white space, as
+// strings.TrimSpace(w) == "" but without trimming a word (most are not
+// blank: their first rune says so).
+func isBlank(w string) bool {
+	if w == "" {
+		return true
+	}
+	if r, _ := utf8.DecodeRuneInString(w); !unicode.IsSpace(r) {
+		return false
+	}
+	return strings.TrimSpace(w) == ""
 }
 
 // normaliseWords normalises, dedupes and sorts dictionary words, dropping any

@@ -1,0 +1,269 @@
+package intents
+
+import (
+	"math"
+	"slices"
+)
+
+// Scoring a message against the questions retrieval picked is the hot path
+// of Match. Two things make it cheaper than similarity, with the same result
+// to the bit:
+//
+//   - A probe indexes the message's doc by feature id once, so comparing it
+//     with a question walks the question's lists only, in the same order (by
+//     id) as the merge walks of simFeatures: the same sums in the same order.
+//   - The comparison stops after the units, and again after the bigrams, when
+//     an upper bound of the log-odds shows the question cannot raise its
+//     intent's best (or enter the candidates reported): the features still
+//     unknown are bounded by what they can add at most.
+
+// pruneMargin is what an upper bound must stay below the log-odds it is
+// compared with before a question is skipped: far above the rounding error
+// of either (about 1e-15), far below any real difference.
+const pruneMargin = 1e-7
+
+// probe is a message's doc indexed for comparison with many questions.
+type probe struct {
+	d    *doc
+	slot []int32 // by feature id: 1 + its index in d's list of its kind; 0: not in d
+
+	// By slot (so index 0 stands for a feature d lacks): the weight of d's
+	// unit or bigram (0 for none), and the positions of the question
+	// holding the unit (pm[0] is written to and ignored). Missing features
+	// then cost no branch: adding a weight of 0 leaves a sum unchanged.
+	cw, bw []float64
+	pm     []uint64
+
+	// Bounds that hold against any question.
+	bigramMax  float64 // Σw² over d's known bigrams: no question shares more
+	unmatchMin float64 // the heaviest unknown word of d: always unmatched
+}
+
+// set indexes d; slot must be all zero (as clear leaves it).
+func (p *probe) set(d *doc) {
+	p.d = d
+	p.bigramMax, p.unmatchMin = 0, 0
+	for i, f := range d.chars {
+		if f.id >= 0 {
+			p.slot[f.id] = int32(i + 1)
+		}
+	}
+	for i, f := range d.bigrams {
+		if f.id >= 0 {
+			p.slot[f.id] = int32(i + 1)
+			p.bigramMax += float64(f.w) * float64(f.w)
+		}
+	}
+	for i, f := range d.words {
+		if f.id >= 0 {
+			p.slot[f.id] = int32(i + 1)
+		} else {
+			p.unmatchMin = math.Max(p.unmatchMin, float64(f.w))
+		}
+	}
+	p.cw, p.bw = append(p.cw[:0], 0), append(p.bw[:0], 0)
+	for _, f := range d.chars {
+		p.cw = append(p.cw, float64(f.w))
+	}
+	for _, f := range d.bigrams {
+		p.bw = append(p.bw, float64(f.w))
+	}
+	p.pm = slices.Grow(p.pm[:0], len(d.chars)+1)[:len(d.chars)+1]
+}
+
+// clear undoes set.
+func (p *probe) clear() {
+	for _, fs := range [][]feat{p.d.chars, p.d.bigrams, p.d.words} {
+		for _, f := range fs {
+			if f.id >= 0 {
+				p.slot[f.id] = 0
+			}
+		}
+	}
+	p.d = nil
+}
+
+// logit is simLogit(simFeatures(p's doc, question qi's doc)) and true, or
+// false when the two share no unit (similarity 0) or when the log-odds is
+// certainly below stop.
+func (p *probe) logit(qx *questionIndex, qi int32, stop float64) (float64, bool) {
+	a, h := p.d, &qx.heads[qi]
+	if len(a.chars) == 0 || h.nChars == 0 {
+		return 0, false
+	}
+	nc, nb, nw := int(h.nChars), int(h.nBigrams), int(h.nWords)
+	data := qx.data[h.off:]
+	charIDs, data := data[:(nc+1)/2], data[(nc+1)/2:]
+	var masks []uint64
+	if h.nSeq <= 64 { // the question's doc has masks
+		masks, data = data[:nc], data[nc:]
+	}
+	bigramIDs, words := data[:(nb+1)/2], data[(nb+1)/2:(nb+1)/2+nw]
+
+	var o simOverlap
+	bitLCS := len(a.chars) <= 64 && masks != nil
+	slot, cw, pm := p.slot, p.cw, p.pm
+	if bitLCS {
+		clear(pm)
+		for j := range nc {
+			k := slot[packedID(charIDs, j)]
+			w := cw[k]
+			o.nc += b2i(k != 0)
+			o.sqc += w * w
+			o.sumc += w
+			pm[k] = masks[j]
+		}
+	} else {
+		for j := range nc {
+			k := slot[packedID(charIDs, j)]
+			w := cw[k]
+			o.nc += b2i(k != 0)
+			o.sqc += w * w
+			o.sumc += w
+		}
+	}
+	if o.nc == 0 {
+		return 0, false
+	}
+	if bitLCS {
+		o.common = lcsBits(a.seqIdx, pm[1:], int(h.nSeq))
+	} else {
+		o.common = lcs(a.seq, qx.docs[qi].seq)
+	}
+	// Bound the rest: the bigrams share at most what both have, the words
+	// add nothing (their cosine's coefficient is negative), and the
+	// heaviest unmatched word weighs at least a's heaviest unknown word.
+	o.sqb = math.Min(p.bigramMax, h.normBigram)
+	o.unmatched = p.unmatchMin
+	x := o.features(&a.docStats, &h.docStats)
+	if bound(&x) < stop {
+		return 0, false
+	}
+	// From here on only the bigram and word features change: they are set
+	// as features sets them.
+	o.sqb = 0
+	for j := range nb {
+		w := p.bw[slot[packedID(bigramIDs, j)]]
+		o.sqb += w * w
+	}
+	x[3] = cosine(o.sqb, a.normBigram, h.normBigram)
+	if bound(&x) < stop {
+		return 0, false
+	}
+	if len(a.words) <= 64 {
+		// The shared words' Σw² by id, as wordOverlap; the unmatched ones are
+		// the question's not in a and a's not hit.
+		var hit uint64
+		m := float32(0)
+		for _, f := range words {
+			id, w := unpackWord(f)
+			if k := slot[id]; k > 0 {
+				w := float64(a.words[k-1].w)
+				o.sqw += w * w
+				hit |= 1 << (k - 1)
+			} else {
+				m = max(m, w)
+			}
+		}
+		for i, f := range a.words {
+			if hit&(1<<i) == 0 {
+				m = max(m, f.w)
+			}
+		}
+		o.unmatched = float64(m)
+	} else {
+		o.sqw, o.unmatched = wordOverlap(a.words, qx.docs[qi].words)
+	}
+	x[4] = cosine(o.sqw, a.normWord, h.normWord)
+	x[6] = o.unmatched / 10
+	return simLogit(&x), true
+}
+
+// canPrune: the bounds in logit rely on the signs of these coefficients (a
+// refit that flips one turns pruning off rather than making it wrong).
+var canPrune = simCoef[3] >= 0 && simCoef[4] <= 0 && simCoef[6] <= 0
+
+// bound is simLogit(x) with the word cosine, whose coefficient is negative,
+// taken at its least (0): an upper bound of the log-odds once x holds upper
+// bounds of the bigram cosine and lower bounds of the unmatched word.
+func bound(x *[numSimFeatures]float64) float64 {
+	if !canPrune {
+		return math.Inf(1)
+	}
+	y := *x
+	y[4] = 0
+	return simLogit(&y) + pruneMargin
+}
+
+// questionIndex is the questions' docs packed for logit: per question a
+// 64-byte head, and its features in a few neighbouring cache lines of data
+// (a doc's lists lie in separate blocks).
+type questionIndex struct {
+	heads []questionHead
+	data  []uint64
+	docs  []doc // the same docs, for the rare long question
+}
+
+// questionHead is one question's doc stats and where its features are in
+// questionIndex.data: the unit ids two to a word, the unit masks (when
+// nSeq <= 64), the bigram ids two to a word, and the words (id and weight
+// in one word each). Only logit reads them; ids only, as the similarity
+// takes the weights of the message's side.
+type questionHead struct {
+	docStats
+	off              int32
+	nBigrams, nWords int32
+	intent           int32
+}
+
+// newQuestionIndex packs docs (of the questions of intents). The questions
+// made the corpus stats, so every feature of theirs has an id.
+func newQuestionIndex(docs []doc, intents []int32) questionIndex {
+	for _, d := range docs {
+		for _, fs := range [][]feat{d.chars, d.bigrams, d.words} {
+			for _, f := range fs {
+				if f.id < 0 {
+					panic("intents: a question has a feature the corpus never saw")
+				}
+			}
+		}
+	}
+	qx := questionIndex{heads: make([]questionHead, len(docs)), docs: docs}
+	n := 0
+	for _, d := range docs {
+		n += (len(d.chars)+1)/2 + len(d.masks) + (len(d.bigrams)+1)/2 + len(d.words)
+	}
+	qx.data = make([]uint64, 0, n)
+	ids := func(fs []feat) {
+		for i := 0; i < len(fs); i += 2 {
+			x := uint64(uint32(fs[i].id))
+			if i+1 < len(fs) {
+				x |= uint64(uint32(fs[i+1].id)) << 32
+			}
+			qx.data = append(qx.data, x)
+		}
+	}
+	for qi, d := range docs {
+		qx.heads[qi] = questionHead{
+			docStats: d.docStats, off: int32(len(qx.data)),
+			nBigrams: int32(len(d.bigrams)), nWords: int32(len(d.words)), intent: intents[qi],
+		}
+		ids(d.chars)
+		qx.data = append(qx.data, d.masks...) // nil exactly when nSeq > 64
+		ids(d.bigrams)
+		for _, f := range d.words {
+			qx.data = append(qx.data, uint64(uint32(f.id))|uint64(math.Float32bits(f.w))<<32)
+		}
+	}
+	return qx
+}
+
+// packedID is the j-th of the ids packed two to a word in ids.
+func packedID(ids []uint64, j int) int32 {
+	return int32(uint32(ids[j/2] >> (32 * uint(j%2))))
+}
+
+// unpackWord is the id and weight of a packed word.
+func unpackWord(x uint64) (int32, float32) {
+	return int32(uint32(x)), math.Float32frombits(uint32(x >> 32))
+}

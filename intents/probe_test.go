@@ -1,0 +1,117 @@
+package intents
+
+import (
+	"math"
+	"reflect"
+	"testing"
+)
+
+// probeTexts are messages and the sample FAQ's questions, with sub-clauses.
+func probeTexts(tb testing.TB, m *Matcher) []string {
+	ts := benchTexts(tb)
+	for _, q := range m.questions {
+		ts = append(ts, q.text)
+	}
+	return append(ts, "你好 我想退货 怎么弄", "不要了不要了 订单取消", "how do i return this", "退款 退款 退款", "")
+}
+
+// A doc built from a run of a message's tokens is the doc makeDoc builds
+// from those tokens alone.
+func TestDocOfRunIsMakeDoc(t *testing.T) {
+	m := mustSampleMatcher(t)
+	var tf textFeatures
+	var buf docBuf
+	for _, text := range probeTexts(t, m) {
+		a := m.Analyze(text)
+		tf.reset(a.Tokens, m.st, m.lx)
+		runs := append([]span{{0, len(a.Tokens)}}, a.parts...)
+		for _, p := range runs {
+			got := tf.doc(p.from, p.to, &buf)
+			want := makeDoc(a.Tokens[p.from:p.to], m.st, m.lx)
+			if !sameDoc(got, want) {
+				t.Fatalf("%q tokens %d:%d: doc\n%+v\nwant\n%+v", text, p.from, p.to, got, want)
+			}
+		}
+	}
+}
+
+// sameDoc compares docs field by field, an empty list equal to a missing one.
+func sameDoc(a, b doc) bool {
+	norm := func(d doc) doc {
+		for _, s := range []*[]feat{&d.chars, &d.bigrams, &d.words} {
+			if len(*s) == 0 {
+				*s = nil
+			}
+		}
+		for _, s := range []*[]int32{&d.seq, &d.seqIdx} {
+			if len(*s) == 0 {
+				*s = nil
+			}
+		}
+		if len(d.masks) == 0 {
+			d.masks = nil
+		}
+		return d
+	}
+	return reflect.DeepEqual(norm(a), norm(b))
+}
+
+// The probe's log-odds is the similarity's to the bit, and it gives up only
+// on questions that score below the stop it was given.
+func TestProbeLogitIsSimilarity(t *testing.T) {
+	m := mustSampleMatcher(t)
+	var tf textFeatures
+	p := probe{slot: make([]int32, len(m.st.df))}
+	n, pruned := 0, 0
+	for i, text := range probeTexts(t, m) {
+		if i%4 != 0 {
+			continue // a quarter of them against every question is plenty
+		}
+		a := m.Analyze(text)
+		tf.reset(a.Tokens, m.st, m.lx)
+		d := tf.doc(0, len(a.Tokens), nil)
+		p.set(&d)
+		for qi := range m.questions {
+			x, ok := simFeatures(&d, &m.questions[qi].doc)
+			want := simLogit(&x)
+			got, gotOK := p.logit(&m.qx, int32(qi), math.Inf(-1))
+			if gotOK != ok || (ok && got != want) {
+				t.Fatalf("%q vs %q: logit %v, %v; similarity's %v, %v", text, m.questions[qi].text, got, gotOK, want, ok)
+			}
+			if !ok {
+				continue
+			}
+			n++
+			// Just above the log-odds: may give up; just below: must not.
+			if _, ok := p.logit(&m.qx, int32(qi), want+1e-6); !ok {
+				pruned++
+			}
+			if z, ok := p.logit(&m.qx, int32(qi), want-1e-6); !ok || z != want {
+				t.Fatalf("%q vs %q: gave up below its log-odds", text, m.questions[qi].text)
+			}
+		}
+		p.clear()
+	}
+	if n == 0 || pruned == 0 {
+		t.Fatalf("compared %d pairs, %d given up: the test tests nothing", n, pruned)
+	}
+}
+
+// Skipping questions that cannot matter changes no result.
+func TestPruningChangesNothing(t *testing.T) {
+	m := mustSampleMatcher(t)
+	ref := NewMatcher(m.FAQ(), m.tok, m.lx, m.Config())
+	ref.exhaustive = true
+	for _, text := range probeTexts(t, m) {
+		got, want := m.Match(text), ref.Match(text)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: pruned\n%+v\nexhaustive\n%+v", text, got, want)
+		}
+	}
+	for qi, q := range m.questions {
+		got, want := m.match(q.text, int32(qi)), ref.match(q.text, int32(qi))
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q left out: pruned\n%+v\nexhaustive\n%+v", q.text, got, want)
+		}
+	}
+}
