@@ -84,7 +84,7 @@ func LoadLexicon(dictDir string) (*Lexicon, error) {
 var keepWords = []string{
 	"不", "没", "无", "不是", "不能", "不要", "不了", "没有", "未", "别",
 	"多少", "几", "多久", "哪里", "哪儿", "哪", "什么时候", "何时", "为什么", "能否",
-	"可以", "怎么办", "要", "有", "还", "再", "取消", "打", "换", "到",
+	"怎么办", "要", "有", "还", "再", "取消", "打", "换", "到",
 }
 
 // IDF returns the general-language IDF of a word; unknown words (product
