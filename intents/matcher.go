@@ -209,8 +209,10 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 	}
 	m.st.freeze(lx)
 	docs := make([]doc, len(ps))
+	var tf textFeatures
 	for qi, p := range ps {
-		docs[qi] = makeDoc(p.tokens, m.st, lx)
+		tf.reset(p.tokens, m.st, lx) // makeDoc, reusing tf
+		docs[qi] = tf.doc(0, len(p.tokens), nil)
 	}
 	// Every question's features in one block of memory, in question order,
 	// so that scoring a question reads a few neighbouring cache lines.
@@ -398,11 +400,13 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32) {
 	// result: a question skipped scores below a best that stands, and the
 	// updates below follow retrieval's order as before.
 	order := sc.order[:0]
-	for i := range ev {
-		// Insertion sort by rank, best first, stable (there are 16 at most).
+	for i := len(ev) - 1; i >= 0; i-- {
+		// Insertion sort by rank, best first, ties in retrieval's order (16
+		// at most). Retrieval's order is a min-heap's, about the reverse:
+		// taken from the end, few move.
 		j := len(order)
 		order = append(order, int32(i))
-		for ; j > 0 && ev[order[j-1]].rank < ev[i].rank; j-- {
+		for ; j > 0 && ev[order[j-1]].rank <= ev[i].rank; j-- {
 			order[j] = order[j-1]
 		}
 		order[j] = int32(i)
