@@ -121,7 +121,7 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon) {
 				var id int32
 				var ok bool
 				if frozen {
-					id, ok = st.hanUnits[r] // the same as units[string(r)], without hashing a string
+					id, ok = st.hanUnits.get(r) // the same as units[string(r)], without hashing a string
 				} else {
 					id, ok = st.units[string(r)]
 				}

@@ -69,7 +69,7 @@ type stats struct {
 	// which word ids are stop words, so that makeDoc needs no logarithm.
 	idfs     []float32
 	wordW    []float32      // word weights: IDF, scaled down for stop words
-	hanUnits map[rune]int32 // the units that are one Han character, by rune
+	hanUnits hanTable       // the units that are one Han character, by rune
 	frozen   int            // n when idfs was computed
 	stopLx   *Lexicon
 }
@@ -141,13 +141,41 @@ func (s *stats) freeze(lx *Lexicon) {
 		}
 		s.wordW[id] = float32(x)
 	}
-	s.hanUnits = make(map[rune]int32, len(s.units))
+	s.hanUnits = newHanTable()
 	for u, id := range s.units {
 		if r, size := utf8.DecodeRuneInString(u); size == len(u) && isHan(r) {
-			s.hanUnits[r] = id
+			s.hanUnits.set(r, id)
 		}
 	}
 	s.frozen, s.stopLx = s.n, lx
+}
+
+// hanTable maps Han characters to ids: the common block (U+4E00–U+9FFF) in
+// an array, one memory access a lookup, the rare others in a map.
+type hanTable struct {
+	common []int32 // by rune - 0x4e00: id + 1, 0 for none
+	rare   map[rune]int32
+}
+
+func newHanTable() hanTable {
+	return hanTable{common: make([]int32, 0x9fff-0x4e00+1), rare: map[rune]int32{}}
+}
+
+func (h *hanTable) set(r rune, id int32) {
+	if r >= 0x4e00 && r <= 0x9fff {
+		h.common[r-0x4e00] = id + 1
+		return
+	}
+	h.rare[r] = id
+}
+
+func (h *hanTable) get(r rune) (int32, bool) {
+	if r >= 0x4e00 && r <= 0x9fff {
+		id := h.common[r-0x4e00] - 1
+		return id, id >= 0
+	}
+	id, ok := h.rare[r]
+	return id, ok
 }
 
 func (s *stats) idf(id int32) float64 {
