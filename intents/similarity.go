@@ -68,9 +68,9 @@ type stats struct {
 	// Set by freeze once every document is observed: the IDF of each id and
 	// which word ids are stop words, so that makeDoc needs no logarithm.
 	idfs     []float32
-	wordW    []float32      // word weights: IDF, scaled down for stop words
-	hanUnits hanTable       // the units that are one Han character, by rune
-	frozen   int            // n when idfs was computed
+	wordW    []float32 // word weights: IDF, scaled down for stop words
+	hanUnits hanTable  // the units that are one Han character, by rune
+	frozen   int       // n when idfs was computed
 	stopLx   *Lexicon
 }
 
