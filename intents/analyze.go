@@ -129,6 +129,7 @@ func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
 			a.parts = append(a.parts, span{start, len(a.Tokens)})
 		}
 	}
+	dropCourtesy(&a)
 	return a
 }
 
