@@ -296,7 +296,10 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// A message of several sentences ("你好 我想退货 怎么弄"): score each part
 	// too, and keep each intent's best, so small talk around a question does
 	// not drown it. Small-talk intents only count for the whole message.
-	if len(r.parts) > 1 {
+	// Not when the whole message already matches a question closely: its
+	// parts would not change the decision (none did on the development and
+	// held-out cases) and cost about a quarter of the time.
+	if len(r.parts) > 1 && !(len(sc.leaders.z) > 0 && sc.leaders.z[0] >= partsAboveLogit) {
 		for _, p := range r.parts {
 			if sc.tf.unitCount(p.from, p.to) < 2 {
 				continue // one character or word: too little to stand on its own
@@ -472,6 +475,10 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 		}
 	}
 }
+
+// partsAboveLogit: the log-odds of the whole message's best similarity
+// (0.88) above which its parts are not scored.
+const partsAboveLogit = 2.0
 
 // partDiscount scales a part's similarity by 1 - partDiscount × (the share
 // of the message's weight outside the part); chosen on the development cases.
