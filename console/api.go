@@ -515,17 +515,10 @@ func (c *Console) reassign(w http.ResponseWriter, r *http.Request, s *session) {
 // closeConv ends the conversation and sends the satisfaction survey.
 func (c *Console) closeConv(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
-	cid := r.PathValue("id")
-	cl, err := c.claimOf(ctx, s.agent.ID, cid)
-	if err != nil {
-		c.fail(w, r, err)
+	cid, ok := c.release(w, r, s, handoff.Closed)
+	if !ok {
 		return
 	}
-	if err := c.deps.Queue.Release(ctx, cl, handoff.Closed); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	c.forget(ctx, s.agent.ID, cid)
 	out := map[string]any{"conv": cid, "survey": "none"}
 	if c.deps.Surveyor != nil {
 		msg, err := c.deps.Surveyor.Survey(ctx, cid)
@@ -544,19 +537,26 @@ func (c *Console) closeConv(w http.ResponseWriter, r *http.Request, s *session) 
 
 // toBot hands the conversation back to the bot.
 func (c *Console) toBot(w http.ResponseWriter, r *http.Request, s *session) {
+	if cid, ok := c.release(w, r, s, handoff.ToBot); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"conv": cid})
+	}
+}
+
+// release ends the agent's claim on the conversation in the path (closed, or
+// back to the bot) and forgets it; on failure it has answered the request.
+func (c *Console) release(w http.ResponseWriter, r *http.Request, s *session, how handoff.End) (string, bool) {
 	ctx := r.Context()
 	cid := r.PathValue("id")
 	cl, err := c.claimOf(ctx, s.agent.ID, cid)
+	if err == nil {
+		err = c.deps.Queue.Release(ctx, cl, how)
+	}
 	if err != nil {
 		c.fail(w, r, err)
-		return
-	}
-	if err := c.deps.Queue.Release(ctx, cl, handoff.ToBot); err != nil {
-		c.fail(w, r, err)
-		return
+		return cid, false
 	}
 	c.forget(ctx, s.agent.ID, cid)
-	writeJSON(w, http.StatusOK, map[string]any{"conv": cid})
+	return cid, true
 }
 
 // dismiss forgets a lost claim (the page stops showing it).
