@@ -194,7 +194,7 @@ type docBuf struct {
 	ints  []int32
 	feats []feat
 	masks []uint64
-	oov   [8]oovName
+	oov   []oovName
 }
 
 // doc builds the doc of tokens[from:to] in buf's memory (nil: the doc's
@@ -208,6 +208,7 @@ func (tf *textFeatures) doc(from, to int, buf *docBuf) doc {
 	var fs []feat
 	if buf != nil {
 		oov.names = buf.oov[:0]
+		defer func() { buf.oov = oov.names[:0] }() // keep what it grew to
 		buf.ints = slices.Grow(buf.ints[:0], 2*n)
 		buf.feats = slices.Grow(buf.feats[:0], 2*n+nt)
 		ints, fs = buf.ints[:2*n], buf.feats[:0:2*n+nt]

@@ -291,8 +291,9 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// The message's features are looked up once; the docs of the whole
 	// message and of its parts are built from them.
 	sc.tf.reset(r.Tokens, m.st, m.lx)
-	wholeDoc := sc.tf.doc(0, len(r.Tokens), &sc.whole)
-	m.score(sc, &wholeDoc, false, skip, 1)
+	sc.wholeDoc = sc.tf.doc(0, len(r.Tokens), &sc.whole)
+	wholeDoc := &sc.wholeDoc // in sc: a local would escape to the heap
+	m.score(sc, wholeDoc, false, skip, 1)
 	// A message of several sentences ("你好 我想退货 怎么弄"): score each part
 	// too, and keep each intent's best, so small talk around a question does
 	// not drown it. Small-talk intents only count for the whole message.
@@ -304,14 +305,15 @@ func (m *Matcher) match(text string, skip int32) Result {
 			if sc.tf.unitCount(p.from, p.to) < 2 {
 				continue // one character or word: too little to stand on its own
 			}
-			part := sc.tf.doc(p.from, p.to, &sc.part)
+			sc.partDoc = sc.tf.doc(p.from, p.to, &sc.part)
+			part := &sc.partDoc
 			// A part that is a small share of the message (怎么回事 in
 			// "怎么回事 物流长时间没更新") counts for a little less.
 			f := 1.0
 			if wholeDoc.sumChar > 0 {
 				f = 1 - partDiscount*(1-part.sumChar/wholeDoc.sumChar)
 			}
-			m.score(sc, &part, true, skip, f)
+			m.score(sc, part, true, skip, f)
 		}
 	}
 	// The candidates, best first (ties by intent id): as many as a result
@@ -365,7 +367,9 @@ type scratch struct {
 	seen     []int32   // intents with best > 0
 
 	tf          textFeatures // the message's features
-	whole, part docBuf       // the docs of the whole message and of one part
+	whole, part docBuf       // memory for the docs of the whole message and of one part
+	wholeDoc    doc
+	partDoc     doc
 	probe       probe        // the doc being scored
 	evals       []evaluation // score's retrieved questions, in retrieval's order
 	order       []int32      // evals' indexes, best rank first
@@ -401,10 +405,13 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 	retrieved, rank := m.retrieve(&sc.acc, q, k)
 	ev := sc.evals[:0]
 	for pos, qi := range retrieved {
-		if qi == skip || (part && m.smallTalk[m.qx.heads[qi].intent]) {
+		// The heads are read here, all at once, rather than one by one in
+		// the loop below: the loads overlap.
+		in := m.qx.heads[qi].intent
+		if qi == skip || (part && m.smallTalk[in]) {
 			continue
 		}
-		ev = append(ev, evaluation{qi: qi, rank: rank[pos]})
+		ev = append(ev, evaluation{qi: qi, in: in, rank: rank[pos]})
 	}
 	sc.evals = ev
 	// Compute the similarities, the likeliest first (by retrieval score),
@@ -429,7 +436,7 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 	sc.probe.set(q)
 	for _, i := range order {
 		e := &ev[i]
-		in := m.qx.heads[e.qi].intent
+		in := e.in
 		stop := max(sc.bestZ[in], sc.callZ[in], sc.leaders.floor())
 		if m.exhaustive {
 			stop = math.Inf(-1)
@@ -466,7 +473,7 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 		if !e.ok {
 			continue // shares nothing, or certainly below the best and the floor
 		}
-		in := m.qx.heads[e.qi].intent
+		in := e.in
 		if s := sigmoid(e.z); s > sc.best[in] {
 			if sc.best[in] == 0 {
 				sc.seen = append(sc.seen, in)
@@ -501,6 +508,7 @@ func rawLogit(z, f float64) float64 {
 // evaluation is one retrieved question in score.
 type evaluation struct {
 	qi   int32   // the question
+	in   int32   // its intent
 	rank float32 // its retrieval score
 	ok   bool    // z is its similarity's log-odds
 	z    float64

@@ -100,7 +100,7 @@ func (t *JiebaTokenizer) SameWords(words []string) bool {
 
 // Cut segments text (already normalised) and drops whitespace tokens.
 func (t *JiebaTokenizer) Cut(text string) []string {
-	raw := t.j.Cut(text, true)
+	raw := t.segment(text)
 	out := raw[:0]
 	for _, w := range raw {
 		if strings.TrimSpace(w) == "" {
@@ -111,11 +111,24 @@ func (t *JiebaTokenizer) Cut(text string) []string {
 	return out
 }
 
+// segment segments text with the HMM, as gojieba's Cut(text, true) does: the
+// same words. It goes through gojieba's Tokenize, which returns offsets
+// into text rather than a C string per word: the words are slices of text,
+// and the call costs 4 allocations instead of one per word plus 3.
+func (t *JiebaTokenizer) segment(text string) []string {
+	ws := t.j.Tokenize(text, gojieba.DefaultMode, true)
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.Str
+	}
+	return out
+}
+
 // CutParts segments text once and splits the words where text has spaces:
 // the same words as cutting each space-separated part on its own, in one
 // call into the C++ segmenter.
 func (t *JiebaTokenizer) CutParts(text string) [][]string {
-	raw := t.j.Cut(text, true)
+	raw := t.segment(text)
 	parts := make([][]string, 0, strings.Count(text, " ")+1)
 	start := 0
 	for i, w := range raw {

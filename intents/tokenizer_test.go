@@ -1,0 +1,39 @@
+package intents
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/kefu-dev/kefu/faq"
+)
+
+// The tokenizer segments through gojieba's Tokenize (offsets, no string per
+// word); it must give exactly the words of gojieba's Cut with the HMM.
+func TestSegmentIsGojiebaCut(t *testing.T) {
+	tok := mustTokenizer(t)
+	f, err := faq.LoadSample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, in := range f.Intents {
+		texts = append(texts, in.Questions...)
+	}
+	for _, c := range mustCases(t) {
+		texts = append(texts, c.Text)
+	}
+	texts = append(texts, "", " ", "SF1234567890 到哪了", "我要 退货  怎么弄", "how can I cancel this order", "😀😀 訂單")
+	n := 0
+	for _, s := range texts {
+		s = Normalize(s)
+		want := tok.j.Cut(s, true)
+		got := tok.segment(s)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: segment %q, gojieba Cut %q", s, got, want)
+		}
+		n += len(want)
+	}
+	if n < 5000 {
+		t.Fatalf("only %d words compared", n)
+	}
+}
