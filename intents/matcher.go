@@ -616,22 +616,22 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) ([]int32, []float32)
 	var out []int32
 	if len(acc.touched) <= k {
 		out = append(acc.out[:0], acc.touched...)
-	} else {
-		// Keep the best k in a small min-heap (ties by lower index).
-		worse := func(a, b int32) bool { // a ranks below b
-			if acc.score[a] != acc.score[b] {
-				return acc.score[a] < acc.score[b]
-			}
-			return a > b
+		acc.outScore = acc.outScore[:0]
+		for _, qi := range out {
+			acc.outScore = append(acc.outScore, acc.score[qi])
 		}
-		h := acc.out[:0]
+	} else {
+		// Keep the best k in a small min-heap, ranked by score, ties by
+		// lower index. A question's rank is one integer, rankKey: the heap
+		// compares integers in its own memory, not scores looked up by index.
+		h := acc.heap[:0]
 		down := func(i int) {
 			for {
 				l, sm := 2*i+1, i
-				if l < len(h) && worse(h[l], h[sm]) {
+				if l < len(h) && h[l] < h[sm] {
 					sm = l
 				}
-				if r := l + 1; r < len(h) && worse(h[r], h[sm]) {
+				if r := l + 1; r < len(h) && h[r] < h[sm] {
 					sm = r
 				}
 				if sm == i {
@@ -641,32 +641,34 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) ([]int32, []float32)
 				i = sm
 			}
 		}
+		score := acc.score
 		for _, qi := range acc.touched[:k] {
-			h = append(h, qi)
+			h = append(h, rankKey(score[qi], qi))
 			for i := len(h) - 1; i > 0; {
 				p := (i - 1) / 2
-				if !worse(h[i], h[p]) {
+				if h[i] >= h[p] {
 					break
 				}
 				h[i], h[p] = h[p], h[i]
 				i = p
 			}
 		}
-		// Most questions score below the heap's least: compare with its
-		// score first.
-		least := acc.score[h[0]]
+		// Most questions rank below the heap's least.
+		least := h[0]
 		for _, qi := range acc.touched[k:] {
-			if s := acc.score[qi]; s >= least && worse(h[0], qi) {
-				h[0] = qi
+			if key := rankKey(score[qi], qi); key > least {
+				h[0] = key
 				down(0)
-				least = acc.score[h[0]]
+				least = h[0]
 			}
 		}
-		out = h
-	}
-	acc.outScore = acc.outScore[:0]
-	for _, qi := range out {
-		acc.outScore = append(acc.outScore, acc.score[qi])
+		acc.heap = h
+		out, acc.outScore = acc.out[:0], acc.outScore[:0]
+		for _, key := range h {
+			qi, s := unRankKey(key)
+			out = append(out, qi)
+			acc.outScore = append(acc.outScore, s)
+		}
 	}
 	if len(acc.touched) > len(acc.score)/8 {
 		clear(acc.score) // faster than as many scattered writes
@@ -678,6 +680,17 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) ([]int32, []float32)
 	acc.touched = acc.touched[:0]
 	acc.out = out
 	return out, acc.outScore
+}
+
+// rankKey orders retrieved questions as one integer: by score (s > 0, so
+// its bits order as the floats do), then by lower index.
+func rankKey(s float32, qi int32) uint64 {
+	return uint64(math.Float32bits(s))<<32 | uint64(^uint32(qi))
+}
+
+// unRankKey is the question and score of a rankKey.
+func unRankKey(key uint64) (int32, float32) {
+	return int32(^uint32(key)), math.Float32frombits(uint32(key >> 32))
 }
 
 // b2i is 1 for true, 0 for false (the compiler makes it a flag move, not a
@@ -731,6 +744,7 @@ type accumulator struct {
 	touched  []int32
 	out      []int32   // the result, valid until the next retrieve
 	outScore []float32 // the score of each
+	heap     []uint64  // rankKeys
 }
 
 // confFeatures are the inputs of the confidence, the constant 1 first.
