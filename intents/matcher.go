@@ -231,6 +231,7 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 		sc := &scratch{
 			acc:  accumulator{score: make([]float32, nq)},
 			best: make([]float64, ni), bestZ: make([]float64, ni), bestQ: make([]int32, ni), fromPart: make([]bool, ni),
+			bestSum: make([]float64, ni), bestUnmatched: make([]float64, ni), bestSame: make([]bool, ni),
 			probe:   probe{slot: make([]int32, nf)},
 			leaders: leaders{n: max(cfg.TopN, 2)},
 			callZ:   make([]float64, ni),
@@ -336,16 +337,23 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// inputs), measured against the whole message, so that a fragment that
 	// matches a short question word for word does not make a confident
 	// answer to a long message.
+	// A best found by the whole message comes with them (see probe); one
+	// found by a part is measured here.
 	for i := range min(2, len(r.Candidates)) {
 		c, in := &r.Candidates[i], seen[i]
-		d := &m.questions[sc.bestQ[in]].doc
-		_, _, sum := overlap(wholeDoc.chars, d.chars)
+		sum, unmatched, same := sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in]
+		if sc.fromPart[in] {
+			d := &m.questions[sc.bestQ[in]].doc
+			_, _, sum = overlap(wholeDoc.chars, d.chars)
+			unmatched = oneSidedUnmatched(wholeDoc.words, d.words)
+			same = false
+		}
 		if wholeDoc.sumChar > 0 {
 			c.cover = sum / wholeDoc.sumChar
 		}
-		c.unmatched = oneSidedUnmatched(wholeDoc.words, d.words) / 10
+		c.unmatched = unmatched / 10
 		c.size = math.Log1p(float64(len(wholeDoc.seq)))
-		c.exact = !sc.fromPart[in] && slices.Equal(wholeDoc.seq, d.seq) && (len(wholeDoc.seq) > 1 || len(wholeDoc.words) == 1)
+		c.exact = same && (len(wholeDoc.seq) > 1 || len(wholeDoc.words) == 1)
 	}
 	sc.reset()
 	r.Confidence = m.confidence(r.Candidates)
@@ -364,7 +372,11 @@ type scratch struct {
 	bestZ    []float64 // by intent: its log-odds (-Inf: none)
 	bestQ    []int32   // by intent: the question that scored it
 	fromPart []bool    // by intent: scored by a part of the message
-	seen     []int32   // intents with best > 0
+	// By intent, when scored by the whole message: its best question's
+	// confidence inputs (see probe.sumc).
+	bestSum, bestUnmatched []float64
+	bestSame               []bool
+	seen                   []int32 // intents with best > 0
 
 	tf          textFeatures // the message's features
 	whole, part docBuf       // memory for the docs of the whole message and of one part
@@ -452,6 +464,9 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 			z = logit(f * sigmoid(z))
 		}
 		e.ok, e.z = ok, z
+		if ok {
+			e.sum, e.unmatched, e.same = sc.probe.sumc, sc.probe.oneSided, sc.probe.sameSeq
+		}
 		if ok && z > sc.callZ[in] {
 			if sc.callZ[in] == math.Inf(-1) {
 				sc.called = append(sc.called, in)
@@ -479,6 +494,7 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 				sc.seen = append(sc.seen, in)
 			}
 			sc.best[in], sc.bestZ[in], sc.bestQ[in], sc.fromPart[in] = s, e.z, e.qi, part
+			sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in] = e.sum, e.unmatched, e.same
 		}
 	}
 }
@@ -512,6 +528,10 @@ type evaluation struct {
 	rank float32 // its retrieval score
 	ok   bool    // z is its similarity's log-odds
 	z    float64
+
+	// When ok, what probe found (see probe.sumc).
+	sum, unmatched float64
+	same           bool
 }
 
 // leaders are the n intents with the highest log-odds so far, n the

@@ -37,6 +37,15 @@ type probe struct {
 	// Bounds that hold against any question.
 	bigramMax  float64 // Σw² over d's known bigrams: no question shares more
 	unmatchMin float64 // the heaviest unknown word of d: always unmatched
+
+	// What the last logit that returned true found, for the confidence's
+	// inputs (Match reads them for its best candidates rather than walk
+	// their docs again): Σw over the shared units (as overlap), the
+	// heaviest word of d the question lacks (as oneSidedUnmatched), and
+	// whether the two unit sequences are the same.
+	sumc     float64
+	oneSided float64
+	sameSeq  bool
 }
 
 // set indexes d; slot must be all zero (as clear leaves it).
@@ -165,15 +174,21 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64) (float64, bool)
 				m = max(m, w)
 			}
 		}
+		m1 := float32(0)
 		for i, f := range a.words {
 			if hit&(1<<i) == 0 {
-				m = max(m, f.w)
+				m1 = max(m1, f.w)
 			}
 		}
-		o.unmatched = float64(m)
+		o.unmatched = float64(max(m, m1))
+		p.oneSided = float64(m1)
 	} else {
 		o.sqw, o.unmatched = wordOverlap(a.words, qx.docs[qi].words)
+		p.oneSided = oneSidedUnmatched(a.words, qx.docs[qi].words)
 	}
+	// The longest common subsequence has the length of both exactly when
+	// they are the same sequence.
+	p.sumc, p.sameSeq = o.sumc, o.common == len(a.seq) && int(h.nSeq) == len(a.seq)
 	x[4] = cosine(o.sqw, a.normWord, h.normWord)
 	x[6] = o.unmatched / 10
 	return simLogit(&x), true

@@ -3,6 +3,7 @@ package intents
 import (
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -113,5 +114,45 @@ func TestPruningChangesNothing(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q left out: pruned\n%+v\nexhaustive\n%+v", q.text, got, want)
 		}
+	}
+}
+
+// The confidence's inputs that Match takes from the probe (cover, the
+// heaviest unmatched word, exact) are, to the bit, what walking the best
+// questions' docs gives.
+func TestConfidenceInputsFromProbe(t *testing.T) {
+	m := mustSampleMatcher(t)
+	byText := map[[2]string]int{}
+	for i, q := range m.questions {
+		byText[[2]string{m.intents[q.intent].ID, q.text}] = i
+	}
+	n := 0
+	for _, text := range probeTexts(t, m) {
+		r := m.Match(text)
+		whole := makeDoc(r.Tokens, m.st, m.lx)
+		for _, c := range r.Candidates[:min(2, len(r.Candidates))] {
+			qi, ok := byText[[2]string{c.Intent, c.Question}]
+			if !ok {
+				t.Fatalf("%q: candidate question %q not found", text, c.Question)
+			}
+			d := &m.questions[qi].doc
+			_, _, sum := overlap(whole.chars, d.chars)
+			cover := 0.0
+			if whole.sumChar > 0 {
+				cover = sum / whole.sumChar
+			}
+			unmatched := oneSidedUnmatched(whole.words, d.words) / 10
+			if c.cover != cover || c.unmatched != unmatched {
+				t.Fatalf("%q, %s: cover %v unmatched %v, walking the docs gives %v %v", text, c.Intent, c.cover, c.unmatched, cover, unmatched)
+			}
+			same := slices.Equal(whole.seq, d.seq) && (len(whole.seq) > 1 || len(whole.words) == 1)
+			if c.exact != same {
+				t.Fatalf("%q, %s: exact %v, the sequences say %v", text, c.Intent, c.exact, same)
+			}
+			n++
+		}
+	}
+	if n < 2000 {
+		t.Fatalf("only %d candidates compared", n)
 	}
 }
