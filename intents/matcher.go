@@ -162,12 +162,18 @@ type Matcher struct {
 	st        *stats
 	intents   []*faq.Intent
 	smallTalk []bool // by intent index
-	questions []question
-	postings  postings      // feature id -> the questions that have it
-	qx        questionIndex // the questions' docs as scoring reads them
-	handoff   *phrases
-	complaint *phrases
-	pool      sync.Pool // *scratch
+	// What a result reads, in small arrays of their own (the intents and
+	// questions themselves are large and cold): by intent index its id and
+	// whether it is urgent, by question index its text.
+	intentID     []string
+	urgent       []bool
+	questionText []string
+	questions    []question
+	postings     postings      // feature id -> the questions that have it
+	qx           questionIndex // the questions' docs as scoring reads them
+	handoff      *phrases
+	complaint    *phrases
+	pool         sync.Pool // *scratch
 
 	exhaustive bool // tests: compute every similarity, skip none
 }
@@ -196,6 +202,8 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 	var ps []pending
 	for i, in := range f.Intents {
 		m.intents = append(m.intents, in)
+		m.intentID = append(m.intentID, in.ID)
+		m.urgent = append(m.urgent, in.Priority == faq.PriorityUrgent)
 		m.smallTalk = append(m.smallTalk, small[in.ID])
 		texts := append(append([]string{}, in.Questions...), in.Keywords...)
 		for _, q := range texts {
@@ -220,6 +228,7 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 	intentOf := make([]int32, len(ps))
 	for qi, p := range ps {
 		m.questions = append(m.questions, question{intent: p.intent, text: p.text, doc: docs[qi]})
+		m.questionText = append(m.questionText, p.text)
 		intentOf[qi] = p.intent
 	}
 	m.qx = newQuestionIndex(docs, intentOf)
@@ -324,13 +333,13 @@ func (m *Matcher) match(text string, skip int32) Result {
 		if sc.best[a] != sc.best[b] {
 			return cmp.Compare(sc.best[b], sc.best[a])
 		}
-		return strings.Compare(m.intents[a].ID, m.intents[b].ID)
+		return strings.Compare(m.intentID[a], m.intentID[b])
 	})
 	r.Candidates = make([]Candidate, min(len(seen), max(m.cfg.TopN, 2)))
 	for i := range r.Candidates {
 		in := seen[i]
 		r.Candidates[i] = Candidate{
-			Intent: m.intents[in].ID, Score: sc.best[in], Question: m.questions[sc.bestQ[in]].text,
+			Intent: m.intentID[in], Score: sc.best[in], Question: m.questionText[sc.bestQ[in]],
 		}
 	}
 	// How much of the message the best questions explain (the confidence's
@@ -360,7 +369,11 @@ func (m *Matcher) match(text string, skip int32) Result {
 	if len(r.Candidates) > m.cfg.TopN {
 		r.Candidates = r.Candidates[:m.cfg.TopN]
 	}
-	m.decide(&r)
+	topIn := int32(-1)
+	if len(r.Candidates) > 0 {
+		topIn = seen[0]
+	}
+	m.decide(&r, topIn)
 	return r
 }
 
@@ -814,22 +827,33 @@ type phrase struct {
 }
 
 // phrases is a set of phrases indexed by their first rune, so that looking
-// for any of them costs one probe per rune of the message.
+// for any of them costs one probe of a small filter per rune of the message.
 type phrases struct {
-	first   [1 << 10]uint64 // bit set of first runes (mod 1<<16)
-	byFirst map[rune][]phrase
+	filter [16]uint64 // bit r%1024 set for every first rune r (2 cache lines)
+	firsts []rune     // the first runes, sorted
+	from   []int32    // the phrases of firsts[i] are list[from[i]:from[i+1]]
+	list   []phrase
 }
 
 func newPhrases(ws []string) *phrases {
-	ps := &phrases{byFirst: map[rune][]phrase{}}
+	byFirst := map[rune][]phrase{}
 	for _, w := range ws {
 		if n := Normalize(w); n != "" {
 			r, _ := utf8.DecodeRuneInString(n)
-			ps.byFirst[r] = append(ps.byFirst[r], phrase{n, isASCIIWord(strings.ReplaceAll(n, " ", ""))})
-			k := r & 0xffff
-			ps.first[k>>6] |= 1 << (k & 63)
+			byFirst[r] = append(byFirst[r], phrase{n, isASCIIWord(strings.ReplaceAll(n, " ", ""))})
 		}
 	}
+	ps := &phrases{}
+	for r := range byFirst {
+		ps.firsts = append(ps.firsts, r)
+	}
+	slices.Sort(ps.firsts)
+	for _, r := range ps.firsts {
+		ps.from = append(ps.from, int32(len(ps.list)))
+		ps.list = append(ps.list, byFirst[r]...)
+		ps.filter[r>>6&15] |= 1 << (r & 63)
+	}
+	ps.from = append(ps.from, int32(len(ps.list)))
 	return ps
 }
 
@@ -837,10 +861,14 @@ func newPhrases(ws []string) *phrases {
 // word boundaries).
 func containsAny(s string, ps *phrases) bool {
 	for i, r := range s {
-		if k := r & 0xffff; ps.first[k>>6]&(1<<(k&63)) == 0 {
+		if ps.filter[r>>6&15]&(1<<(r&63)) == 0 {
 			continue
 		}
-		for _, p := range ps.byFirst[r] {
+		k, ok := slices.BinarySearch(ps.firsts, r)
+		if !ok {
+			continue
+		}
+		for _, p := range ps.list[ps.from[k]:ps.from[k+1]] {
 			if !strings.HasPrefix(s[i:], p.text) {
 				continue
 			}
@@ -858,7 +886,9 @@ func containsAny(s string, ps *phrases) bool {
 
 func isLatin(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
-func (m *Matcher) decide(r *Result) {
+// decide sets r's action; topIn is the index of r's top candidate's intent
+// (-1: none).
+func (m *Matcher) decide(r *Result, topIn int32) {
 	cfg := m.cfg
 	top := r.Top()
 	switch {
@@ -868,19 +898,18 @@ func (m *Matcher) decide(r *Result) {
 		if r.Confidence >= cfg.AnswerThreshold {
 			r.Intent = top.Intent
 		}
-		r.Urgent = r.Intent != "" && m.faq.Intent(r.Intent).Priority == faq.PriorityUrgent
+		r.Urgent = r.Intent != "" && m.urgent[topIn]
 		return
 	case containsAny(r.Normalized, m.complaint):
 		r.Action, r.Reason, r.Intent = ActionHandoff, ReasonComplaint, ""
 		return
 	}
 	if r.Confidence >= cfg.AnswerThreshold {
-		in := m.faq.Intent(top.Intent)
-		r.Intent = in.ID
+		r.Intent = top.Intent
 		switch {
-		case in.Priority == faq.PriorityUrgent:
+		case m.urgent[topIn]:
 			r.Action, r.Reason, r.Urgent = ActionHandoff, ReasonUrgent, true
-		case in.Handoff:
+		case m.intents[topIn].Handoff:
 			r.Action, r.Reason = ActionHandoff, ReasonIntent
 		default:
 			r.Action = ActionAnswer
