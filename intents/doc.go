@@ -153,7 +153,11 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon) {
 	for i := 0; i+1 < len(tf.units); i++ {
 		a, b := tf.unitID[i], tf.unitID[i+1]
 		id, ok := int32(0), false
-		if a >= 0 && b >= 0 {
+		switch {
+		case a < 0 || b < 0:
+		case frozen:
+			id, ok = st.bigramTab.get(pairKey(a, b)) // the same as bigrams[...], one cache line
+		default:
 			id, ok = st.bigrams[pairKey(a, b)]
 		}
 		if !ok {

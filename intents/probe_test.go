@@ -156,3 +156,26 @@ func TestConfidenceInputsFromProbe(t *testing.T) {
 		t.Fatalf("only %d candidates compared", n)
 	}
 }
+
+// The frozen bigram table answers as the map it was built from.
+func TestPairTableIsTheMap(t *testing.T) {
+	m := mustSampleMatcher(t)
+	st := m.st
+	if len(st.bigrams) < 1000 {
+		t.Fatalf("only %d bigrams", len(st.bigrams))
+	}
+	for k, want := range st.bigrams {
+		if got, ok := st.bigramTab.get(k); !ok || got != want {
+			t.Fatalf("key %x: %d %v, want %d", k, got, ok, want)
+		}
+	}
+	n := int32(len(st.df))
+	for a := int32(0); a < n; a += 7 {
+		for b := int32(0); b < n; b += 13 {
+			want, wok := st.bigrams[pairKey(a, b)]
+			if got, ok := st.bigramTab.get(pairKey(a, b)); ok != wok || got != want {
+				t.Fatalf("pair %d %d: %d %v, want %d %v", a, b, got, ok, want, wok)
+			}
+		}
+	}
+}

@@ -67,11 +67,12 @@ type stats struct {
 
 	// Set by freeze once every document is observed: the IDF of each id and
 	// which word ids are stop words, so that makeDoc needs no logarithm.
-	idfs     []float32
-	wordW    []float32 // word weights: IDF, scaled down for stop words
-	hanUnits hanTable  // the units that are one Han character, by rune
-	frozen   int       // n when idfs was computed
-	stopLx   *Lexicon
+	idfs      []float32
+	wordW     []float32 // word weights: IDF, scaled down for stop words
+	hanUnits  hanTable  // the units that are one Han character, by rune
+	bigramTab pairTable // bigrams, for lookups
+	frozen    int       // n when idfs was computed
+	stopLx    *Lexicon
 }
 
 func newStats() *stats {
@@ -147,7 +148,58 @@ func (s *stats) freeze(lx *Lexicon) {
 			s.hanUnits.set(r, id)
 		}
 	}
+	s.bigramTab = newPairTable(s.bigrams)
 	s.frozen, s.stopLx = s.n, lx
+}
+
+// pairTable is the bigrams map frozen into one open-addressing array: a
+// lookup reads one 16-byte slot (rarely the next), where a Go map reads its
+// control word and then the slot, two cache misses when cold, as the
+// matcher's data are after the segmenter has run.
+type pairTable struct {
+	slots []pairSlot
+	shift uint
+}
+
+type pairSlot struct {
+	key uint64 // pairKey; emptyPair when free
+	id  int32
+}
+
+// emptyPair is no pairKey: unit ids are below 1<<31.
+const emptyPair = ^uint64(0)
+
+func newPairTable(m map[uint64]int32) pairTable {
+	bits := uint(4)
+	for 1<<bits < 2*len(m) {
+		bits++
+	}
+	t := pairTable{slots: make([]pairSlot, 1<<bits), shift: 64 - bits}
+	for i := range t.slots {
+		t.slots[i].key = emptyPair
+	}
+	for k, id := range m {
+		i := t.home(k)
+		for t.slots[i].key != emptyPair {
+			i = (i + 1) & (len(t.slots) - 1)
+		}
+		t.slots[i] = pairSlot{k, id}
+	}
+	return t
+}
+
+func (t *pairTable) home(k uint64) int { return int((k * 0x9e3779b97f4a7c15) >> t.shift) }
+
+// get is m[k] of the map the table was built from.
+func (t *pairTable) get(k uint64) (int32, bool) {
+	for i := t.home(k); ; i = (i + 1) & (len(t.slots) - 1) {
+		switch t.slots[i].key {
+		case k:
+			return t.slots[i].id, true
+		case emptyPair:
+			return 0, false
+		}
+	}
 }
 
 // hanTable maps Han characters to ids: the common block (U+4E00–U+9FFF) in
