@@ -68,6 +68,12 @@ func newSynonymMap(groups ...[][]string) synonymMap {
 
 // analyze folds, extracts entities, normalises and tokenises text.
 func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
+	return analyzeBuf(text, tok, syn, nil)
+}
+
+// analyzeBuf is analyze with the segmenter's words in buf's memory (nil:
+// their own); the Analysis does not keep it.
+func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *cutBuf) Analysis {
 	a := Analysis{Text: text}
 	folded := Fold(text)
 	if hasEntityHint(folded) {
@@ -93,7 +99,9 @@ func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
 	// Each part between punctuation is also scored on its own: keep the
 	// words of each part.
 	var cut [][]string
-	if pc, ok := tok.(interface{ CutParts(string) [][]string }); ok {
+	if jt, ok := tok.(*JiebaTokenizer); ok && buf != nil {
+		cut = jt.cutParts(a.Normalized, buf)
+	} else if pc, ok := tok.(interface{ CutParts(string) [][]string }); ok {
 		cut = pc.CutParts(a.Normalized)
 	} else {
 		for _, field := range strings.Fields(a.Normalized) {

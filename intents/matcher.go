@@ -295,9 +295,9 @@ func (m *Matcher) Match(text string) Result { return m.match(text, -1) }
 // match is Match with one indexed question left out (for leave-one-out
 // calibration).
 func (m *Matcher) match(text string, skip int32) Result {
-	r := Result{Analysis: m.Analyze(text)}
 	sc := m.pool.Get().(*scratch)
 	defer m.pool.Put(sc)
+	r := Result{Analysis: analyzeBuf(text, m.tok, m.syn, &sc.cut)}
 	// The message's features are looked up once; the docs of the whole
 	// message and of its parts are built from them.
 	sc.tf.reset(r.Tokens, m.st, m.lx)
@@ -391,6 +391,7 @@ type scratch struct {
 	bestSame               []bool
 	seen                   []int32 // intents with best > 0
 
+	cut         cutBuf       // the segmenter's words
 	tf          textFeatures // the message's features
 	whole, part docBuf       // memory for the docs of the whole message and of one part
 	wholeDoc    doc

@@ -146,6 +146,9 @@ func Fold(s string) string {
 	if !needsFold(s) {
 		return s
 	}
+	if out, ok := foldCommon(s); ok {
+		return out
+	}
 	s = width.Fold.String(s)
 	return strings.Map(func(r rune) rune {
 		if s2, ok := t2s[r]; ok {
@@ -153,6 +156,36 @@ func Fold(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// foldCommon is Fold in one pass for the common case, where the only runes
+// to fold are full-width ASCII forms (，？！：), the ideographic space and
+// traditional characters; ok is false for any other text (another width
+// form, invalid UTF-8), which takes the general path.
+func foldCommon(s string) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+		case r == utf8.RuneError:
+			return "", false
+		case r >= 0xff01 && r <= 0xff5e: // full-width ASCII
+			r -= 0xfee0
+		case r == 0x3000: // ideographic space
+			r = ' '
+		case r < 1<<16 && t2sBMP[r>>6]&(1<<(r&63)) == 0 && r >= 0x4e00 && r <= 0x9fff:
+			// a simplified or common CJK ideograph: kept
+		default:
+			if s2, ok := t2s[r]; ok {
+				r = s2
+			} else if k := width.LookupRune(r).Kind(); k == width.EastAsianFullwidth || k == width.EastAsianHalfwidth {
+				return "", false
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String(), true
 }
 
 // needsFold reports whether Fold would change s: a traditional character, or

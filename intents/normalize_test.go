@@ -93,6 +93,12 @@ func TestFoldFastPath(t *testing.T) {
 	for r := rune(0x80); r < 0x30000; r += 7 {
 		texts = append(texts, "a"+string(r)+"字")
 	}
+	// With a full-width comma, every rune goes through foldCommon (or makes
+	// it give way to the general path).
+	for r := rune(0x80); r < 0x30000; r++ {
+		texts = append(texts, "，"+string(r)+"字？")
+	}
+	texts = append(texts, "，\xff订单", "訂單\xfe，", "\u3000ａ，ｶ")
 	t2sOnce.Do(loadT2S)
 	for _, s := range texts {
 		want := strings.Map(func(r rune) rune {

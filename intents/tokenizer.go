@@ -100,7 +100,7 @@ func (t *JiebaTokenizer) SameWords(words []string) bool {
 
 // Cut segments text (already normalised) and drops whitespace tokens.
 func (t *JiebaTokenizer) Cut(text string) []string {
-	raw := t.segment(text)
+	raw := t.segment(text, nil)
 	out := raw[:0]
 	for _, w := range raw {
 		if strings.TrimSpace(w) == "" {
@@ -113,23 +113,34 @@ func (t *JiebaTokenizer) Cut(text string) []string {
 
 // segment segments text with the HMM, as gojieba's Cut(text, true) does: the
 // same words. It goes through gojieba's Tokenize, which returns offsets
-// into text rather than a C string per word: the words are slices of text,
-// and the call costs 4 allocations instead of one per word plus 3.
-func (t *JiebaTokenizer) segment(text string) []string {
-	ws := t.j.Tokenize(text, gojieba.DefaultMode, true)
-	out := make([]string, len(ws))
-	for i, w := range ws {
-		out[i] = w.Str
+// into text rather than a C string per word: the words are slices of text.
+// They are appended to buf.
+func (t *JiebaTokenizer) segment(text string, buf []string) []string {
+	for _, w := range t.j.Tokenize(text, gojieba.DefaultMode, true) {
+		buf = append(buf, w.Str)
 	}
-	return out
+	return buf
 }
 
 // CutParts segments text once and splits the words where text has spaces:
 // the same words as cutting each space-separated part on its own, in one
 // call into the C++ segmenter.
 func (t *JiebaTokenizer) CutParts(text string) [][]string {
-	raw := t.segment(text)
-	parts := make([][]string, 0, strings.Count(text, " ")+1)
+	var buf cutBuf
+	return t.cutParts(text, &buf)
+}
+
+// cutBuf is memory for cutParts' result, reused from one call to the next.
+type cutBuf struct {
+	words []string
+	parts [][]string
+}
+
+// cutParts is CutParts in buf's memory: the result is valid until the next
+// call with buf.
+func (t *JiebaTokenizer) cutParts(text string, buf *cutBuf) [][]string {
+	raw := t.segment(text, buf.words[:0])
+	parts := buf.parts[:0]
 	start := 0
 	for i, w := range raw {
 		if isBlank(w) {
@@ -142,6 +153,7 @@ func (t *JiebaTokenizer) CutParts(text string) [][]string {
 	if start < len(raw) {
 		parts = append(parts, raw[start:len(raw):len(raw)])
 	}
+	buf.words, buf.parts = raw, parts
 	return parts
 }
 

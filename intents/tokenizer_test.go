@@ -24,14 +24,19 @@ func TestSegmentIsGojiebaCut(t *testing.T) {
 	}
 	texts = append(texts, "", " ", "SF1234567890 到哪了", "我要 退货  怎么弄", "how can I cancel this order", "😀😀 訂單")
 	n := 0
+	var buf cutBuf // reused, as Match reuses it
 	for _, s := range texts {
 		s = Normalize(s)
 		want := tok.j.Cut(s, true)
-		got := tok.segment(s)
+		got := tok.segment(s, nil)
 		if !slices.Equal(got, want) {
 			t.Fatalf("%q: segment %q, gojieba Cut %q", s, got, want)
 		}
 		n += len(want)
+		parts := tok.cutParts(s, &buf)
+		if fresh := tok.CutParts(s); !slices.EqualFunc(parts, fresh, slices.Equal) {
+			t.Fatalf("%q: parts in a reused buffer %q, fresh %q", s, parts, fresh)
+		}
 	}
 	if n < 5000 {
 		t.Fatalf("only %d words compared", n)
