@@ -40,7 +40,20 @@ type synonymMap map[string]wordRule
 type wordRule struct {
 	particle bool   // leave it out
 	synonym  bool   // replace it with canon
+	courtesy bool   // the word it becomes (canon or itself) is a courtesy word
 	canon    string // the first word of its synonym group
+
+	// In a matcher's map (see Matcher.lexicon), for the word it becomes:
+	// its id in the matcher's stats (-1: unknown) and its weight, what
+	// textFeatures.reset would look up.
+	known bool
+	tok   tokenInfo
+}
+
+// tokenInfo is a token's word id and weight, looked up once.
+type tokenInfo struct {
+	id int32
+	w  float32
 }
 
 func newSynonymMap(groups ...[][]string) synonymMap {
@@ -63,7 +76,60 @@ func newSynonymMap(groups ...[][]string) synonymMap {
 			m[w] = r
 		}
 	}
+	for w := range courtesy {
+		m[w] = m[w] // every courtesy word has a rule
+	}
+	for w, r := range m {
+		final := w
+		if r.synonym {
+			final = r.canon
+		}
+		r.courtesy = courtesy[final]
+		m[w] = r
+	}
 	return m
+}
+
+// withTokens is syn with every word of the corpus stats and every stop word
+// of lx given its tokenInfo, so that analyzing a message looks each word up
+// once: a word missing from the result is unknown to the corpus and not a
+// stop word. st must be frozen.
+func (syn synonymMap) withTokens(st *stats, lx *Lexicon) synonymMap {
+	m := make(synonymMap, len(syn)+len(st.words))
+	for w, r := range syn {
+		m[w] = r
+	}
+	for w := range st.words {
+		m[w] = m[w]
+	}
+	if lx != nil {
+		for w := range lx.stop {
+			m[w] = m[w]
+		}
+	}
+	var tf textFeatures
+	info := func(w string) tokenInfo {
+		tf.reset([]string{w}, st, lx, nil)
+		return tokenInfo{tf.wordID[0], tf.wordW[0]}
+	}
+	for w, r := range m {
+		final := w
+		if r.synonym {
+			final = r.canon
+		}
+		r.known, r.tok = true, info(final)
+		m[w] = r
+	}
+	// Under the empty word (never a token): what any other word gets.
+	m[""] = wordRule{known: true, tok: tokenInfo{-1, float32(st.idf(-1))}}
+	return m
+}
+
+// oovToken is the tokenInfo of a word missing from a map made by
+// withTokens; ok is false for other maps.
+func (syn synonymMap) oovToken() (tokenInfo, bool) {
+	r := syn[""]
+	return r.tok, r.known
 }
 
 // analyze folds, extracts entities, normalises and tokenises text.
@@ -71,9 +137,17 @@ func analyze(text string, tok Tokenizer, syn synonymMap) Analysis {
 	return analyzeBuf(text, tok, syn, nil)
 }
 
+// analysisBuf is memory analyzeBuf reuses from one call to the next.
+type analysisBuf struct {
+	cut      cutBuf
+	info     []tokenInfo // the result: by token, or nil
+	courtesy []bool
+}
+
 // analyzeBuf is analyze with the segmenter's words in buf's memory (nil:
-// their own); the Analysis does not keep it.
-func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *cutBuf) Analysis {
+// their own); the Analysis does not keep it. With a buf and a map made by
+// withTokens, buf.info gets each token's tokenInfo.
+func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) Analysis {
 	a := Analysis{Text: text}
 	folded := Fold(text)
 	if hasEntityHint(folded) {
@@ -100,7 +174,7 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *cutBuf) Analysi
 	// words of each part.
 	var cut [][]string
 	if jt, ok := tok.(*JiebaTokenizer); ok && buf != nil {
-		cut = jt.cutParts(a.Normalized, buf)
+		cut = jt.cutParts(a.Normalized, &buf.cut)
 	} else if pc, ok := tok.(interface{ CutParts(string) [][]string }); ok {
 		cut = pc.CutParts(a.Normalized)
 	} else {
@@ -112,23 +186,35 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *cutBuf) Analysi
 	for _, words := range cut {
 		n += len(words)
 	}
+	var info []tokenInfo  // by token, when syn knows every word (withTokens)
+	var isCourtesy []bool // by token
+	if buf != nil {
+		info, isCourtesy = buf.info[:0], buf.courtesy[:0]
+	}
+	oov, withInfo := syn.oovToken()
 	for _, words := range cut {
 		start := len(a.Tokens)
 		for _, w := range words {
-			if r, ok := syn[w]; ok && r.particle {
+			r, ok := syn[w]
+			if ok && r.particle {
 				continue
-			} else if ok && r.synonym {
-				w = r.canon
-			} else if a.Lang == "en" {
+			}
+			if !(ok && r.synonym) && a.Lang == "en" {
 				w = stemEnglish(w)
-				if r, ok := syn[w]; ok && r.synonym {
-					w = r.canon
-				}
+				r, ok = syn[w]
+			}
+			if ok && r.synonym {
+				w = r.canon
 			}
 			if a.Tokens == nil { // stays nil when there is no word
 				a.Tokens = make([]string, 0, n)
 			}
 			a.Tokens = append(a.Tokens, w)
+			isCourtesy = append(isCourtesy, r.courtesy) // false when !ok: every courtesy word has a rule
+			if !ok {
+				r.tok = oov
+			}
+			info = append(info, r.tok)
 		}
 		if len(cut) > 1 && len(a.Tokens) > start {
 			if a.parts == nil {
@@ -137,7 +223,13 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *cutBuf) Analysi
 			a.parts = append(a.parts, span{start, len(a.Tokens)})
 		}
 	}
-	dropCourtesy(&a)
+	info = dropCourtesy(&a, info, isCourtesy)
+	if buf != nil {
+		buf.courtesy, buf.info = isCourtesy, nil
+		if withInfo {
+			buf.info = info
+		}
+	}
 	return a
 }
 

@@ -81,8 +81,9 @@ type textFeatures struct {
 	oovUnits, oovWords []string // the distinct unknown units and words
 }
 
-// reset looks tokens up in st, reusing tf's memory.
-func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon) {
+// reset looks tokens up in st, reusing tf's memory. info, when not nil, is
+// each token's word id and weight, already looked up (analyzeBuf).
+func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon, info []tokenInfo) {
 	frozen := st.frozen == st.n && len(st.idfs) == len(st.df) && st.stopLx == lx
 	oovIDF := float32(st.idf(-1))
 	idf := func(id int32) float32 {
@@ -109,7 +110,7 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon) {
 		tf.unitW = append(tf.unitW, idf(id))
 		tf.neg = append(tf.neg, isNegation(u))
 	}
-	for _, t := range tokens {
+	for ti, t := range tokens {
 		if !hasHan(t) {
 			id, ok := st.units[t]
 			addUnit(t, id, ok)
@@ -129,22 +130,30 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon) {
 			}
 		}
 		tf.tokEnd = append(tf.tokEnd, int32(len(tf.units)))
-		id, ok := st.words[t]
+		var id int32
+		var w float32
+		if info != nil {
+			id, w = info[ti].id, info[ti].w
+		} else {
+			var ok bool
+			if id, ok = st.words[t]; !ok {
+				id = -1
+			}
+			if frozen && id >= 0 {
+				w = st.wordW[id]
+			} else {
+				w64 := st.idf(id)
+				if lx != nil && lx.Stop(t) {
+					w64 *= stopFactor
+				}
+				w = float32(w64)
+			}
+		}
 		key := int32(0)
-		if !ok {
-			id, key = -1, int32(indexOrAppend(&tf.oovWords, t))
+		if id < 0 {
+			key = int32(indexOrAppend(&tf.oovWords, t))
 		}
 		tf.wordKey = append(tf.wordKey, key)
-		var w float32
-		if frozen && id >= 0 {
-			w = st.wordW[id]
-		} else {
-			w64 := st.idf(id)
-			if lx != nil && lx.Stop(t) {
-				w64 *= stopFactor
-			}
-			w = float32(w64)
-		}
 		tf.wordID = append(tf.wordID, id)
 		tf.wordW = append(tf.wordW, w)
 		tf.wneg = append(tf.wneg, isNegation(t))
@@ -314,7 +323,7 @@ func (tf *textFeatures) doc(from, to int, buf *docBuf) doc {
 // corpus has never seen get the highest IDF and ids that match nothing.
 func makeDoc(tokens []string, st *stats, lx *Lexicon) doc {
 	var tf textFeatures
-	tf.reset(tokens, st, lx)
+	tf.reset(tokens, st, lx, nil)
 	return tf.doc(0, len(tokens), nil)
 }
 

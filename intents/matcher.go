@@ -159,6 +159,7 @@ type Matcher struct {
 	tok       Tokenizer
 	lx        *Lexicon
 	syn       synonymMap
+	lex       synonymMap // syn withTokens, for Match
 	st        *stats
 	intents   []*faq.Intent
 	smallTalk []bool // by intent index
@@ -216,10 +217,11 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 		}
 	}
 	m.st.freeze(lx)
+	m.lex = m.syn.withTokens(m.st, lx)
 	docs := make([]doc, len(ps))
 	var tf textFeatures
 	for qi, p := range ps {
-		tf.reset(p.tokens, m.st, lx) // makeDoc, reusing tf
+		tf.reset(p.tokens, m.st, lx, nil) // makeDoc, reusing tf
 		docs[qi] = tf.doc(0, len(p.tokens), nil)
 	}
 	// Every question's features in one block of memory, in question order,
@@ -297,10 +299,10 @@ func (m *Matcher) Match(text string) Result { return m.match(text, -1) }
 func (m *Matcher) match(text string, skip int32) Result {
 	sc := m.pool.Get().(*scratch)
 	defer m.pool.Put(sc)
-	r := Result{Analysis: analyzeBuf(text, m.tok, m.syn, &sc.cut)}
+	r := Result{Analysis: analyzeBuf(text, m.tok, m.lex, &sc.an)}
 	// The message's features are looked up once; the docs of the whole
 	// message and of its parts are built from them.
-	sc.tf.reset(r.Tokens, m.st, m.lx)
+	sc.tf.reset(r.Tokens, m.st, m.lx, sc.an.info)
 	sc.wholeDoc = sc.tf.doc(0, len(r.Tokens), &sc.whole)
 	wholeDoc := &sc.wholeDoc // in sc: a local would escape to the heap
 	m.score(sc, wholeDoc, false, skip, 1)
@@ -391,7 +393,7 @@ type scratch struct {
 	bestSame               []bool
 	seen                   []int32 // intents with best > 0
 
-	cut         cutBuf       // the segmenter's words
+	an          analysisBuf  // the segmenter's words, the tokens' ids
 	tf          textFeatures // the message's features
 	whole, part docBuf       // memory for the docs of the whole message and of one part
 	wholeDoc    doc

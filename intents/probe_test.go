@@ -24,7 +24,7 @@ func TestDocOfRunIsMakeDoc(t *testing.T) {
 	var buf docBuf
 	for _, text := range probeTexts(t, m) {
 		a := m.Analyze(text)
-		tf.reset(a.Tokens, m.st, m.lx)
+		tf.reset(a.Tokens, m.st, m.lx, nil)
 		runs := append([]span{{0, len(a.Tokens)}}, a.parts...)
 		for _, p := range runs {
 			got := tf.doc(p.from, p.to, &buf)
@@ -33,6 +33,37 @@ func TestDocOfRunIsMakeDoc(t *testing.T) {
 				t.Fatalf("%q tokens %d:%d: doc\n%+v\nwant\n%+v", text, p.from, p.to, got, want)
 			}
 		}
+	}
+}
+
+// Match's analysis looks each word up once (Matcher.lex) and hands the
+// tokens' ids and weights to textFeatures: the same tokens, ids and weights
+// as Analyze and the stats' own lookups, on every message and question, with
+// courtesy words dropped the same way.
+func TestTokenInfoIsTheLookups(t *testing.T) {
+	m := mustSampleMatcher(t)
+	var buf analysisBuf
+	var want, got textFeatures
+	n := 0
+	texts := append(probeTexts(t, m), "你好 在吗 我想退货", "咨询一下 订单", "你好", "hello orders shipping", "喂 喂 快递到哪了 谢谢")
+	for _, text := range texts {
+		a := m.Analyze(text)
+		b := analyzeBuf(text, m.tok, m.lex, &buf)
+		if !slices.Equal(a.Tokens, b.Tokens) || !reflect.DeepEqual(a.parts, b.parts) {
+			t.Fatalf("%q: tokens %q %v, Analyze gives %q %v", text, b.Tokens, b.parts, a.Tokens, a.parts)
+		}
+		if len(b.Tokens) > 0 && len(buf.info) != len(b.Tokens) {
+			t.Fatalf("%q: %d infos for %d tokens", text, len(buf.info), len(b.Tokens))
+		}
+		want.reset(a.Tokens, m.st, m.lx, nil)
+		got.reset(b.Tokens, m.st, m.lx, buf.info)
+		if !slices.Equal(got.wordID, want.wordID) || !slices.Equal(got.wordW, want.wordW) || !slices.Equal(got.wordKey, want.wordKey) || !slices.Equal(got.oovWords, want.oovWords) {
+			t.Fatalf("%q: ids %v weights %v, the lookups give %v %v", text, got.wordID, got.wordW, want.wordID, want.wordW)
+		}
+		n += len(b.Tokens)
+	}
+	if n < 5000 {
+		t.Fatalf("only %d tokens compared", n)
 	}
 }
 
@@ -69,7 +100,7 @@ func TestProbeLogitIsSimilarity(t *testing.T) {
 			continue // a quarter of them against every question is plenty
 		}
 		a := m.Analyze(text)
-		tf.reset(a.Tokens, m.st, m.lx)
+		tf.reset(a.Tokens, m.st, m.lx, nil)
 		d := tf.doc(0, len(a.Tokens), nil)
 		p.set(&d)
 		for qi := range m.questions {
