@@ -320,8 +320,8 @@ func lcs(a, b []int32) int {
 }
 
 func cosine(dot, n1, n2 float64) float64 {
-	if n1 == 0 || n2 == 0 {
-		return 0
+	if dot == 0 || n1 == 0 || n2 == 0 {
+		return 0 // as dot / math.Sqrt(n1*n2) when dot is 0, without the root
 	}
 	return dot / math.Sqrt(n1*n2)
 }
@@ -388,7 +388,9 @@ type simOverlap struct {
 func (o *simOverlap) features(a, b *docStats) [numSimFeatures]float64 {
 	cover := 0.0
 	if a.sumChar > 0 && b.sumChar > 0 {
-		cover = math.Min(o.sumc/a.sumChar, o.sumc/b.sumChar)
+		// min(sumc/a, sumc/b), one division: a correctly rounded division by
+		// the larger positive number is never larger.
+		cover = o.sumc / math.Max(a.sumChar, b.sumChar)
 	}
 	neg := 0.0
 	if a.neg != b.neg {
