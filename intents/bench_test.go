@@ -69,6 +69,32 @@ func BenchmarkCutSample(b *testing.B) {
 	timed(b, func(i int) { tok.j.Cut(ts[i%len(ts)], true) })
 }
 
+// BenchmarkMatchCutAlternating: Match and a bare Cut of another text in
+// one loop, so that the Cut runs with the cache as matching leaves it (in
+// BenchmarkCutSample it has the cache to itself). For understanding the
+// ratio, not a replacement for the two benchmarks above.
+func BenchmarkMatchCutAlternating(b *testing.B) {
+	m := mustSampleMatcher(b)
+	tok := mustTokenizer(b)
+	ts := benchTexts(b)
+	norm := make([]string, len(ts))
+	for i := range ts {
+		norm[i] = Normalize(ts[i])
+	}
+	var lm, lc []time.Duration
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		tok.j.Cut(norm[(i+len(ts)/2)%len(ts)], true)
+		t1 := time.Now()
+		m.Match(ts[i%len(ts)])
+		lc, lm = append(lc, t1.Sub(t0)), append(lm, time.Since(t1))
+	}
+	slices.Sort(lm)
+	slices.Sort(lc)
+	b.ReportMetric(float64(lm[len(lm)/2].Nanoseconds()), "match-p50-ns")
+	b.ReportMetric(float64(lc[len(lc)/2].Nanoseconds()), "cut-p50-ns")
+}
+
 var (
 	bigOnce sync.Once
 	bigFAQ  *faq.FAQ
