@@ -149,6 +149,9 @@ type analysisBuf struct {
 // withTokens, buf.info gets each token's tokenInfo.
 func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) Analysis {
 	a := Analysis{Text: text}
+	if buf != nil {
+		buf.info = nil // nothing of the previous message's, even on an early return
+	}
 	folded := Fold(text)
 	if hasEntityHint(folded) {
 		folded, a.Entities = ExtractEntities(folded)
