@@ -9,64 +9,17 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
-var errInjected = errors.New("injected redis failure")
-
-// scriptHook is a redis.Hook that counts round trips and fails the next
-// runs of one script (a Redis hiccup at exactly that write).
-type scriptHook struct {
-	mu     sync.Mutex
-	script *redis.Script
-	src    string
-	fail   int // runs of script still to fail
-	trips  int // commands and pipelines sent
-}
-
-func (h *scriptHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *scriptHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.mu.Lock()
-		h.trips++
+// hookFinish fails runs of the script that records a reply, when told to,
+// and counts round trips.
+func hookFinish(e *Engine) *testkit.FailHook {
+	h := &testkit.FailHook{Match: func(cmd redis.Cmder) bool {
 		args := cmd.Args()
-		hit := h.fail > 0 && len(args) > 1 &&
-			(cmd.Name() == "evalsha" && args[1] == h.script.Hash() || cmd.Name() == "eval" && args[1] == h.src)
-		if hit {
-			h.fail--
-		}
-		h.mu.Unlock()
-		if hit {
-			cmd.SetErr(errInjected)
-			return errInjected
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h *scriptHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.mu.Lock()
-		h.trips++
-		h.mu.Unlock()
-		return next(ctx, cmds)
-	}
-}
-
-func (h *scriptHook) failNext(n int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.fail = n
-}
-
-func (h *scriptHook) roundTrips() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.trips
-}
-
-func hookFinish(e *Engine) *scriptHook {
-	h := &scriptHook{script: finishScript, src: finishLua}
+		return len(args) > 1 && (cmd.Name() == "evalsha" && args[1] == finishScript.Hash() || cmd.Name() == "eval" && args[1] == finishLua)
+	}}
 	e.Store.rdb.AddHook(h)
 	return h
 }
@@ -112,9 +65,9 @@ func TestReplyWriteFailsOnce(t *testing.T) {
 	hook := hookFinish(e)
 	ctx := context.Background()
 	m := Message{Channel: "wechat", User: "f1", ID: "m1", Text: "订单号2023112312345678 快递到哪了"}
-	hook.failNext(1)
+	hook.FailNext(1)
 	outs, err := e.Handle(ctx, m)
-	if !errors.Is(err, errInjected) || errors.Is(err, ErrDuplicate) || len(outs) != 0 {
+	if !errors.Is(err, testkit.ErrInjected) || errors.Is(err, ErrDuplicate) || len(outs) != 0 {
 		t.Fatalf("failed write: %+v %v, want the Redis error and no replies", outs, err)
 	}
 	// The retry comes at once: the failed delivery released its claim.
@@ -289,11 +242,11 @@ func TestRoundTrips(t *testing.T) {
 	}
 	trips := func(m Message) int {
 		t.Helper()
-		before := hook.roundTrips()
+		before := hook.RoundTrips()
 		if _, err := e.Handle(ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		return hook.roundTrips() - before
+		return hook.RoundTrips() - before
 	}
 	if n := trips(Message{Channel: "web", User: "rt", ID: "1", Text: "订单号2023112312345678 快递到哪了"}); n != 2 {
 		t.Errorf("answered message: %d round trips, want 2", n)

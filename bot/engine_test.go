@@ -3,51 +3,22 @@ package bot
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/kefu-dev/kefu/faq"
 	"github.com/kefu-dev/kefu/intents"
-)
-
-var (
-	liveOnce sync.Once
-	live     *intents.Live
-	liveErr  error
+	"github.com/kefu-dev/kefu/internal/testkit"
+	"github.com/kefu-dev/kefu/internal/testkit/sampletest"
 )
 
 func mustEngine(t *testing.T, opts ...StoreOption) (*Engine, *recordingHandoff) {
 	t.Helper()
-	url := os.Getenv("KEFU_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	liveOnce.Do(func() {
-		f, err := faq.LoadSample()
-		if err != nil {
-			liveErr = err
-			return
-		}
-		live, liveErr = intents.NewLive(f, "", intents.Config{})
-	})
-	if liveErr != nil {
-		t.Fatal(liveErr)
-	}
+	rdb := testkit.Redis(t, 0)
 	h := &recordingHandoff{}
 	// A key prefix per test keeps tests apart on the shared server.
-	return &Engine{Store: NewStore(rdb, fmt.Sprintf("{kefutest:%s:%d}:", t.Name(), time.Now().UnixNano()), opts...), Matcher: live.Matcher, Texts: DefaultTexts(), Handoff: h}, h
+	return &Engine{Store: NewStore(rdb, testkit.Prefix(t), opts...), Matcher: sampletest.Live(t).Matcher, Texts: DefaultTexts(), Handoff: h}, h
 }
 
 type recordingHandoff struct {
@@ -137,9 +108,9 @@ func TestEngineClarifyThenChoose(t *testing.T) {
 	ctx := context.Background()
 	// Find a message the matcher clarifies.
 	var text string
-	for _, in := range live.Matcher().FAQ().Intents {
+	for _, in := range sampletest.Live(t).Matcher().FAQ().Intents {
 		for _, q := range in.Questions {
-			if r := []rune(q); len(r) >= 3 && live.Matcher().Match(string(r[:2])).Action == intents.ActionClarify {
+			if r := []rune(q); len(r) >= 3 && sampletest.Live(t).Matcher().Match(string(r[:2])).Action == intents.ActionClarify {
 				text = string(r[:2])
 				break
 			}
@@ -174,7 +145,7 @@ func TestEngineClarifyThenChoose(t *testing.T) {
 func TestEngineUrgentAndEnglish(t *testing.T) {
 	e, h := mustEngine(t)
 	ctx := context.Background()
-	f := live.Matcher().FAQ()
+	f := sampletest.Live(t).Matcher().FAQ()
 	q := f.Intent("account_security").Questions[0]
 	outs, err := e.Handle(ctx, Message{Channel: "telegram", User: "u4", ID: "1", Text: q})
 	if err != nil || outs[0].Kind != "handoff" || len(h.convs) != 1 || !h.convs[0].Urgent {

@@ -15,7 +15,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/handoff"
+	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
 // testClock is the queue's clock, moved by the test.
@@ -42,17 +42,7 @@ func (c *testClock) Advance(d time.Duration) {
 // MustRedis connects to the test redis-server (KEFU_TEST_REDIS_URL) or skips.
 func MustRedis(tb testing.TB) *redis.Client {
 	tb.Helper()
-	url := os.Getenv("KEFU_TEST_REDIS_URL")
-	if url == "" {
-		tb.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	tb.Cleanup(func() { rdb.Close() })
-	return rdb
+	return testkit.Redis(tb, 0)
 }
 
 // fakeDeliver records every message sent to customers; err, when set, is
@@ -117,8 +107,6 @@ type env struct {
 	prefix  string
 }
 
-var prefixSeq atomic.Int64
-
 // testPassword is every test agent's password.
 const testPassword = "s3cret-密码"
 
@@ -140,9 +128,7 @@ func testAgents(tb testing.TB) []Agent {
 func MustEnv(tb testing.TB, edit func(*Config)) *env {
 	tb.Helper()
 	rdb := MustRedis(tb)
-	name := strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name())
-	prefix := fmt.Sprintf("{kefutest:console:%s:%d:%d}:", name, time.Now().UnixNano(), prefixSeq.Add(1))
-	tb.Cleanup(func() { dropPrefix(rdb, prefix) })
+	prefix := testkit.PrefixOn(tb, rdb)
 	clk := &testClock{t: time.Date(2025, 3, 3, 10, 0, 0, 0, time.UTC)}
 	q, err := handoff.New(rdb, handoff.Config{Prefix: prefix, Groups: []string{"pre_sales", "after_sales"},
 		Lease: 30 * time.Second}, clk.Now, nil)
@@ -172,19 +158,6 @@ func MustEnv(tb testing.TB, edit func(*Config)) *env {
 		e.srv.Close()
 	})
 	return e
-}
-
-func dropPrefix(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	pat := strings.NewReplacer("*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(prefix) + "*"
-	iter := rdb.Scan(ctx, 0, pat, 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if len(keys) > 0 {
-		rdb.Del(ctx, keys...)
-	}
 }
 
 // customer writes a message as a customer on the web channel and hands the

@@ -3,15 +3,13 @@ package handoff
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
 // testClock is a clock the test moves.
@@ -36,26 +34,11 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-var prefixSeq atomic.Int64
-
 // MustRedis connects to the test redis-server (KEFU_TEST_REDIS_URL) or
 // skips the test.
 func MustRedis(tb testing.TB, poolSize int) *redis.Client {
 	tb.Helper()
-	url := os.Getenv("KEFU_TEST_REDIS_URL")
-	if url == "" {
-		tb.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if poolSize > 0 {
-		opt.PoolSize = poolSize
-	}
-	rdb := redis.NewClient(opt)
-	tb.Cleanup(func() { rdb.Close() })
-	return rdb
+	return testkit.Redis(tb, poolSize)
 }
 
 // MustQueue returns a Queue on a key prefix of its own (deleted after the
@@ -71,9 +54,7 @@ func MustQueue(tb testing.TB, cfg Config) (*Queue, *testClock, *redis.Client) {
 func MustQueueOn(tb testing.TB, rdb *redis.Client, cfg Config) (*Queue, *testClock) {
 	tb.Helper()
 	if cfg.Prefix == "" {
-		name := strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name())
-		cfg.Prefix = fmt.Sprintf("{kefutest:%s:%d:%d}:", name, time.Now().UnixNano(), prefixSeq.Add(1))
-		tb.Cleanup(func() { dropPrefix(rdb, cfg.Prefix) })
+		cfg.Prefix = testkit.PrefixOn(tb, rdb)
 	}
 	clk := newClock()
 	q, err := New(rdb, cfg, clk.Now, nil)
@@ -81,23 +62,6 @@ func MustQueueOn(tb testing.TB, rdb *redis.Client, cfg Config) (*Queue, *testClo
 		tb.Fatal(err)
 	}
 	return q, clk
-}
-
-func dropPrefix(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	pat := strings.NewReplacer("*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(prefix) + "*"
-	iter := rdb.Scan(ctx, 0, pat, 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 500 {
-			rdb.Del(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		rdb.Del(ctx, keys...)
-	}
 }
 
 // MustAudit fails the test when an invariant is broken.

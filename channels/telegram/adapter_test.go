@@ -13,12 +13,14 @@ import (
 
 	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/testkit"
+	"github.com/kefu-dev/kefu/internal/testkit/sampletest"
 )
 
 // clarifyText finds a message the sample FAQ answers with a clarify prompt.
 func clarifyText(t *testing.T) string {
 	t.Helper()
-	m := mustLive(t).Matcher()
+	m := sampletest.Live(t).Matcher()
 	for _, in := range m.FAQ().Intents {
 		for _, q := range in.Questions {
 			if r := []rune(q); len(r) >= 3 && m.Match(string(r[:2])).Action == intents.ActionClarify {
@@ -38,7 +40,7 @@ func TestPrivateConversation(t *testing.T) {
 	ctx := context.Background()
 	const uid = 777001
 	zh := bot.DefaultTexts()["zh"]
-	faqOf := mustLive(t).Matcher().FAQ()
+	faqOf := sampletest.Live(t).Matcher().FAQ()
 
 	// Start registered the webhook with the secret and the update types.
 	sw := h.f.callsOf("setWebhook")
@@ -304,7 +306,7 @@ func TestEditedAndMedia(t *testing.T) {
 		"message_id": 2, "from": user(uid, ""), "chat": privateChat(uid), "date": 1700000000, "edit_date": 1700000050, "text": "快递到哪了"}})
 	h.mustPost(edit)
 	h.mustPost(edit)
-	want := mustLive(t).Matcher().FAQ().Intent("logistics_track").Answer.For("telegram", "zh")
+	want := sampletest.Live(t).Matcher().FAQ().Intent("logistics_track").Answer.For("telegram", "zh")
 	s = h.sentTo(uid)
 	if got := s[len(s)-1].Params["text"]; got != want {
 		t.Errorf("after the edit: %q", got)
@@ -424,7 +426,7 @@ func TestStartWithGetMe(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	rdb := mustRedis(t)
+	rdb := testkit.Redis(t, 0)
 	for _, tc := range []struct {
 		name string
 		cfg  Config

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kefu-dev/kefu/bot"
-	"github.com/kefu-dev/kefu/faq"
-	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/testkit"
+	"github.com/kefu-dev/kefu/internal/testkit/sampletest"
 )
 
 func TestMain(m *testing.M) {
@@ -31,61 +30,6 @@ const (
 	testSecret = "wh-secret_42"
 	testBotID  = 123456
 )
-
-var (
-	liveOnce sync.Once
-	live     *intents.Live
-	liveErr  error
-)
-
-func mustLive(t testing.TB) *intents.Live {
-	t.Helper()
-	liveOnce.Do(func() {
-		f, err := faq.LoadSample()
-		if err != nil {
-			liveErr = err
-			return
-		}
-		live, liveErr = intents.NewLive(f, "", intents.Config{})
-	})
-	if liveErr != nil {
-		t.Fatal(liveErr)
-	}
-	return live
-}
-
-func mustRedis(t testing.TB) redis.UniversalClient {
-	t.Helper()
-	url := os.Getenv("KEFU_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
-// logBuffer collects slog output from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // recordingHandoff is the hand-off queue's stand-in: it records the
 // conversations handed off.
@@ -117,7 +61,7 @@ type harness struct {
 	hand    *recordingHandoff
 	rdb     redis.UniversalClient
 	prefix  string
-	logs    *logBuffer
+	logs    *testkit.LogBuffer
 	ingress *httptest.Server
 	sleeps  chan time.Duration // waits the adapter asked for (it does not sleep)
 }
@@ -126,10 +70,10 @@ type harnessOpt func(*Config)
 
 func newHarness(t *testing.T, mode string, opts ...harnessOpt) *harness {
 	t.Helper()
-	rdb := mustRedis(t)
-	lv := mustLive(t)
-	h := &harness{t: t, rdb: rdb, logs: &logBuffer{}, hand: &recordingHandoff{}, sleeps: make(chan time.Duration, 100)}
-	h.prefix = fmt.Sprintf("{kefutest:tg:%s:%d}:", t.Name(), time.Now().UnixNano())
+	rdb := testkit.Redis(t, 0)
+	lv := sampletest.Live(t)
+	h := &harness{t: t, rdb: rdb, logs: &testkit.LogBuffer{}, hand: &recordingHandoff{}, sleeps: make(chan time.Duration, 100)}
+	h.prefix = testkit.Prefix(t)
 	t.Cleanup(func() {
 		keys, _ := rdb.Keys(context.Background(), h.prefix+"*").Result()
 		if len(keys) > 0 {

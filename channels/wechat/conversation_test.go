@@ -13,6 +13,7 @@ import (
 
 	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/testkit/sampletest"
 )
 
 // vagueText finds a message the matcher answers with choices (the sample
@@ -70,7 +71,7 @@ func TestConversation(t *testing.T) {
 			c := &wx{tb: t, url: a.srv.URL, safe: safe}
 			user := fmt.Sprintf("oUser_conv_%v", safe)
 			zh := bot.DefaultTexts()["zh"]
-			mt := mustLive(t).Matcher()
+			mt := sampletest.Live(t).Matcher()
 			ctx := context.Background()
 			conv := bot.ConvID(Name, user)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/internal/testkit/sampletest"
 )
 
 // gatedHandler holds every message until the test opens the gate: an engine
@@ -62,7 +63,7 @@ func TestSlowAnswerAndRetries(t *testing.T) {
 		}
 	}
 	g.open()
-	want := answerText(mustLive(t).Matcher(), "logistics_track")
+	want := answerText(sampletest.Live(t).Matcher(), "logistics_track")
 	if s := api.next(t); s.Text != want || s.To != user {
 		t.Errorf("async answer %+v, want %q", s, want)
 	}
@@ -102,7 +103,7 @@ func TestRetriesAnsweredOnce(t *testing.T) {
 		}
 		replies = append(replies, got)
 	}
-	want := answerText(mustLive(t).Matcher(), "logistics_track")
+	want := answerText(sampletest.Live(t).Matcher(), "logistics_track")
 	if diff := cmp.Diff([]string{want, want, want}, replies); diff != "" {
 		t.Errorf("replies (-want +got):\n%s", diff)
 	}

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -26,8 +25,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kefu-dev/kefu/bot"
-	"github.com/kefu-dev/kefu/faq"
-	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/testkit"
+	"github.com/kefu-dev/kefu/internal/testkit/sampletest"
 )
 
 func TestMain(m *testing.M) {
@@ -45,46 +44,11 @@ var testCred = Credentials{
 const account = "gh_kefu_test" // the official account's original id (ToUserName)
 
 // mustRedis connects to the test redis-server and returns a key prefix of
-// the test's own.
+// the test's own (its keys are deleted when the test ends).
 func mustRedis(tb testing.TB) (redis.UniversalClient, string) {
 	tb.Helper()
-	u := os.Getenv("KEFU_TEST_REDIS_URL")
-	if u == "" {
-		tb.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
-	}
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	tb.Cleanup(func() { rdb.Close() })
-	prefix := fmt.Sprintf("{kefutest:%s:%d}:", tb.Name(), time.Now().UnixNano())
-	tb.Cleanup(func() { // the test's keys only
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
-	return rdb, prefix
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	rdb := testkit.Redis(tb, 0)
+	return rdb, testkit.PrefixOn(tb, rdb)
 }
 
 // mustNoSecrets fails when a log holds a secret.
@@ -236,7 +200,7 @@ func (f *fakeAPI) next(tb testing.TB) sent {
 type testAdapter struct {
 	*Adapter
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *testkit.LogBuffer
 }
 
 func mustAdapter(tb testing.TB, cfg Config, h Handler, rdb redis.UniversalClient, prefix string) *testAdapter {
@@ -246,7 +210,7 @@ func mustAdapter(tb testing.TB, cfg Config, h Handler, rdb redis.UniversalClient
 		// machine is: the slow path has its own tests with a gated engine.
 		cfg.ReplyBudget = 30 * time.Second
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	a, err := New(cfg, testCred, h, rdb, prefix, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		tb.Fatal(err)
@@ -356,29 +320,6 @@ func eventXML(user string, created int64, event, key string) string {
 	return fmt.Sprintf(`<xml><ToUserName><![CDATA[%s]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[%s]]></Event><EventKey><![CDATA[%s]]></EventKey></xml>`, account, user, created, event, key)
 }
 
-// The engine over the sample FAQ, loaded once per test binary.
-var (
-	liveOnce sync.Once
-	live     *intents.Live
-	liveErr  error
-)
-
-func mustLive(tb testing.TB) *intents.Live {
-	tb.Helper()
-	liveOnce.Do(func() {
-		f, err := faq.LoadSample()
-		if err != nil {
-			liveErr = err
-			return
-		}
-		live, liveErr = intents.NewLive(f, "", intents.Config{})
-	})
-	if liveErr != nil {
-		tb.Fatal(liveErr)
-	}
-	return live
-}
-
 // queueHandoff is a recording hand-off that answers with a queue notice.
 type queueHandoff struct {
 	mu    sync.Mutex
@@ -396,7 +337,7 @@ func (q *queueHandoff) Enqueue(_ context.Context, c bot.Conversation) ([]bot.Out
 
 func mustEngine(tb testing.TB, rdb redis.UniversalClient, prefix string) (*bot.Engine, *queueHandoff) {
 	tb.Helper()
-	l := mustLive(tb)
+	l := sampletest.Live(tb)
 	h := &queueHandoff{}
 	return &bot.Engine{Store: bot.NewStore(rdb, prefix), Matcher: l.Matcher, Texts: bot.DefaultTexts(), Handoff: h}, h
 }

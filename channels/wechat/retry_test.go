@@ -2,11 +2,9 @@ package wechat
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,43 +15,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/internal/testkit"
+	"github.com/kefu-dev/kefu/internal/testkit/sampletest"
 )
-
-var errInjected = errors.New("injected redis failure")
-
-// failHook fails the next commands that match (a Redis hiccup at exactly
-// that write).
-type failHook struct {
-	mu    sync.Mutex
-	match func(args []any) bool
-	fail  int
-}
-
-func (h *failHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *failHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.mu.Lock()
-		hit := h.fail > 0 && h.match(cmd.Args())
-		if hit {
-			h.fail--
-		}
-		h.mu.Unlock()
-		if hit {
-			cmd.SetErr(errInjected)
-			return errInjected
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h *failHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
 
 // isReplyWrite matches the engine's script that records a reply and marks
 // the message done (bot/lua/finish.lua: ARGV[3] = "done").
-func isReplyWrite(args []any) bool {
+func isReplyWrite(cmd redis.Cmder) bool {
+	args := cmd.Args()
 	name, _ := args[0].(string)
 	name = strings.ToLower(name)
 	return (name == "evalsha" || name == "eval") && len(args) > 8 && args[8] == "done"
@@ -63,13 +32,7 @@ func isReplyWrite(args []any) bool {
 // does not touch the adapters').
 func engineClient(t *testing.T) *redis.Client {
 	t.Helper()
-	opt, err := redis.ParseURL(os.Getenv("KEFU_TEST_REDIS_URL"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
+	return testkit.Redis(t, 0)
 }
 
 func transcriptKinds(t *testing.T, eng *bot.Engine, user string) []string {
@@ -94,7 +57,8 @@ func TestReplyWriteFailsThenRetried(t *testing.T) {
 	rdb, prefix := mustRedis(t)
 	api := newFakeAPI(t)
 	erdb := engineClient(t)
-	hook := &failHook{match: isReplyWrite, fail: 1}
+	hook := &testkit.FailHook{Match: isReplyWrite}
+	hook.FailNext(1)
 	erdb.AddHook(hook)
 	eng, _ := mustEngine(t, erdb, prefix)
 	a := mustAdapter(t, Config{}, eng, rdb, prefix)
@@ -104,7 +68,7 @@ func TestReplyWriteFailsThenRetried(t *testing.T) {
 	if st, _ := (&wx{tb: t, url: a.srv.URL}).post(msg); st != http.StatusInternalServerError {
 		t.Fatalf("first try: status %d, want 500 so that WeChat retries", st)
 	}
-	want := answerText(mustLive(t).Matcher(), "logistics_track")
+	want := answerText(sampletest.Live(t).Matcher(), "logistics_track")
 	for i, url := range []string{b.srv.URL, a.srv.URL} {
 		st, got := (&wx{tb: t, url: url, safe: i == 0}).post(msg)
 		if st != 200 || got != want {
@@ -151,7 +115,7 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	mu.Lock()
 	clk = clk.Add(5 * time.Second) // the second retry, after the lease
 	mu.Unlock()
-	want := answerText(mustLive(t).Matcher(), "logistics_track")
+	want := answerText(sampletest.Live(t).Matcher(), "logistics_track")
 	if st, got := (&wx{tb: t, url: b.srv.URL}).post(msg); st != 200 || got != want {
 		t.Errorf("retry after the lease: %d %q, want the answer", st, got)
 	}
@@ -181,7 +145,7 @@ func TestRetryAfterAsyncSend(t *testing.T) {
 		t.Fatalf("first try: %d %q, want success", st, got)
 	}
 	g.open()
-	want := answerText(mustLive(t).Matcher(), "logistics_track")
+	want := answerText(sampletest.Live(t).Matcher(), "logistics_track")
 	if s := api.next(t); s.Text != want {
 		t.Fatalf("async answer %q, want %q", s.Text, want)
 	}
@@ -212,7 +176,7 @@ func TestLostReplyReplayedOnceThroughAPI(t *testing.T) {
 	user := "oUser_lost"
 	id := nextMsgID()
 	msg := textXML(user, id, "快递到哪了")
-	want := answerText(mustLive(t).Matcher(), "logistics_track")
+	want := answerText(sampletest.Live(t).Matcher(), "logistics_track")
 	if _, got := (&wx{tb: t, url: a.srv.URL}).post(msg); got != want {
 		t.Fatalf("first try %q, want the answer (lost on the way)", got)
 	}
@@ -263,7 +227,7 @@ func TestHangUpAnswersThroughAPI(t *testing.T) {
 	if strings.Contains(w.Body.String(), "<xml>") {
 		t.Errorf("a passive reply was written to a closed connection: %s", w.Body)
 	}
-	want := answerText(mustLive(t).Matcher(), "logistics_track")
+	want := answerText(sampletest.Live(t).Matcher(), "logistics_track")
 	if s := api.next(t); s.Text != want {
 		t.Errorf("sent %q, want the answer", s.Text)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kefu-dev/kefu/faq"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
 // gateway is a `kefu serve` running in-process on a free loopback port.
@@ -29,35 +30,15 @@ type gateway struct {
 	URL    string
 	cancel context.CancelFunc
 	done   chan int
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testkit.LogBuffer
 }
 
 // mustRedisEnv points the gateway at the test redis-server with a key prefix
 // of its own, or skips.
 func mustRedisEnv(t *testing.T) string {
 	t.Helper()
-	url := os.Getenv("KEFU_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
-	}
-	prefix := fmt.Sprintf("{kefutest:%s:%d}:", t.Name(), time.Now().UnixNano())
+	url := testkit.RedisURL(t)
+	prefix := testkit.Prefix(t)
 	t.Setenv("REDIS_URL", url)
 	t.Setenv("KEFU_REDIS_PREFIX", prefix)
 	return prefix
@@ -69,7 +50,7 @@ func mustServe(t *testing.T, args ...string) *gateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	g := &gateway{cancel: cancel, done: make(chan int, 1), logs: &syncBuffer{}}
+	g := &gateway{cancel: cancel, done: make(chan int, 1), logs: &testkit.LogBuffer{}}
 	go func() {
 		code := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), pw, g.logs)
 		pw.Close()
