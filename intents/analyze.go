@@ -80,14 +80,19 @@ func newSynonymMap(groups ...[][]string) synonymMap {
 		m[w] = m[w] // every courtesy word has a rule
 	}
 	for w, r := range m {
-		final := w
-		if r.synonym {
-			final = r.canon
-		}
-		r.courtesy = courtesy[final]
+		r.courtesy = courtesy[r.becomes(w)]
 		m[w] = r
 	}
 	return m
+}
+
+// becomes is the token word w becomes under rule r: its synonym group's
+// first word, or itself.
+func (r wordRule) becomes(w string) string {
+	if r.synonym {
+		return r.canon
+	}
+	return w
 }
 
 // withTokens is syn with every word of the corpus stats and every stop word
@@ -113,15 +118,12 @@ func (syn synonymMap) withTokens(st *stats, lx *Lexicon) synonymMap {
 		return tokenInfo{tf.wordID[0], tf.wordW[0]}
 	}
 	for w, r := range m {
-		final := w
-		if r.synonym {
-			final = r.canon
-		}
-		r.known, r.tok = true, info(final)
+		r.known, r.tok = true, info(r.becomes(w))
 		m[w] = r
 	}
-	// Under the empty word (never a token): what any other word gets.
-	m[""] = wordRule{known: true, tok: tokenInfo{-1, float32(st.idf(-1))}}
+	// Under the empty word (never a token, unknown to the corpus, not a
+	// stop word): what any word missing from the map gets.
+	m[""] = wordRule{known: true, tok: info("")}
 	return m
 }
 
