@@ -240,15 +240,26 @@ func (a *Adapter) entries(ctx context.Context, user, after string) ([]Entry, err
 	return out, nil
 }
 
-func (a *Adapter) getMessages(w http.ResponseWriter, r *http.Request) {
-	user, _, ok := a.visitor(r, false)
+// transcriptRequest is the visitor (from its cookie too when allowCookie)
+// and the ?after= entry id of a request for the transcript; false when it
+// has failed the request.
+func (a *Adapter) transcriptRequest(w http.ResponseWriter, r *http.Request, allowCookie bool) (user, after string, ok bool) {
+	user, _, ok = a.visitor(r, allowCookie)
 	if !ok {
 		a.fail(w, r, ErrNoVisitor)
-		return
+		return "", "", false
 	}
-	after := r.URL.Query().Get("after")
+	after = r.URL.Query().Get("after")
 	if after != "" && !validStreamID(after) {
 		a.fail(w, r, ErrBadRequest)
+		return "", "", false
+	}
+	return user, after, true
+}
+
+func (a *Adapter) getMessages(w http.ResponseWriter, r *http.Request) {
+	user, after, ok := a.transcriptRequest(w, r, false)
+	if !ok {
 		return
 	}
 	es, err := a.entries(r.Context(), user, after)

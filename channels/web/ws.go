@@ -54,14 +54,8 @@ type clientFrame struct {
 }
 
 func (a *Adapter) socket(w http.ResponseWriter, r *http.Request) {
-	user, _, ok := a.visitor(r, true)
+	user, after, ok := a.transcriptRequest(w, r, true)
 	if !ok {
-		a.fail(w, r, ErrNoVisitor)
-		return
-	}
-	after := r.URL.Query().Get("after")
-	if after != "" && !validStreamID(after) {
-		a.fail(w, r, ErrBadRequest)
 		return
 	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: a.cfg.AllowedOrigins})

@@ -317,6 +317,11 @@ func TestServeLimits(t *testing.T) {
 	if h := c.history(""); len(h) != 6 {
 		t.Errorf("%d transcript entries, want 3 messages + 3 replies", len(h))
 	}
+	// A malformed resume point is refused, not read as "from the start".
+	var bad replyJSON
+	if code := doJSON(t, "GET", g.URL+"/api/messages?after=not-an-id", c.token, nil, &bad); code != 400 || bad.Error != "bad_request" {
+		t.Errorf("malformed after: %d %q, want 400 bad_request", code, bad.Error)
+	}
 	// Another customer cannot read this one's conversation with a malformed
 	// or foreign token, and gets their own empty one.
 	other := mustCustomer(t, g)
@@ -389,6 +394,10 @@ func TestServeWebSocket(t *testing.T) {
 	wsjson.Write(ctx, conn, map[string]any{"type": "message", "id": "w3", "text": strings.Repeat("长", 2000)})
 	if f := next(conn); f.Type != "error" || f.Error != "too_long" {
 		t.Fatalf("too long: %+v", f)
+	}
+	// A socket with a malformed resume point is refused.
+	if _, resp, err := websocket.Dial(ctx, strings.Replace(g.URL, "http", "ws", 1)+"/ws?token="+c.token+"&after=1-2-3", nil); err == nil || resp == nil || resp.StatusCode != 400 {
+		t.Errorf("malformed after: err %v", err)
 	}
 	// A socket without a valid token is refused.
 	if _, resp, err := websocket.Dial(ctx, strings.Replace(g.URL, "http", "ws", 1)+"/ws?token=v1.bad.bad", nil); err == nil || resp == nil || resp.StatusCode != 401 {
