@@ -442,6 +442,16 @@ type transferReq struct {
 	Note  string `json:"note"`
 }
 
+// decodeTransfer reads a transfer request's body and its target.
+func decodeTransfer(r *http.Request) (transferReq, handoff.Target, error) {
+	var req transferReq
+	if err := decode(r, &req); err != nil {
+		return req, handoff.Target{}, err
+	}
+	to, err := req.target()
+	return req, to, err
+}
+
 func (r transferReq) target() (handoff.Target, error) {
 	if (r.Group == "") == (r.Agent == "") {
 		return handoff.Target{}, fmt.Errorf("%w: give a group or an agent", ErrBadRequest)
@@ -456,12 +466,7 @@ func (r transferReq) target() (handoff.Target, error) {
 func (c *Console) transfer(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	cid := r.PathValue("id")
-	var req transferReq
-	if err := decode(r, &req); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	to, err := req.target()
+	req, to, err := decodeTransfer(r)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -489,12 +494,7 @@ func (c *Console) transfer(w http.ResponseWriter, r *http.Request, s *session) {
 func (c *Console) reassign(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	cid := r.PathValue("id")
-	var req transferReq
-	if err := decode(r, &req); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	to, err := req.target()
+	req, to, err := decodeTransfer(r)
 	if err != nil {
 		c.fail(w, r, err)
 		return
