@@ -109,13 +109,7 @@ func TestRetriesAnsweredOnce(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
-	if api.calls() != 0 {
-		t.Errorf("%d customer-service calls, want 0", api.calls())
-	}
-	tx, _ := eng.Store.Transcript(context.Background(), bot.ConvID(Name, user), "")
-	if len(tx) != 2 {
-		t.Errorf("transcript has %d entries, want 2: %+v", len(tx), tx)
-	}
+	mustAnsweredPassivelyOnce(t, api, eng, user)
 }
 
 // TestFailureAfterBudget: a message that fails after "success" was answered

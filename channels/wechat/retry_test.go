@@ -35,6 +35,19 @@ func engineClient(t *testing.T) *redis.Client {
 	return testkit.Redis(t, 0)
 }
 
+// mustAnsweredPassivelyOnce fails unless user's message was answered once,
+// in the passive reply: no customer-service API call, and a transcript of the
+// message and one answer.
+func mustAnsweredPassivelyOnce(t *testing.T, api *fakeAPI, eng *bot.Engine, user string) {
+	t.Helper()
+	if api.calls() != 0 {
+		t.Errorf("%d customer-service calls, want 0", api.calls())
+	}
+	if diff := cmp.Diff([]string{"in:", "out:answer"}, transcriptKinds(t, eng, user)); diff != "" {
+		t.Errorf("transcript (-want +got):\n%s", diff)
+	}
+}
+
 func transcriptKinds(t *testing.T, eng *bot.Engine, user string) []string {
 	t.Helper()
 	tx, err := eng.Store.Transcript(context.Background(), bot.ConvID(Name, user), "")
@@ -77,12 +90,7 @@ func TestReplyWriteFailsThenRetried(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
-	if api.calls() != 0 {
-		t.Errorf("%d customer-service calls, want 0", api.calls())
-	}
-	if diff := cmp.Diff([]string{"in:", "out:answer"}, transcriptKinds(t, eng, user)); diff != "" {
-		t.Errorf("transcript (-want +got):\n%s", diff)
-	}
+	mustAnsweredPassivelyOnce(t, api, eng, user)
 }
 
 // TestTakeoverAfterCrash: the instance that took the first try died after
@@ -121,12 +129,7 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
-	if api.calls() != 0 {
-		t.Errorf("%d customer-service calls, want 0", api.calls())
-	}
-	if diff := cmp.Diff([]string{"in:", "out:answer"}, transcriptKinds(t, eng, user)); diff != "" {
-		t.Errorf("transcript (-want +got):\n%s", diff)
-	}
+	mustAnsweredPassivelyOnce(t, api, eng, user)
 }
 
 // TestRetryAfterAsyncSend: an answer that missed the budget went through
