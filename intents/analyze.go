@@ -152,7 +152,7 @@ type analysisBuf struct {
 func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) Analysis {
 	a := Analysis{Text: text}
 	if buf != nil {
-		buf.info = nil // nothing of the previous message's, even on an early return
+		buf.info = buf.info[:0] // nothing of the previous message's, even on an early return (its memory is kept)
 	}
 	folded := Fold(text)
 	if hasEntityHint(folded) {
