@@ -100,7 +100,7 @@ func (t *JiebaTokenizer) SameWords(words []string) bool {
 
 // Cut segments text (already normalised) and drops whitespace tokens.
 func (t *JiebaTokenizer) Cut(text string) []string {
-	raw := t.segment(text, nil)
+	raw := t.segment(text, nil, nil)
 	out := raw[:0]
 	for _, w := range raw {
 		if strings.TrimSpace(w) == "" {
@@ -115,10 +115,12 @@ func (t *JiebaTokenizer) Cut(text string) []string {
 // same words. It goes through gojieba's Tokenize, which returns offsets
 // into text rather than a C string per word: the words are slices of text.
 // They are appended to buf.
-func (t *JiebaTokenizer) segment(text string, buf []string) []string {
-	for _, w := range t.j.Tokenize(text, gojieba.DefaultMode, true) {
-		buf = append(buf, w.Str)
+func (t *JiebaTokenizer) segment(text string, buf []string, cbuf *[]byte) []string {
+	var own []byte
+	if cbuf == nil {
+		cbuf = &own
 	}
+	buf, *cbuf = tokenize(t.j, text, buf, *cbuf)
 	return buf
 }
 
@@ -132,6 +134,7 @@ func (t *JiebaTokenizer) CutParts(text string) [][]string {
 
 // cutBuf is memory for cutParts' result, reused from one call to the next.
 type cutBuf struct {
+	text  []byte // the text as the C side reads it
 	words []string
 	parts [][]string
 }
@@ -139,7 +142,7 @@ type cutBuf struct {
 // cutParts is CutParts in buf's memory: the result is valid until the next
 // call with buf.
 func (t *JiebaTokenizer) cutParts(text string, buf *cutBuf) [][]string {
-	raw := t.segment(text, buf.words[:0])
+	raw := t.segment(text, buf.words[:0], &buf.text)
 	parts := buf.parts[:0]
 	start := 0
 	for i, w := range raw {

@@ -2,13 +2,16 @@ package intents
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kefu-dev/kefu/faq"
+	"github.com/yanyiwu/gojieba"
 )
 
-// The tokenizer segments through gojieba's Tokenize (offsets, no string per
-// word); it must give exactly the words of gojieba's Cut with the HMM.
+// The tokenizer segments through gojieba's C Tokenize (offsets, no string
+// per word; see jiebacall.go); it must give exactly the words of gojieba's
+// Cut with the HMM, and of gojieba's own Go Tokenize.
 func TestSegmentIsGojiebaCut(t *testing.T) {
 	tok := mustTokenizer(t)
 	f, err := faq.LoadSample()
@@ -22,15 +25,23 @@ func TestSegmentIsGojiebaCut(t *testing.T) {
 	for _, c := range mustCases(t) {
 		texts = append(texts, c.Text)
 	}
-	texts = append(texts, "", " ", "SF1234567890 到哪了", "我要 退货  怎么弄", "how can I cancel this order", "😀😀 訂單")
+	texts = append(texts, "", " ", "SF1234567890 到哪了", "我要 退货  怎么弄", "how can I cancel this order", "😀😀 訂單",
+		strings.Repeat("快递到哪了 ", 200), "短", "退货\x00运费") // the C side's copy is reused: long, then short
 	n := 0
 	var buf cutBuf // reused, as Match reuses it
 	for _, s := range texts {
 		s = Normalize(s)
 		want := tok.j.Cut(s, true)
-		got := tok.segment(s, nil)
+		got := tok.segment(s, nil, &buf.text)
 		if !slices.Equal(got, want) {
 			t.Fatalf("%q: segment %q, gojieba Cut %q", s, got, want)
+		}
+		var viaGo []string
+		for _, w := range tok.j.Tokenize(s, gojieba.DefaultMode, true) {
+			viaGo = append(viaGo, w.Str)
+		}
+		if !slices.Equal(got, viaGo) {
+			t.Fatalf("%q: segment %q, gojieba Tokenize %q", s, got, viaGo)
 		}
 		n += len(want)
 		parts := tok.cutParts(s, &buf)
