@@ -400,7 +400,6 @@ type scratch struct {
 	partDoc     doc
 	probe       probe        // the doc being scored
 	evals       []evaluation // score's retrieved questions, in retrieval's order
-	order       []int32      // evals' indexes, best rank first
 	leaders     leaders
 	callZ       []float64 // by intent: the highest log-odds in this score call (-Inf: none)
 	called      []int32   // intents with a callZ
@@ -430,39 +429,25 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 	if part {
 		k = maxRerankPart
 	}
-	retrieved, rank := m.retrieve(&sc.acc, q, k)
+	retrieved := m.retrieve(&sc.acc, q, k)
 	ev := sc.evals[:0]
-	for pos, qi := range retrieved {
+	for _, qi := range retrieved {
 		// The heads are read here, all at once, rather than one by one in
 		// the loop below: the loads overlap.
 		in := m.qx.heads[qi].intent
 		if qi == skip || (part && m.smallTalk[in]) {
 			continue
 		}
-		ev = append(ev, evaluation{qi: qi, in: in, rank: rank[pos]})
+		ev = append(ev, evaluation{qi: qi, in: in})
 	}
 	sc.evals = ev
-	// Compute the similarities, the likeliest first (by retrieval score),
+	// Compute the similarities in retrieval's order (the likeliest first),
 	// skipping the questions that certainly score below their intent's best
 	// so far (in this call or before) or below the n-th best intent (it
-	// would not be reported; see leaders). The order does not change the
-	// result: a question skipped scores below a best that stands, and the
-	// updates below follow retrieval's order as before.
-	order := sc.order[:0]
-	for i := len(ev) - 1; i >= 0; i-- {
-		// Insertion sort by rank, best first, ties in retrieval's order (16
-		// at most). Retrieval's order is a min-heap's, about the reverse:
-		// taken from the end, few move.
-		j := len(order)
-		order = append(order, int32(i))
-		for ; j > 0 && ev[order[j-1]].rank <= ev[i].rank; j-- {
-			order[j] = order[j-1]
-		}
-		order[j] = int32(i)
-	}
-	sc.order = order
+	// would not be reported; see leaders). Skipping does not change the
+	// result: a question skipped scores below a best that stands.
 	sc.probe.set(q)
-	for _, i := range order {
+	for i := range ev {
 		e := &ev[i]
 		in := e.in
 		stop := max(sc.bestZ[in], sc.callZ[in], sc.leaders.floor())
@@ -539,11 +524,10 @@ func rawLogit(z, f float64) float64 {
 
 // evaluation is one retrieved question in score.
 type evaluation struct {
-	qi   int32   // the question
-	in   int32   // its intent
-	rank float32 // its retrieval score
-	ok   bool    // z is its similarity's log-odds
-	z    float64
+	qi int32 // the question
+	in int32 // its intent
+	ok bool  // z is its similarity's log-odds
+	z  float64
 
 	// When ok, what probe found (see probe.sumc).
 	sum, unmatched float64
@@ -607,19 +591,17 @@ func oneSidedUnmatched(a, b []feat) float64 {
 	return m
 }
 
-// retrieve returns the questions worth the full similarity: those sharing the
-// most IDF weight of bigrams and words with q (characters when q has none),
-// and that weight.
-func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) ([]int32, []float32) {
+// retrieve returns the questions worth the full similarity: the k sharing
+// the most IDF weight of bigrams and words with q (characters when q has
+// none), best first, ties by lower index.
+func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 	if len(m.questions) <= k {
 		out := acc.out[:0]
 		for i := range m.questions {
 			out = append(out, int32(i))
 		}
 		acc.out = out
-		acc.outScore = slices.Grow(acc.outScore[:0], len(out))[:len(out)]
-		clear(acc.outScore) // not scored: all alike
-		return out, acc.outScore
+		return out // not scored: all alike, in index order
 	}
 	add := func(fs []feat) {
 		for _, f := range fs {
@@ -649,62 +631,42 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) ([]int32, []float32)
 	if len(acc.touched) < k {
 		add(q.chars)
 	}
-	var out []int32
-	if len(acc.touched) <= k {
-		out = append(acc.out[:0], acc.touched...)
-		acc.outScore = acc.outScore[:0]
-		for _, qi := range out {
-			acc.outScore = append(acc.outScore, acc.score[qi])
+	// The best k, best first: ranked by score, ties by lower index. A
+	// question's rank is one integer, rankKey; the best k are kept in
+	// ascending order in a small array of keys (a few moves per insertion,
+	// and the loop's branches are predictable, unlike a heap's).
+	score := acc.score
+	top := acc.top[:0]
+	n := min(k, len(acc.touched))
+	for _, qi := range acc.touched[:n] {
+		key := rankKey(score[qi], qi)
+		top = append(top, key)
+		j := len(top) - 1
+		for ; j > 0 && top[j-1] > key; j-- {
+			top[j] = top[j-1]
 		}
-	} else {
-		// Keep the best k in a small min-heap, ranked by score, ties by
-		// lower index. A question's rank is one integer, rankKey: the heap
-		// compares integers in its own memory, not scores looked up by index.
-		h := acc.heap[:0]
-		down := func(i int) {
-			for {
-				l, sm := 2*i+1, i
-				if l < len(h) && h[l] < h[sm] {
-					sm = l
-				}
-				if r := l + 1; r < len(h) && h[r] < h[sm] {
-					sm = r
-				}
-				if sm == i {
-					return
-				}
-				h[i], h[sm] = h[sm], h[i]
-				i = sm
-			}
-		}
-		score := acc.score
-		for _, qi := range acc.touched[:k] {
-			h = append(h, rankKey(score[qi], qi))
-			for i := len(h) - 1; i > 0; {
-				p := (i - 1) / 2
-				if h[i] >= h[p] {
-					break
-				}
-				h[i], h[p] = h[p], h[i]
-				i = p
-			}
-		}
-		// Most questions rank below the heap's least.
-		least := h[0]
+		top[j] = key
+	}
+	// Most questions rank below the least kept.
+	if n == k {
+		least := top[0]
 		for _, qi := range acc.touched[k:] {
-			if key := rankKey(score[qi], qi); key > least {
-				h[0] = key
-				down(0)
-				least = h[0]
+			key := rankKey(score[qi], qi)
+			if key <= least {
+				continue
 			}
+			j := 1
+			for ; j < k && top[j] < key; j++ {
+				top[j-1] = top[j]
+			}
+			top[j-1] = key
+			least = top[0]
 		}
-		acc.heap = h
-		out, acc.outScore = acc.out[:0], acc.outScore[:0]
-		for _, key := range h {
-			qi, s := unRankKey(key)
-			out = append(out, qi)
-			acc.outScore = append(acc.outScore, s)
-		}
+	}
+	acc.top = top
+	out := acc.out[:0]
+	for i := len(top) - 1; i >= 0; i-- {
+		out = append(out, unRankKey(top[i]))
 	}
 	if len(acc.touched) > len(acc.score)/8 {
 		clear(acc.score) // faster than as many scattered writes
@@ -715,7 +677,7 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) ([]int32, []float32)
 	}
 	acc.touched = acc.touched[:0]
 	acc.out = out
-	return out, acc.outScore
+	return out
 }
 
 // rankKey orders retrieved questions as one integer: by score (s > 0, so
@@ -724,10 +686,8 @@ func rankKey(s float32, qi int32) uint64 {
 	return uint64(math.Float32bits(s))<<32 | uint64(^uint32(qi))
 }
 
-// unRankKey is the question and score of a rankKey.
-func unRankKey(key uint64) (int32, float32) {
-	return int32(^uint32(key)), math.Float32frombits(uint32(key >> 32))
-}
+// unRankKey is the question of a rankKey.
+func unRankKey(key uint64) int32 { return int32(^uint32(key)) }
 
 // b2i is 1 for true, 0 for false (the compiler makes it a flag move, not a
 // branch).
@@ -776,11 +736,10 @@ func (p *postings) of(id int32) []int32 { return p.qs[p.start[id]:p.start[id+1]]
 
 // accumulator is retrieve's scratch space, one per concurrent Match.
 type accumulator struct {
-	score    []float32 // by question index; zero between uses
-	touched  []int32
-	out      []int32   // the result, valid until the next retrieve
-	outScore []float32 // the score of each
-	heap     []uint64  // rankKeys
+	score   []float32 // by question index; zero between uses
+	touched []int32
+	out     []int32  // the result, valid until the next retrieve
+	top     []uint64 // rankKeys of the best, ascending
 }
 
 // confFeatures are the inputs of the confidence, the constant 1 first.

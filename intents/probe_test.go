@@ -1,6 +1,7 @@
 package intents
 
 import (
+	"cmp"
 	"math"
 	"reflect"
 	"slices"
@@ -208,5 +209,61 @@ func TestPairTableIsTheMap(t *testing.T) {
 				t.Fatalf("pair %d %d: %d %v, want %d %v", a, b, got, ok, want, wok)
 			}
 		}
+	}
+}
+
+// retrieve keeps the k best questions, best first: by retrieval score, ties
+// by lower index; compared with sorting every question it touches.
+func TestRetrieveIsBestK(t *testing.T) {
+	m := mustSampleMatcher(t)
+	acc := accumulator{score: make([]float32, len(m.questions))}
+	checked, short := 0, 0
+	for _, text := range append(benchTexts(t), "你好", "嗯", "订单", "how") {
+		a := m.Analyze(text)
+		var tf textFeatures
+		tf.reset(a.Tokens, m.st, m.lx, nil)
+		d := tf.doc(0, len(a.Tokens), nil)
+		for _, k := range []int{maxRerankPart, maxRerank} {
+			// The same sums in the same order as retrieve.
+			score := map[int32]float32{}
+			add := func(fs []feat) {
+				for _, f := range fs {
+					if f.id >= 0 {
+						for _, qi := range m.postings.of(f.id) {
+							score[qi] += f.w * f.w
+						}
+					}
+				}
+			}
+			add(d.bigrams)
+			add(d.words)
+			if len(score) < k {
+				add(d.chars)
+			}
+			var want []int32
+			for qi := range score {
+				want = append(want, qi)
+			}
+			slices.SortFunc(want, func(x, y int32) int {
+				if score[x] != score[y] {
+					return cmp.Compare(score[y], score[x])
+				}
+				return cmp.Compare(x, y)
+			})
+			want = want[:min(k, len(want))]
+			if got := m.retrieve(&acc, &d, k); !slices.Equal(got, want) {
+				t.Fatalf("%q, k=%d: retrieved %v, want %v", text, k, got, want)
+			}
+			if slices.ContainsFunc(acc.score, func(s float32) bool { return s != 0 }) {
+				t.Fatalf("%q: the accumulator was not left at zero", text)
+			}
+			checked++
+			if len(want) < k {
+				short++
+			}
+		}
+	}
+	if checked < 700 || short == 0 {
+		t.Fatalf("checked %d retrievals, %d with fewer than k questions", checked, short)
 	}
 }
