@@ -2,7 +2,6 @@ package intents
 
 import (
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -158,16 +157,8 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) An
 	if hasEntityHint(folded) {
 		folded, a.Entities = ExtractEntities(folded)
 	}
-	a.Normalized = normalizeFolded(folded)
-	han, latin := 0, 0
-	for _, r := range a.Normalized {
-		switch {
-		case isHan(r):
-			han++
-		case r < utf8.RuneSelf && unicode.IsLetter(r):
-			latin++
-		}
-	}
+	var han, latin int
+	a.Normalized, han, latin = normalizeCount(folded)
 	a.Lang = "zh"
 	if latin > 0 && han == 0 {
 		a.Lang = "en"

@@ -206,7 +206,6 @@ func (tf *textFeatures) unitCount(from, to int) int {
 type docBuf struct {
 	ints  []int32
 	feats []feat
-	masks []uint64
 	oov   []oovName
 }
 
@@ -293,14 +292,9 @@ func (tf *textFeatures) doc(from, to int, buf *docBuf) doc {
 	}
 	sortFeats(d.bigrams)
 	sortFeats(d.words)
-	if len(d.seq) <= 64 {
-		if buf != nil {
-			buf.masks = slices.Grow(buf.masks[:0], len(d.chars))
-			d.masks = buf.masks[:len(d.chars)]
-			clear(d.masks)
-		} else {
-			d.masks = make([]uint64, len(d.chars))
-		}
+	// Masks are read of a question's doc only: a message's (in buf) has none.
+	if len(d.seq) <= 64 && buf == nil {
+		d.masks = make([]uint64, len(d.chars))
 		for i, k := range d.seqIdx {
 			d.masks[k] |= 1 << uint(i)
 		}

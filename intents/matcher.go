@@ -879,6 +879,7 @@ func (m *Matcher) decide(r *Result, topIn int32) {
 		return
 	}
 	if r.Confidence >= cfg.ClarifyThreshold {
+		r.Choices = make([]string, 0, min(cfg.MaxChoices, len(r.Candidates)))
 		for _, c := range r.Candidates {
 			if len(r.Choices) == cfg.MaxChoices || c.Score < top.Score-cfg.ClarifySpan {
 				break

@@ -224,6 +224,13 @@ func Normalize(s string) string {
 
 // normalizeFolded is Normalize on text that has been through Fold.
 func normalizeFolded(s string) string {
+	out, _, _ := normalizeCount(s)
+	return out
+}
+
+// normalizeCount is normalizeFolded, and counts the Han characters and the
+// ASCII letters of its result.
+func normalizeCount(s string) (out string, han, latin int) {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true // collapse runs and trim the start
@@ -246,10 +253,16 @@ func normalizeFolded(s string) string {
 			space = true
 		} else {
 			space = false
+			switch {
+			case isHan(r):
+				han++
+			case r < utf8.RuneSelf && unicode.IsLetter(r):
+				latin++
+			}
 		}
 		b.WriteRune(r)
 	}
-	return strings.TrimRight(b.String(), " ")
+	return strings.TrimRight(b.String(), " "), han, latin
 }
 
 // isHan reports whether r is a CJK ideograph. The common block is tested

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kefu-dev/kefu/faq"
@@ -66,10 +67,20 @@ func FuzzNormalize(f *testing.F) {
 		if strings.HasPrefix(n, " ") || strings.HasSuffix(n, " ") || strings.Contains(n, "  ") {
 			t.Fatalf("bad spacing in %q", n)
 		}
+		han, latin := 0, 0
 		for _, r := range n {
 			if r != ' ' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
 				t.Fatalf("rune %q left in %q", r, n)
 			}
+			if isHan(r) {
+				han++
+			} else if r < utf8.RuneSelf && unicode.IsLetter(r) {
+				latin++
+			}
+		}
+		// The counts analyze reads for the language are the result's.
+		if n2, h, l := normalizeCount(Fold(s)); n2 != n || h != han || l != latin {
+			t.Fatalf("%q: normalizeCount gives %q, %d Han, %d Latin; want %q, %d, %d", s, n2, h, l, n, han, latin)
 		}
 		text, _ := ExtractEntities(Fold(s))
 		_ = Normalize(text)
