@@ -430,15 +430,20 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 		k = maxRerankPart
 	}
 	retrieved := m.retrieve(&sc.acc, q, k)
+	slack := retrievalSlack(q)
 	ev := sc.evals[:0]
-	for _, qi := range retrieved {
+	for pos, qi := range retrieved {
 		// The heads are read here, all at once, rather than one by one in
 		// the loop below: the loads overlap.
 		in := m.qx.heads[qi].intent
 		if qi == skip || (part && m.smallTalk[in]) {
 			continue
 		}
-		ev = append(ev, evaluation{qi: qi, in: in})
+		e := evaluation{qi: qi, in: in, share: noShareBounds}
+		if sc.acc.scored {
+			e.share = shareFrom(sc.acc.outScore[pos], slack, sc.acc.withChars)
+		}
+		ev = append(ev, e)
 	}
 	sc.evals = ev
 	// Compute the similarities in retrieval's order (the likeliest first),
@@ -460,7 +465,7 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 				continue // even a perfect match would not count
 			}
 		}
-		z, ok := sc.probe.logit(&m.qx, e.qi, stop)
+		z, ok := sc.probe.logit(&m.qx, e.qi, stop, e.share)
 		if ok && f != 1 {
 			z = logit(f * sigmoid(z))
 		}
@@ -524,10 +529,11 @@ func rawLogit(z, f float64) float64 {
 
 // evaluation is one retrieved question in score.
 type evaluation struct {
-	qi int32 // the question
-	in int32 // its intent
-	ok bool  // z is its similarity's log-odds
-	z  float64
+	qi    int32       // the question
+	in    int32       // its intent
+	share shareBounds // from its retrieval score
+	ok    bool        // z is its similarity's log-odds
+	z     float64
 
 	// When ok, what probe found (see probe.sumc).
 	sum, unmatched float64
@@ -592,8 +598,9 @@ func oneSidedUnmatched(a, b []feat) float64 {
 }
 
 // retrieve returns the questions worth the full similarity: the k sharing
-// the most IDF weight of bigrams and words with q (characters when q has
-// none), best first, ties by lower index.
+// the most IDF weight (Σw², q's weights) of bigrams and words with q (and of
+// units when that touches fewer than k), best first, ties by lower index.
+// acc.outScore has their scores.
 func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 	if len(m.questions) <= k {
 		out := acc.out[:0]
@@ -601,6 +608,8 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 			out = append(out, int32(i))
 		}
 		acc.out = out
+		acc.outScore = append(acc.outScore[:0], make([]float32, len(out))...)
+		acc.scored, acc.withChars = false, false
 		return out // not scored: all alike, in index order
 	}
 	add := func(fs []feat) {
@@ -628,7 +637,8 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 	}
 	add(q.bigrams)
 	add(q.words)
-	if len(acc.touched) < k {
+	acc.scored, acc.withChars = true, len(acc.touched) < k
+	if acc.withChars {
 		add(q.chars)
 	}
 	// The best k, best first: ranked by score, ties by lower index. A
@@ -664,10 +674,12 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 		}
 	}
 	acc.top = top
-	out := acc.out[:0]
+	out, outScore := acc.out[:0], acc.outScore[:0]
 	for i := len(top) - 1; i >= 0; i-- {
-		out = append(out, unRankKey(top[i]))
+		qi, s := unRankKey(top[i])
+		out, outScore = append(out, qi), append(outScore, s)
 	}
+	acc.outScore = outScore
 	if len(acc.touched) > len(acc.score)/8 {
 		clear(acc.score) // faster than as many scattered writes
 	} else {
@@ -686,8 +698,10 @@ func rankKey(s float32, qi int32) uint64 {
 	return uint64(math.Float32bits(s))<<32 | uint64(^uint32(qi))
 }
 
-// unRankKey is the question of a rankKey.
-func unRankKey(key uint64) int32 { return int32(^uint32(key)) }
+// unRankKey is the question and score of a rankKey.
+func unRankKey(key uint64) (int32, float32) {
+	return int32(^uint32(key)), math.Float32frombits(uint32(key >> 32))
+}
 
 // b2i is 1 for true, 0 for false (the compiler makes it a flag move, not a
 // branch).
@@ -736,10 +750,14 @@ func (p *postings) of(id int32) []int32 { return p.qs[p.start[id]:p.start[id+1]]
 
 // accumulator is retrieve's scratch space, one per concurrent Match.
 type accumulator struct {
-	score   []float32 // by question index; zero between uses
-	touched []int32
-	out     []int32  // the result, valid until the next retrieve
-	top     []uint64 // rankKeys of the best, ascending
+	score    []float32 // by question index; zero between uses
+	touched  []int32
+	out      []int32   // the result, valid until the next retrieve
+	top      []uint64  // rankKeys of the best, ascending
+	outScore []float32 // the result's scores (0: not scored)
+	// Whether the result was scored, and with the units too (when the
+	// bigrams and words touch fewer than k questions).
+	scored, withChars bool
 }
 
 // confFeatures are the inputs of the confidence, the constant 1 first.

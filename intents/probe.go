@@ -95,11 +95,17 @@ func (p *probe) clear() {
 // logit is simLogit(simFeatures(p's doc, question qi's doc)) and true, or
 // false when the two share no unit (similarity 0) or when the log-odds is
 // certainly below stop.
-func (p *probe) logit(qx *questionIndex, qi int32, stop float64) (float64, bool) {
+//
+// r bounds what the question shares with the doc, from its retrieval score
+// (see shareFrom): Σw² over the shared bigrams is at most r.sqbMax, and over
+// the shared words at least r.sqMin minus that over the shared bigrams. The
+// bounds after the units and after the bigrams are the tighter for it.
+func (p *probe) logit(qx *questionIndex, qi int32, stop float64, r shareBounds) (float64, bool) {
 	a, h := p.d, &qx.heads[qi]
 	if len(a.chars) == 0 || h.nChars == 0 {
 		return 0, false
 	}
+	sqbMax := min(p.bigramMax, h.normBigram, r.sqbMax)
 	nc, nb, nw := int(h.nChars), int(h.nBigrams), int(h.nWords)
 	data := qx.data[h.off:]
 	charIDs, data := data[:(nc+1)/2], data[(nc+1)/2:]
@@ -139,10 +145,12 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64) (float64, bool)
 	} else {
 		o.common = lcs(a.seq, qx.docs[qi].seq)
 	}
-	// Bound the rest: the bigrams share at most what both have, the words
-	// add nothing (their cosine's coefficient is negative), and the
-	// heaviest unmatched word weighs at least a's heaviest unknown word.
-	o.sqb = math.Min(p.bigramMax, h.normBigram)
+	// Bound the rest: the bigrams share at most what both have (and what
+	// retrieval found), the words at least what retrieval found beyond
+	// that, and the heaviest unmatched word weighs at least a's heaviest
+	// unknown word.
+	o.sqb = sqbMax
+	o.sqw = max(0, r.sqMin-sqbMax)
 	o.unmatched = p.unmatchMin
 	x := o.features(&a.docStats, &h.docStats)
 	if bound(&x) < stop {
@@ -156,9 +164,11 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64) (float64, bool)
 		o.sqb += w * w
 	}
 	x[3] = cosine(o.sqb, a.normBigram, h.normBigram)
+	x[4] = cosine(max(0, r.sqMin-o.sqb), a.normWord, h.normWord)
 	if bound(&x) < stop {
 		return 0, false
 	}
+	o.sqw = 0
 	if len(a.words) <= 64 {
 		// The shared words' Σw² by id, as wordOverlap; the unmatched ones are
 		// the question's not in a and a's not hit.
@@ -198,16 +208,41 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64) (float64, bool)
 // refit that flips one turns pruning off rather than making it wrong).
 var canPrune = simCoef[3] >= 0 && simCoef[4] <= 0 && simCoef[6] <= 0
 
-// bound is simLogit(x) with the word cosine, whose coefficient is negative,
-// taken at its least (0): an upper bound of the log-odds once x holds upper
-// bounds of the bigram cosine and lower bounds of the unmatched word.
+// bound is an upper bound of the log-odds when x holds upper bounds of the
+// features whose coefficient is positive and lower bounds of the others.
 func bound(x *[numSimFeatures]float64) float64 {
 	if !canPrune {
 		return math.Inf(1)
 	}
-	y := *x
-	y[4] = 0
-	return simLogit(&y) + pruneMargin
+	return simLogit(x) + pruneMargin
+}
+
+// shareBounds is what retrieval tells logit about a question before it is
+// compared (see probe.logit).
+type shareBounds struct {
+	sqbMax float64 // Σw² over the bigrams shared with the doc is at most this
+	sqMin  float64 // Σw² over the shared bigrams and words is at least this
+}
+
+// noShareBounds says nothing.
+var noShareBounds = shareBounds{sqbMax: math.Inf(1)}
+
+// retrievalSlack is how far, relatively, a retrieval score of q can be from
+// the exact sum of its terms: it is a float32 sum, and each term and each
+// addition rounds by at most 2⁻²⁴ of the sum (a generous 4 ulps per term).
+func retrievalSlack(q *doc) float64 {
+	return float64(len(q.bigrams)+len(q.words)+len(q.chars)+1) * 0x1p-22
+}
+
+// shareFrom is what a retrieval score r says: it counts the bigrams and
+// words shared with the doc (and the units, withChars), so it bounds the
+// bigrams' share, and without units it is the bigrams' and words' share.
+func shareFrom(r float32, slack float64, withChars bool) shareBounds {
+	b := shareBounds{sqbMax: float64(r) * (1 + slack)}
+	if !withChars {
+		b.sqMin = float64(r) * (1 - slack)
+	}
+	return b
 }
 
 // questionIndex is the questions' docs packed for logit: per question a

@@ -99,7 +99,7 @@ func TestProbeLogitIsSimilarity(t *testing.T) {
 	m := mustSampleMatcher(t)
 	var tf textFeatures
 	p := probe{slot: make([]int32, len(m.st.df))}
-	n, pruned := 0, 0
+	n, pruned, prunedShare := 0, 0, 0
 	for i, text := range probeTexts(t, m) {
 		if i%4 != 0 {
 			continue // a quarter of them against every question is plenty
@@ -111,7 +111,7 @@ func TestProbeLogitIsSimilarity(t *testing.T) {
 		for qi := range m.questions {
 			x, ok := simFeatures(&d, &m.questions[qi].doc)
 			want := simLogit(&x)
-			got, gotOK := p.logit(&m.qx, int32(qi), math.Inf(-1))
+			got, gotOK := p.logit(&m.qx, int32(qi), math.Inf(-1), noShareBounds)
 			if gotOK != ok || (ok && got != want) {
 				t.Fatalf("%q vs %q: logit %v, %v; similarity's %v, %v", text, m.questions[qi].text, got, gotOK, want, ok)
 			}
@@ -119,18 +119,42 @@ func TestProbeLogitIsSimilarity(t *testing.T) {
 				continue
 			}
 			n++
-			// Just above the log-odds: may give up; just below: must not.
-			if _, ok := p.logit(&m.qx, int32(qi), want+1e-6); !ok {
-				pruned++
+			// What retrieval would say of the question: the same float32
+			// sums in the same order (its bigrams, then its words; or with
+			// its units too).
+			q := &m.questions[qi].doc
+			bw := float32(0)
+			for _, fs := range [][2][]feat{{d.bigrams, q.bigrams}, {d.words, q.words}} {
+				for _, f := range fs[0] {
+					if f.id >= 0 && slices.ContainsFunc(fs[1], func(g feat) bool { return g.id == f.id }) {
+						bw += f.w * f.w
+					}
+				}
 			}
-			if z, ok := p.logit(&m.qx, int32(qi), want-1e-6); !ok || z != want {
-				t.Fatalf("%q vs %q: gave up below its log-odds", text, m.questions[qi].text)
+			withUnits := bw
+			for _, f := range d.chars {
+				if slices.ContainsFunc(q.chars, func(g feat) bool { return g.id == f.id }) {
+					withUnits += f.w * f.w
+				}
+			}
+			slack := retrievalSlack(&d)
+			for _, share := range []shareBounds{noShareBounds, shareFrom(bw, slack, false), shareFrom(withUnits, slack, true)} {
+				// Just above the log-odds: may give up; just below: must not.
+				if _, ok := p.logit(&m.qx, int32(qi), want+1e-6, share); !ok {
+					pruned++
+					if share != noShareBounds {
+						prunedShare++
+					}
+				}
+				if z, ok := p.logit(&m.qx, int32(qi), want-1e-6, share); !ok || z != want {
+					t.Fatalf("%q vs %q: gave up below its log-odds (%+v)", text, m.questions[qi].text, share)
+				}
 			}
 		}
 		p.clear()
 	}
-	if n == 0 || pruned == 0 {
-		t.Fatalf("compared %d pairs, %d given up: the test tests nothing", n, pruned)
+	if n == 0 || pruned == 0 || prunedShare == 0 {
+		t.Fatalf("compared %d pairs, %d given up (%d with retrieval's bounds): the test tests nothing", n, pruned, prunedShare)
 	}
 }
 
