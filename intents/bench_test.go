@@ -232,3 +232,50 @@ func BenchmarkLexiconAndTokenizer(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatchCutRatio measures what BenchmarkMatchSample and
+// BenchmarkCutSample measure, interleaved: passes of Cut over every text
+// alternate with passes of Match, so that both see the machine in the same
+// state (this VM's speed drifts by tens of percent from second to second,
+// which makes the ratio of two separate runs noisy). Each pass is run
+// several times in a row and only the last counts, so Cut runs with the
+// cache its own tight loop leaves and Match with the one it leaves. It
+// reports each p50 and their ratio.
+func BenchmarkMatchCutRatio(b *testing.B) {
+	m := mustSampleMatcher(b)
+	tok := mustTokenizer(b)
+	ts := benchTexts(b)
+	norm := make([]string, len(ts))
+	for i := range ts {
+		norm[i] = Normalize(ts[i])
+	}
+	var lm, lc []time.Duration
+	pass := func(f func(i int), keep *[]time.Duration) {
+		for i := range ts {
+			t0 := time.Now()
+			f(i)
+			if keep != nil {
+				*keep = append(*keep, time.Since(t0))
+			}
+		}
+	}
+	cut := func(i int) { tok.j.Cut(norm[i], true) }
+	match := func(i int) { m.Match(ts[i]) }
+	const warm = 4 // passes before the one that counts: Cut reaches its tight-loop speed (1 pass is not enough)
+	for b.Loop() {
+		for range warm {
+			pass(cut, nil)
+		}
+		pass(cut, &lc)
+		for range warm {
+			pass(match, nil)
+		}
+		pass(match, &lm)
+	}
+	slices.Sort(lm)
+	slices.Sort(lc)
+	pm, pc := lm[len(lm)/2], lc[len(lc)/2]
+	b.ReportMetric(float64(pm.Nanoseconds()), "match-p50-ns")
+	b.ReportMetric(float64(pc.Nanoseconds()), "cut-p50-ns")
+	b.ReportMetric(float64(pm)/float64(pc), "ratio")
+}
