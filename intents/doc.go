@@ -85,7 +85,10 @@ type textFeatures struct {
 // each token's word id and weight, already looked up (analyzeBuf).
 func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon, info []tokenInfo) {
 	frozen := st.frozen == st.n && len(st.idfs) == len(st.df) && st.stopLx == lx
-	oovIDF := float32(st.idf(-1))
+	oovIDF := st.oovIDF
+	if !frozen {
+		oovIDF = float32(st.idf(-1))
+	}
 	idf := func(id int32) float32 {
 		switch {
 		case id < 0:

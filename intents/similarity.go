@@ -71,6 +71,7 @@ type stats struct {
 	wordW     []float32 // word weights: IDF, scaled down for stop words
 	hanUnits  hanTable  // the units that are one Han character, by rune
 	bigramTab pairTable // bigrams, for lookups
+	oovIDF    float32   // the IDF of a feature the corpus never saw
 	frozen    int       // n when idfs was computed
 	stopLx    *Lexicon
 }
@@ -149,6 +150,7 @@ func (s *stats) freeze(lx *Lexicon) {
 		}
 	}
 	s.bigramTab = newPairTable(s.bigrams)
+	s.oovIDF = float32(s.idf(-1))
 	s.frozen, s.stopLx = s.n, lx
 }
 
