@@ -74,13 +74,7 @@ func BenchmarkCutSample(b *testing.B) {
 // BenchmarkCutSample it has the cache to itself). For understanding the
 // ratio, not a replacement for the two benchmarks above.
 func BenchmarkMatchCutAlternating(b *testing.B) {
-	m := mustSampleMatcher(b)
-	tok := mustTokenizer(b)
-	ts := benchTexts(b)
-	norm := make([]string, len(ts))
-	for i := range ts {
-		norm[i] = Normalize(ts[i])
-	}
+	m, tok, ts, norm := matchAndCut(b)
 	var lm, lc []time.Duration
 	for i := 0; b.Loop(); i++ {
 		t0 := time.Now()
@@ -89,10 +83,27 @@ func BenchmarkMatchCutAlternating(b *testing.B) {
 		m.Match(ts[i%len(ts)])
 		lc, lm = append(lc, t1.Sub(t0)), append(lm, time.Since(t1))
 	}
-	slices.Sort(lm)
-	slices.Sort(lc)
-	b.ReportMetric(float64(lm[len(lm)/2].Nanoseconds()), "match-p50-ns")
-	b.ReportMetric(float64(lc[len(lc)/2].Nanoseconds()), "cut-p50-ns")
+	b.ReportMetric(float64(p50(lm)), "match-p50-ns")
+	b.ReportMetric(float64(p50(lc)), "cut-p50-ns")
+}
+
+// matchAndCut is what the benchmarks comparing Match with Cut share: the
+// sample matcher, the tokenizer, the texts, and the texts normalised (what
+// Cut is given: what Match segments).
+func matchAndCut(b *testing.B) (*Matcher, *JiebaTokenizer, []string, []string) {
+	m := mustSampleMatcher(b)
+	ts := benchTexts(b)
+	norm := make([]string, len(ts))
+	for i := range ts {
+		norm[i] = Normalize(ts[i])
+	}
+	return m, mustTokenizer(b), ts, norm
+}
+
+// p50 is the median of ds, which it sorts.
+func p50(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 var (
@@ -242,13 +253,7 @@ func BenchmarkLexiconAndTokenizer(b *testing.B) {
 // cache its own tight loop leaves and Match with the one it leaves. It
 // reports each p50 and their ratio.
 func BenchmarkMatchCutRatio(b *testing.B) {
-	m := mustSampleMatcher(b)
-	tok := mustTokenizer(b)
-	ts := benchTexts(b)
-	norm := make([]string, len(ts))
-	for i := range ts {
-		norm[i] = Normalize(ts[i])
-	}
+	m, tok, ts, norm := matchAndCut(b)
 	var lm, lc []time.Duration
 	pass := func(f func(i int), keep *[]time.Duration) {
 		for i := range ts {
@@ -272,9 +277,7 @@ func BenchmarkMatchCutRatio(b *testing.B) {
 		}
 		pass(match, &lm)
 	}
-	slices.Sort(lm)
-	slices.Sort(lc)
-	pm, pc := lm[len(lm)/2], lc[len(lc)/2]
+	pm, pc := p50(lm), p50(lc)
 	b.ReportMetric(float64(pm.Nanoseconds()), "match-p50-ns")
 	b.ReportMetric(float64(pc.Nanoseconds()), "cut-p50-ns")
 	b.ReportMetric(float64(pm)/float64(pc), "ratio")
