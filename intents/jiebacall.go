@@ -8,7 +8,8 @@ package intents
 // of Match. tokenize calls the same C function of the same package
 // (Tokenize in gojieba's jieba.h, linked from github.com/yanyiwu/gojieba)
 // with the text in reused Go memory and appends the words to the caller's
-// slice. TestTokenizeSameAsGojieba pins it to gojieba's own Tokenize.
+// slice. TestSegmentIsGojiebaCut pins it to gojieba's own Tokenize and Cut, and
+// TestJiebaHandleLayout to the handle's place in *gojieba.Jieba.
 
 /*
 #include <stdlib.h>

@@ -897,7 +897,11 @@ func (m *Matcher) decide(r *Result, topIn int32) {
 		return
 	}
 	if r.Confidence >= cfg.ClarifyThreshold {
-		r.Choices = make([]string, 0, min(cfg.MaxChoices, len(r.Candidates)))
+		n := len(r.Candidates)
+		if cfg.MaxChoices >= 0 { // negative: no limit
+			n = min(n, cfg.MaxChoices)
+		}
+		r.Choices = make([]string, 0, n)
 		for _, c := range r.Candidates {
 			if len(r.Choices) == cfg.MaxChoices || c.Score < top.Score-cfg.ClarifySpan {
 				break

@@ -140,6 +140,19 @@ func TestClarifyChoicesAndPick(t *testing.T) {
 	}
 }
 
+// A negative MaxChoices sets no limit: every candidate within the span is
+// offered (and the result is not a panic).
+func TestClarifyWithoutChoiceLimit(t *testing.T) {
+	m := mustSampleMatcher(t)
+	cfg := m.Config()
+	cfg.MaxChoices, cfg.AnswerThreshold, cfg.ClarifyThreshold, cfg.ClarifySpan = -1, 0.999, 0.001, 1
+	lim := NewMatcher(m.FAQ(), m.tok, m.lx, cfg)
+	r := lim.Match("订单")
+	if r.Action != ActionClarify || len(r.Choices) != len(r.Candidates) || len(r.Choices) <= DefaultConfig().MaxChoices {
+		t.Fatalf("%s, choices %v of %d candidates; want every candidate offered", r.Action, r.Choices, len(r.Candidates))
+	}
+}
+
 // TestDevCases guards the figures reported in BENCHMARKS.md on the labelled
 // development cases (real customer openings and our own): at most 5% answered
 // wrongly, and the share right no lower than measured when this was written.

@@ -1,9 +1,11 @@
 package intents
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/kefu-dev/kefu/faq"
 	"github.com/yanyiwu/gojieba"
@@ -51,5 +53,18 @@ func TestSegmentIsGojiebaCut(t *testing.T) {
 	}
 	if n < 5000 {
 		t.Fatalf("only %d words compared", n)
+	}
+}
+
+// jiebaHandle reads the C handle as the first field of *gojieba.Jieba, a
+// C pointer; a gojieba release that moves it must fail here, not crash.
+func TestJiebaHandleLayout(t *testing.T) {
+	typ := reflect.TypeFor[gojieba.Jieba]()
+	f := typ.Field(0)
+	if f.Name != "jieba" || f.Offset != 0 || f.Type.Kind() != reflect.UnsafePointer || f.Type.Size() != unsafe.Sizeof(uintptr(0)) {
+		t.Fatalf("gojieba.Jieba's first field is %s %v (%d bytes at %d): jiebacall.go reads a C pointer there", f.Name, f.Type, f.Type.Size(), f.Offset)
+	}
+	if h := jiebaHandle(mustTokenizer(t).j); h == nil {
+		t.Fatal("the handle of a loaded tokenizer is nil")
 	}
 }
