@@ -153,7 +153,8 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64, r shareBounds) 
 	o.sqw = max(0, r.sqMin-sqbMax)
 	o.unmatched = p.unmatchMin
 	x := o.features(&a.docStats, &h.docStats)
-	if bound(&x) < stop {
+	b := bound(&x)
+	if b < stop {
 		return 0, false
 	}
 	// From here on only the bigram and word features change: they are set
@@ -163,11 +164,14 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64, r shareBounds) 
 		w := p.bw[slot[packedID(bigramIDs, j)]]
 		o.sqb += w * w
 	}
-	x[3] = cosine(o.sqb, a.normBigram, h.normBigram)
-	x[4] = cosine(max(0, r.sqMin-o.sqb), a.normWord, h.normWord)
-	if bound(&x) < stop {
+	x3 := cosine(o.sqb, a.normBigram, h.normBigram)
+	x4 := cosine(max(0, r.sqMin-o.sqb), a.normWord, h.normWord)
+	// The bound again, from the last one by what changed: it differs from
+	// bound(&x) by a few ulps, far inside pruneMargin.
+	if b+simCoef[3]*(x3-x[3])+simCoef[4]*(x4-x[4]) < stop {
 		return 0, false
 	}
+	x[3], x[4] = x3, x4
 	o.sqw = 0
 	if len(a.words) <= 64 {
 		// The shared words' Σw² by id, as wordOverlap; the unmatched ones are
