@@ -24,24 +24,6 @@ func hookFinish(e *Engine) *testkit.FailHook {
 	return h
 }
 
-// clock is a hand-driven clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // kinds lists a transcript as dir:kind:msg_id.
 func kinds(t *testing.T, e *Engine, conv string) []string {
 	t.Helper()
@@ -95,9 +77,9 @@ func TestReplyWriteFailsOnce(t *testing.T) {
 // lease a retry takes it over and answers, without a second inbound entry;
 // the first delivery, should it finish late, is fenced out.
 func TestRetryWhileInFlight(t *testing.T) {
-	clk := &clock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	lease := 10 * time.Second
-	e, _ := mustEngine(t, WithClock(clk.now), WithLease(lease))
+	e, _ := mustEngine(t, WithClock(clk.Now), WithLease(lease))
 	ctx := context.Background()
 	m := Message{Channel: "wechat", User: "f2", ID: "m1", Text: "快递到哪了"}
 	first, err := e.Store.Claim(ctx, m) // the first delivery, still working
@@ -105,7 +87,7 @@ func TestRetryWhileInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []time.Duration{0, lease - time.Millisecond} {
-		clk.advance(d)
+		clk.Advance(d)
 		outs, err := e.Handle(ctx, m)
 		if !errors.Is(err, ErrInFlight) || !errors.Is(err, ErrDuplicate) || len(outs) != 0 {
 			t.Fatalf("retry %v into the lease: %+v %v, want ErrInFlight", d, outs, err)
@@ -114,7 +96,7 @@ func TestRetryWhileInFlight(t *testing.T) {
 	if diff := cmp.Diff([]string{"in::m1"}, kinds(t, e, ConvID("wechat", "f2"))); diff != "" {
 		t.Errorf("transcript while in flight (-want +got):\n%s", diff)
 	}
-	clk.advance(time.Millisecond) // the lease has run out
+	clk.Advance(time.Millisecond) // the lease has run out
 	outs, err := e.Handle(ctx, m)
 	if err != nil || len(outs) != 1 || outs[0].Intent != "logistics_track" {
 		t.Fatalf("takeover: %+v %v, want the answer", outs, err)
@@ -124,7 +106,7 @@ func TestRetryWhileInFlight(t *testing.T) {
 	if err := e.Store.Record(ctx, first, late); !errors.Is(err, ErrInFlight) {
 		t.Errorf("late record of a taken-over delivery: %v, want ErrInFlight", err)
 	}
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	if _, err := e.Handle(ctx, m); !errors.Is(err, ErrDuplicate) || errors.Is(err, ErrInFlight) {
 		t.Errorf("retry after the answer: %v, want ErrDuplicate (done)", err)
 	}

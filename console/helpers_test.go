@@ -26,19 +26,6 @@ import (
 	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
-// testClock is the queue's clock, moved by the test.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // MustRedis connects to the test redis-server (KEFU_TEST_REDIS_URL) or skips.
 func MustRedis(tb testing.TB) *redis.Client {
 	tb.Helper()
@@ -98,7 +85,7 @@ func (f *fakeSurveyor) surveyed() []string {
 type env struct {
 	rdb     *redis.Client
 	q       *handoff.Queue
-	clk     *testClock
+	clk     *testkit.Clock // the queue's clock, moved by the test
 	store   *bot.Store
 	deliver *fakeDeliver
 	survey  *fakeSurveyor
@@ -129,7 +116,7 @@ func MustEnv(tb testing.TB, edit func(*Config)) *env {
 	tb.Helper()
 	rdb := MustRedis(tb)
 	prefix := testkit.PrefixOn(tb, rdb)
-	clk := &testClock{t: time.Date(2025, 3, 3, 10, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 3, 10, 0, 0, 0, time.UTC))
 	q, err := handoff.New(rdb, handoff.Config{Prefix: prefix, Groups: []string{"pre_sales", "after_sales"},
 		Lease: 30 * time.Second}, clk.Now, nil)
 	if err != nil {

@@ -3,7 +3,6 @@ package handoff
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,26 +11,9 @@ import (
 	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *testClock {
-	return &testClock{t: time.Date(2025, 3, 3, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock is the queue tests' clock, moved by the test.
+func newClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2025, 3, 3, 10, 0, 0, 0, time.UTC))
 }
 
 // MustRedis connects to the test redis-server (KEFU_TEST_REDIS_URL) or
@@ -43,7 +25,7 @@ func MustRedis(tb testing.TB, poolSize int) *redis.Client {
 
 // MustQueue returns a Queue on a key prefix of its own (deleted after the
 // test), with a test clock.
-func MustQueue(tb testing.TB, cfg Config) (*Queue, *testClock, *redis.Client) {
+func MustQueue(tb testing.TB, cfg Config) (*Queue, *testkit.Clock, *redis.Client) {
 	tb.Helper()
 	rdb := MustRedis(tb, 0)
 	q, clk := MustQueueOn(tb, rdb, cfg)
@@ -51,7 +33,7 @@ func MustQueue(tb testing.TB, cfg Config) (*Queue, *testClock, *redis.Client) {
 }
 
 // MustQueueOn is MustQueue on a given client.
-func MustQueueOn(tb testing.TB, rdb *redis.Client, cfg Config) (*Queue, *testClock) {
+func MustQueueOn(tb testing.TB, rdb *redis.Client, cfg Config) (*Queue, *testkit.Clock) {
 	tb.Helper()
 	if cfg.Prefix == "" {
 		cfg.Prefix = testkit.PrefixOn(tb, rdb)

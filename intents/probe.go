@@ -120,21 +120,15 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64, r shareBounds) 
 	slot, cw, pm := p.slot, p.cw, p.pm
 	if bitLCS {
 		clear(pm)
-		for j := range nc {
-			k := slot[packedID(charIDs, j)]
-			w := cw[k]
-			o.nc += b2i(k != 0)
-			o.sqc += w * w
-			o.sumc += w
+	}
+	for j := range nc {
+		k := slot[packedID(charIDs, j)]
+		w := cw[k]
+		o.nc += b2i(k != 0)
+		o.sqc += w * w
+		o.sumc += w
+		if bitLCS { // the same way for every unit: predicted
 			pm[k] = masks[j]
-		}
-	} else {
-		for j := range nc {
-			k := slot[packedID(charIDs, j)]
-			w := cw[k]
-			o.nc += b2i(k != 0)
-			o.sqc += w * w
-			o.sumc += w
 		}
 	}
 	if o.nc == 0 {

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -100,11 +99,9 @@ func TestReplyWriteFailsThenRetried(t *testing.T) {
 func TestTakeoverAfterCrash(t *testing.T) {
 	rdb, prefix := mustRedis(t)
 	api := newFakeAPI(t)
-	clk := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clk }
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	eng, _ := mustEngine(t, rdb, prefix)
-	eng.Store = bot.NewStore(rdb, prefix, bot.WithClock(now), bot.WithLease(8*time.Second))
+	eng.Store = bot.NewStore(rdb, prefix, bot.WithClock(clk.Now), bot.WithLease(8*time.Second))
 	a := mustAdapter(t, Config{}, eng, rdb, prefix)
 	b := mustAdapter(t, Config{}, eng, rdb, prefix)
 	user := "oUser_crash"
@@ -114,15 +111,11 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	if _, err := eng.Store.Claim(context.Background(), bot.Message{Channel: Name, User: user, ID: formatID(id), Text: "快递到哪了"}); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	clk = clk.Add(5 * time.Second) // WeChat's first retry
-	mu.Unlock()
+	clk.Advance(5 * time.Second) // WeChat's first retry
 	if st, got := (&wx{tb: t, url: a.srv.URL}).post(msg); st != 200 || got != "success" {
 		t.Fatalf("retry within the lease: %d %q, want success", st, got)
 	}
-	mu.Lock()
-	clk = clk.Add(5 * time.Second) // the second retry, after the lease
-	mu.Unlock()
+	clk.Advance(5 * time.Second) // the second retry, after the lease
 	want := answerText(sampletest.Live(t).Matcher(), "logistics_track")
 	if st, got := (&wx{tb: t, url: b.srv.URL}).post(msg); st != 200 || got != want {
 		t.Errorf("retry after the lease: %d %q, want the answer", st, got)

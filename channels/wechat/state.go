@@ -144,25 +144,24 @@ func (a *Adapter) rememberReply(ctx context.Context, msgID, text string) error {
 // lostReply returns the passive reply given to a message; ok is false when
 // there is none (the message was answered through the API, or not at all).
 func (a *Adapter) lostReply(ctx context.Context, msgID string) (text string, ok bool, err error) {
-	text, err = a.rdb.Get(ctx, a.replyKey(msgID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("lost reply %s: %w", msgID, err)
-	}
-	return text, true, nil
+	return storedReply("lost reply", msgID, a.rdb.Get(ctx, a.replyKey(msgID)))
 }
 
 // takeLostReply is lostReply for a send through the API: it removes the
 // reply, so that it goes out that way once, and later retries get success.
 func (a *Adapter) takeLostReply(ctx context.Context, msgID string) (text string, ok bool, err error) {
-	text, err = a.rdb.GetDel(ctx, a.replyKey(msgID)).Result()
+	return storedReply("take lost reply", msgID, a.rdb.GetDel(ctx, a.replyKey(msgID)))
+}
+
+// storedReply is the reply a read of a message's reply key found; ok is
+// false when there was none.
+func storedReply(op, msgID string, cmd *redis.StringCmd) (text string, ok bool, err error) {
+	text, err = cmd.Result()
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("take lost reply %s: %w", msgID, err)
+		return "", false, fmt.Errorf("%s %s: %w", op, msgID, err)
 	}
 	return text, true, nil
 }

@@ -1,6 +1,7 @@
 // Package testkit is what the tests of several packages share: the test
 // redis-server (KEFU_TEST_REDIS_URL, started by scripts/test.sh), key
-// prefixes of a test's own, and a log buffer safe for concurrent writers.
+// prefixes of a test's own, a log buffer safe for concurrent writers, and a
+// clock moved by hand.
 // Only tests import it.
 package testkit
 
@@ -154,4 +155,28 @@ func (h *FailHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 		h.mu.Unlock()
 		return next(ctx, cmds)
 	}
+}
+
+// Clock is a clock the test moves by hand, for code that takes a
+// now func() time.Time. It is safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock is a Clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the time the clock shows.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
