@@ -24,18 +24,21 @@ func hookFinish(e *Engine) *testkit.FailHook {
 	return h
 }
 
-// kinds lists a transcript as dir:kind:msg_id.
-func kinds(t *testing.T, e *Engine, conv string) []string {
+// mustTranscript checks the user's WeChat transcript, each entry as
+// dir:kind:msg_id.
+func mustTranscript(t *testing.T, e *Engine, user string, want ...string) {
 	t.Helper()
-	tx, err := e.Store.Transcript(context.Background(), conv, "")
+	tx, err := e.Store.Transcript(context.Background(), ConvID("wechat", user), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var got []string
 	for _, x := range tx {
-		out = append(out, x.Dir+":"+x.Kind+":"+x.MsgID)
+		got = append(got, x.Dir+":"+x.Kind+":"+x.MsgID)
 	}
-	return out
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("transcript (-want +got):\n%s", diff)
+	}
 }
 
 // TestReplyWriteFailsOnce: the message is stored but the reply's write
@@ -61,10 +64,7 @@ func TestReplyWriteFailsOnce(t *testing.T) {
 	if !errors.Is(err, ErrDuplicate) || errors.Is(err, ErrInFlight) || len(outs) != 0 {
 		t.Fatalf("retry after the answer: %+v %v, want ErrDuplicate (done)", outs, err)
 	}
-	want := []string{"in::m1", "out:answer:"}
-	if diff := cmp.Diff(want, kinds(t, e, ConvID("wechat", "f1"))); diff != "" {
-		t.Errorf("transcript (-want +got):\n%s", diff)
-	}
+	mustTranscript(t, e, "f1", "in::m1", "out:answer:") // answered once
 	c, _ := e.Store.Load(ctx, ConvID("wechat", "f1"))
 	if len(c.Entities) != 1 || c.LastIntent != "logistics_track" {
 		t.Errorf("conversation after the retry: %+v", c)
@@ -93,9 +93,8 @@ func TestRetryWhileInFlight(t *testing.T) {
 			t.Fatalf("retry %v into the lease: %+v %v, want ErrInFlight", d, outs, err)
 		}
 	}
-	if diff := cmp.Diff([]string{"in::m1"}, kinds(t, e, ConvID("wechat", "f2"))); diff != "" {
-		t.Errorf("transcript while in flight (-want +got):\n%s", diff)
-	}
+	// In flight: no answer yet.
+	mustTranscript(t, e, "f2", "in::m1")
 	clk.Advance(time.Millisecond) // the lease has run out
 	outs, err := e.Handle(ctx, m)
 	if err != nil || len(outs) != 1 || outs[0].Intent != "logistics_track" {
@@ -110,10 +109,7 @@ func TestRetryWhileInFlight(t *testing.T) {
 	if _, err := e.Handle(ctx, m); !errors.Is(err, ErrDuplicate) || errors.Is(err, ErrInFlight) {
 		t.Errorf("retry after the answer: %v, want ErrDuplicate (done)", err)
 	}
-	want := []string{"in::m1", "out:answer:"}
-	if diff := cmp.Diff(want, kinds(t, e, ConvID("wechat", "f2"))); diff != "" {
-		t.Errorf("transcript (-want +got):\n%s", diff)
-	}
+	mustTranscript(t, e, "f2", "in::m1", "out:answer:") // answered once
 }
 
 // TestSameMomentDeliveries: deliveries of one message at the same moment on
@@ -158,10 +154,7 @@ func TestSameMomentDeliveries(t *testing.T) {
 	if answered != 1 {
 		t.Errorf("%d deliveries answered, want 1", answered)
 	}
-	want := []string{"in::m1", "out:answer:"}
-	if diff := cmp.Diff(want, kinds(t, e, ConvID("wechat", "f3"))); diff != "" {
-		t.Errorf("transcript (-want +got):\n%s", diff)
-	}
+	mustTranscript(t, e, "f3", "in::m1", "out:answer:") // answered once
 }
 
 // TestHandoffQueueFailsOnce: the hand-off notice is recorded but the queue
@@ -193,10 +186,7 @@ func TestHandoffQueueFailsOnce(t *testing.T) {
 	if len(h.convs) != 2 || h.convs[1].Mode != ModeWaiting || h.convs[1].Reason == "" {
 		t.Errorf("enqueued %+v, want twice (the queue's enqueue is idempotent), waiting with a reason", h.convs)
 	}
-	wantTx := []string{"in:human:m1", "out:handoff:", "out:notice:"}
-	if diff := cmp.Diff(wantTx, kinds(t, e, ConvID("wechat", "f4"))); diff != "" {
-		t.Errorf("transcript (-want +got):\n%s", diff)
-	}
+	mustTranscript(t, e, "f4", "in:human:m1", "out:handoff:", "out:notice:")
 }
 
 // TestLegacyMarker: a dedupe marker written before claims existed (a plain
