@@ -24,6 +24,7 @@ import (
 	"github.com/kefu-dev/kefu/channels/wechat"
 	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/realip"
 )
 
 // Config is the whole configuration of a kefu process.
@@ -100,6 +101,11 @@ type Server struct {
 	LogFormat       string        `yaml:"log_format"`       // text (default) or json
 	LogLevel        string        `yaml:"log_level"`        // debug, info (default), warn, error
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // in-flight requests get this long on SIGTERM
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For / X-Real-IP name the client; every limit per client
+	// address counts that address. Empty: the connection's peer is the
+	// client, and the headers are ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Redis selects the Redis that holds conversations and the queue.
@@ -279,6 +285,11 @@ func (c Config) Validate() error {
 	}
 	if c.Server.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("server.shutdown_timeout %v: must be positive", c.Server.ShutdownTimeout))
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, err := realip.ParseCIDR(p); err != nil {
+			errs = append(errs, fmt.Errorf("server.trusted_proxies: %w", err))
+		}
 	}
 	if c.Redis.URL != "" {
 		if _, err := redis.ParseURL(c.Redis.URL); err != nil {

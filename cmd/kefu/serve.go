@@ -34,6 +34,7 @@ import (
 	"github.com/kefu-dev/kefu/faq"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/realip"
 )
 
 // cmdServe runs the gateway until ctx ends (SIGINT/SIGTERM).
@@ -99,12 +100,18 @@ type server struct {
 	metrics  *metrics
 	echo     *echo.Echo
 	ready    atomic.Bool
+	// clientIP resolves a client's address through the trusted proxies.
+	clientIP *realip.Resolver
 }
 
 // newServer builds the components. The only I/O is loading the FAQ and the
 // dictionaries and starting the embedded Redis; connections come in run.
 func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log, metrics: newMetrics(), texts: cfg.TextsFor()}
+	var err error
+	if s.clientIP, err = realip.New(cfg.Server.TrustedProxies); err != nil {
+		return nil, err
+	}
 	f, err := loadFAQ(cfg.FAQDir)
 	if err != nil {
 		return nil, err
@@ -378,7 +385,7 @@ func (s *server) newConsole() error {
 		s.log.Warn("no agents configured (console.agents or KEFU_AGENTS_FILE): nobody can sign in to the console")
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
-		Deliver: s.deliver, Surveyor: s.engine}, s.log)
+		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP}, s.log)
 	return nil
 }
 
