@@ -12,7 +12,7 @@ func TestClientIP(t *testing.T) {
 	}
 	tests := []struct {
 		name, remote, xff, realIP, want string
-		res                              *Resolver
+		res                             *Resolver
 	}{
 		{name: "direct client", remote: "203.0.113.5:1234", want: "203.0.113.5", res: res},
 		{name: "untrusted peer's XFF is ignored", remote: "203.0.113.5:1234", xff: "1.2.3.4", want: "203.0.113.5", res: res},
