@@ -101,6 +101,11 @@ type Server struct {
 	LogFormat       string        `yaml:"log_format"`       // text (default) or json
 	LogLevel        string        `yaml:"log_level"`        // debug, info (default), warn, error
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // in-flight requests get this long on SIGTERM
+	// ReadTimeout bounds reading one request, headers and body: a client
+	// that trickles its body is cut off after it (default 10 s). WebSockets
+	// and the console's event stream lift it once they are open and bound
+	// themselves (pings, write deadlines).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
 	// X-Forwarded-For / X-Real-IP name the client; every limit per client
 	// address counts that address. Empty: the connection's peer is the
@@ -143,7 +148,8 @@ type Web struct {
 func Default() Config {
 	return Config{
 		Matcher: intents.DefaultConfig(),
-		Server:  Server{Addr: "127.0.0.1:8080", LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second},
+		Server:  Server{Addr: "127.0.0.1:8080", LogFormat: "text", LogLevel: "info",
+			ShutdownTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second},
 		Redis:   Redis{Prefix: "{kefu}:"},
 		Bot:     Bot{LowTurns: 2},
 		Web:     Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10},
@@ -285,6 +291,9 @@ func (c Config) Validate() error {
 	}
 	if c.Server.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("server.shutdown_timeout %v: must be positive", c.Server.ShutdownTimeout))
+	}
+	if c.Server.ReadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("server.read_timeout %v: must be positive", c.Server.ReadTimeout))
 	}
 	for _, p := range c.Server.TrustedProxies {
 		if _, err := realip.ParseCIDR(p); err != nil {

@@ -115,3 +115,27 @@ func TestValidateServeSections(t *testing.T) {
 		t.Error("the Redis password is in the error")
 	}
 }
+
+// TestServerTimeoutAndProxies: read_timeout and trusted_proxies load, and a
+// proxy entry that is not an address or CIDR is named in the error.
+func TestServerTimeoutAndProxies(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kefu.yaml")
+	os.WriteFile(file, []byte("server:\n  read_timeout: 4s\n  trusted_proxies: [10.0.0.0/8, 192.0.2.7]\n"), 0o644)
+	c, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.ReadTimeout.Seconds() != 4 || len(c.Server.TrustedProxies) != 2 {
+		t.Errorf("server %+v", c.Server)
+	}
+	if Default().Server.ReadTimeout <= 0 {
+		t.Error("no default read timeout")
+	}
+	os.WriteFile(file, []byte("server:\n  read_timeout: 0s\n  trusted_proxies: [10.0.0.0/99, proxy.local]\n"), 0o644)
+	_, err = Load(file)
+	for _, want := range []string{"read_timeout", `"10.0.0.0/99"`, `"proxy.local"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+}

@@ -114,6 +114,10 @@ func compareIDs(a, b string) int {
 // resumes exactly after it. Without one it starts from now. The first event
 // is always "ready" (reload the lists then); "signed_out" ends the stream
 // when the session is gone.
+// streamWriteTimeout: an event stream whose client reads nothing for this
+// long (its TCP window full) is closed; the page reconnects and resumes.
+const streamWriteTimeout = 30 * time.Second
+
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	streams := c.streams(s)
@@ -142,7 +146,11 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a live stream outlives the server's write timeout
+	// A live stream outlives the server's timeouts (net/http lifts the read
+	// deadline once a request's body is read). It is bounded its own way:
+	// every write has streamWriteTimeout, the session is re-checked every
+	// 10 polls, and Close ends it.
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -209,6 +217,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 				return
 			}
 		}
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if len(batch) > 0 {
 			if rc.Flush() != nil {
 				return

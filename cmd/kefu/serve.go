@@ -284,7 +284,13 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	// ReadTimeout bounds every request's headers and body together: a
+	// client trickling a body cannot hold a handler (and its goroutine).
+	// Once the body is read net/http lifts the deadline, and a WebSocket's
+	// hijack clears it: the console's event stream and the web chat's
+	// sockets live on, bounded their own way (write deadlines, pings).
+	hs := &http.Server{Handler: s.echo, ReadHeaderTimeout: min(10*time.Second, s.cfg.Server.ReadTimeout),
+		ReadTimeout: s.cfg.Server.ReadTimeout, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
