@@ -148,8 +148,7 @@ type Web struct {
 func Default() Config {
 	return Config{
 		Matcher: intents.DefaultConfig(),
-		Server:  Server{Addr: "127.0.0.1:8080", LogFormat: "text", LogLevel: "info",
-			ShutdownTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second},
+		Server:  Server{Addr: "127.0.0.1:8080", LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second},
 		Redis:   Redis{Prefix: "{kefu}:"},
 		Bot:     Bot{LowTurns: 2},
 		Web:     Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10},
