@@ -136,7 +136,8 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	a, known := c.agents[req.ID]
 	known = known && validAgentID(req.ID) // the pair's key needs a valid id
-	hash := c.dummy                       // an unknown agent costs as much time as a wrong password
+	// An unknown agent costs as much time as a wrong password.
+	hash := c.dummy
 	if known {
 		hash = []byte(a.PasswordHash)
 	}
