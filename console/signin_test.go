@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -226,4 +227,44 @@ func TestSignInTrustedProxy(t *testing.T) {
 		e.expect(t, "alice claiming B", locked429("60"), "alice", testPassword, addrB)
 		e.expect(t, "alice without the header", locked429("60"), "alice", testPassword, "")
 	})
+}
+
+// A burst of concurrent guesses gets no more than the limit checked: Redis
+// counts failures one at a time, and those that meet the lock placed by the
+// earlier ones are refused uncounted (so the back-off does not run away
+// either), as is a right password that meets it.
+func TestSignInBurst(t *testing.T) {
+	const n = 40
+	e := MustEnvDeps(t, func(c *Config) { c.SignInFailures, c.SignInFailuresPerIP = 3, 100 },
+		trustProxies(t, "127.0.0.1/32"))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	got := make([]attempt, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			got[i], errs[i] = e.trySignIn("alice", fmt.Sprint("guess-", i), addrA)
+		})
+	}
+	close(start)
+	wg.Wait()
+	counts := map[string]int{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		counts[fmt.Sprint(got[i].Status, " ", got[i].Code)]++
+	}
+	want := map[string]int{"401 bad_credentials": 3, "429 rate_limited": n - 3}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Fatalf("%d concurrent guesses (-want +got):\n%s", n, diff)
+	}
+	// A right password checked after the lock was placed is refused too.
+	keys := e.con.signInKeys("alice", addrA)
+	if err := e.con.signInAdmitted(context.Background(), keys); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("admitted under the lock: %v", err)
+	}
+	e.clk.Advance(time.Minute)
+	e.expect(t, "after the first lock", ok200, "alice", testPassword, addrA)
 }
