@@ -50,8 +50,15 @@ func MustBrowser(tb testing.TB) context.Context {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	tb.Cleanup(func() { cancel(); cancelAlloc() })
-	// No timeout on the first run: its context's end would end the browser.
-	if err := chromedp.Do(ctx); err != nil {
+	// No timeout on the first run's context: its end would end the browser.
+	// A hang guard instead: a browser that does not start within
+	// hangGuard is ended, which ends the run.
+	guard := time.AfterFunc(hangGuard, cancel)
+	err := chromedp.Do(ctx)
+	if !guard.Stop() {
+		tb.Fatalf("start chromium: not started within %s (hang guard): %v", hangGuard, err)
+	}
+	if err != nil {
 		tb.Fatalf("start chromium: %v", err)
 	}
 	return ctx

@@ -41,13 +41,28 @@ type Config struct {
 	KeyPrefix string `yaml:"key_prefix"`
 	// SessionTTL is how long a session lives after its last use. Default 12 h.
 	SessionTTL time.Duration `yaml:"session_ttl"`
-	// SignInFailures is how many failed sign-ins for one agent id within
-	// SignInWindow lock that id out until the window ends. Default 5.
+	// The sign-in limit counts failed sign-ins only (a wrong password or an
+	// unknown agent id), shared by every instance through Redis, per client
+	// address (Deps.ClientIP: through server.trusted_proxies) and per (agent
+	// id, address) pair. A count that reaches its limit locks what it counts
+	// for SignInLock; each further failure once that lock has ended doubles
+	// the next lock, up to SignInMaxLock. An attempt under a lock is refused
+	// with 429 and Retry-After, unchecked and uncounted. A success clears its
+	// pair's count; no count is per agent alone, so failures from one address
+	// never lock an agent out at another.
+	//
+	// SignInFailures is the limit per (agent, address) pair. Default 5.
 	SignInFailures int `yaml:"signin_failures"`
-	// SignInFailuresPerIP is the same per client address. Default 20.
+	// SignInFailuresPerIP is the limit per address, whatever agent ids are
+	// tried. Default 20.
 	SignInFailuresPerIP int `yaml:"signin_failures_per_ip"`
-	// SignInWindow is the window of the failure counters. Default 15 min.
+	// SignInWindow is how long failures are remembered: from the first, or
+	// from the end of the last lock. Default 15 min.
 	SignInWindow time.Duration `yaml:"signin_window"`
+	// SignInLock is the first lock. Default 1 min.
+	SignInLock time.Duration `yaml:"signin_lock"`
+	// SignInMaxLock caps the back-off. Default 1 h.
+	SignInMaxLock time.Duration `yaml:"signin_max_lock"`
 	// Heartbeat is how often the page heartbeats its claims. Default: a
 	// third of the queue's lease.
 	Heartbeat time.Duration `yaml:"heartbeat"`
@@ -84,6 +99,13 @@ func (c *Config) withDefaults() {
 	if c.SignInWindow <= 0 {
 		c.SignInWindow = 15 * time.Minute
 	}
+	if c.SignInLock <= 0 {
+		c.SignInLock = time.Minute
+	}
+	if c.SignInMaxLock <= 0 {
+		c.SignInMaxLock = time.Hour
+	}
+	c.SignInMaxLock = max(c.SignInMaxLock, c.SignInLock)
 	if c.Poll <= 0 {
 		c.Poll = 500 * time.Millisecond
 	}
@@ -119,8 +141,14 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("agents[%d] %s: no groups", i, a.ID))
 		}
 	}
-	if c.SessionTTL < 0 || c.SignInWindow < 0 || c.Heartbeat < 0 || c.Poll < 0 {
+	if c.SessionTTL < 0 || c.SignInWindow < 0 || c.SignInLock < 0 || c.SignInMaxLock < 0 || c.Heartbeat < 0 || c.Poll < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if c.SignInFailures < 0 || c.SignInFailuresPerIP < 0 || c.MaxReplyLen < 0 {
+		errs = append(errs, errors.New("signin_failures, signin_failures_per_ip and max_reply_len must not be negative"))
+	}
+	if c.SignInLock > 0 && c.SignInMaxLock > 0 && c.SignInMaxLock < c.SignInLock {
+		errs = append(errs, fmt.Errorf("signin_max_lock %s is shorter than signin_lock %s", c.SignInMaxLock, c.SignInLock))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

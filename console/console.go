@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/handoff"
+	"github.com/kefu-dev/kefu/internal/realip"
 )
 
 //go:embed static
@@ -56,8 +56,10 @@ type Deps struct {
 	Deliver func(ctx context.Context, out bot.Outbound) error
 	// Surveyor, when set, provides the survey delivered after a close.
 	Surveyor Surveyor
-	// ClientIP returns the client address for the sign-in limit. Default:
-	// the host of r.RemoteAddr (set it when the console is behind a proxy).
+	// ClientIP returns the client address the sign-in limit counts under.
+	// Default: the host of r.RemoteAddr. Behind a reverse proxy, pass
+	// (*realip.Resolver).ClientIP, which reads X-Forwarded-For / X-Real-IP
+	// from trusted proxies only (cmd/kefu does, from server.trusted_proxies).
 	ClientIP func(r *http.Request) string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -89,7 +91,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) *Console {
 		deps.Now = time.Now
 	}
 	if deps.ClientIP == nil {
-		deps.ClientIP = remoteHost
+		deps.ClientIP = (*realip.Resolver)(nil).ClientIP
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 10 * time.Second
@@ -212,8 +214,8 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		c.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
 		body.Error.Message = "internal error"
 	}
-	if status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", fmt.Sprint(int(c.cfg.SignInWindow.Seconds())))
+	if le := (*lockedError)(nil); errors.As(err, &le) {
+		w.Header().Set("Retry-After", fmt.Sprint(le.retryAfter()))
 	}
 	writeJSON(w, status, body)
 }
@@ -242,14 +244,6 @@ func decode(r *http.Request, v any) error {
 		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	return nil
-}
-
-func remoteHost(r *http.Request) string {
-	h, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return h
 }
 
 // notFound turns the store's "no such key" into ErrNotFound.

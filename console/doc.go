@@ -17,10 +17,12 @@
 // Agents come from Config.Agents with bcrypt password hashes. A session is a
 // random 256-bit id in an HttpOnly, SameSite=Strict cookie scoped to the
 // path; Redis keeps its SHA-256 with the agent and a CSRF token, expiring
-// after Config.SessionTTL of inactivity. Every failed or attempted sign-in
-// counts per agent id and per client address (Redis counters over
-// Config.SignInWindow); over the limit the answer is 429 even with the right
-// password. Every state-changing call must come from the console's own
+// after Config.SessionTTL of inactivity. Failed sign-ins (only failures) count
+// per client address and per (agent id, address) pair, in Redis; over a limit
+// the address or the pair is locked with a doubling back-off, and a locked
+// attempt gets 429 with Retry-After, even with the right password, before
+// the password is checked. The address is Deps.ClientIP's, which reads
+// X-Forwarded-For only from trusted proxies. Every state-changing call must come from the console's own
 // origin (Origin / Sec-Fetch-Site, net/http CrossOriginProtection) and carry
 // the session's token in the X-CSRF-Token header. Writes use the claim the
 // queue gave the agent (recorded server-side), never an epoch sent by the
@@ -35,7 +37,8 @@
 //
 //	401 unauthenticated   no session (signed out, expired)
 //	401 bad_credentials   wrong agent id or password
-//	429 rate_limited      too many sign-in attempts (Retry-After)
+//	429 rate_limited      too many failed sign-ins from this address, or for
+//	                      this agent from this address (Retry-After: seconds)
 //	403 csrf              X-CSRF-Token missing or wrong
 //	403 origin            cross-origin state-changing call
 //	403 forbidden         supervisors only

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -18,7 +19,8 @@ var (
 	ErrUnauthenticated = errors.New("not signed in")
 	// ErrBadCredentials: unknown agent or wrong password.
 	ErrBadCredentials = errors.New("wrong agent id or password")
-	// ErrRateLimited: too many failed sign-ins; try again later.
+	// ErrRateLimited: too many failed sign-ins from this address, or for
+	// this agent from this address; try again later (Retry-After).
 	ErrRateLimited = errors.New("too many failed sign-ins")
 	// ErrCSRF: a state-changing call without the session's CSRF token.
 	ErrCSRF = errors.New("missing or wrong CSRF token")
@@ -33,6 +35,18 @@ var (
 	// ErrNotFound: no such conversation.
 	ErrNotFound = errors.New("not found")
 )
+
+// lockedError is ErrRateLimited with the time left on the lock, which the
+// answer's Retry-After header gives.
+type lockedError struct{ wait time.Duration }
+
+func (e *lockedError) Error() string { return ErrRateLimited.Error() }
+func (e *lockedError) Unwrap() error { return ErrRateLimited }
+
+// retryAfter is the Retry-After value of a lock: whole seconds, rounded up.
+func (e *lockedError) retryAfter() int64 {
+	return int64((e.wait + time.Second - 1) / time.Second)
+}
 
 // codeOf maps an error to its HTTP status and the stable code the page and
 // API clients switch on. It is the only place queue errors are translated.

@@ -114,6 +114,13 @@ func testAgents(tb testing.TB) []Agent {
 // MustEnv starts a console; change cfg before it is used with edit.
 func MustEnv(tb testing.TB, edit func(*Config)) *env {
 	tb.Helper()
+	return MustEnvDeps(tb, edit, nil)
+}
+
+// MustEnvDeps is MustEnv that also lets the test change the console's Deps
+// with editDeps (their clock is the queue's, e.clk, unless changed).
+func MustEnvDeps(tb testing.TB, edit func(*Config), editDeps func(*Deps)) *env {
+	tb.Helper()
 	rdb := MustRedis(tb)
 	prefix := testkit.PrefixOn(tb, rdb)
 	clk := testkit.NewClock(time.Date(2025, 3, 3, 10, 0, 0, 0, time.UTC))
@@ -135,7 +142,11 @@ func MustEnv(tb testing.TB, edit func(*Config)) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e.con = New(cfg, Deps{Queue: q, Redis: rdb, Conversations: e.store, Deliver: e.deliver.Deliver, Surveyor: e.survey}, log)
+	deps := Deps{Queue: q, Redis: rdb, Conversations: e.store, Deliver: e.deliver.Deliver, Surveyor: e.survey, Now: clk.Now}
+	if editDeps != nil {
+		editDeps(&deps)
+	}
+	e.con = New(cfg, deps, log)
 	mux := http.NewServeMux()
 	mux.Handle(e.con.Path()+"/", e.con)
 	mux.Handle(e.con.Path(), e.con)
@@ -220,7 +231,11 @@ func (c *client) req(method, path string, body any, out any, hdr map[string]stri
 		}
 		rd = bytes.NewReader(b)
 	}
-	r, err := http.NewRequest(method, c.e.srv.URL+c.e.con.Path()+"/api/"+path, rd)
+	// A hang guard, not a timed assertion: a call that never answers fails
+	// the test instead of blocking it until go test's own timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	r, err := http.NewRequestWithContext(ctx, method, c.e.srv.URL+c.e.con.Path()+"/api/"+path, rd)
 	if err != nil {
 		c.tb.Fatal(err)
 	}
@@ -236,10 +251,13 @@ func (c *client) req(method, path string, body any, out any, hdr map[string]stri
 	}
 	res, err := c.http.Do(r)
 	if err != nil {
-		c.tb.Fatal(err)
+		c.tb.Fatalf("%s %s: no answer (hang guard %s): %v", method, path, hangGuard, err)
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.tb.Fatalf("%s %s: reading the answer (hang guard %s): %v", method, path, hangGuard, err)
+	}
 	var ae apiError
 	if res.StatusCode >= 400 {
 		if err := json.Unmarshal(b, &ae); err != nil {
@@ -297,9 +315,13 @@ func (c *client) stream(after string) (<-chan sseEvent, context.CancelFunc) {
 	if after != "" {
 		r.Header.Set("Last-Event-ID", after)
 	}
+	// Hang guard until the stream's headers arrive; the stream itself then
+	// lives until stop, and every read from it goes through next (bounded).
+	guard := time.AfterFunc(hangGuard, cancel)
 	res, err := c.http.Do(r)
-	if err != nil {
-		c.tb.Fatal(err)
+	if !guard.Stop() || err != nil {
+		cancel()
+		c.tb.Fatalf("events: no answer (hang guard %s): %v", hangGuard, err)
 	}
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		c.tb.Fatalf("events: status %d %s", res.StatusCode, res.Header.Get("Content-Type"))
@@ -334,11 +356,18 @@ func (c *client) stream(after string) (<-chan sseEvent, context.CancelFunc) {
 	return ch, stop
 }
 
+// hangGuard bounds every wait of the tests on the console (an answer, an
+// event, the end of a stream): generous, so that it never decides a result
+// on a slow machine; it only turns a hang into a failure that says what was
+// awaited.
+const hangGuard = 30 * time.Second
+
 // next waits for the next event matching ok (others are skipped), failing
-// after a generous deadline.
+// after hangGuard.
 func next(tb testing.TB, ch <-chan sseEvent, ok func(sseEvent) bool) sseEvent {
 	tb.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.NewTimer(hangGuard)
+	defer deadline.Stop()
 	for {
 		select {
 		case ev, open := <-ch:
@@ -348,8 +377,26 @@ func next(tb testing.TB, ch <-chan sseEvent, ok func(sseEvent) bool) sseEvent {
 			if ok(ev) {
 				return ev
 			}
-		case <-deadline:
-			tb.Fatal("no matching event")
+		case <-deadline.C:
+			tb.Fatalf("no matching event within %s (hang guard)", hangGuard)
+		}
+	}
+}
+
+// drained waits for the event stream to end (events are skipped), failing
+// after hangGuard.
+func drained(tb testing.TB, ch <-chan sseEvent) {
+	tb.Helper()
+	deadline := time.NewTimer(hangGuard)
+	defer deadline.Stop()
+	for {
+		select {
+		case _, open := <-ch:
+			if !open {
+				return
+			}
+		case <-deadline.C:
+			tb.Fatalf("event stream still open after %s (hang guard)", hangGuard)
 		}
 	}
 }

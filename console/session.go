@@ -37,8 +37,6 @@ func (c *Console) sessionKey(id string) string {
 	return c.cfg.KeyPrefix + "session:" + hex.EncodeToString(sum[:])
 }
 
-func (c *Console) failKey(kind, v string) string { return c.cfg.KeyPrefix + "signin:" + kind + ":" + v }
-
 func randomToken() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -113,10 +111,11 @@ type signInReq struct {
 	Password string `json:"password"`
 }
 
-// signIn checks the password, limits attempts per agent id and per client
-// address (every attempt counts until one succeeds; over the limit the
-// answer is 429 even with the right password), opens a session and puts the
-// agent online.
+// signIn checks the password, opens a session and puts the agent online.
+// Only failures count (limit.go): per client address and per (agent,
+// address) pair, each locked with a growing back-off once over its limit.
+// A locked attempt is refused with 429 and Retry-After before its password
+// is checked, even when that password is right.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	if err := c.cop.Check(r); err != nil {
 		c.fail(w, r, fmt.Errorf("%w: %w", ErrOrigin, err))
@@ -129,35 +128,36 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	ip := c.deps.ClientIP(r)
-	idOK := validAgentID(req.ID)
-	ipKey, idKey := c.failKey("ip", ip), c.failKey("id", req.ID)
-	var ipN, idN *redis.IntCmd
-	_, err := c.deps.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
-		ipN = p.Incr(ctx, ipKey)
-		p.ExpireNX(ctx, ipKey, c.cfg.SignInWindow)
-		if idOK {
-			idN = p.Incr(ctx, idKey)
-			p.ExpireNX(ctx, idKey, c.cfg.SignInWindow)
-		}
-		return nil
-	})
-	if err != nil {
-		c.fail(w, r, fmt.Errorf("sign in: %w", err))
-		return
-	}
-	if ipN.Val() > int64(c.cfg.SignInFailuresPerIP) || (idN != nil && idN.Val() > int64(c.cfg.SignInFailures)) {
-		c.log.WarnContext(ctx, "console: sign-in rate limited", "agent", req.ID, "ip", ip)
-		c.fail(w, r, ErrRateLimited)
+	keys := c.signInKeys(req.ID, ip)
+	if err := c.signInLocked(ctx, keys); err != nil {
+		c.log.WarnContext(ctx, "console: sign-in refused while locked", "agent", req.ID, "ip", ip)
+		c.fail(w, r, err)
 		return
 	}
 	a, known := c.agents[req.ID]
+	known = known && validAgentID(req.ID) // the pair's key needs a valid id
+	// An unknown agent costs as much time as a wrong password.
 	hash := c.dummy
-	if known && idOK {
+	if known {
 		hash = []byte(a.PasswordHash)
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || !known || !idOK {
-		c.log.WarnContext(ctx, "console: sign-in failed", "agent", req.ID, "ip", ip)
-		c.fail(w, r, ErrBadCredentials)
+	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || !known {
+		placed, err := c.signInFailed(ctx, keys)
+		switch {
+		case err != nil: // a lock met meanwhile, or Redis failed
+			c.fail(w, r, err)
+		case placed:
+			c.log.WarnContext(ctx, "console: sign-in failed; locked", "agent", req.ID, "ip", ip)
+			c.fail(w, r, ErrBadCredentials)
+		default:
+			c.log.WarnContext(ctx, "console: sign-in failed", "agent", req.ID, "ip", ip)
+			c.fail(w, r, ErrBadCredentials)
+		}
+		return
+	}
+	if err := c.signInAdmitted(ctx, keys); err != nil {
+		c.log.WarnContext(ctx, "console: sign-in refused while locked", "agent", req.ID, "ip", ip)
+		c.fail(w, r, err)
 		return
 	}
 	if err := c.goOnline(r, a); err != nil {
@@ -171,11 +171,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := &session{key: c.sessionKey(id), agent: a, csrf: csrf}
-	_, err = c.deps.Redis.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := c.deps.Redis.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, s.key, "agent", a.ID, "csrf", csrf, "created", c.deps.Now().UnixMilli(), "ip", ip)
 		p.Expire(ctx, s.key, c.cfg.SessionTTL)
-		p.Del(ctx, idKey)
-		p.Decr(ctx, ipKey)
 		return nil
 	})
 	if err != nil {
