@@ -206,6 +206,12 @@ type testAdapter struct {
 
 func mustAdapter(tb testing.TB, cfg Config, h Handler, rdb redis.UniversalClient, prefix string) *testAdapter {
 	tb.Helper()
+	return mustAdapterFor(tb, cfg, testCred, h, rdb, prefix)
+}
+
+// mustAdapterFor is mustAdapter with other credentials.
+func mustAdapterFor(tb testing.TB, cfg Config, cred Credentials, h Handler, rdb redis.UniversalClient, prefix string) *testAdapter {
+	tb.Helper()
 	if cfg.Mode == "" {
 		// The tests post plaintext and encrypted messages to one adapter;
 		// the modes have their own tests (replay_test.go).
@@ -217,7 +223,7 @@ func mustAdapter(tb testing.TB, cfg Config, h Handler, rdb redis.UniversalClient
 		cfg.ReplyBudget = 30 * time.Second
 	}
 	logs := &testkit.LogBuffer{}
-	a, err := New(cfg, testCred, h, rdb, prefix, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	a, err := New(cfg, cred, h, rdb, prefix, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		tb.Fatal(err)
 	}
