@@ -1,12 +1,13 @@
 // Package wechat is the WeChat official account (公众号) channel: the server
-// URL WeChat posts messages and events to (signature check, plain and safe
-// AES mode, passive replies within WeChat's 5-second budget), and Send over
-// the customer-service message API (客服消息) for everything that is not a
-// passive reply: answers that took longer than the budget, agent replies,
-// queue notices and surveys. It keeps per-customer state in Redis (the
-// 48-hour window and reply quota, the numbered choices last offered, the
-// shared access token) so that any gateway instance can receive a retry or
-// deliver a reply.
+// URL WeChat posts messages and events to (signature check, plain,
+// compatible and safe AES mode, a timestamp window and a nonce remembered in
+// Redis against replays, passive replies within WeChat's 5-second budget),
+// and Send over the customer-service message API (客服消息) for everything
+// that is not a passive reply: answers that took longer than the budget,
+// agent replies, queue notices and surveys. It keeps per-customer state in
+// Redis (the 48-hour window and reply quota, the numbered choices last
+// offered, the shared access token) so that any gateway instance can receive
+// a retry or deliver a reply.
 //
 // It uses github.com/silenceper/wechat/v2 for the protocol primitives
 // (util.Signature, util.DecryptMsg/EncryptMsg, the message types, the access
