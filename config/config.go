@@ -357,6 +357,9 @@ func (c Config) Validate() error {
 	if err := c.Console.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("console: %w", err))
 	}
+	if err := c.WeChat.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, a := range c.Console.Agents {
 		for _, g := range a.Groups {
 			if !slices.Contains(h.Groups, g) {

@@ -2,10 +2,12 @@ package config
 
 import (
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/channels/wechat"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultValid(t *testing.T) {
@@ -137,5 +139,21 @@ func TestServerTimeoutAndProxies(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}
+	}
+}
+
+func TestWeChatSection(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kefu.yaml")
+	os.WriteFile(file, []byte("wechat:\n  mode: compatible\n  timestamp_window: 2m\n"), 0o644)
+	c, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WeChat.Mode != wechat.ModeCompatible || c.WeChat.TimestampWindow != 2*time.Minute {
+		t.Errorf("wechat %+v", c.WeChat)
+	}
+	c.WeChat.Mode = "secure"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "wechat.mode") {
+		t.Errorf("unknown wechat.mode: %v", err)
 	}
 }

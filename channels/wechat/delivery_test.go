@@ -174,7 +174,7 @@ func TestSendErrors(t *testing.T) {
 	a := mustAdapter(t, Config{Quota: 3, RetryBackoff: time.Millisecond}, &recordingHandler{}, rdb, prefix)
 	clock := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	a.now = func() time.Time { return clock }
-	c := &wx{tb: t, url: a.srv.URL}
+	c := &wx{tb: t, url: a.srv.URL, now: a.now}
 	ctx := context.Background()
 	user := "oUser_send"
 	out := bot.Outbound{Channel: Name, User: user, Conv: bot.ConvID(Name, user), Kind: bot.OutAgent, Text: "您好"}

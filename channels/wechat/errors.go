@@ -12,6 +12,17 @@ var (
 	ErrMalformed = errors.New("malformed message")          // 400
 	ErrTooLarge  = errors.New("request body too large")     // 413
 	ErrClosed    = errors.New("wechat adapter not running") // 503
+	// ErrStale: the signed timestamp is missing, not a number, or further
+	// from the gateway's clock than Config.TimestampWindow.
+	ErrStale = errors.New("timestamp outside the window") // 403
+	// ErrReplay: the signed (timestamp, nonce) pair was used already, by
+	// another message or longer ago than WeChat's retries.
+	ErrReplay = errors.New("nonce already used") // 403
+	// ErrMode: the message is not protected the way Config.Mode requires (a
+	// plaintext body in safe mode, an encrypted one in plain mode).
+	ErrMode = errors.New("message protection does not match wechat.mode") // 403
+	// ErrUnavailable: the nonce could not be checked (Redis): WeChat retries.
+	ErrUnavailable = errors.New("replay check unavailable") // 503
 )
 
 // Errors of Send (the customer-service message API). The agent console shows

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,13 +206,24 @@ type testAdapter struct {
 
 func mustAdapter(tb testing.TB, cfg Config, h Handler, rdb redis.UniversalClient, prefix string) *testAdapter {
 	tb.Helper()
+	return mustAdapterFor(tb, cfg, testCred, h, rdb, prefix)
+}
+
+// mustAdapterFor is mustAdapter with other credentials.
+func mustAdapterFor(tb testing.TB, cfg Config, cred Credentials, h Handler, rdb redis.UniversalClient, prefix string) *testAdapter {
+	tb.Helper()
+	if cfg.Mode == "" {
+		// The tests post plaintext and encrypted messages to one adapter;
+		// the modes have their own tests (replay_test.go).
+		cfg.Mode = ModeCompatible
+	}
 	if cfg.ReplyBudget == 0 {
 		// Tests that expect a passive reply must not depend on how busy the
 		// machine is: the slow path has its own tests with a gated engine.
 		cfg.ReplyBudget = 30 * time.Second
 	}
 	logs := &testkit.LogBuffer{}
-	a, err := New(cfg, testCred, h, rdb, prefix, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	a, err := New(cfg, cred, h, rdb, prefix, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -235,32 +247,73 @@ func sign(parts ...string) string {
 }
 
 // wx plays WeChat's server: it signs (and in safe mode encrypts) messages and
-// reads the replies.
+// reads the replies. Each post is a new request, with a nonce of its own and
+// the current time of now (default time.Now: the adapter's default clock);
+// resend repeats the last one byte for byte, as WeChat's retries do.
 type wx struct {
 	tb   testing.TB
 	url  string
 	safe bool
-	n    int
+	now  func() time.Time
+
+	last struct {
+		query string
+		body  []byte
+	}
+}
+
+// nonceSeq makes every request's nonce new, across wx values and tests.
+var nonceSeq atomic.Int64
+
+// signedQuery is the query WeChat puts on a plaintext message: a new nonce,
+// the timestamp of now, and their signature.
+func signedQuery(now time.Time) url.Values {
+	ts, nonce := fmt.Sprint(now.Unix()), fmt.Sprint(900000000+nonceSeq.Add(1))
+	return url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {sign(testCred.Token, ts, nonce)}, "openid": {"x"}}
+}
+
+// seal encrypts a message XML into the envelope of an encrypted request and
+// adds encrypt_type and msg_signature to q.
+func seal(tb testing.TB, q url.Values, inner []byte) []byte {
+	tb.Helper()
+	enc, err := util.EncryptMsg([]byte("0123456789abcdef"), inner, testCred.AppID, testCred.AESKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q.Set("encrypt_type", "aes")
+	q.Set("msg_signature", sign(testCred.Token, q.Get("timestamp"), q.Get("nonce"), string(enc)))
+	return []byte(fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><Encrypt><![CDATA[%s]]></Encrypt></xml>", account, enc))
 }
 
 // post sends one message XML and returns the HTTP status and the reply:
 // "success", or the text of the passive reply.
 func (c *wx) post(inner string) (int, string) {
 	c.tb.Helper()
-	c.n++
-	ts, nonce := fmt.Sprint(1700000000+c.n), fmt.Sprint(900000+c.n)
-	q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {sign(testCred.Token, ts, nonce)}, "openid": {"x"}}
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	q := signedQuery(now())
 	body := []byte(inner)
 	if c.safe {
-		enc, err := util.EncryptMsg([]byte("0123456789abcdef"), body, testCred.AppID, testCred.AESKey)
-		if err != nil {
-			c.tb.Fatal(err)
-		}
-		q.Set("encrypt_type", "aes")
-		q.Set("msg_signature", sign(testCred.Token, ts, nonce, string(enc)))
-		body = []byte(fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><Encrypt><![CDATA[%s]]></Encrypt></xml>", account, enc))
+		body = seal(c.tb, q, body)
 	}
-	resp, err := http.Post(c.url+"?"+q.Encode(), "text/xml", bytes.NewReader(body))
+	c.last.query, c.last.body = q.Encode(), body
+	return c.send()
+}
+
+// resend repeats the last request unchanged (WeChat's retry).
+func (c *wx) resend() (int, string) {
+	c.tb.Helper()
+	if c.last.query == "" {
+		c.tb.Fatal("resend before post")
+	}
+	return c.send()
+}
+
+func (c *wx) send() (int, string) {
+	c.tb.Helper()
+	resp, err := http.Post(c.url+"?"+c.last.query, "text/xml", bytes.NewReader(c.last.body))
 	if err != nil {
 		c.tb.Fatal(err)
 	}

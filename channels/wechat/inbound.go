@@ -37,12 +37,17 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // verifyURL answers the echostr check WeChat makes when the server URL is
-// saved. Official accounts send echostr in the clear, in safe mode too.
+// saved. Official accounts send echostr in the clear, in safe mode too. The
+// check carries a current timestamp like every request; its nonce is not
+// remembered (answering it twice gives nothing away).
 func (a *Adapter) verifyURL(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if !a.signed(q) {
-		a.log.Warn("wechat echostr check: bad signature", "remote", r.RemoteAddr)
-		http.Error(w, "forbidden", http.StatusForbidden)
+	err := ErrSignature
+	if a.signed(q) {
+		err = a.fresh(q)
+	}
+	if err != nil {
+		a.refuse(w, r, "wechat echostr check", err)
 		return
 	}
 	echo := q.Get("echostr")
@@ -54,6 +59,40 @@ func (a *Adapter) verifyURL(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, echo)
 }
 
+// refuse logs why a request is refused (never its signatures) and answers
+// with the error's status.
+func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, what string, err error) {
+	q := r.URL.Query()
+	st := statusOf(err)
+	switch {
+	case errors.Is(err, ErrStale):
+		attrs := []any{"remote", r.RemoteAddr, "window", a.cfg.TimestampWindow, "timestamp", clip(q.Get("timestamp"))}
+		if d, ok := a.skew(q); ok {
+			attrs = append(attrs, "skew", d)
+		}
+		a.log.Warn("wechat request refused: timestamp outside the window", attrs...)
+	case errors.Is(err, ErrReplay):
+		a.log.Warn("wechat request refused: replayed", "remote", r.RemoteAddr,
+			"timestamp", clip(q.Get("timestamp")), "nonce", clip(q.Get("nonce")), "err", err)
+	case errors.Is(err, ErrMode):
+		a.log.Warn("wechat request refused: "+err.Error(), "remote", r.RemoteAddr, "mode", a.cfg.Mode,
+			"encrypt_type", clip(q.Get("encrypt_type")))
+	case st >= 500:
+		a.log.Error(what+" refused", "remote", r.RemoteAddr, "err", err)
+	default:
+		a.log.Warn(what+" refused", "remote", r.RemoteAddr, "err", err)
+	}
+	http.Error(w, http.StatusText(st), st)
+}
+
+// clip shortens a query value for the log.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
 // signed checks the signature WeChat puts on every request:
 // sha1(sorted(token, timestamp, nonce)).
 func (a *Adapter) signed(q url.Values) bool {
@@ -61,19 +100,29 @@ func (a *Adapter) signed(q url.Values) bool {
 	return subtle.ConstantTimeCompare([]byte(want), []byte(q.Get("signature"))) == 1
 }
 
-// open authenticates a POST and returns its message XML: the body itself in
-// plain mode, the decrypted Encrypt element in safe mode (encrypt_type=aes),
-// after checking msg_signature = sha1(sorted(token, timestamp, nonce,
-// Encrypt)). Errors: ErrSignature, ErrDecrypt, ErrMalformed.
+// open authenticates a POST and returns its message XML: the body itself
+// for a plaintext message, the decrypted Encrypt element for an encrypted
+// one (encrypt_type=aes), after checking msg_signature = sha1(sorted(token,
+// timestamp, nonce, Encrypt)). The signed timestamp must be within the
+// window, and the message protected as the mode requires: encrypted in safe
+// mode, plaintext in plain mode, either in compatible mode. Errors:
+// ErrSignature, ErrStale, ErrMode, ErrDecrypt, ErrMalformed.
 func (a *Adapter) open(q url.Values, body []byte) (plain []byte, safe bool, err error) {
 	if !a.signed(q) {
 		return nil, false, ErrSignature
 	}
+	if err := a.fresh(q); err != nil {
+		return nil, false, err
+	}
 	if q.Get("encrypt_type") != "aes" {
+		if a.cfg.Mode == ModeSafe {
+			// A downgrade: the query's signature does not cover the body.
+			return nil, false, fmt.Errorf("%w: plaintext message in safe mode", ErrMode)
+		}
 		return body, false, nil
 	}
-	if a.cred.AESKey == "" {
-		return nil, true, fmt.Errorf("%w: no EncodingAESKey configured", ErrDecrypt)
+	if a.cfg.Mode == ModePlain {
+		return nil, true, fmt.Errorf("%w: encrypted message in plain mode", ErrMode)
 	}
 	var env message.EncryptedXMLMsg
 	if err := xml.Unmarshal(body, &env); err != nil || env.EncryptedMsg == "" {
@@ -114,8 +163,11 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrSignature), errors.Is(err, ErrDecrypt):
+	case errors.Is(err, ErrSignature), errors.Is(err, ErrDecrypt), errors.Is(err, ErrStale),
+		errors.Is(err, ErrReplay), errors.Is(err, ErrMode):
 		return http.StatusForbidden
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusBadRequest
 	}
@@ -162,22 +214,26 @@ type pending struct {
 	texts    []string // the reply, split to WeChat's size limit
 }
 
-// receive handles one POST: authenticate, parse, then let the engine answer
-// within the budget.
+// receive handles one POST: authenticate, parse, check the nonce, then let
+// the engine answer within the budget.
 func (a *Adapter) receive(w http.ResponseWriter, r *http.Request) {
 	body, err := a.readBody(w, r)
 	var mix *message.MixMessage
-	var safe bool
+	var safe, retry bool
 	if err == nil {
 		var plain []byte
 		if plain, safe, err = a.open(r.URL.Query(), body); err == nil {
-			mix, err = parse(plain)
+			if mix, err = parse(plain); err == nil {
+				retry, err = a.claimNonce(r.Context(), r.URL.Query(), plain)
+			}
 		}
 	}
 	if err != nil {
-		a.log.Warn("wechat message refused", "remote", r.RemoteAddr, "err", err)
-		http.Error(w, http.StatusText(statusOf(err)), statusOf(err))
+		a.refuse(w, r, "wechat message", err)
 		return
+	}
+	if retry {
+		a.log.Info("wechat retry of a request", "user", string(mix.FromUserName), "remote", r.RemoteAddr)
 	}
 	m, ok := a.toMessage(mix)
 	if !ok {

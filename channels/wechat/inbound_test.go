@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/silenceper/wechat/v2/util"
@@ -95,6 +96,7 @@ func TestRefused(t *testing.T) {
 	newFakeAPI(t)
 	h := &recordingHandler{}
 	a := mustAdapter(t, Config{MaxBodyBytes: 1024}, h, rdb, prefix)
+	a.now = func() time.Time { return time.Unix(1700000000, 0) }
 	msg := textXML("oUser_refused", 42, "快递到哪了")
 	ts, nonce := "1700000000", "12345"
 	sig := sign(testCred.Token, ts, nonce)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,8 +212,7 @@ func TestHangUpAnswersThroughAPI(t *testing.T) {
 	user := "oUser_hangup"
 	id := nextMsgID()
 	msg := textXML(user, id, "快递到哪了")
-	ts, nonce := "1700000001", "900001"
-	q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {sign(testCred.Token, ts, nonce)}}
+	q := signedQuery(time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // gone before the answer
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/wechat?"+q.Encode(), strings.NewReader(msg))

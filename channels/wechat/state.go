@@ -17,6 +17,7 @@ import (
 //	wechat:offer:<openid>  STRING JSON offer: the numbered choices or survey last sent
 //	wechat:cache:<key>     STRING the access token (tokenCache)
 //	wechat:reply:<msg id>  STRING the passive reply given to a message, for WeChat's retries (ReplyTTL)
+//	wechat:nonce:<ts>:<nonce> HASH the message a signed pair carried (replay.go; twice TimestampWindow)
 
 var (
 	//go:embed lua/touch.lua

@@ -83,7 +83,22 @@ func vectorAdapter(t *testing.T, v vector) *Adapter {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.now = vectorClock(t, v)
 	return a
+}
+
+// vectorClock shows the vector's timestamp: the vectors are years old, and
+// a request is accepted only within the timestamp window.
+func vectorClock(t *testing.T, v vector) func() time.Time {
+	t.Helper()
+	if v.Timestamp == "" {
+		return time.Now
+	}
+	ts, err := strconv.ParseInt(v.Timestamp, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() time.Time { return time.Unix(ts, 0) }
 }
 
 // TestVectors checks kefu's safe-mode path (signature, decryption, the
@@ -198,6 +213,10 @@ func testVectorThroughServer(t *testing.T, v vector, q url.Values, body string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a.cfg.Mode != ModeSafe {
+		t.Fatalf("mode %q with an EncodingAESKey, want safe by default", a.cfg.Mode)
+	}
+	a.now = vectorClock(t, v)
 	if err := a.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

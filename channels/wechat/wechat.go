@@ -1,12 +1,13 @@
 // Package wechat is the WeChat official account (公众号) channel: the server
-// URL WeChat posts messages and events to (signature check, plain and safe
-// AES mode, passive replies within WeChat's 5-second budget), and Send over
-// the customer-service message API (客服消息) for everything that is not a
-// passive reply: answers that took longer than the budget, agent replies,
-// queue notices and surveys. It keeps per-customer state in Redis (the
-// 48-hour window and reply quota, the numbered choices last offered, the
-// shared access token) so that any gateway instance can receive a retry or
-// deliver a reply.
+// URL WeChat posts messages and events to (signature check, plain,
+// compatible and safe AES mode, a timestamp window and a nonce remembered in
+// Redis against replays, passive replies within WeChat's 5-second budget),
+// and Send over the customer-service message API (客服消息) for everything
+// that is not a passive reply: answers that took longer than the budget,
+// agent replies, queue notices and surveys. It keeps per-customer state in
+// Redis (the 48-hour window and reply quota, the numbered choices last
+// offered, the shared access token) so that any gateway instance can receive
+// a retry or deliver a reply.
 //
 // It uses github.com/silenceper/wechat/v2 for the protocol primitives
 // (util.Signature, util.DecryptMsg/EncryptMsg, the message types, the access
@@ -28,6 +29,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,9 +109,39 @@ func (c Credentials) GoString() string { return c.String() }
 // LogValue prints the AppID only (slog).
 func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
+// Mode is how the official account's messages are protected (the 消息加解密方式
+// chosen in the account's settings).
+type Mode string
+
+// The modes. WeChat signs only the query (token, timestamp, nonce) of a
+// plaintext message, never its body: whoever sees one signed URL can post any
+// body with it. Only safe mode authenticates the body (msg_signature covers
+// the encrypted message).
+const (
+	// ModePlain (明文模式): plaintext bodies only. An EncodingAESKey, if
+	// configured, is not used, and encrypted messages are refused.
+	ModePlain Mode = "plain"
+	// ModeCompatible (兼容模式): plaintext and encrypted bodies are both
+	// accepted; an encrypted one (encrypt_type=aes) needs a valid
+	// msg_signature, and its decrypted content is used. For the switch to
+	// safe mode only: a plaintext body is as forgeable as in plain mode.
+	ModeCompatible Mode = "compatible"
+	// ModeSafe (安全模式): only encrypted bodies with a valid msg_signature.
+	ModeSafe Mode = "safe"
+)
+
 // Config is the channel's settings (YAML). Zero values take the defaults
 // listed on each field.
 type Config struct {
+	// Mode: plain, compatible or safe (see the Mode constants). Default:
+	// safe when an EncodingAESKey is configured, else plain. Safe and
+	// compatible need the EncodingAESKey.
+	Mode Mode `yaml:"mode"`
+	// TimestampWindow: a request whose signed timestamp is further than this
+	// from the gateway's clock is refused (403), and each signed (timestamp,
+	// nonce) pair is accepted for one message only, remembered in Redis for
+	// twice the window. Default 5 min.
+	TimestampWindow time.Duration `yaml:"timestamp_window"`
 	// ReplyBudget: how long the server URL waits for the engine before it
 	// answers "success" and sends the reply through the customer-service API
 	// instead. WeChat waits 5 s; default 3 s. Keep it under 5 s: WeChat's
@@ -165,6 +197,43 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
+// Validate reports the settings that cannot be right whatever the
+// credentials (config.Validate calls it); New also checks that the mode
+// fits the credentials.
+func (c Config) Validate() error {
+	var probs []string
+	switch c.Mode {
+	case "", ModePlain, ModeCompatible, ModeSafe:
+	default:
+		probs = append(probs, fmt.Sprintf("wechat.mode %q: must be plain, compatible or safe", c.Mode))
+	}
+	if c.TimestampWindow < 0 {
+		probs = append(probs, fmt.Sprintf("wechat.timestamp_window %v: must not be negative", c.TimestampWindow))
+	}
+	for key, v := range c.Menu {
+		if key == "" || v == "" {
+			probs = append(probs, fmt.Sprintf("wechat.menu: key %q maps to %q", key, v))
+		}
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("%w: %s", ErrConfig, strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// mode is the configured mode, or the default for the credentials.
+func (c Config) mode(cred Credentials) (Mode, error) {
+	switch {
+	case c.Mode == "" && cred.AESKey != "":
+		return ModeSafe, nil
+	case c.Mode == "":
+		return ModePlain, nil
+	case (c.Mode == ModeSafe || c.Mode == ModeCompatible) && cred.AESKey == "":
+		return "", fmt.Errorf("%w: wechat.mode %s needs %s (the EncodingAESKey)", ErrConfig, c.Mode, EnvAESKey)
+	}
+	return c.Mode, nil
+}
+
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -180,6 +249,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RetryBackoff, 500*time.Millisecond)
 	def(&c.DrainTimeout, 10*time.Second)
 	def(&c.ReplyTTL, time.Minute)
+	def(&c.TimestampWindow, 5*time.Minute)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10
 	}
@@ -241,10 +311,12 @@ func New(cfg Config, cred Credentials, h Handler, rdb redis.UniversalClient, pre
 	if h == nil || rdb == nil {
 		return nil, fmt.Errorf("%w: a handler and a redis client are required", ErrConfig)
 	}
-	for key, v := range cfg.Menu {
-		if key == "" || v == "" {
-			return nil, fmt.Errorf("%w: menu key %q maps to %q", ErrConfig, key, v)
-		}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mode, err := cfg.mode(cred)
+	if err != nil {
+		return nil, err
 	}
 	if prefix == "" {
 		prefix = "{kefu}:"
@@ -253,8 +325,13 @@ func New(cfg Config, cred Credentials, h Handler, rdb redis.UniversalClient, pre
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
+	cfg.Mode = mode
 	a := &Adapter{cfg: cfg, cred: cred, handler: h, rdb: rdb, prefix: prefix + "wechat:",
 		log: log.With("channel", Name), now: time.Now}
+	if mode == ModePlain && cred.AESKey != "" {
+		// Not an error: the key may be set ahead of the switch to safe mode.
+		a.log.Warn("wechat.mode is plain: the EncodingAESKey is not used and encrypted messages are refused")
+	}
 	a.tokens = &tokenCache{rdb: rdb, prefix: a.prefix + "cache:", timeout: 2 * time.Second}
 	a.oa = officialaccount.NewOfficialAccount(&oaconfig.Config{AppID: cred.AppID, AppSecret: cred.AppSecret,
 		Token: cred.Token, EncodingAESKey: cred.AESKey, Cache: a.tokens})

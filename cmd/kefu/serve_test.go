@@ -528,11 +528,12 @@ func TestServeWeChatMounted(t *testing.T) {
 	t.Setenv("KEFU_WECHAT_APP_SECRET", "app-secret-not-logged")
 	t.Setenv("KEFU_WECHAT_TOKEN", "tok3n")
 	g := mustServe(t)
-	parts := []string{"tok3n", "1700000000", "n0nce"}
+	ts := fmt.Sprint(time.Now().Unix()) // within wechat.timestamp_window
+	parts := []string{"tok3n", ts, "n0nce"}
 	sort.Strings(parts)
 	sig := fmt.Sprintf("%x", sha1.Sum([]byte(strings.Join(parts, ""))))
 	get := func(sig string) (int, string) {
-		resp, err := http.Get(g.URL + "/wechat?signature=" + sig + "&timestamp=1700000000&nonce=n0nce&echostr=hello")
+		resp, err := http.Get(g.URL + "/wechat?signature=" + sig + "&timestamp=" + ts + "&nonce=n0nce&echostr=hello")
 		if err != nil {
 			t.Fatal(err)
 		}
