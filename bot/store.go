@@ -119,10 +119,10 @@ func inflightMember(ch, mid string) string { return ch + ":" + mid }
 
 // claim is a delivery's hold on the inbound message it handles.
 type claim struct {
-	key    string // seen:<channel>:<msg id>
-	member string // <channel>:<msg id> in the in-flight set
-	epoch int64      // fences out a delivery that was taken over
-	stage []Outbound // replies an earlier delivery recorded without finishing
+	key    string     // seen:<channel>:<msg id>
+	member string     // <channel>:<msg id> in the in-flight set
+	epoch  int64      // fences out a delivery that was taken over
+	stage  []Outbound // replies an earlier delivery recorded without finishing
 }
 
 // Claim records an inbound message before anything answers it and makes the
