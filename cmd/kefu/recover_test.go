@@ -8,8 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/channels/web"
 	"github.com/kefu-dev/kefu/internal/testkit"
+	"github.com/kefu-dev/kefu/internal/testkit/sampletest"
 )
 
 // TestServeRecoversOrphan: a message claimed by an instance that died
@@ -52,5 +56,61 @@ func TestServeRecoversOrphan(t *testing.T) {
 	}
 	if !strings.Contains(g.logs.String(), "orphaned message finished") {
 		t.Errorf("no log line for the recovery:\n%s", g.logs.String())
+	}
+}
+
+// TestBrowserInProgress: the page (re)sends a message that an instance
+// which went away is still holding; the server answers in_progress and the
+// page keeps showing the bot at work (before, it stopped, and the customer
+// waited for nothing) until the answer, written by whichever instance
+// finishes the message, arrives.
+func TestBrowserInProgress(t *testing.T) {
+	prefix := mustRedisEnv(t)
+	g := mustServe(t)
+	ctx := mustBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the welcome", `document.querySelectorAll('.msg.out[data-kind="welcome"]').length === 1`)
+	token := evalJS[string](t, ctx, `localStorage.getItem("kefu_token")`)
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q", token)
+	}
+	user := parts[1]
+	// The page's next message id is "123"; another instance holds that
+	// message with a lease of an hour and went away.
+	rdb := testkit.Redis(t, 0)
+	m := bot.Message{Channel: web.Name, User: user, ID: user + ":123", Text: "快递到哪了"}
+	if _, err := bot.NewStore(rdb, prefix, bot.WithLease(time.Hour)).Claim(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	evalJS[bool](t, ctx, `crypto.getRandomValues = function (a) { a[0] = 1; a[1] = 2; a[2] = 3; return a; };
+		window.__frames = [];
+		var parse = JSON.parse;
+		JSON.parse = function (s) { var v = parse(s); if (v && v.type) window.__frames.push(v.type); return v; };
+		true`)
+	if err := chromedp.Do(ctx, chromedp.SendKeys("#input", m.Text), chromedp.Click("#send")); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the in_progress frame", `window.__frames.includes("in_progress")`)
+	if hidden := evalJS[bool](t, ctx, `document.getElementById("typing").hidden`); hidden {
+		t.Errorf("after in_progress the page stopped showing the bot at work (frames %v)", evalJS[[]string](t, ctx, `window.__frames`))
+	}
+	// Another instance (its clock past the lease) takes the message over,
+	// answers, and wakes the page through its web channel.
+	later := bot.NewStore(rdb, prefix, bot.WithClock(func() time.Time { return time.Now().Add(2 * time.Hour) }))
+	eng := &bot.Engine{Store: later, Matcher: sampletest.Live(t).Matcher, Texts: bot.DefaultTexts()}
+	outs, err := eng.Handle(context.Background(), m)
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("takeover: %+v %v", outs, err)
+	}
+	if err := web.New(web.Config{}, nil, nil, rdb, prefix, nil).Send(context.Background(), outs[0]); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the answer", `document.querySelectorAll('.msg.out[data-kind="answer"]').length === 1`)
+	poll(t, ctx, "the bot no longer at work", `document.getElementById("typing").hidden`)
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('.msg.in.pending').length`); n != 0 {
+		t.Errorf("%d messages still pending after the answer", n)
 	}
 }
