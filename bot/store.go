@@ -108,9 +108,10 @@ func ConvID(channel, user string) string { return channel + ":" + user }
 
 func (s *Store) convKey(id string) string { return s.prefix + "conv:" + id }
 func (s *Store) txKey(id string) string   { return s.prefix + "tx:" + id }
-func (s *Store) seenKey(ch, mid string) string {
-	return s.prefix + "seen:" + inflightMember(ch, mid)
-}
+func (s *Store) seenKey(ch, mid string) string { return s.markerKey(inflightMember(ch, mid)) }
+
+// markerKey is the dedupe marker of the in-flight set's member.
+func (s *Store) markerKey(member string) string { return s.prefix + "seen:" + member }
 func (s *Store) inflightKey() string { return s.prefix + "inflight" }
 
 // inflightMember names a message in the in-flight set; its marker is
@@ -490,7 +491,7 @@ func (s *Store) orphans(ctx context.Context, n int) ([]Message, error) {
 	cmds := make([]*redis.StringCmd, len(members))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, mb := range members {
-			cmds[i] = p.HGet(ctx, s.prefix+"seen:"+mb, "msg")
+			cmds[i] = p.HGet(ctx, s.markerKey(mb), "msg")
 		}
 		return nil
 	})
