@@ -106,13 +106,13 @@ func NewStore(rdb redis.UniversalClient, prefix string, opts ...StoreOption) *St
 // per customer, reopened after it closes, so history is never split.
 func ConvID(channel, user string) string { return channel + ":" + user }
 
-func (s *Store) convKey(id string) string { return s.prefix + "conv:" + id }
-func (s *Store) txKey(id string) string   { return s.prefix + "tx:" + id }
+func (s *Store) convKey(id string) string      { return s.prefix + "conv:" + id }
+func (s *Store) txKey(id string) string        { return s.prefix + "tx:" + id }
 func (s *Store) seenKey(ch, mid string) string { return s.markerKey(inflightMember(ch, mid)) }
 
 // markerKey is the dedupe marker of the in-flight set's member.
 func (s *Store) markerKey(member string) string { return s.prefix + "seen:" + member }
-func (s *Store) inflightKey() string { return s.prefix + "inflight" }
+func (s *Store) inflightKey() string            { return s.prefix + "inflight" }
 
 // inflightMember names a message in the in-flight set; its marker is
 // seen:<member>.
