@@ -135,11 +135,20 @@ func (e *Engine) texts(lang string) Texts {
 // message, once: at once if this delivery could release its claim, else
 // after the lease (a crash). Two deliveries at the same moment never both
 // answer: a delivery that was taken over writes nothing and gets ErrInFlight.
+//
+// A delivery that vanished without a retry (its instance died, the client
+// gave up) is finished by a Recoverer after its lease.
 func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 	conv, err := e.Store.Claim(ctx, m)
 	if err != nil {
 		return nil, err
 	}
+	return e.handleClaimed(ctx, conv, m)
+}
+
+// handleClaimed answers a message the caller claimed, and releases the
+// claim when it could not.
+func (e *Engine) handleClaimed(ctx context.Context, conv Conversation, m Message) ([]Outbound, error) {
 	outs, err := e.handle(ctx, conv, m)
 	if err != nil {
 		if !errors.Is(err, ErrDuplicate) {
@@ -151,6 +160,32 @@ func (e *Engine) Handle(ctx context.Context, m Message) ([]Outbound, error) {
 		return nil, err
 	}
 	return outs, nil
+}
+
+// recoverMessage takes over an in-flight message whose lease ran out and
+// handles it, as a retry would. It returns ErrDuplicate when the message is
+// done meanwhile and ErrInFlight when another delivery (a retry, another
+// instance's recoverer) has it. A message that this many deliveries
+// (maxTries) could not finish is finished with the Busy notice, so that the
+// customer is told rather than left waiting; a bad rating (the customer's
+// mistake, already refused to them) is finished with no reply.
+func (e *Engine) recoverMessage(ctx context.Context, m Message, maxTries int) ([]Outbound, error) {
+	conv, err := e.Store.claim(ctx, m, true)
+	if err != nil {
+		return nil, err
+	}
+	if conv.claim.epoch > int64(maxTries) {
+		out := Outbound{Channel: m.Channel, User: m.User, Conv: conv.ID, Kind: OutNotice, Text: e.texts(conv.Lang).Busy}
+		if err := e.Store.finish(ctx, conv, false, []Outbound{out}, finishDone, nil); err != nil {
+			return nil, err
+		}
+		return []Outbound{out}, nil
+	}
+	outs, err := e.handleClaimed(ctx, conv, m)
+	if errors.Is(err, ErrBadRating) {
+		return nil, e.Store.finish(ctx, conv, false, nil, finishDone, nil)
+	}
+	return outs, err
 }
 
 // releaseTimeout bounds the release of a claim after a failure.

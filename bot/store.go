@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,14 +39,22 @@ var (
 //	until  pending: the end of the lease (ms) of the delivery handling it
 //	epoch  pending: which delivery owns it (1, then +1 on each takeover)
 //	stage  pending: the replies already recorded (JSON), for a takeover
+//	msg    pending: the message itself (JSON), for the recoverer
 //
 // Claim writes it pending with a lease; the write of the reply marks it done
 // in the same script (and only if the claim is still the writer's). A
 // delivery that fails releases its claim so the channel's retry handles the
 // message at once; one that vanished (a crash) is taken over by a retry
-// after its lease. The lease is checked against the injected clock of the
-// instance that claims: instances' clocks are assumed to agree within a
-// small part of the lease.
+// after its lease, or, with no retry, by the Recoverer of any instance: a
+// pending message is in the in-flight set, inflight, a ZSET of
+// <channel>:<msg id> scored by the end of its lease, written in the claim's
+// script and left in the script that marks the message done. The lease is
+// checked against the injected clock of the instance that claims:
+// instances' clocks are assumed to agree within a small part of the lease.
+//
+// The in-flight set has no TTL: it holds only messages being handled (a
+// member leaves when its message is done, or when the recoverer finds its
+// marker gone), so its size is bounded by the messages in flight.
 type Store struct {
 	rdb       redis.UniversalClient
 	prefix    string        // "{kefu}:" by default
@@ -97,17 +106,24 @@ func NewStore(rdb redis.UniversalClient, prefix string, opts ...StoreOption) *St
 // per customer, reopened after it closes, so history is never split.
 func ConvID(channel, user string) string { return channel + ":" + user }
 
-func (s *Store) convKey(id string) string { return s.prefix + "conv:" + id }
-func (s *Store) txKey(id string) string   { return s.prefix + "tx:" + id }
-func (s *Store) seenKey(ch, mid string) string {
-	return s.prefix + "seen:" + ch + ":" + mid
-}
+func (s *Store) convKey(id string) string      { return s.prefix + "conv:" + id }
+func (s *Store) txKey(id string) string        { return s.prefix + "tx:" + id }
+func (s *Store) seenKey(ch, mid string) string { return s.markerKey(inflightMember(ch, mid)) }
+
+// markerKey is the dedupe marker of the in-flight set's member.
+func (s *Store) markerKey(member string) string { return s.prefix + "seen:" + member }
+func (s *Store) inflightKey() string            { return s.prefix + "inflight" }
+
+// inflightMember names a message in the in-flight set; its marker is
+// seen:<member>.
+func inflightMember(ch, mid string) string { return ch + ":" + mid }
 
 // claim is a delivery's hold on the inbound message it handles.
 type claim struct {
-	key   string     // seen:<channel>:<msg id>
-	epoch int64      // fences out a delivery that was taken over
-	stage []Outbound // replies an earlier delivery recorded without finishing
+	key    string     // seen:<channel>:<msg id>
+	member string     // <channel>:<msg id> in the in-flight set
+	epoch  int64      // fences out a delivery that was taken over
+	stage  []Outbound // replies an earlier delivery recorded without finishing
 }
 
 // Claim records an inbound message before anything answers it and makes the
@@ -118,17 +134,32 @@ type claim struct {
 // not run out; nothing is written then. Record or Save with the returned
 // conversation finishes the message.
 func (s *Store) Claim(ctx context.Context, m Message) (Conversation, error) {
+	return s.claim(ctx, m, false)
+}
+
+// claim is Claim; with takeOver (the recoverer) it claims only a pending
+// message whose lease ran out, and a message that is not pending any more
+// (done, or its marker gone) is ErrDuplicate and leaves the in-flight set.
+func (s *Store) claim(ctx context.Context, m Message, takeOver bool) (Conversation, error) {
 	var conv Conversation
 	if m.ID == "" {
 		return conv, fmt.Errorf("ingest: message has no id")
 	}
 	id := ConvID(m.Channel, m.User)
 	now := s.now()
-	seen := s.seenKey(m.Channel, m.ID)
+	seen, member := s.seenKey(m.Channel, m.ID), inflightMember(m.Channel, m.ID)
+	msg, err := json.Marshal(m)
+	if err != nil {
+		return conv, fmt.Errorf("ingest %s: %w", id, err)
+	}
+	only := "0"
+	if takeOver {
+		only = "1"
+	}
 	res, err := ingestScript.Run(ctx, s.rdb,
-		[]string{seen, s.convKey(id), s.txKey(id)},
+		[]string{seen, s.convKey(id), s.txKey(id), s.inflightKey()},
 		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice, m.Kind,
-		s.lease.Milliseconds(),
+		s.lease.Milliseconds(), string(msg), only, member,
 	).Slice()
 	if err != nil {
 		return conv, fmt.Errorf("ingest %s: %w", id, err)
@@ -148,7 +179,7 @@ func (s *Store) Claim(ctx context.Context, m Message) (Conversation, error) {
 	}
 	conv = parseConv(id, h)
 	conv.LastEntry, _ = res[1].(string)
-	conv.claim.key = seen
+	conv.claim.key, conv.claim.member = seen, member
 	conv.claim.epoch, _ = res[3].(int64)
 	if st, _ := res[4].(string); st != "" {
 		_ = json.Unmarshal([]byte(st), &conv.claim.stage)
@@ -187,14 +218,14 @@ func (s *Store) finish(ctx context.Context, c Conversation, save bool, outs []Ou
 	if state == finishStage {
 		stageJSON, _ = json.Marshal(stage)
 	}
-	args := make([]any, 0, 5+len(fields)+5*len(outs))
-	args = append(args, c.claim.epoch, now, state, string(stageJSON), len(fields))
+	args := make([]any, 0, 6+len(fields)+5*len(outs))
+	args = append(args, c.claim.epoch, now, state, string(stageJSON), c.claim.member, len(fields))
 	args = append(args, fields...)
 	for _, o := range outs {
 		choices, _ := json.Marshal(o.Choices)
 		args = append(args, o.Kind, o.Intent, o.Text, o.Agent, string(choices))
 	}
-	n, err := finishScript.Run(ctx, s.rdb, []string{c.claim.key, s.convKey(c.ID), s.txKey(c.ID)}, args...).Int()
+	n, err := finishScript.Run(ctx, s.rdb, []string{c.claim.key, s.convKey(c.ID), s.txKey(c.ID), s.inflightKey()}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("record %s: %w", c.ID, err)
 	}
@@ -356,6 +387,9 @@ type Entry struct {
 	Choice  string
 	Choices []Choice
 	At      time.Time
+	// Re is, on a reply recorded by the engine, the stream id of the inbound
+	// entry it answers.
+	Re string
 }
 
 // Transcript returns the entries after the stream id after ("" for all).
@@ -371,7 +405,7 @@ func (s *Store) Transcript(ctx context.Context, conv, after string) ([]Entry, er
 	out := make([]Entry, 0, len(xs))
 	for _, x := range xs {
 		str := func(k string) string { v, _ := x.Values[k].(string); return v }
-		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice"), Agent: str("agent")}
+		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice"), Agent: str("agent"), Re: str("re")}
 		if c := str("choices"); c != "" && c != "null" {
 			_ = json.Unmarshal([]byte(c), &e.Choices)
 		}
@@ -398,4 +432,88 @@ func mergeEntities(have, add []intents.Entity) []intents.Entity {
 		}
 	}
 	return have
+}
+
+// repliesScan bounds the transcript read for the replies to one message:
+// they follow its inbound entry closely (only the customer's own messages
+// sent meanwhile and agents' lines interleave).
+const repliesScan = 64
+
+// Replies returns the replies the engine recorded for an inbound message
+// (channel, user, msg id), for a retry of a message that is done: what the
+// first delivery answered. Replies recorded before replies named the entry
+// they answer are not found (none is returned).
+func (s *Store) Replies(ctx context.Context, channel, user, msgID string) ([]Outbound, error) {
+	conv := ConvID(channel, user)
+	seen := s.seenKey(channel, msgID)
+	entry, err := s.rdb.HGet(ctx, seen, "entry").Result()
+	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		entry, err = s.rdb.Get(ctx, seen).Result() // a marker from before claims
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replies %s %s: %w", conv, msgID, err)
+	}
+	xs, err := s.rdb.XRangeN(ctx, s.txKey(conv), entry, "+", repliesScan).Result()
+	if err != nil {
+		return nil, fmt.Errorf("replies %s %s: %w", conv, msgID, err)
+	}
+	var outs []Outbound
+	for _, x := range xs {
+		str := func(k string) string { v, _ := x.Values[k].(string); return v }
+		if str("dir") != "out" || str("re") != entry {
+			continue
+		}
+		o := Outbound{Channel: channel, User: user, Conv: conv, Kind: str("kind"), Agent: str("agent"),
+			Intent: str("intent"), Text: str("text")}
+		if c := str("choices"); c != "" && c != "null" {
+			_ = json.Unmarshal([]byte(c), &o.Choices)
+		}
+		outs = append(outs, o)
+	}
+	return outs, nil
+}
+
+// orphans returns up to n in-flight messages whose lease has run out (the
+// oldest first): their delivery vanished or failed. A member whose marker
+// is gone (its dedupe TTL ran out) leaves the set.
+func (s *Store) orphans(ctx context.Context, n int) ([]Message, error) {
+	members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.inflightKey(), ByScore: true,
+		Start: "-inf", Stop: strconv.FormatInt(s.now().UnixMilli(), 10), Count: int64(n)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("orphans: %w", err)
+	}
+	if len(members) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(members))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, mb := range members {
+			cmds[i] = p.HGet(ctx, s.markerKey(mb), "msg")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("orphans: %w", err)
+	}
+	var ms []Message
+	var stale []any
+	for i, c := range cmds {
+		var m Message
+		if b, err := c.Bytes(); err != nil || json.Unmarshal(b, &m) != nil || m.ID == "" {
+			stale = append(stale, members[i])
+			continue
+		}
+		ms = append(ms, m)
+	}
+	if len(stale) > 0 {
+		// Gone or unreadable: nothing to hand again. (A message finished
+		// meanwhile has left the set already; ZREM of it is harmless.)
+		if err := s.rdb.ZRem(ctx, s.inflightKey(), stale...).Err(); err != nil {
+			return ms, fmt.Errorf("orphans: %w", err)
+		}
+	}
+	return ms, nil
 }

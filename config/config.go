@@ -127,6 +127,10 @@ type Bot struct {
 	// LowTurns: this many messages in a row the bot cannot answer hand the
 	// conversation to a person. Default 2.
 	LowTurns int `yaml:"low_turns"`
+	// RecoverEvery: how often each instance looks for messages whose
+	// delivery vanished (an instance died mid-answer) and finishes them.
+	// Default (0): half the message lease (bot.DefaultLease).
+	RecoverEvery time.Duration `yaml:"recover_every"`
 	// Texts by language ("zh", "en"): any sentence left out keeps its default.
 	Texts map[string]bot.Texts `yaml:"texts"`
 }

@@ -123,9 +123,30 @@ type inbound struct {
 
 // reply is the API's answer to a posted message.
 type reply struct {
-	Duplicate bool           `json:"duplicate,omitempty"`
-	Replies   []bot.Outbound `json:"replies"`
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Status tells a duplicate (a retried id) apart: statusAnswered, with
+	// the replies recorded for that message, or statusInProgress (HTTP 202),
+	// with none yet: they come over the WebSocket and the transcript, from
+	// the delivery handling it or, if that one vanished, from a recoverer.
+	Status  string         `json:"status,omitempty"`
+	Replies []bot.Outbound `json:"replies"`
 }
+
+// Duplicate statuses (reply.Status).
+const (
+	statusAnswered   = "answered"
+	statusInProgress = "in_progress"
+)
+
+// replyReader finds the replies recorded for an inbound message
+// (*bot.Store implements it): a retry of an answered message gets them.
+type replyReader interface {
+	Replies(ctx context.Context, channel, user, msgID string) ([]bot.Outbound, error)
+}
+
+// messageID is the dedupe id of a customer's message: client ids are the
+// customer's own, namespaced so that two customers' ids never meet.
+func messageID(user, id string) string { return user + ":" + id }
 
 func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
 	user, _, ok := a.visitor(r, false)
@@ -139,8 +160,22 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outs, err := a.accept(r.Context(), user, in)
+	if errors.Is(err, bot.ErrInFlight) {
+		writeJSON(w, http.StatusAccepted, reply{Duplicate: true, Status: statusInProgress, Replies: []bot.Outbound{}})
+		return
+	}
 	if errors.Is(err, bot.ErrDuplicate) {
-		writeJSON(w, http.StatusOK, reply{Duplicate: true, Replies: []bot.Outbound{}})
+		outs = []bot.Outbound{}
+		if rr, ok := a.history.(replyReader); ok {
+			got, err := rr.Replies(r.Context(), Name, user, messageID(user, in.ID))
+			if err != nil {
+				a.log.Error("replies", "user", user, "msg_id", in.ID, "err", err)
+				a.fail(w, r, ErrUnavailable)
+				return
+			}
+			outs = append(outs, got...)
+		}
+		writeJSON(w, http.StatusOK, reply{Duplicate: true, Status: statusAnswered, Replies: outs})
 		return
 	}
 	if err != nil {
@@ -177,9 +212,7 @@ func (a *Adapter) accept(ctx context.Context, user string, in inbound) ([]bot.Ou
 	if in.ID == "" {
 		in.ID = newVisitorID() // no client id: no dedupe possible, but never refuse the message
 	}
-	// Client ids are the customer's own: namespaced so that two customers'
-	// ids never meet in the dedupe.
-	m := bot.Message{Channel: Name, User: user, ID: user + ":" + in.ID, Text: in.Text, Choice: in.Choice,
+	m := bot.Message{Channel: Name, User: user, ID: messageID(user, in.ID), Text: in.Text, Choice: in.Choice,
 		Kind: in.Kind, Lang: in.Lang, At: a.now()}
 	if m.Kind == bot.KindRating {
 		m.Choice, m.Text = strings.TrimSpace(in.Choice+" "+in.Text), ""

@@ -21,6 +21,7 @@ import (
 //	{"type":"entries","entries":[Entry…]}  what the page has not seen, then every new entry
 //	{"type":"typing","on":true|false}       the bot is working on a reply
 //	{"type":"error","id":…,"error":code,"message":…}  a message was refused (nothing stored)
+//	{"type":"in_progress","id":…}           a resent message is being handled elsewhere: its replies will come
 //
 // and the page sends {"type":"message", …inbound fields}.
 
@@ -144,6 +145,9 @@ func (a *Adapter) readLoop(ctx context.Context, conn *websocket.Conn, c *client)
 		_ = a.write(ctx, conn, frame{Type: "typing", On: &on})
 		_, err = a.accept(ctx, c.user, f.inbound)
 		_ = a.write(ctx, conn, frame{Type: "typing", On: &off})
+		if errors.Is(err, bot.ErrInFlight) {
+			_ = a.write(ctx, conn, frame{Type: "in_progress", ID: f.ID})
+		}
 		if err != nil && !errors.Is(err, bot.ErrDuplicate) {
 			_, e := a.apiErr(err)
 			_ = a.write(ctx, conn, frame{Type: "error", ID: f.ID, Error: e.Error, Message: e.Message})

@@ -18,12 +18,16 @@ import (
 )
 
 // isReplyWrite matches the engine's script that records a reply and marks
-// the message done (bot/lua/finish.lua: ARGV[3] = "done").
+// the message done (bot/lua/finish.lua: ARGV[3] = "done", after its keys).
 func isReplyWrite(cmd redis.Cmder) bool {
 	args := cmd.Args()
 	name, _ := args[0].(string)
 	name = strings.ToLower(name)
-	return (name == "evalsha" || name == "eval") && len(args) > 8 && args[8] == "done"
+	if (name != "evalsha" && name != "eval") || len(args) < 3 {
+		return false
+	}
+	keys, _ := args[2].(int)
+	return len(args) > 5+keys && args[5+keys] == "done"
 }
 
 // engineClient is a Redis client of the engine's own (so that a hook on it

@@ -95,6 +95,8 @@ type server struct {
 	handoff *bot.Queue // the engine's side of the queue; also words position notices
 	texts   map[string]bot.Texts
 	reaper  *handoff.Reaper
+	// recoverer finishes messages an instance claimed and never answered.
+	recoverer *bot.Recoverer
 	// channels deliver outbound messages by channel name.
 	channels map[string]bot.Channel
 	metrics  *metrics
@@ -142,6 +144,8 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: s.texts,
 		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff}
+	s.recoverer = bot.NewRecoverer(s.engine, bot.RecovererConfig{Every: cfg.Bot.RecoverEvery,
+		Deliver: s.deliver, Log: log})
 	s.web = web.New(web.Config{Title: cfg.Web.Title, MaxMessageLen: cfg.Web.MaxMessageLen,
 		RatePerSecond: cfg.Web.RatePerSecond, Burst: cfg.Web.Burst, MaxBodyBytes: cfg.Web.MaxBodyBytes,
 		AllowedOrigins: cfg.Web.AllowedOrigins, Secret: cfg.Web.Secret, Texts: s.texts},
@@ -274,6 +278,12 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer s.reaper.Close()
+	// Closed before the channels (defers run last first): a recovered
+	// message's replies go out through them.
+	if err := s.recoverer.Start(ctx); err != nil {
+		return err
+	}
+	defer s.recoverer.Close()
 	if s.watcher != nil {
 		if err := s.watcher.Start(ctx); err != nil {
 			return err

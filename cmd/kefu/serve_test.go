@@ -103,7 +103,8 @@ func mustCustomer(t *testing.T, g *gateway) *customer {
 }
 
 type replyJSON struct {
-	Duplicate bool `json:"duplicate"`
+	Duplicate bool   `json:"duplicate"`
+	Status    string `json:"status"`
 	Replies   []struct {
 		Kind    string `json:"kind"`
 		Intent  string `json:"intent"`
@@ -207,9 +208,9 @@ func TestServeConversation(t *testing.T) {
 	if code != 200 || len(r.Replies) != 1 || r.Replies[0].Kind != "answer" || r.Replies[0].Intent != "logistics_track" {
 		t.Fatalf("answer: %d %+v", code, r)
 	}
-	// The same message id again: answered once.
+	// The same message id again: answered once, and given that answer.
 	code, r = c.say("m1", map[string]any{"text": "快递到哪了"})
-	if code != 200 || !r.Duplicate || len(r.Replies) != 0 {
+	if code != 200 || !r.Duplicate || r.Status != "answered" || len(r.Replies) != 1 || r.Replies[0].Intent != "logistics_track" {
 		t.Fatalf("duplicate: %d %+v", code, r)
 	}
 	code, r = c.say("m2", map[string]any{"text": clarify})

@@ -20,6 +20,16 @@
   // Messages sent but not yet seen in the transcript: their bubble, and the
   // message itself for resending after a reconnect.
   var pending = {}, pendingMsg = {};
+  // A resent message the server is still handling elsewhere (an instance
+  // that went away): its answer comes later, so the page keeps showing that
+  // the bot is working on it until a reply arrives (or for a while, since a
+  // conversation with an agent gets no bot reply).
+  var waiting = null;
+
+  function wait(on) {
+    clearTimeout(waiting); waiting = on ? setTimeout(function () { wait(false); }, 30000) : null;
+    typing.hidden = !on;
+  }
 
   function rid() {
     if (window.crypto && crypto.getRandomValues) {
@@ -82,6 +92,7 @@
   function show(entries) {
     entries.forEach(render);
     if (entries.length) lastId = entries[entries.length - 1].id;
+    if (waiting && entries.some(function (e) { return e.dir === "out"; })) wait(false);
     scroll();
   }
 
@@ -105,7 +116,7 @@
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?token=" +
       encodeURIComponent(token) + "&after=" + encodeURIComponent(lastId);
     ws = new WebSocket(url);
-    ws.onopen = function () { backoff = 500; statusDot.classList.add("online"); flush(); };
+    ws.onopen = function () { backoff = 500; statusDot.classList.add("online"); typing.hidden = !waiting; flush(); };
     ws.onmessage = function (ev) {
       var f; try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f.type === "entries") {
@@ -115,7 +126,9 @@
           if (!lastId) send({ kind: "start", id: "start", text: "" }); // the welcome, once per visitor
         }
       } else if (f.type === "typing") {
-        typing.hidden = !f.on;
+        typing.hidden = !f.on && !waiting;
+      } else if (f.type === "in_progress") {
+        wait(true);
       } else if (f.type === "error") {
         var p = f.id && pending[f.id];
         if (p) { p.classList.add("failed"); delete pending[f.id]; delete pendingMsg[f.id]; }
