@@ -338,13 +338,34 @@ func TestClientAddress(t *testing.T) {
 	})
 }
 
-// dial opens a WebSocket to instance i; the HTTP status when refused.
+// dial opens a WebSocket to instance i from addr and reads its first frame;
+// the HTTP status when refused.
 func (c *cluster) dial(i int, addr, token string) (*websocket.Conn, int) {
+	c.t.Helper()
+	conn, code := c.dialRaw(i, addr, token)
+	if conn == nil {
+		return nil, code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var f frame // the first frame: the page is up to date
+	if err := wsjson.Read(ctx, conn, &f); err != nil {
+		c.t.Fatal(err)
+	}
+	return conn, code
+}
+
+// dialRaw opens a WebSocket to instance i from addr ("": no header).
+func (c *cluster) dialRaw(i int, addr, token string) (*websocket.Conn, int) {
 	c.t.Helper()
 	u := "ws" + strings.TrimPrefix(c.urls[i%len(c.urls)], "http") + "/ws?token=" + token
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {addr}}})
+	h := http.Header{}
+	if addr != "" {
+		h.Set("X-Forwarded-For", addr)
+	}
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
 	if err != nil {
 		if resp == nil {
 			c.t.Fatal(err)
@@ -352,10 +373,6 @@ func (c *cluster) dial(i int, addr, token string) (*websocket.Conn, int) {
 		return nil, resp.StatusCode
 	}
 	c.t.Cleanup(func() { conn.CloseNow() })
-	var f frame // the first frame: the page is up to date
-	if err := wsjson.Read(ctx, conn, &f); err != nil {
-		c.t.Fatal(err)
-	}
 	return conn, http.StatusSwitchingProtocols
 }
 
