@@ -138,6 +138,8 @@
     };
   }
 
+  var offlineShown = false;
+
   function keep(t) {
     token = t;
     try { localStorage.setItem("kefu_token", token); } catch (e) {}
@@ -158,10 +160,14 @@
       })
       .then(function (s) {
         if (!s) return;
+        offlineShown = false;
         keep(s.token);
         connect();
       })
-      .catch(function () { system(L.offline); setTimeout(start, 2000); });
+      .catch(function () {
+        if (!offlineShown) { offlineShown = true; system(L.offline); } // once, not at every retry
+        setTimeout(start, Math.max(backoff, 2000));
+      });
   }
 
   document.getElementById("composer").addEventListener("submit", function (ev) {
