@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/kefu-dev/kefu/config"
+)
+
+// TestServeWarnsWithoutWebSecret: with a shared Redis (REDIS_URL) and no
+// KEFU_WEB_SECRET, start-up warns loudly (consequence and fix) and never
+// prints a secret; with the secret set, it does not warn. newServer does no
+// Redis I/O, so the URL need not answer.
+func TestServeWarnsWithoutWebSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name, secret string
+		warn         bool
+	}{
+		{"no secret", "", true},
+		{"secret", "s3cr3t-value-of-32-characters!!", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Redis.URL = "redis://:redis-password@127.0.0.1:1/0"
+			cfg.Web.Secret = tc.secret
+			var logs bytes.Buffer
+			s, err := newServer(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.closeRedis()
+			out := logs.String()
+			warned := strings.Contains(out, "level=WARN") && strings.Contains(out, "KEFU_WEB_SECRET is not set")
+			if warned != tc.warn {
+				t.Errorf("warned %v, want %v:\n%s", warned, tc.warn, out)
+			}
+			if tc.warn && !strings.Contains(out, "401") {
+				t.Errorf("the warning does not say what breaks:\n%s", out)
+			}
+			if strings.Contains(out, "redis-password") || (tc.secret != "" && strings.Contains(out, tc.secret)) {
+				t.Errorf("a secret in the log:\n%s", out)
+			}
+		})
+	}
+}
