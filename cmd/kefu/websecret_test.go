@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/kefu-dev/kefu/config"
+	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
 // TestServeWarnsWithoutWebSecret: with a shared Redis (REDIS_URL) and no
@@ -43,5 +45,25 @@ func TestServeWarnsWithoutWebSecret(t *testing.T) {
 				t.Errorf("a secret in the log:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestWebRevokeCommand: `kefu web revoke` marks the visitor revoked in the
+// gateways' Redis, under their prefix (a conversation id names it too).
+func TestWebRevokeCommand(t *testing.T) {
+	prefix := mustRedisEnv(t)
+	rdb := testkit.Redis(t, 0)
+	t.Cleanup(func() { testkit.Drop(rdb, prefix) })
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"web", "revoke", "AAAAAAAAAAAAAAAAAAAAAA", "web:BBBBBBBBBBBBBBBBBBBBBB"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, id := range []string{"AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB"} {
+		if ttl := rdb.PTTL(context.Background(), prefix+"web:revoked:"+id).Val(); ttl <= 0 {
+			t.Errorf("%s: revocation mark ttl %v", id, ttl)
+		}
+	}
+	if code := run(context.Background(), []string{"web", "revoke"}, &out, &errb); code == 0 {
+		t.Error("no visitor named: exit 0")
 	}
 }
