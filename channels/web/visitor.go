@@ -68,6 +68,9 @@ type token struct {
 
 // verify returns what a token signed with secret says, whatever its age.
 func verify(secret []byte, tok string) (token, bool) {
+	if len(secret) == 0 {
+		return token{}, false
+	}
 	parts := strings.Split(tok, ".")
 	var t token
 	switch {

@@ -153,8 +153,14 @@ func (a *Adapter) Start(ctx context.Context) error {
 	return nil
 }
 
-// signingSecret is the secret tokens are signed and verified with.
-func (a *Adapter) signingSecret() []byte { return *a.secret.Load() }
+// signingSecret is the secret tokens are signed and verified with (nil
+// before Start: nothing verifies).
+func (a *Adapter) signingSecret() []byte {
+	if p := a.secret.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // syncSecret shares this instance's signing secret through Redis (no
 // KEFU_WEB_SECRET): the first instance's secret is every instance's. If the
