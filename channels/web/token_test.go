@@ -87,8 +87,21 @@ func TestRevoke(t *testing.T) {
 	if code, _, _ := c.say(1, "", tok, "a", map[string]any{"text": "你好"}); code != 200 {
 		t.Fatalf("before: %d", code)
 	}
+	open, _ := c.dial(1, "", tok) // on the other instance
 	if err := c.inst[0].Revoke(context.Background(), user); err != nil {
 		t.Fatal(err)
+	}
+	// The open socket is closed: reading ends (a frame may come first).
+	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		var f frame
+		if err := wsjson.Read(rctx, open, &f); err != nil {
+			if rctx.Err() != nil {
+				t.Fatal("the revoked visitor's socket stays open")
+			}
+			break
+		}
 	}
 	c.clock.Advance(48 * time.Hour) // due for refresh too: never refreshed
 	code, out, h := c.say(1, "", tok, "b", map[string]any{"text": "你好"})

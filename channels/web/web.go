@@ -212,9 +212,25 @@ func (a *Adapter) fanOut(ctx context.Context, sub *redis.PubSub) {
 				return
 			}
 			if len(msg.Channel) > n {
-				a.wake(msg.Channel[n:])
+				if msg.Payload == pushRevoked {
+					a.disconnect(msg.Channel[n:])
+				} else {
+					a.wake(msg.Channel[n:])
+				}
 			}
 		}
+	}
+}
+
+// pushRevoked is the push that closes a revoked visitor's sockets.
+const pushRevoked = "revoked"
+
+// disconnect closes a visitor's open sockets on this instance.
+func (a *Adapter) disconnect(user string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for c := range a.clients[user] {
+		c.cancel()
 	}
 }
 
