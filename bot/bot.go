@@ -23,6 +23,9 @@ type Message struct {
 	Kind    string    // KindText (""), KindStart, KindHuman, KindMedia, KindLeave, KindRating
 	Lang    string    // a language hint from the channel (Telegram language_code), optional
 	At      time.Time // when the channel received it
+	// Addr is the client's network address (web only), for the limits per
+	// address (Engine.HandoffAllowed). Never stored.
+	Addr string
 }
 
 // Inbound message kinds. A channel maps its own events onto these.

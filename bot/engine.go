@@ -29,6 +29,12 @@ type Texts struct {
 	NoAgent     string `yaml:"no_agent"`     // nobody online now; the message is kept
 	OutOfHours  string `yaml:"out_of_hours"` // outside business hours; the message is kept
 	Cancelled   string `yaml:"cancelled"`    // the customer left the queue, back to the bot
+
+	// RateLimited: too many messages or new chats from the customer or their
+	// network; try again shortly. HandoffLimited: a hand-off refused by
+	// Engine.HandoffAllowed; the bot stays.
+	RateLimited    string `yaml:"rate_limited"`
+	HandoffLimited string `yaml:"handoff_limited"`
 }
 
 // DefaultTexts returns the Chinese and English wording.
@@ -48,6 +54,10 @@ func DefaultTexts() map[string]Texts {
 			NoAgent:       "当前暂无客服在线。您的问题已记录，客服上线后会第一时间回复您，请留意消息。",
 			Cancelled:     "已为您取消排队，智能客服继续为您服务。",
 			OutOfHours:    "现在是非工作时间（人工客服工作时间为每天 9:00–22:00）。您可以先留言，客服上班后会第一时间回复您。",
+
+			// The limits (channels/web).
+			RateLimited:    "您的操作太频繁了，请稍等片刻再试。",
+			HandoffLimited: "人工客服繁忙，暂时无法为您转接。您可以继续向智能客服提问，或稍后再试转人工。",
 		},
 		"en": {
 			Welcome:       "Hello, I'm the shop's assistant. How can I help? Type \"human\" at any time to reach a person.",
@@ -63,6 +73,10 @@ func DefaultTexts() map[string]Texts {
 			NoAgent:       "No agent is online right now. Your message is saved and the first agent online will reply.",
 			Cancelled:     "You have left the queue; the assistant is back with you.",
 			OutOfHours:    "We are outside our service hours (9:00-22:00 daily). Leave a message and an agent will reply as soon as we open.",
+
+			// The limits (channels/web).
+			RateLimited:    "That was a lot at once; please wait a moment and try again.",
+			HandoffLimited: "Our agents are very busy and cannot take your chat right now. The assistant can still help, or ask for a person again a little later.",
 		},
 	}
 }
@@ -103,6 +117,10 @@ type Engine struct {
 	Handoff  Handoff
 	// Observe, if set, hears every reply the bot decides (for metrics).
 	Observe func(Observation)
+	// HandoffAllowed, if set, is asked before a conversation is handed off
+	// (a channel's limit per client address). Refused: the customer is told
+	// HandoffLimited and the conversation stays with the bot.
+	HandoffAllowed func(ctx context.Context, m Message) (bool, error)
 }
 
 // Observation is what the engine reports about one bot reply.
@@ -280,6 +298,18 @@ func (e *Engine) handle(ctx context.Context, conv Conversation, m Message) ([]Ou
 		conv.LowTurns++
 		if conv.LowTurns >= e.lowTurns() {
 			action, reason = intents.ActionHandoff, "low_confidence"
+		}
+	}
+	if action == intents.ActionHandoff && e.HandoffAllowed != nil {
+		ok, err := e.HandoffAllowed(ctx, m)
+		if err != nil {
+			return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
+		}
+		if !ok {
+			conv.LowTurns = 0
+			out.Kind, out.Text = OutNotice, tx.HandoffLimited
+			e.observe(out, "", matchDur)
+			return e.reply(ctx, conv, out)
 		}
 	}
 	switch action {

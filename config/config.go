@@ -137,15 +137,52 @@ type Bot struct {
 
 // Web is the web chat channel.
 type Web struct {
-	Title          string   `yaml:"title"`           // the chat page's title
-	MaxMessageLen  int      `yaml:"max_message_len"` // characters per message
-	RatePerSecond  float64  `yaml:"rate_per_second"` // messages per second per customer
+	Title         string `yaml:"title"`           // the chat page's title
+	MaxMessageLen int    `yaml:"max_message_len"` // characters per message
+	// RatePerSecond and Burst limit each customer's messages (counted in
+	// Redis, shared by every instance).
+	RatePerSecond  float64  `yaml:"rate_per_second"`
 	Burst          int      `yaml:"burst"`           // messages a customer may send at once
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`  // request body limit
 	AllowedOrigins []string `yaml:"allowed_origins"` // pages on other sites that may embed the chat
+	// Limits per client address, and on WebSockets.
+	Limits WebLimits `yaml:"limits"`
+	// TokenTTL: a visitor token not used for this long is refused (the page
+	// starts a new visitor). TokenRefresh: a token older than this is
+	// replaced by a fresh one when used, so a customer who keeps coming back
+	// keeps their conversation.
+	TokenTTL     time.Duration `yaml:"token_ttl"`
+	TokenRefresh time.Duration `yaml:"token_refresh"`
+	// V1TokensUntil ("2027-01-31", UTC): until this day, the old tokens
+	// without an issue time are exchanged for new ones of the same visitor
+	// by the page's session call. Empty: they are refused (the customer
+	// starts a new visitor and no longer sees the old conversation).
+	V1TokensUntil string `yaml:"v1_tokens_until"`
 	// Secret signs visitor ids; from KEFU_WEB_SECRET only. Empty: a random
 	// secret kept in Redis and shared by every instance.
 	Secret string `yaml:"-"`
+}
+
+// WebLimits are the web chat's limits per client address (the address
+// server.trusted_proxies resolves) and on WebSockets, counted in Redis and
+// shared by every instance. An office or a mobile carrier's NAT puts many
+// real customers behind one address, so the per-address limits are
+// generous: they stop a script, not a busy office. 0 turns a limit off.
+type WebLimits struct {
+	// SessionsPerMinutePerAddr: new visitors (tokens minted) per minute; a
+	// returning customer with a valid token does not count.
+	SessionsPerMinutePerAddr int `yaml:"sessions_per_minute_per_addr"`
+	// MessagesPerSecondPerAddr and MessageBurstPerAddr: messages from every
+	// customer behind one address.
+	MessagesPerSecondPerAddr float64 `yaml:"messages_per_second_per_addr"`
+	MessageBurstPerAddr      int     `yaml:"message_burst_per_addr"`
+	// HandoffsPerHourPerAddr: conversations handed to the agents per hour
+	// (all at once up to this many, then one every hour/N); beyond it the
+	// customer is told the agents are busy and stays with the bot.
+	HandoffsPerHourPerAddr int `yaml:"handoffs_per_hour_per_addr"`
+	// WSPerVisitor and WSPerAddr: open WebSockets (one per open page).
+	WSPerVisitor int `yaml:"ws_per_visitor"`
+	WSPerAddr    int `yaml:"ws_per_addr"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -155,7 +192,10 @@ func Default() Config {
 		Server:  Server{Addr: "127.0.0.1:8080", LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second},
 		Redis:   Redis{Prefix: "{kefu}:"},
 		Bot:     Bot{LowTurns: 2},
-		Web:     Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10},
+		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
+			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
+				HandoffsPerHourPerAddr: 20, WSPerVisitor: 5, WSPerAddr: 200},
+			TokenTTL: 30 * 24 * time.Hour, TokenRefresh: 24 * time.Hour},
 		Handoff: Handoff{
 			Groups: []string{"pre_sales", "after_sales", "payments"},
 			Categories: map[string]string{"product": "pre_sales", "promotion": "pre_sales",
@@ -325,6 +365,18 @@ func (c Config) Validate() error {
 	}
 	if c.Web.RatePerSecond <= 0 || c.Web.Burst < 1 {
 		errs = append(errs, fmt.Errorf("web.rate_per_second %v / web.burst %d: must be positive", c.Web.RatePerSecond, c.Web.Burst))
+	}
+	if l := c.Web.Limits; l.SessionsPerMinutePerAddr < 0 || l.MessagesPerSecondPerAddr < 0 || l.MessageBurstPerAddr < 0 ||
+		l.HandoffsPerHourPerAddr < 0 || l.WSPerVisitor < 0 || l.WSPerAddr < 0 {
+		errs = append(errs, fmt.Errorf("web.limits %+v: must not be negative (0 turns a limit off)", l))
+	}
+	if c.Web.TokenTTL < time.Hour || c.Web.TokenRefresh <= 0 || c.Web.TokenRefresh >= c.Web.TokenTTL {
+		errs = append(errs, fmt.Errorf("web.token_ttl %v / web.token_refresh %v: the ttl at least 1h, the refresh positive and shorter", c.Web.TokenTTL, c.Web.TokenRefresh))
+	}
+	if c.Web.V1TokensUntil != "" {
+		if _, err := time.Parse(time.DateOnly, c.Web.V1TokensUntil); err != nil {
+			errs = append(errs, fmt.Errorf("web.v1_tokens_until %q: not a date (2027-01-31)", c.Web.V1TokensUntil))
+		}
 	}
 	if c.Web.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("web.max_body_bytes %d: must be at least 1024", c.Web.MaxBodyBytes))

@@ -8,9 +8,11 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kefu-dev/kefu/bot"
@@ -20,6 +22,10 @@ import (
 var static embed.FS
 
 const cookieName = "kefu_visitor"
+
+// tokenHeader carries a fresh visitor token on an API answer when the one
+// used is due for replacement; the client keeps it instead.
+const tokenHeader = "X-Kefu-Token"
 
 func (a *Adapter) routes() {
 	mux := http.NewServeMux()
@@ -70,25 +76,69 @@ func (a *Adapter) embedJS(w http.ResponseWriter, r *http.Request) {
 
 // visitor returns the customer of a request: the bearer token, or (for the
 // page's own session call and the WebSocket) the token query parameter or
-// cookie.
-func (a *Adapter) visitor(r *http.Request, allowCookie bool) (string, string, bool) {
-	tok := ""
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		tok = strings.TrimPrefix(h, "Bearer ")
-	} else if q := r.URL.Query().Get("token"); q != "" && allowCookie {
-		tok = q
-	} else if c, err := r.Cookie(cookieName); err == nil && allowCookie {
-		tok = c.Value
-	}
-	if tok == "" {
-		return "", "", false
-	}
-	id, ok := verify(a.secret, tok)
-	return id, tok, ok
+// cookie; false unless it is genuine and current (a v1 token only when
+// allowV1). Revocation is checked by take.
+func (a *Adapter) visitor(r *http.Request, allowCookie, allowV1 bool) (token, bool) {
+	return a.check(rawToken(r, allowCookie), allowV1)
 }
 
-// session returns the caller's visitor token, minting one when the request
-// carries none (or a forged one). Body: optional {"token": "…"}.
+// rawToken is the token a request carries, unchecked.
+func rawToken(r *http.Request, allowCookie bool) string {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer ")
+	} else if q := r.URL.Query().Get("token"); q != "" && allowCookie {
+		return q
+	} else if c, err := r.Cookie(cookieName); err == nil && allowCookie {
+		return c.Value
+	}
+	return ""
+}
+
+// check verifies a token and its age.
+func (a *Adapter) check(tok string, allowV1 bool) (token, bool) {
+	if tok == "" {
+		return token{}, false
+	}
+	t, ok := verify(a.signingSecret(), tok)
+	if !ok || !a.current(t, allowV1) {
+		return token{}, false
+	}
+	return t, true
+}
+
+// issued is a token's issue time for the revocation check (a v1 token's
+// is the epoch: any revocation refuses it).
+func (t token) issued() time.Time {
+	if t.iat.IsZero() {
+		return time.Unix(0, 0)
+	}
+	return t.iat
+}
+
+// clientAddr is the address a request's limits are counted under.
+func (a *Adapter) clientAddr(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	addr := peer
+	if a.cfg.ClientIP != nil {
+		addr = a.cfg.ClientIP(r)
+	}
+	if addr == peer && (r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("X-Real-IP") != "") {
+		a.proxyLog.Do(func() {
+			a.log.Warn("a request carries X-Forwarded-For or X-Real-IP from a peer that is not in server.trusted_proxies: " +
+				"the header is ignored. If kefu runs behind a reverse proxy, add it to server.trusted_proxies, " +
+				"or every customer is limited as one client address (the proxy's)")
+		})
+	}
+	return addr
+}
+
+// session returns the caller's visitor token: the one the request carries
+// (replaced by a fresh one when due), or a new visitor's when it carries
+// none, or one forged, expired or revoked. New visitors are limited per
+// client address (429, nothing minted). Body: optional {"token": "…"}.
 func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Token string `json:"token"`
@@ -97,19 +147,43 @@ func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	id, tok, ok := a.visitor(r, true)
-	if body.Token != "" {
-		if bid, good := verify(a.secret, body.Token); good {
-			id, tok, ok = bid, body.Token, true
+	tok := rawToken(r, true)
+	if _, good := a.check(body.Token, true); good {
+		tok = body.Token
+	}
+	t, ok := a.check(tok, true)
+	if ok {
+		switch err := a.take(r.Context(), t.id, t.issued()); {
+		case errors.Is(err, errRevoked):
+			ok = false
+		case err != nil:
+			a.log.Error("session", "user", t.id, "err", err)
+			a.fail(w, r, ErrUnavailable)
+			return
+		default:
+			if nt := a.refreshed(t); nt != "" {
+				tok = nt
+			}
 		}
 	}
 	if !ok {
-		id = newVisitorID()
-		tok = sign(a.secret, id)
+		addr := a.clientAddr(r)
+		t = token{id: newVisitorID()}
+		if b, on := perPeriod(a.sessAddrKey(addrKey(addr)), a.cfg.Limits.SessionsPerMinutePerAddr, time.Minute); on {
+			if err := a.take(r.Context(), t.id, time.Time{}, b); err != nil {
+				if !errors.Is(err, ErrRateLimited) {
+					a.log.Error("session", "err", err)
+					err = ErrUnavailable
+				}
+				a.fail(w, r, err)
+				return
+			}
+		}
+		tok = sign(a.signingSecret(), t.id, a.now())
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: 365 * 24 * 3600})
-	writeJSON(w, http.StatusOK, map[string]string{"token": tok, "user": id, "conv": bot.ConvID(Name, id)})
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(a.tokenTTL() / time.Second)})
+	writeJSON(w, http.StatusOK, map[string]string{"token": tok, "user": t.id, "conv": bot.ConvID(Name, t.id)})
 }
 
 // inbound is a customer message on the API or the WebSocket.
@@ -149,7 +223,7 @@ type replyReader interface {
 func messageID(user, id string) string { return user + ":" + id }
 
 func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
-	user, _, ok := a.visitor(r, false)
+	t, ok := a.visitor(r, false, false)
 	if !ok {
 		a.fail(w, r, ErrNoVisitor)
 		return
@@ -159,7 +233,10 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	outs, err := a.accept(r.Context(), user, in)
+	outs, err := a.accept(r.Context(), t, a.clientAddr(r), in)
+	if !errors.Is(err, ErrNoVisitor) {
+		a.refreshHeader(w, t)
+	}
 	if errors.Is(err, bot.ErrInFlight) {
 		writeJSON(w, http.StatusAccepted, reply{Duplicate: true, Status: statusInProgress, Replies: []bot.Outbound{}})
 		return
@@ -167,9 +244,9 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, bot.ErrDuplicate) {
 		outs = []bot.Outbound{}
 		if rr, ok := a.history.(replyReader); ok {
-			got, err := rr.Replies(r.Context(), Name, user, messageID(user, in.ID))
+			got, err := rr.Replies(r.Context(), Name, t.id, messageID(t.id, in.ID))
 			if err != nil {
-				a.log.Error("replies", "user", user, "msg_id", in.ID, "err", err)
+				a.log.Error("replies", "user", t.id, "msg_id", in.ID, "err", err)
 				a.fail(w, r, ErrUnavailable)
 				return
 			}
@@ -188,9 +265,19 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, reply{Replies: outs})
 }
 
-// accept checks the limits, hands the message to the engine and wakes the
-// customer's pages. Nothing is stored when a limit refuses the message.
-func (a *Adapter) accept(ctx context.Context, user string, in inbound) ([]bot.Outbound, error) {
+// refreshHeader gives the client a fresh token when its own is due.
+func (a *Adapter) refreshHeader(w http.ResponseWriter, t token) {
+	if nt := a.refreshed(t); nt != "" {
+		w.Header().Set(tokenHeader, nt)
+	}
+}
+
+// accept checks the visitor's revocation and the limits (per visitor and
+// per client address, in one round trip), hands the message to the engine
+// and wakes the customer's pages. Nothing is stored when a limit refuses the
+// message.
+func (a *Adapter) accept(ctx context.Context, t token, addr string, in inbound) ([]bot.Outbound, error) {
+	user := t.id
 	in.Text = strings.TrimSpace(in.Text)
 	switch in.Kind {
 	case bot.KindText, bot.KindStart, bot.KindHuman, bot.KindRating:
@@ -206,14 +293,18 @@ func (a *Adapter) accept(ctx context.Context, user string, in inbound) ([]bot.Ou
 	if utf8.RuneCountInString(in.Text) > a.cfg.MaxMessageLen {
 		return nil, ErrTooLong
 	}
-	if !a.limits.allow(user, a.now()) {
-		return nil, ErrRateLimited
+	if err := a.take(ctx, user, t.issued(), a.messageBuckets(user, addr)...); err != nil {
+		if errors.Is(err, ErrRateLimited) || errors.Is(err, ErrNoVisitor) {
+			return nil, err
+		}
+		a.log.Error("limit", "user", user, "err", err)
+		return nil, errors.Join(ErrUnavailable, err)
 	}
 	if in.ID == "" {
 		in.ID = newVisitorID() // no client id: no dedupe possible, but never refuse the message
 	}
 	m := bot.Message{Channel: Name, User: user, ID: messageID(user, in.ID), Text: in.Text, Choice: in.Choice,
-		Kind: in.Kind, Lang: in.Lang, At: a.now()}
+		Kind: in.Kind, Lang: in.Lang, At: a.now(), Addr: addr}
 	if m.Kind == bot.KindRating {
 		m.Choice, m.Text = strings.TrimSpace(in.Choice+" "+in.Text), ""
 	} else if m.Choice == bot.ChoiceHuman {
@@ -273,28 +364,38 @@ func (a *Adapter) entries(ctx context.Context, user, after string) ([]Entry, err
 	return out, nil
 }
 
-// transcriptRequest is the visitor (from its cookie too when allowCookie)
-// and the ?after= entry id of a request for the transcript; false when it
-// has failed the request.
-func (a *Adapter) transcriptRequest(w http.ResponseWriter, r *http.Request, allowCookie bool) (user, after string, ok bool) {
-	user, _, ok = a.visitor(r, allowCookie)
+// transcriptRequest is the visitor (from its cookie too when allowCookie,
+// not revoked) and the ?after= entry id of a request for the transcript;
+// false when it has failed the request.
+func (a *Adapter) transcriptRequest(w http.ResponseWriter, r *http.Request, allowCookie bool) (t token, after string, ok bool) {
+	t, ok = a.visitor(r, allowCookie, false)
 	if !ok {
 		a.fail(w, r, ErrNoVisitor)
-		return "", "", false
+		return token{}, "", false
 	}
 	after = r.URL.Query().Get("after")
 	if after != "" && !validStreamID(after) {
 		a.fail(w, r, ErrBadRequest)
-		return "", "", false
+		return token{}, "", false
 	}
-	return user, after, true
+	if err := a.take(r.Context(), t.id, t.issued()); err != nil {
+		if !errors.Is(err, ErrNoVisitor) {
+			a.log.Error("revocation", "user", t.id, "err", err)
+			err = ErrUnavailable
+		}
+		a.fail(w, r, err)
+		return token{}, "", false
+	}
+	return t, after, true
 }
 
 func (a *Adapter) getMessages(w http.ResponseWriter, r *http.Request) {
-	user, after, ok := a.transcriptRequest(w, r, false)
+	t, after, ok := a.transcriptRequest(w, r, false)
 	if !ok {
 		return
 	}
+	user := t.id
+	a.refreshHeader(w, t)
 	es, err := a.entries(r.Context(), user, after)
 	if err != nil {
 		a.log.Error("transcript", "user", user, "err", err)
@@ -343,8 +444,11 @@ type apiError struct {
 func (a *Adapter) apiErr(err error) (int, apiError) {
 	code, name := status(err)
 	msg := err.Error()
-	if code == http.StatusServiceUnavailable {
+	switch code {
+	case http.StatusServiceUnavailable:
 		msg = a.texts(a.cfg.Lang).Busy // never show a customer an internal error
+	case http.StatusTooManyRequests:
+		msg = a.texts(a.cfg.Lang).RateLimited
 	}
 	return code, apiError{Error: name, Message: msg}
 }
@@ -352,7 +456,7 @@ func (a *Adapter) apiErr(err error) (int, apiError) {
 func (a *Adapter) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code, body := a.apiErr(err)
 	if code == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(err)))
 	}
 	writeJSON(w, code, body)
 }

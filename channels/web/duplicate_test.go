@@ -55,7 +55,7 @@ func TestDuplicateStatus(t *testing.T) {
 	lease := 10 * time.Second
 	store := bot.NewStore(rdb, prefix, bot.WithClock(clk.Now), bot.WithLease(lease))
 	eng := &bot.Engine{Store: store, Matcher: sampletest.Live(t).Matcher, Texts: bot.DefaultTexts()}
-	a := New(Config{MaxMessageLen: 500, RatePerSecond: 100, Burst: 100, Secret: "0123456789abcdef0123456789abcdef",
+	a := New(Config{MaxMessageLen: 500, Secret: "0123456789abcdef0123456789abcdef",
 		Texts: bot.DefaultTexts()}, eng, store, rdb, prefix, nil)
 	ctx := context.Background()
 	if err := a.Start(ctx); err != nil {

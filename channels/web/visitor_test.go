@@ -3,24 +3,32 @@ package web
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestVisitorToken(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	id := newVisitorID()
-	tok := sign(secret, id)
-	if got, ok := verify(secret, tok); !ok || got != id {
-		t.Fatalf("verify(sign(%s)) = %q, %v", id, got, ok)
+	iat := time.Unix(1_800_000_000, 0)
+	tok := sign(secret, id, iat)
+	if got, ok := verify(secret, tok); !ok || got.id != id || !got.iat.Equal(iat) {
+		t.Fatalf("verify(sign(%s)) = %+v, %v", id, got, ok)
+	}
+	if got, ok := verify(secret, signV1(secret, id)); !ok || got.id != id || !got.iat.IsZero() {
+		t.Fatalf("verify(v1) = %+v, %v", got, ok)
 	}
 	other := newVisitorID()
-	forged := strings.Replace(tok, id, other, 1) // someone else's id with this mac
+	parts := strings.Split(tok, ".")
 	bad := []struct{ name, tok string }{
 		{"empty", ""},
-		{"other id, same mac", forged},
-		{"other secret", sign([]byte("another secret, 32 bytes long!!!"), id)},
+		{"other id, same mac", strings.Replace(tok, id, other, 1)},
+		{"younger issue time, same mac", strings.Join([]string{parts[0], parts[1], "1900000000", parts[3]}, ".")},
+		{"issue time with a leading zero", strings.Join([]string{parts[0], parts[1], "0" + parts[2], parts[3]}, ".")},
+		{"v2 mac as v1", "v1." + id + "." + parts[3]},
+		{"other secret", sign([]byte("another secret, 32 bytes long!!!"), id, iat)},
 		{"truncated mac", tok[:len(tok)-2]},
-		{"wrong version", "v2" + tok[2:]},
-		{"no mac", "v1." + id},
+		{"wrong version", "v3" + tok[2:]},
+		{"no mac", "v2." + id + "." + parts[2]},
 	}
 	for _, b := range bad {
 		if _, ok := verify(secret, b.tok); ok {
@@ -29,6 +37,21 @@ func TestVisitorToken(t *testing.T) {
 	}
 	if newVisitorID() == id {
 		t.Error("two visitor ids are equal")
+	}
+}
+
+func TestAddrKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":            "203.0.113.7",
+		"::ffff:203.0.113.7":     "203.0.113.7",
+		"2001:db8:1:2:aaaa::1":   "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::999": "2001:db8:1:2::/64", // same subscriber network
+		"2001:db8:1:3::1":        "2001:db8:1:3::/64",
+		"not-an-ip":              "not-an-ip",
+	} {
+		if got := addrKey(in); got != want {
+			t.Errorf("addrKey(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -10,8 +10,9 @@
 // publish that wakes the connections holding that customer, wherever they are.
 //
 // It does not decide what to answer (bot does) and keeps no conversation
-// state in memory: the only per-instance state is the set of open WebSockets
-// and the rate limiters.
+// state in memory: the only per-instance state is the set of open WebSockets.
+// Its limits (per visitor and per client address: new visitors, messages,
+// hand-offs, open sockets) are counted in Redis, shared by every instance.
 package web
 
 import (
@@ -23,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,12 +50,23 @@ type History interface {
 type Config struct {
 	Title          string   // page title
 	MaxMessageLen  int      // characters
-	RatePerSecond  float64  // per customer
-	Burst          int      // per customer
 	MaxBodyBytes   int64    // per request
 	AllowedOrigins []string // host patterns of shop pages that may embed the chat
+	// Limits per visitor and per client address (0: off).
+	Limits Limits
+	// ClientIP returns the client address of a request (through the trusted
+	// proxies). Nil: the connection's peer.
+	ClientIP func(*http.Request) string
+	// TokenTTL: a visitor token older than this is refused (default 30
+	// days); TokenRefresh: one older than this is replaced when used
+	// (default 1 day).
+	TokenTTL, TokenRefresh time.Duration
+	// V1Until: until then the session call exchanges a token of the first
+	// format (no issue time) for a new one of the same visitor. Zero: never.
+	V1Until time.Time
 	// Secret signs visitor tokens. Empty: a random secret kept in Redis,
-	// shared by every instance (created on Start).
+	// shared by every instance (created on Start, and written back by any
+	// instance that finds it gone).
 	Secret string
 	// Lang is the default language of the page's own labels ("zh" or "en").
 	Lang string
@@ -72,9 +85,9 @@ type Adapter struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	secret []byte
-	mux    *http.ServeMux
-	limits *limiter
+	secret   atomic.Pointer[[]byte]
+	mux      *http.ServeMux
+	proxyLog sync.Once // the warning about an untrusted proxy, once
 
 	mu      sync.Mutex
 	clients map[string]map[*client]struct{} // visitor id -> open sockets
@@ -95,7 +108,6 @@ func New(cfg Config, h Handler, hist History, rdb redis.UniversalClient, prefix 
 	}
 	a := &Adapter{cfg: cfg, handler: h, history: hist, rdb: rdb, prefix: prefix,
 		log: log.With("channel", Name), now: time.Now, clients: map[string]map[*client]struct{}{}}
-	a.limits = newLimiter(cfg.RatePerSecond, cfg.Burst)
 	a.routes()
 	return a
 }
@@ -119,19 +131,16 @@ func (a *Adapter) Send(ctx context.Context, out bot.Outbound) error {
 // subscription runs until Close.
 func (a *Adapter) Start(ctx context.Context) error {
 	if a.cfg.Secret != "" {
-		a.secret = []byte(a.cfg.Secret)
+		b := []byte(a.cfg.Secret)
+		a.secret.Store(&b)
 	} else {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
-		key := a.prefix + "web:secret"
-		if err := a.rdb.SetNX(ctx, key, base64.RawStdEncoding.EncodeToString(b), 0).Err(); err != nil {
+		s := []byte(base64.RawStdEncoding.EncodeToString(b))
+		a.secret.Store(&s)
+		if err := a.syncSecret(ctx); err != nil {
 			return fmt.Errorf("web start: %w", err)
 		}
-		s, err := a.rdb.Get(ctx, key).Result()
-		if err != nil {
-			return fmt.Errorf("web start: %w", err)
-		}
-		a.secret = []byte(s)
 	}
 	sub := a.rdb.PSubscribe(ctx, a.pushChannel("*"))
 	if _, err := sub.Receive(ctx); err != nil { // the subscription is confirmed
@@ -141,28 +150,87 @@ func (a *Adapter) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.stop, a.done = cancel, make(chan struct{})
 	go a.fanOut(runCtx, sub)
-	go a.limits.sweep(runCtx, time.Minute)
 	return nil
 }
 
-// fanOut wakes the open sockets of each customer a push names.
+// signingSecret is the secret tokens are signed and verified with (nil
+// before Start: nothing verifies).
+func (a *Adapter) signingSecret() []byte {
+	if p := a.secret.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// syncSecret shares this instance's signing secret through Redis (no
+// KEFU_WEB_SECRET): the first instance's secret is every instance's. If the
+// key is gone (Redis lost its data), this instance writes its secret back,
+// so that an instance starting next adopts it rather than minting another
+// one (two secrets would refuse each other's tokens). The key has no TTL:
+// it lives as long as the visitor tokens it signs must verify.
+func (a *Adapter) syncSecret(ctx context.Context) error {
+	mine := a.signingSecret()
+	if err := a.rdb.SetNX(ctx, a.secretKey(), mine, 0).Err(); err != nil {
+		return err
+	}
+	s, err := a.rdb.Get(ctx, a.secretKey()).Bytes()
+	if err != nil {
+		return err
+	}
+	if string(s) != string(mine) {
+		if a.stop != nil { // not at start: another instance's secret won
+			a.log.Warn("the visitor token secret in Redis changed (Redis lost its data?): tokens signed before are refused; set KEFU_WEB_SECRET to keep one secret")
+		}
+		a.secret.Store(&s)
+	}
+	return nil
+}
+
+// fanOut wakes the open sockets of each customer a push names, and keeps
+// the shared signing secret in Redis (syncSecret) every minute.
 func (a *Adapter) fanOut(ctx context.Context, sub *redis.PubSub) {
 	defer close(a.done)
 	defer sub.Close()
 	ch := sub.Channel(redis.WithChannelSize(1024))
 	n := len(a.pushChannel(""))
+	secretTick := time.NewTicker(time.Minute)
+	defer secretTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-secretTick.C:
+			if a.cfg.Secret == "" {
+				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := a.syncSecret(sctx); err != nil {
+					a.log.Warn("visitor token secret", "err", err)
+				}
+				cancel()
+			}
 		case msg, ok := <-ch:
 			if !ok {
 				return
 			}
 			if len(msg.Channel) > n {
-				a.wake(msg.Channel[n:])
+				if msg.Payload == pushRevoked {
+					a.disconnect(msg.Channel[n:])
+				} else {
+					a.wake(msg.Channel[n:])
+				}
 			}
 		}
+	}
+}
+
+// pushRevoked is the push that closes a revoked visitor's sockets.
+const pushRevoked = "revoked"
+
+// disconnect closes a visitor's open sockets on this instance.
+func (a *Adapter) disconnect(user string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for c := range a.clients[user] {
+		c.cancel()
 	}
 }
 

@@ -21,14 +21,23 @@ import (
 //	{"type":"entries","entries":[Entry…]}  what the page has not seen, then every new entry
 //	{"type":"typing","on":true|false}       the bot is working on a reply
 //	{"type":"error","id":…,"error":code,"message":…}  a message was refused (nothing stored)
+//	{"type":"token","token":…}              first, when the page's token is due for replacement: keep this one
 //	{"type":"in_progress","id":…}           a resent message is being handled elsewhere: its replies will come
 //
 // and the page sends {"type":"message", …inbound fields}.
+//
+// Open sockets are capped per visitor and per client address (counted in
+// Redis with a lease, renewed at each ping): over a cap the upgrade is
+// refused with 429 and Retry-After.
 
 type client struct {
-	user   string
-	wakeC  chan struct{}
-	cancel context.CancelFunc
+	id      string // the socket's own id (its place in the caps' sets)
+	user    string
+	tok     token
+	addr    string
+	counted bool // in the caps' sets
+	wakeC   chan struct{}
+	cancel  context.CancelFunc
 }
 
 // poke wakes the client's writer without blocking; one pending wake is enough
@@ -42,6 +51,7 @@ func (c *client) poke() {
 
 type frame struct {
 	Type    string  `json:"type"`
+	Token   string  `json:"token,omitempty"`
 	Entries []Entry `json:"entries,omitempty"`
 	On      *bool   `json:"on,omitempty"`
 	ID      string  `json:"id,omitempty"`
@@ -55,10 +65,26 @@ type clientFrame struct {
 }
 
 func (a *Adapter) socket(w http.ResponseWriter, r *http.Request) {
-	user, after, ok := a.transcriptRequest(w, r, true)
+	t, after, ok := a.transcriptRequest(w, r, true)
 	if !ok {
 		return
 	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	c := &client{id: newVisitorID(), user: t.id, tok: t, addr: a.clientAddr(r), wakeC: make(chan struct{}, 1), cancel: cancel}
+	if err := a.openSocket(ctx, c); err != nil {
+		if !errors.Is(err, ErrRateLimited) {
+			a.log.Error("socket open", "user", c.user, "err", err)
+			err = ErrUnavailable
+		}
+		a.fail(w, r, err)
+		return
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		a.closeSocket(cctx, c)
+	}()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: a.cfg.AllowedOrigins})
 	if err != nil {
 		return // Accept has answered the request
@@ -66,9 +92,12 @@ func (a *Adapter) socket(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(a.maxBody())
 	a.conns.Add(1)
 	defer a.conns.Done()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	c := &client{user: user, wakeC: make(chan struct{}, 1), cancel: cancel}
+	if nt := a.refreshed(t); nt != "" {
+		if err := a.write(ctx, conn, frame{Type: "token", Token: nt}); err != nil {
+			conn.Close(websocket.StatusGoingAway, "")
+			return
+		}
+	}
 	a.addClient(c) // before the first read of the transcript, so no push is missed
 	defer a.removeClient(c)
 	c.poke()
@@ -85,7 +114,7 @@ func (a *Adapter) socket(w http.ResponseWriter, r *http.Request) {
 // writeLoop sends what the page has not seen each time the customer's
 // conversation changes, and pings to keep proxies from closing the socket.
 func (a *Adapter) writeLoop(ctx context.Context, conn *websocket.Conn, c *client, after string) error {
-	ping := time.NewTicker(30 * time.Second)
+	ping := time.NewTicker(socketPing)
 	defer ping.Stop()
 	first := true // the first frame goes out even when empty: the page knows it is up to date
 	for {
@@ -98,6 +127,9 @@ func (a *Adapter) writeLoop(ctx context.Context, conn *websocket.Conn, c *client
 			cancel()
 			if err != nil {
 				return err
+			}
+			if err := a.renewSocket(ctx, c); err != nil {
+				a.log.Warn("socket renew", "user", c.user, "err", err) // the next ping retries
 			}
 		case <-c.wakeC:
 			es, err := a.entries(ctx, c.user, after)
@@ -143,7 +175,7 @@ func (a *Adapter) readLoop(ctx context.Context, conn *websocket.Conn, c *client)
 		}
 		on, off := true, false
 		_ = a.write(ctx, conn, frame{Type: "typing", On: &on})
-		_, err = a.accept(ctx, c.user, f.inbound)
+		_, err = a.accept(ctx, c.tok, c.addr, f.inbound)
 		_ = a.write(ctx, conn, frame{Type: "typing", On: &off})
 		if errors.Is(err, bot.ErrInFlight) {
 			_ = a.write(ctx, conn, frame{Type: "in_progress", ID: f.ID})

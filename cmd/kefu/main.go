@@ -18,6 +18,7 @@ Usage:
   kefu serve [--config FILE] [--addr HOST:PORT] [--faq DIR]   run the gateway (web chat at /)
   kefu bench web [--url URL] [--customers N] [--messages N]   load the web chat's JSON API
   kefu ask [--faq DIR] [--json] TEXT          what the bot makes of one message, and why
+  kefu web revoke [--config FILE] VISITOR...  refuse every token of web visitors (needs REDIS_URL)
   kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
   kefu faq test [DIR]                         run the FAQ folder's editor tests (tests.yaml)
   kefu eval cases [--faq DIR] [--json] FILE   decisions on labelled cases (text<TAB>expected)
@@ -73,6 +74,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	case "ask":
 		return cmdAsk(args[1:], stdout)
+	case "web":
+		if sub("web") == "revoke" {
+			return cmdWebRevoke(ctx, args[2:], stdout)
+		}
 	case "faq":
 		switch sub("faq") {
 		case "lint":

@@ -74,7 +74,7 @@ func TestBrowserInProgress(t *testing.T) {
 	poll(t, ctx, "the welcome", `document.querySelectorAll('.msg.out[data-kind="welcome"]').length === 1`)
 	token := evalJS[string](t, ctx, `localStorage.getItem("kefu_token")`)
 	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+	if len(parts) != 4 { // v2.<id>.<issued>.<mac>
 		t.Fatalf("token %q", token)
 	}
 	user := parts[1]

@@ -146,10 +146,14 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff}
 	s.recoverer = bot.NewRecoverer(s.engine, bot.RecovererConfig{Every: cfg.Bot.RecoverEvery,
 		Deliver: s.deliver, Log: log})
-	s.web = web.New(web.Config{Title: cfg.Web.Title, MaxMessageLen: cfg.Web.MaxMessageLen,
-		RatePerSecond: cfg.Web.RatePerSecond, Burst: cfg.Web.Burst, MaxBodyBytes: cfg.Web.MaxBodyBytes,
-		AllowedOrigins: cfg.Web.AllowedOrigins, Secret: cfg.Web.Secret, Texts: s.texts},
-		s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
+	s.web = web.New(webConfig(cfg.Web, s.texts, s.clientIP.ClientIP), s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
+	s.engine.HandoffAllowed = s.web.HandoffAllowed
+	if cfg.Redis.URL != "" && cfg.Web.Secret == "" {
+		log.Warn("KEFU_WEB_SECRET is not set while REDIS_URL points at a shared Redis, so several instances are likely: " +
+			"the secret that signs web visitor tokens lives only in Redis. If Redis loses its data, instances may sign " +
+			"with different secrets and refuse each other's visitors (401), and every web customer loses their conversation. " +
+			"Set KEFU_WEB_SECRET to the same random value (at least 16 characters, e.g. `openssl rand -base64 32`) on every instance.")
+	}
 	s.channels = map[string]bot.Channel{web.Name: s.web}
 	if tok := os.Getenv("KEFU_TELEGRAM_TOKEN"); tok != "" {
 		tc := cfg.Telegram
@@ -189,6 +193,22 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.routes()
 	return s, nil
+}
+
+// webConfig is the web channel's configuration.
+func webConfig(c config.Web, texts map[string]bot.Texts, clientIP func(*http.Request) string) web.Config {
+	l := c.Limits
+	wc := web.Config{Title: c.Title, MaxMessageLen: c.MaxMessageLen, MaxBodyBytes: c.MaxBodyBytes,
+		AllowedOrigins: c.AllowedOrigins, Secret: c.Secret, Texts: texts, ClientIP: clientIP,
+		TokenTTL: c.TokenTTL, TokenRefresh: c.TokenRefresh,
+		Limits: web.Limits{MessagesPerSecond: c.RatePerSecond, MessageBurst: c.Burst,
+			MessagesPerSecondPerAddr: l.MessagesPerSecondPerAddr, MessageBurstPerAddr: l.MessageBurstPerAddr,
+			SessionsPerMinutePerAddr: l.SessionsPerMinutePerAddr, HandoffsPerHourPerAddr: l.HandoffsPerHourPerAddr,
+			WSPerVisitor: l.WSPerVisitor, WSPerAddr: l.WSPerAddr}}
+	if c.V1TokensUntil != "" {
+		wc.V1Until, _ = time.Parse(time.DateOnly, c.V1TokensUntil) // validated
+	}
+	return wc
 }
 
 func (s *server) routes() {

@@ -201,7 +201,13 @@ func aClarifyText(t *testing.T) string {
 func TestServeConversation(t *testing.T) {
 	mustRedisEnv(t)
 	clarify := aClarifyText(t)
-	g := mustServe(t)
+	// The per-visitor message limit is in Redis and outlives the restart
+	// below: room for this test's eight messages.
+	cfg := filepath.Join(t.TempDir(), "kefu.yaml")
+	if err := os.WriteFile(cfg, []byte("web:\n  rate_per_second: 100\n  burst: 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := mustServe(t, "--config", cfg)
 	c := mustCustomer(t, g)
 
 	code, r := c.say("m1", map[string]any{"text": "快递到哪了"})
@@ -226,7 +232,7 @@ func TestServeConversation(t *testing.T) {
 	// Restart the gateway in the middle: the conversation is in Redis.
 	before := c.history("")
 	g.stop(t)
-	g = mustServe(t)
+	g = mustServe(t, "--config", cfg)
 	c.base = g.URL
 	if after := c.history(""); len(after) != len(before) || after[len(after)-1].ID != before[len(before)-1].ID {
 		t.Fatalf("history after restart: %d entries, want %d", len(after), len(before))

@@ -116,7 +116,8 @@
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?token=" +
       encodeURIComponent(token) + "&after=" + encodeURIComponent(lastId);
     ws = new WebSocket(url);
-    ws.onopen = function () { backoff = 500; statusDot.classList.add("online"); typing.hidden = !waiting; flush(); };
+    var opened = false;
+    ws.onopen = function () { opened = true; backoff = 500; statusDot.classList.add("online"); typing.hidden = !waiting; flush(); };
     ws.onmessage = function (ev) {
       var f; try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f.type === "entries") {
@@ -125,6 +126,8 @@
           started = true;
           if (!lastId) send({ kind: "start", id: "start", text: "" }); // the welcome, once per visitor
         }
+      } else if (f.type === "token") {
+        keep(f.token); // the old one was due for replacement
       } else if (f.type === "typing") {
         typing.hidden = !f.on && !waiting;
       } else if (f.type === "in_progress") {
@@ -142,8 +145,17 @@
       Object.keys(pending).forEach(function (id) {
         if (!queue.some(function (m) { return m.id === id; })) queue.unshift(pendingMsg[id]);
       });
-      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000);
+      // Refused before opening (token expired or revoked, too many sockets):
+      // ask for the session again, which renews or replaces the token.
+      setTimeout(opened ? connect : start, backoff); backoff = Math.min(backoff * 2, 10000);
     };
+  }
+
+  var offlineShown = false;
+
+  function keep(t) {
+    token = t;
+    try { localStorage.setItem("kefu_token", token); } catch (e) {}
   }
 
   function start() {
@@ -151,13 +163,24 @@
     try { stored = localStorage.getItem("kefu_token"); } catch (e) {}
     fetch("/api/session", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ token: stored || "" }) })
-      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (r) {
+        if (r.status === 429) { // too many new chats from this network: wait as told
+          var wait = parseInt(r.headers.get("Retry-After"), 10) || 5;
+          return r.json().then(function (b) { system(b.message || L.rate_limited); setTimeout(start, wait * 1000); return null; });
+        }
+        if (!r.ok) throw new Error(r.status);
+        return r.json();
+      })
       .then(function (s) {
-        token = s.token;
-        try { localStorage.setItem("kefu_token", token); } catch (e) {}
+        if (!s) return;
+        offlineShown = false;
+        keep(s.token);
         connect();
       })
-      .catch(function () { system(L.offline); setTimeout(start, 2000); });
+      .catch(function () {
+        if (!offlineShown) { offlineShown = true; system(L.offline); } // once, not at every retry
+        setTimeout(start, Math.max(backoff, 2000));
+      });
   }
 
   document.getElementById("composer").addEventListener("submit", function (ev) {
