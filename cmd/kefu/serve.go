@@ -152,6 +152,9 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		if tc.KeyPrefix == "" {
 			tc.KeyPrefix = cfg.Redis.Prefix
 		}
+		if tc.MaxMessageLen == 0 {
+			tc.MaxMessageLen = cfg.Web.MaxMessageLen // one limit for every channel unless set
+		}
 		s.tg, err = telegram.New(tc, telegram.Secrets{Token: tok, WebhookSecret: os.Getenv("KEFU_TELEGRAM_WEBHOOK_SECRET")},
 			s.engine, s.rdb, log)
 		if err != nil {
