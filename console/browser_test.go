@@ -2,8 +2,6 @@ package console
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -11,33 +9,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/internal/testkit"
 )
-
-// chromium finds a Chromium binary, or skips the test.
-func chromium(tb testing.TB) string {
-	tb.Helper()
-	for _, p := range []string{os.Getenv("KEFU_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	tb.Skip("no chromium binary found (apt-get install chromium, or set KEFU_CHROMIUM)")
-	return ""
-}
 
 // MustBrowser starts a headless Chromium tab for the test.
 func MustBrowser(tb testing.TB) context.Context {
 	tb.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(tb)),
+		chromedp.ExecPath(testkit.Chromium(tb)),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,

@@ -1,9 +1,11 @@
 package intents
 
 import (
-	"github.com/kefu-dev/kefu/faq"
+	"os"
 	"sync"
 	"testing"
+
+	"github.com/kefu-dev/kefu/faq"
 )
 
 // One tokenizer and lexicon per test binary: each takes over a second to load.
@@ -48,4 +50,19 @@ func sampleWords() []string {
 		return nil
 	}
 	return UserWords(f)
+}
+
+// mustCases reads the development cases.
+func mustCases(tb testing.TB) []Case {
+	tb.Helper()
+	fh, err := os.Open("testdata/dev_cases.tsv")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer fh.Close()
+	cs, err := ReadCases(fh)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cs
 }

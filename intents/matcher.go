@@ -778,7 +778,8 @@ const numConfFeatures = 6
 // FAQ (each question matched leave-one-out as an in-scope message), its
 // editor tests, out-of-scope questions from another domain, and the
 // development cases (real customer openings, each counted 3 times); refit with
-// KEFU_FIT_CASES=testdata/dev_cases.tsv KEFU_FIT_CONFIDENCE=../../shared/data/bq/dev.csv go test ./intents -run TestFitConfidence -v
+// `kefu eval fit confidence --cases intents/testdata/dev_cases.tsv ../shared/data/bq/dev.csv`
+// (FitConfidence)
 // (testdata/heldout_cases.tsv is never used to fit or choose anything).
 var confCoef = [numConfFeatures]float64{-8.385, 12.908, -5.614, 1.416, -2.155, 0.925}
 

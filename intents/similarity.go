@@ -19,7 +19,7 @@ import (
 // Order: bias, units cosine (flat), units cosine (IDF), bigram cosine, word
 // cosine, unit coverage (the smaller side's share), heaviest unmatched word,
 // negation mismatch, common subsequence ratio. Refit with
-// KEFU_FIT_PAIRS=../../shared/data/bq/dev.csv go test ./intents -run TestFitSimilarity -v
+// `kefu eval fit similarity ../shared/data/bq/dev.csv` (FitSimilarity).
 var simCoef = [numSimFeatures]float64{-1.530, 3.024, 0.865, 1.228, -0.574, 1.041, -0.434, -0.508, 0.962}
 
 // stopFactor scales down the weight of generic stop words (我, 是, 在 ...).

@@ -2,6 +2,8 @@
 # The whole test suite, on a fresh machine too: installs what is missing
 # (redis-server, chromium for the browser tests), starts a throw-away
 # redis-server on a free loopback port, runs go vet and go test -race.
+# KEFU_SKIP_BROWSER=1 skips installing chromium (its tests then skip; refused
+# under CI=true or KEFU_REQUIRE_ALL=1, where a missing part fails the run).
 # Extra arguments go to `go test` (e.g. scripts/test.sh -run TestMatch ./intents).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +21,21 @@ need_pkg() { # need_pkg COMMAND PACKAGE...
 }
 
 command -v go >/dev/null || { echo "go is not installed (need Go 1.26)" >&2; exit 1; }
+# Under CI (CI=true) or KEFU_REQUIRE_ALL=1 nothing may be left out: a test
+# whose redis-server or Chromium is missing fails instead of skipping
+# (internal/testkit.Missing), and KEFU_SKIP_BROWSER is refused.
+required=""
+case "${CI:-}" in ""|false|0) ;; *) required=1 ;; esac
+[ "${KEFU_REQUIRE_ALL:-}" = 1 ] && required=1
+if [ -n "$required" ] && [ -n "${KEFU_SKIP_BROWSER:-}" ]; then
+  echo "KEFU_SKIP_BROWSER is refused under CI / KEFU_REQUIRE_ALL=1: the browser tests must run" >&2
+  exit 1
+fi
 need_pkg redis-server redis-server
-if [ "${KEFU_SKIP_BROWSER:-}" = "" ]; then
+command -v redis-server >/dev/null || { echo "redis-server could not be installed" >&2; exit 1; }
+if [ -z "${KEFU_SKIP_BROWSER:-}" ]; then
   need_pkg chromium chromium fonts-wqy-microhei
+  command -v chromium >/dev/null || { echo "chromium could not be installed (KEFU_SKIP_BROWSER=1 skips the browser tests, not under CI)" >&2; exit 1; }
 fi
 
 # A private redis-server for this run, unless KEFU_TEST_REDIS_URL is given.

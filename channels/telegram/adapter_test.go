@@ -213,6 +213,69 @@ func TestWebhookRejects(t *testing.T) {
 	}
 }
 
+// A text over the limit (counted in characters, not bytes) is neither
+// stored nor given to the engine: the customer is asked to split it and the
+// log names who and how long, never the text. A text at exactly the limit
+// passes, and so does the default limit (the web chat's 1000).
+func TestTextTooLong(t *testing.T) {
+	h := newHarness(t, ModeWebhook) // the default body limit (1 MiB) lets a 600 KB text through to this check
+	if h.a.cfg.MaxMessageLen != DefaultMaxMessageLen || DefaultMaxMessageLen != 1000 {
+		t.Fatalf("default limit %d", h.a.cfg.MaxMessageLen)
+	}
+	const uid, enUID = 777011, 777012
+	huge := strings.Repeat("长", 200000)
+	h.mustPost(textUpdate(uid, 1, huge, ""))
+	if tx := h.transcript(fmt.Sprint(uid)); len(tx) != 0 {
+		t.Errorf("a 200,000-character text was stored: %d entries", len(tx))
+	}
+	s := h.sentTo(uid)
+	if len(s) != 1 || s[0].Params["text"] != DefaultTexts()["zh"].TooLong {
+		t.Fatalf("customer not told: %+v", s)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "telegram text too long") || !strings.Contains(logs, "user=777011") ||
+		!strings.Contains(logs, "chars=200000") || strings.Contains(logs, "长长长") {
+		t.Errorf("log line missing or carries the text:\n%.2000s", logs)
+	}
+	// An edited message is a text too.
+	edit := mustJSON(map[string]any{"update_id": newUpdateID(), "edited_message": map[string]any{
+		"message_id": 1, "from": user(uid, ""), "chat": privateChat(uid), "date": 1700000000, "edit_date": 1700000100,
+		"text": strings.Repeat("x", 1001)}})
+	h.mustPost(edit)
+	if tx := h.transcript(fmt.Sprint(uid)); len(tx) != 0 || len(h.sentTo(uid)) != 2 {
+		t.Errorf("edited too-long text: %d entries, %d sent", len(tx), len(h.sentTo(uid)))
+	}
+	// English wording for an English customer.
+	h.mustPost(textUpdate(enUID, 1, strings.Repeat("a", 1001), "en"))
+	if s := h.sentTo(enUID); len(s) != 1 || s[0].Params["text"] != DefaultTexts()["en"].TooLong {
+		t.Errorf("English customer: %+v", s)
+	}
+	// Exactly the limit, in multi-byte characters: stored and answered.
+	at := strings.Repeat("长", 1000)
+	h.mustPost(textUpdate(uid, 2, at, ""))
+	tx := h.transcript(fmt.Sprint(uid))
+	if len(tx) == 0 || tx[0].Text != at {
+		t.Fatalf("a text of exactly 1000 characters was not stored: %d entries", len(tx))
+	}
+	if s := h.sentTo(uid); len(s) < 3 || s[2].Params["text"] == DefaultTexts()["zh"].TooLong {
+		t.Errorf("the text at the limit got no answer, or the too-long one: %+v", s)
+	}
+}
+
+// The limit is configurable.
+func TestTextLimitConfigured(t *testing.T) {
+	h := newHarness(t, ModeWebhook, func(c *Config) { c.MaxMessageLen = 5 })
+	const uid = 777013
+	h.mustPost(textUpdate(uid, 1, "快递到哪了吗", ""))
+	if tx := h.transcript(fmt.Sprint(uid)); len(tx) != 0 {
+		t.Errorf("6 characters stored over a limit of 5: %+v", tx)
+	}
+	h.mustPost(textUpdate(uid, 2, "快递到哪了", ""))
+	if tx := h.transcript(fmt.Sprint(uid)); len(tx) != 2 {
+		t.Errorf("5 characters: %d entries, want 2", len(tx))
+	}
+}
+
 func TestDuplicateUpdateAnsweredOnce(t *testing.T) {
 	h := newHarness(t, ModeWebhook)
 	const uid = 777004

@@ -40,12 +40,20 @@ type Config struct {
 	// RatePerSecond caps API calls per second over all chats (Telegram's
 	// limit is about 30 messages per second). Default 25.
 	RatePerSecond float64 `yaml:"rate_per_second"`
+	// MaxMessageLen is the longest text accepted from a customer, in
+	// characters (runes); a longer one is not stored and the customer is
+	// asked to split it (Texts.TooLong). Default 1000, the web chat's
+	// default (serve passes web.max_message_len when this is unset).
+	MaxMessageLen int `yaml:"max_message_len"`
 	// KeyPrefix is the Redis key prefix, "{kefu}:" by default; this package
 	// adds "tg:" to it.
 	KeyPrefix string `yaml:"key_prefix"`
 	// Texts override the Telegram-specific wording, by language ("zh", "en").
 	Texts map[string]Texts `yaml:"texts"`
 }
+
+// DefaultMaxMessageLen is MaxMessageLen's default: the web chat's.
+const DefaultMaxMessageLen = 1000
 
 // Secrets are the channel's secrets, taken from the environment by the caller:
 // KEFU_TELEGRAM_TOKEN and KEFU_TELEGRAM_WEBHOOK_SECRET. They print as
@@ -72,6 +80,9 @@ type Texts struct {
 	GroupHandoff string `yaml:"group_handoff"`
 	// PrivateButton is the label of the button that opens the private chat.
 	PrivateButton string `yaml:"private_button"`
+	// TooLong answers a text longer than MaxMessageLen (the web chat's
+	// wording).
+	TooLong string `yaml:"too_long"`
 }
 
 // DefaultTexts returns the Chinese and English wording.
@@ -80,10 +91,12 @@ func DefaultTexts() map[string]Texts {
 		"zh": {
 			GroupHandoff:  "为保护您的隐私，人工客服只在私聊中服务。请点击下方按钮私聊我，发送「人工」即可转接。",
 			PrivateButton: "私聊客服",
+			TooLong:       "消息太长了，请分几条发送。",
 		},
 		"en": {
 			GroupHandoff:  "To protect your privacy, our agents only answer in a private chat. Tap the button below to message me privately and ask for a person there.",
 			PrivateButton: "Chat privately",
+			TooLong:       "That message is too long; please split it.",
 		},
 	}
 }
@@ -131,6 +144,9 @@ func (c Config) withDefaults(s Secrets) (Config, error) {
 	if c.RatePerSecond <= 0 {
 		c.RatePerSecond = 25
 	}
+	if c.MaxMessageLen <= 0 {
+		c.MaxMessageLen = DefaultMaxMessageLen
+	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "{kefu}:"
 	}
@@ -142,6 +158,9 @@ func (c Config) withDefaults(s Secrets) (Config, error) {
 		}
 		if t.PrivateButton != "" {
 			d.PrivateButton = t.PrivateButton
+		}
+		if t.TooLong != "" {
+			d.TooLong = t.TooLong
 		}
 		texts[lang] = d
 	}

@@ -69,6 +69,10 @@
 // closed again (KindLeave), and Send refuses agent replies and surveys for a
 // group user with ErrGroupChat.
 //
+// A text longer than Config.MaxMessageLen characters (default 1000, the web
+// chat's limit) is not stored: the customer is asked to split it
+// (Texts.TooLong) and the log records the user and the length, not the text.
+//
 // # Delivery
 //
 // Send (and the replies to inbound messages) go through a queue per chat:

@@ -13,7 +13,9 @@ import (
 	"github.com/kefu-dev/kefu/bot"
 )
 
-const samplesPath = "../../../shared/vectors/telegram/update_samples.json"
+// samplesPath holds Bot API updates from the test fixtures of four public
+// libraries (testdata/README.md names each source).
+const samplesPath = "testdata/update_samples.json"
 
 type sample struct {
 	ID       string          `json:"id"`
@@ -22,18 +24,21 @@ type sample struct {
 	JSON     json.RawMessage `json:"json"`
 }
 
-// loadSamples reads the shared update samples, each wrapped as an Update.
+// loadSamples reads the update samples, each wrapped as an Update.
 func loadSamples(t testing.TB) []sample {
 	t.Helper()
 	data, err := os.ReadFile(filepath.FromSlash(samplesPath))
 	if err != nil {
-		t.Skipf("update samples not available: %v", err)
+		t.Fatalf("update samples: %v", err)
 	}
 	var f struct {
 		Samples []sample `json:"samples"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
+	}
+	if len(f.Samples) != 97 {
+		t.Fatalf("%d samples, want the 97 of testdata/README.md", len(f.Samples))
 	}
 	for i := range f.Samples {
 		f.Samples[i].JSON = wrapSample(f.Samples[i], int64(900000+i))
@@ -68,7 +73,7 @@ func wrapSample(s sample, id int64) json.RawMessage {
 	return b
 }
 
-// What kefu does with each shared sample: the engine kind it becomes, or
+// What kefu does with each sample: the engine kind it becomes, or
 // "ignored" (deliberately: not addressed, from a bot, a channel, a service
 // message, an update type kefu does not subscribe to). The bot here is
 // @kefu_test_bot, id 123456, which none of the group samples addresses.

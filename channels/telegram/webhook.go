@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/go-telegram/bot/models"
 
@@ -98,6 +99,13 @@ func (a *Adapter) process(ctx context.Context, u *models.Update) error {
 	if !act.handle {
 		return nil
 	}
+	if n := utf8.RuneCountInString(act.msg.Text); act.msg.Kind == bot.KindText && n > a.cfg.MaxMessageLen {
+		// Not stored: the customer is asked to split it, the operator sees
+		// who and how long (never the text).
+		log.Info("telegram text too long, not stored", "chars", n, "max", a.cfg.MaxMessageLen)
+		a.tooLong(act)
+		return nil
+	}
 	outs, err := a.h.Handle(hctx, act.msg)
 	switch {
 	case errors.Is(err, bot.ErrDuplicate):
@@ -165,4 +173,22 @@ func (a *Adapter) groupHandoff(out bot.Outbound, lang string) bot.Outbound {
 		out.Choices = []bot.Choice{{ID: "url:https://t.me/" + u + "?start=human", Label: t.PrivateButton}}
 	}
 	return out
+}
+
+// tooLong tells the customer their text was too long to be read.
+func (a *Adapter) tooLong(act action) {
+	out := bot.Outbound{Channel: "telegram", User: act.msg.User, Kind: bot.OutNotice, Text: a.cfg.texts(act.msg.Lang).TooLong}
+	reqs, err := a.render(out, act.chatID, act.replyTo, act.thread)
+	if err != nil {
+		a.log.Error("telegram: too-long notice not sent", "user", act.msg.User, "err", err)
+		return
+	}
+	a.queue(act.chatID, func(ctx context.Context) error {
+		for _, req := range reqs {
+			if err := a.sendMessage(ctx, req); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, a.log.With("user", act.msg.User, "kind", out.Kind))
 }

@@ -2,32 +2,21 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
 // mustBrowser starts headless Chromium (Debian's, installed by
 // scripts/test.sh) and returns a chromedp context for one tab.
 func mustBrowser(t *testing.T) context.Context {
 	t.Helper()
-	path := os.Getenv("KEFU_CHROMIUM")
-	if path == "" {
-		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if full, err := exec.LookPath(p); err == nil {
-				path = full
-				break
-			}
-		}
-	}
-	if path == "" {
-		t.Skip("no chromium found: scripts/test.sh installs it (KEFU_SKIP_BROWSER=1 skipped that)")
-	}
+	path := testkit.Chromium(t)
 	// The whole browser session lives at most 2 minutes; no timeout on the
 	// first Run's own context (it would end the browser).
 	base, cancelBase := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -183,3 +183,150 @@ func cmdEvalPairs(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "%d pairs, threshold %.4f, accuracy %.4f\n", len(pairs), t, acc)
 	return nil
 }
+
+// cmdEvalFit refits the matcher's coefficients and prints them as the Go
+// declarations to paste into intents (similarity.go's simCoef,
+// matcher.go's confCoef).
+func cmdEvalFit(args []string, out io.Writer) error {
+	what := ""
+	if len(args) > 0 {
+		what, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("eval fit "+what, flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	casesFile := fs.String("cases", "", "confidence: real customer messages (text<TAB>expected) as extra examples")
+	weight := fs.Int("cases-weight", 3, "confidence: how many times each of --cases counts")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if (what != "similarity" && what != "confidence") || len(pos) != 1 {
+		return fmt.Errorf("eval fit: give similarity or confidence, then one FILE.csv (sentence1,sentence2,label)")
+	}
+	pairs, labels, err := readPairs(pos[0])
+	if err != nil {
+		return err
+	}
+	cfg, f, err := c.load()
+	if err != nil {
+		return err
+	}
+	lx, err := intents.LoadLexicon(cfg.DictDir)
+	if err != nil {
+		return err
+	}
+	tok, err := intents.NewJiebaTokenizer(cfg.DictDir, intents.UserWords(f))
+	if err != nil {
+		return err
+	}
+	if what == "similarity" {
+		r, err := intents.FitSimilarity(tok, lx, pairs, labels)
+		if err != nil {
+			return fmt.Errorf("eval fit similarity %s: %w", pos[0], err)
+		}
+		fmt.Fprintf(out, "%d pairs\n2-fold accuracy: %.4f %.4f\nfit on all: accuracy %.4f\n", r.Pairs, r.FoldAccuracy[0], r.FoldAccuracy[1], r.Accuracy)
+		fmt.Fprintf(out, "var simCoef = [numSimFeatures]float64{%s}\n", coefList(r.Coef))
+		return nil
+	}
+	var cases []intents.Case
+	if *casesFile != "" {
+		fh, err := os.Open(*casesFile)
+		if err != nil {
+			return err
+		}
+		cases, err = intents.ReadCases(fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("eval fit confidence %s: %w", *casesFile, err)
+		}
+	}
+	firsts := make([]string, len(pairs))
+	for i, p := range pairs {
+		firsts[i] = p[0]
+	}
+	m := intents.NewMatcher(f, tok, lx, intents.DefaultConfig())
+	r, err := intents.FitConfidence(m, firsts, cases, *weight)
+	if err != nil {
+		return fmt.Errorf("eval fit confidence: %w", err)
+	}
+	fmt.Fprintf(out, "%d examples (%d positive)\nvar confCoef = [numConfFeatures]float64{%s}\n", r.Examples, r.Positive, coefList(r.Coef))
+	return nil
+}
+
+func coefList(c []float64) string {
+	s := make([]string, len(c))
+	for i, v := range c {
+		s[i] = fmt.Sprintf("%.3f", v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Thresholds scanned by `kefu eval thresholds` (DefaultConfig's values were
+// chosen on this grid).
+var (
+	scanAnswer  = []float64{0.4, 0.5, 0.6, 0.7, 0.8}
+	scanClarify = []float64{0.1, 0.2, 0.3}
+	scanSpan    = []float64{0.05, 0.1, 0.2}
+)
+
+// cmdEvalThresholds prints the right and wrong rates on labelled cases for
+// each combination of decision thresholds.
+func cmdEvalThresholds(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("eval thresholds", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("eval thresholds: give one FILE.tsv (lines text<TAB>expected)")
+	}
+	fh, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	cases, err := intents.ReadCases(fh)
+	fh.Close()
+	if err != nil {
+		return fmt.Errorf("eval thresholds %s: %w", pos[0], err)
+	}
+	if len(cases) == 0 {
+		return fmt.Errorf("eval thresholds %s: no cases", pos[0])
+	}
+	cfg, f, err := c.load()
+	if err != nil {
+		return err
+	}
+	lx, err := intents.LoadLexicon(cfg.DictDir)
+	if err != nil {
+		return err
+	}
+	tok, err := intents.NewJiebaTokenizer(cfg.DictDir, intents.UserWords(f))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%-6s %-7s %-5s %-6s %s\n", "answer", "clarify", "span", "right", "wrong")
+	for _, at := range scanAnswer {
+		for _, ct := range scanClarify {
+			for _, span := range scanSpan {
+				mc := cfg.Matcher
+				mc.AnswerThreshold, mc.ClarifyThreshold, mc.ClarifySpan = at, ct, span
+				m := intents.NewMatcher(f, tok, lx, mc)
+				right, wrong := 0, 0
+				for _, cs := range cases {
+					switch intents.Judge(m.Match(cs.Text), cs.Expected) {
+					case intents.Right:
+						right++
+					case intents.Wrong:
+						wrong++
+					}
+				}
+				n := float64(len(cases))
+				fmt.Fprintf(out, "%-6.2f %-7.2f %-5.2f %-6.3f %.3f\n", at, ct, span, float64(right)/n, float64(wrong)/n)
+			}
+		}
+	}
+	return nil
+}

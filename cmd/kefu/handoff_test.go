@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/kefu-dev/kefu/console"
+	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
 // agentConfig writes a config with one agent (alice, after_sales) and
@@ -290,10 +291,26 @@ func TestServeTelegramWebhook(t *testing.T) {
 var _ = bufio.NewScanner
 
 // TestQueuePositionNotices: a waiting customer is told when their place in
-// line changes (the queue loop of the gateway), not on every tick.
+// line changes (the queue loop of the gateway), not on every round. The
+// queue's clock is the test's and the test runs the loop's rounds itself
+// (the lease is an hour: the gateway's own loop does not come round again),
+// so neither a slow machine nor a late heartbeat can change what happens.
 func TestQueuePositionNotices(t *testing.T) {
 	mustRedisEnv(t)
-	g := mustServe(t, "--config", agentConfig(t, "handoff:\n  lease: 3s\n"))
+	const lease = time.Hour
+	clk := testkit.NewClock(time.Now())
+	var srv *server
+	g := mustServeWith(t, func(s *server) { s.now, srv = clk.Now, s },
+		"--config", agentConfig(t, "handoff:\n  lease: 1h\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	round := func() {
+		t.Helper()
+		srv.reaper.Tick(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("a round of the queue loop did not finish in 30 s")
+		}
+	}
 	alice := mustAgent(t, g, "alice", "alice-pw")
 	first, second := mustCustomer(t, g), mustCustomer(t, g)
 	if code, r := first.say("p1", map[string]any{"text": "转人工"}); code != 200 || len(r.Replies) != 2 {
@@ -315,19 +332,27 @@ func TestQueuePositionNotices(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, func() bool { n := notices(); return len(n) == 2 && strings.Contains(n[1], "前面还有 0 位") })
+	round()
+	if n := notices(); len(n) != 2 || !strings.Contains(n[1], "前面还有 0 位") {
+		t.Fatalf("after the claim: notices %q, want the new place", n)
+	}
 	// Nothing changes while the agent's console heartbeats: no further
-	// notice over several ticks of the loop (every lease/3 = 1 s).
+	// notice over several rounds, each a third of the lease later.
 	for range 4 {
 		if code := alice.call("POST", "heartbeat", map[string]string{}, nil); code != 200 {
 			t.Fatalf("heartbeat: %d", code)
 		}
-		time.Sleep(time.Second)
+		clk.Advance(lease / 3)
+		round()
 	}
 	if n := notices(); len(n) != 2 {
 		t.Errorf("notices %q: want exactly 2", n)
 	}
-	// The agent's console goes away: the waiting customer hears nobody is
-	// there any more.
-	waitFor(t, func() bool { n := notices(); return len(n) == 3 && strings.Contains(n[2], "暂无客服在线") })
+	// The agent's console goes away: past the lease and the presence, the
+	// waiting customer hears nobody is there any more.
+	clk.Advance(lease + time.Minute)
+	round()
+	if n := notices(); len(n) != 3 || !strings.Contains(n[2], "暂无客服在线") {
+		t.Errorf("after the agent left: notices %q, want a third saying nobody is online", n)
+	}
 }

@@ -23,6 +23,10 @@ Usage:
   kefu faq test [DIR]                         run the FAQ folder's editor tests (tests.yaml)
   kefu eval cases [--faq DIR] [--json] FILE   decisions on labelled cases (text<TAB>expected)
   kefu eval pairs [--threshold T] [--json] FILE   sentence-pair similarity accuracy (CSV)
+  kefu eval thresholds [--faq DIR] FILE       right/wrong rates on labelled cases over a threshold grid
+  kefu eval fit similarity FILE               refit the similarity coefficients on sentence pairs (CSV)
+  kefu eval fit confidence [--cases FILE] [--cases-weight N] FILE
+                                              refit the confidence coefficients (FILE: out-of-scope pairs)
 
 Common flags: --config FILE (YAML), --faq DIR (default: the embedded sample FAQ),
 --dict DIR (gojieba dictionaries; default: bundled).
@@ -91,6 +95,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return cmdEvalCases(args[2:], stdout)
 		case "pairs":
 			return cmdEvalPairs(args[2:], stdout)
+		case "thresholds":
+			return cmdEvalThresholds(args[2:], stdout)
+		case "fit":
+			return cmdEvalFit(args[2:], stdout)
 		}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -63,8 +63,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if built, ok := ctx.Value(builtHookKey{}).(func(*server)); ok {
+		built(s) // a test running the gateway in-process (e.g. swapping s.now)
+	}
 	return s.run(ctx, stdout)
 }
+
+// builtHookKey carries, in the context given to cmdServe, a func(*server)
+// called once the server is built and before it starts: tests use it to move
+// the hand-off queue's clock and to run the queue loop's rounds themselves.
+type builtHookKey struct{}
 
 func newLogger(c config.Server, w io.Writer) *slog.Logger {
 	var lvl slog.Level
@@ -97,6 +105,7 @@ type server struct {
 	reaper  *handoff.Reaper
 	// recoverer finishes messages an instance claimed and never answered.
 	recoverer *bot.Recoverer
+	now       func() time.Time // the hand-off queue's clock (leases, presence)
 	// channels deliver outbound messages by channel name.
 	channels map[string]bot.Channel
 	metrics  *metrics
@@ -109,7 +118,7 @@ type server struct {
 // newServer builds the components. The only I/O is loading the FAQ and the
 // dictionaries and starting the embedded Redis; connections come in run.
 func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
-	s := &server{cfg: cfg, log: log, metrics: newMetrics(), texts: cfg.TextsFor()}
+	s := &server{cfg: cfg, log: log, metrics: newMetrics(), texts: cfg.TextsFor(), now: time.Now}
 	var err error
 	if s.clientIP, err = realip.New(cfg.Server.TrustedProxies); err != nil {
 		return nil, err
@@ -159,6 +168,9 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		tc := cfg.Telegram
 		if tc.KeyPrefix == "" {
 			tc.KeyPrefix = cfg.Redis.Prefix
+		}
+		if tc.MaxMessageLen == 0 {
+			tc.MaxMessageLen = cfg.Web.MaxMessageLen // one limit for every channel unless set
 		}
 		s.tg, err = telegram.New(tc, telegram.Secrets{Token: tok, WebhookSecret: os.Getenv("KEFU_TELEGRAM_WEBHOOK_SECRET")},
 			s.engine, s.rdb, log)
@@ -367,7 +379,7 @@ func (s *server) newQueue() error {
 	q, err := handoff.New(s.rdb, handoff.Config{Prefix: s.cfg.Redis.Prefix, Groups: h.Groups, Categories: h.Categories,
 		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout,
 		Hours: handoff.Hours{Timezone: h.Hours.Timezone, Days: days, Open: h.Hours.Open, Close: h.Hours.Close, Holidays: h.Hours.Holidays}},
-		nil, s.log)
+		func() time.Time { return s.now() }, s.log)
 	if err != nil {
 		return err
 	}

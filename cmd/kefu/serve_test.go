@@ -48,7 +48,17 @@ func mustRedisEnv(t *testing.T) string {
 // prints its address. Stop it with g.stop().
 func mustServe(t *testing.T, args ...string) *gateway {
 	t.Helper()
+	return mustServeWith(t, nil, args...)
+}
+
+// mustServeWith is mustServe with built called on the server before it
+// starts (nil: none).
+func mustServeWith(t *testing.T, built func(*server), args ...string) *gateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	if built != nil {
+		ctx = context.WithValue(ctx, builtHookKey{}, built)
+	}
 	pr, pw := io.Pipe()
 	g := &gateway{cancel: cancel, done: make(chan int, 1), logs: &testkit.LogBuffer{}}
 	go func() {

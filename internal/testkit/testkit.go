@@ -1,6 +1,7 @@
 // Package testkit is what the tests of several packages share: the test
-// redis-server (KEFU_TEST_REDIS_URL, started by scripts/test.sh), key
-// prefixes of a test's own, a log buffer safe for concurrent writers, and a
+// redis-server (KEFU_TEST_REDIS_URL, started by scripts/test.sh) and
+// Chromium, with the one rule for when either is missing (skip on a
+// laptop, fail under CI: Missing), key prefixes of a test's own, a log buffer safe for concurrent writers, and a
 // clock moved by hand.
 // Only tests import it.
 package testkit
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,15 +22,56 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisURL is the test redis-server's URL; the test is skipped when there is
-// none.
+// Required reports whether a missing real part (the redis-server, Chromium)
+// fails the run instead of skipping the test: under CI (CI set, as CI
+// services set CI=true) or with KEFU_REQUIRE_ALL=1. A skip is for a part a
+// developer may lack on a laptop; in CI the same absence is a failure.
+func Required() bool {
+	ci := strings.ToLower(os.Getenv("CI"))
+	return (ci != "" && ci != "false" && ci != "0") || os.Getenv("KEFU_REQUIRE_ALL") == "1"
+}
+
+// Missing is the one place that decides what a test does when a real part
+// is missing: it fails the test under Required, and skips it otherwise.
+// what names the part, how says how to get it.
+func Missing(tb testing.TB, what, how string) {
+	tb.Helper()
+	if Required() {
+		tb.Fatalf("%s is missing (%s); CI=true or KEFU_REQUIRE_ALL=1 makes that a failure", what, how)
+		return
+	}
+	tb.Skipf("%s is missing (%s)", what, how)
+}
+
+// RedisURL is the test redis-server's URL. Without one the test is skipped,
+// or fails under Required.
 func RedisURL(tb testing.TB) string {
 	tb.Helper()
 	url := os.Getenv("KEFU_TEST_REDIS_URL")
 	if url == "" {
-		tb.Skip("KEFU_TEST_REDIS_URL not set: run scripts/test.sh, which starts a redis-server")
+		Missing(tb, "the test redis-server (KEFU_TEST_REDIS_URL)", "run scripts/test.sh, which installs and starts one")
 	}
 	return url
+}
+
+// Chromium is the path of a Chromium (or Chrome) binary for the browser
+// tests: KEFU_CHROMIUM, else the first found on PATH. Without one the test
+// is skipped, or fails under Required.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("KEFU_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			tb.Fatalf("KEFU_CHROMIUM: %v", err)
+		}
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	Missing(tb, "Chromium", "scripts/test.sh installs it with apt-get (apt-get install chromium fonts-wqy-microhei), or set KEFU_CHROMIUM")
+	return ""
 }
 
 // Redis connects to the test redis-server (poolSize 0: go-redis's default)
