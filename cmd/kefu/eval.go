@@ -152,15 +152,7 @@ func cmdEvalPairs(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, f, err := c.load()
-	if err != nil {
-		return err
-	}
-	lx, err := intents.LoadLexicon(cfg.DictDir)
-	if err != nil {
-		return err
-	}
-	tok, err := intents.NewJiebaTokenizer(cfg.DictDir, intents.UserWords(f))
+	_, _, tok, lx, err := c.loadParts()
 	if err != nil {
 		return err
 	}
@@ -208,15 +200,7 @@ func cmdEvalFit(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, f, err := c.load()
-	if err != nil {
-		return err
-	}
-	lx, err := intents.LoadLexicon(cfg.DictDir)
-	if err != nil {
-		return err
-	}
-	tok, err := intents.NewJiebaTokenizer(cfg.DictDir, intents.UserWords(f))
+	_, f, tok, lx, err := c.loadParts()
 	if err != nil {
 		return err
 	}
@@ -295,15 +279,7 @@ func cmdEvalThresholds(args []string, out io.Writer) error {
 	if len(cases) == 0 {
 		return fmt.Errorf("eval thresholds %s: no cases", pos[0])
 	}
-	cfg, f, err := c.load()
-	if err != nil {
-		return err
-	}
-	lx, err := intents.LoadLexicon(cfg.DictDir)
-	if err != nil {
-		return err
-	}
-	tok, err := intents.NewJiebaTokenizer(cfg.DictDir, intents.UserWords(f))
+	cfg, f, tok, lx, err := c.loadParts()
 	if err != nil {
 		return err
 	}

@@ -81,3 +81,22 @@ func pct(n, d int) string {
 	}
 	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(d))
 }
+
+// loadParts loads the configuration, the FAQ and the matcher's parts (the
+// segmenter with the FAQ's words, the IDF lexicon) for the commands that
+// build matchers of their own or score sentence pairs.
+func (c *common) loadParts() (config.Config, *faq.FAQ, *intents.JiebaTokenizer, *intents.Lexicon, error) {
+	cfg, f, err := c.load()
+	if err != nil {
+		return cfg, nil, nil, nil, err
+	}
+	lx, err := intents.LoadLexicon(cfg.DictDir)
+	if err != nil {
+		return cfg, nil, nil, nil, err
+	}
+	tok, err := intents.NewJiebaTokenizer(cfg.DictDir, intents.UserWords(f))
+	if err != nil {
+		return cfg, nil, nil, nil, err
+	}
+	return cfg, f, tok, lx, nil
+}
