@@ -123,7 +123,7 @@ func newPeak(url string, agents, chats int, stderr io.Writer) (*peak, error) {
 		return nil, err
 	}
 	p := &peak{s: s, rdb: redis.NewClient(opt), prefix: prefix,
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2048}},
+		client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2048}},
 		streams: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2048}},
 		lat:     map[string]*latencies{"reply": {}, "view": {}, "claim": {}}}
 	for _, in := range f.Intents {
