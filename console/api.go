@@ -166,64 +166,53 @@ func (c *Console) heartbeat(w http.ResponseWriter, r *http.Request, s *session) 
 
 // waitingJSON is a conversation in a queue.
 type waitingJSON struct {
-	Conv      string    `json:"conv"`
-	Group     string    `json:"group"`
-	Rank      int       `json:"rank"`
-	Channel   string    `json:"channel"`
-	User      string    `json:"user"`
-	Reason    string    `json:"reason"`
-	Category  string    `json:"category,omitempty"`
-	Urgent    bool      `json:"urgent"`
-	Since     time.Time `json:"since"`
-	WaitedMS  int64     `json:"waited_ms"`
-	OfferedTo string    `json:"offered_to,omitempty"`
-	Preview   string    `json:"preview"` // the customer's last message, cut to 200 characters
+	Conv      string     `json:"conv"`
+	Group     string     `json:"group"`
+	Rank      int        `json:"rank"`
+	Channel   string     `json:"channel"`
+	User      string     `json:"user"`
+	Reason    string     `json:"reason"`
+	Category  string     `json:"category,omitempty"`
+	Urgent    bool       `json:"urgent"`
+	Since     time.Time  `json:"since"`
+	WaitedMS  int64      `json:"waited_ms"`
+	OfferedTo string     `json:"offered_to,omitempty"`
+	Preview   string     `json:"preview"`           // the customer's last message, cut to bot.PreviewLen characters
+	LastAt    *time.Time `json:"last_at,omitempty"` // when it arrived
 }
 
-// previewMax is how many conversations per group get a preview.
-const previewMax = 50
-
+// queue is the queue view: per visible group, the head of the queue
+// (Config.QueueView conversations, each with the customer's last message)
+// and the queue's length. Its Redis work is one script per group, bounded
+// by the head's size: the preview is a field of the conversation hash,
+// never read from the transcript.
 func (c *Console) queue(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	type groupJSON struct {
 		Group   string        `json:"group"`
+		Total   int           `json:"total"` // waiting in all; the list has the first ones
 		Waiting []waitingJSON `json:"waiting"`
 	}
 	out := []groupJSON{}
 	for _, g := range c.visibleGroups(s) {
-		ws, err := c.deps.Queue.Waiting(ctx, g)
+		ws, total, err := c.deps.Queue.Head(ctx, g, c.cfg.QueueView, bot.FieldLastIn, bot.FieldLastInAt)
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		gj := groupJSON{Group: g, Waiting: []waitingJSON{}}
-		for i, x := range ws {
+		gj := groupJSON{Group: g, Total: total, Waiting: make([]waitingJSON, 0, len(ws))}
+		for _, x := range ws {
 			wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
 				Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since,
-				WaitedMS: x.Waited.Milliseconds(), OfferedTo: x.OfferedTo}
-			if i < previewMax {
-				wj.Preview = c.preview(ctx, x.Conv)
+				WaitedMS: x.Waited.Milliseconds(), OfferedTo: x.OfferedTo, Preview: x.Extra[0]}
+			if ms, err := strconv.ParseInt(x.Extra[1], 10, 64); err == nil {
+				wj.LastAt = timePtr(time.UnixMilli(ms))
 			}
 			gj.Waiting = append(gj.Waiting, wj)
 		}
 		out = append(out, gj)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
-}
-
-// preview is the customer's last message in a conversation.
-func (c *Console) preview(ctx context.Context, cid string) string {
-	es, err := c.deps.Conversations.Transcript(ctx, cid, "")
-	if err != nil {
-		c.log.WarnContext(ctx, "console: preview", "conv", cid, "err", err)
-		return ""
-	}
-	for i := len(es) - 1; i >= 0; i-- {
-		if es[i].Dir == "in" && es[i].Text != "" {
-			return cut(es[i].Text, 200)
-		}
-	}
-	return ""
 }
 
 func cut(s string, n int) string {

@@ -13,6 +13,8 @@
 -- ARGV[3] channel   ARGV[4] user   ARGV[5] msg id   ARGV[6] text   ARGV[7] choice
 -- ARGV[8] kind (text, start, human, media, leave, rating)
 -- ARGV[9] lease (ms): how long this delivery owns the message
+-- ARGV[10], ARGV[11] the conversation's preview fields: last customer text, its time (ms)
+-- ARGV[12] the text cut for the preview (empty: the preview is left as it was)
 -- Reply: {0, stream id} when done (stream id of the first delivery),
 --        {2, stream id} when another delivery holds an unexpired lease,
 --        {1, stream id, HGETALL of the conversation, epoch, stage} when this
@@ -41,7 +43,11 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
 elseif redis.call('HGET', KEYS[2], 'mode') == 'closed' then
   redis.call('HSET', KEYS[2], 'mode', 'bot', 'low', 0, 'reason', '', 'urgent', 0)
 end
-redis.call('HSET', KEYS[2], 'updated', ARGV[2])
+if not entry and ARGV[12] ~= '' then
+  redis.call('HSET', KEYS[2], 'updated', ARGV[2], ARGV[10], ARGV[12], ARGV[11], ARGV[2])
+else
+  redis.call('HSET', KEYS[2], 'updated', ARGV[2])
+end
 if not entry then
   entry = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
     'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2])
