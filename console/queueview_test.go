@@ -1,0 +1,71 @@
+package console
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kefu-dev/kefu/internal/testkit"
+)
+
+// TestQueueViewBoundedByHead: the queue view lists the head of the queue
+// (Config.QueueView) with the queue's length, and each listed
+// conversation's preview is the customer's last message, read from the
+// conversation hash. Its Redis work, counted command by command through
+// MONITOR (scripts' commands included), is one hash read per listed
+// conversation over a fixed part: the same per listed conversation with 10
+// or 200 waiting, and never a transcript read.
+func TestQueueViewBoundedByHead(t *testing.T) {
+	const head = 20
+	e := MustEnv(t, func(c *Config) { c.QueueView = head })
+	a := e.signedIn(t, "alice") // sees pre_sales only
+	mon := testkit.NewMonitor(t, e.rdb, e.prefix)
+	view := func() (queueBody, []string) {
+		t.Helper()
+		var q queueBody
+		cmds := mon.Count(func() { a.must("GET", "queue", nil, &q) })
+		for _, c := range cmds {
+			if l := strings.ToLower(c); strings.Contains(l, "xrange") || strings.Contains(l, "xrevrange") {
+				t.Fatalf("the queue view read a stream: %s", c)
+			}
+		}
+		if len(q.Groups) != 1 || q.Groups[0].Group != "pre_sales" {
+			t.Fatalf("groups %+v", q.Groups)
+		}
+		return q, cmds
+	}
+	_, base := view()
+	add := func(from, to int) {
+		for i := from; i < to; i++ {
+			u := fmt.Sprintf("u%03d", i)
+			e.customer(t, u, "你好", "pre_sales", false)
+			e.says(t, u, "还要等多久 "+u)
+		}
+	}
+
+	add(0, 10)
+	e.clk.Advance(time.Minute)
+	q, ten := view()
+	g := q.Groups[0]
+	if g.Total != 10 || len(g.Waiting) != 10 {
+		t.Fatalf("10 waiting: total %d, listed %d", g.Total, len(g.Waiting))
+	}
+	for i, w := range g.Waiting {
+		if want := fmt.Sprintf("还要等多久 u%03d", i); w.Conv != fmt.Sprintf("web:u%03d", i) || w.Rank != i+1 ||
+			w.Preview != want || w.LastAt == nil {
+			t.Fatalf("listed %d: %+v, want preview %q", i, w, want)
+		}
+	}
+
+	add(10, 200)
+	q, many := view()
+	if g := q.Groups[0]; g.Total != 200 || len(g.Waiting) != head || g.Waiting[head-1].Rank != head {
+		t.Fatalf("200 waiting: total %d, listed %d", g.Total, len(g.Waiting))
+	}
+	per10, per200 := len(ten)-len(base), len(many)-len(base)
+	if per10 != 10 || per200 != head {
+		t.Fatalf("Redis commands beyond an empty queue's %d: %d for 10 listed, %d for %d listed (of 200); want one per listed conversation\n10: %q\n200: %q",
+			len(base), per10, per200, head, ten, many)
+	}
+}
