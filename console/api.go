@@ -183,28 +183,33 @@ type waitingJSON struct {
 
 // queue is the queue view: per visible group, the head of the queue
 // (Config.QueueView conversations, each with the customer's last message)
-// and the queue's length. Its Redis work is one script per group, bounded
-// by the head's size: the preview is a field of the conversation hash,
-// never read from the transcript.
+// and the queue's length. Its Redis work is bounded by the head's size (the
+// preview is a field of the conversation hash, never read from the
+// transcript) and shared by the agents of this instance (queueHeads).
 func (c *Console) queue(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := r.Context()
 	type groupJSON struct {
 		Group   string        `json:"group"`
 		Total   int           `json:"total"` // waiting in all; the list has the first ones
 		Waiting []waitingJSON `json:"waiting"`
 	}
-	out := []groupJSON{}
-	for _, g := range c.visibleGroups(s) {
-		ws, total, err := c.deps.Queue.Head(ctx, g, c.cfg.QueueView, bot.FieldLastIn, bot.FieldLastInAt)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		gj := groupJSON{Group: g, Total: total, Waiting: make([]waitingJSON, 0, len(ws))}
-		for _, x := range ws {
+	hs, err := c.queueHeads(r.Context(), c.visibleGroups(s))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	now := c.deps.Now()
+	out := make([]groupJSON, 0, len(hs))
+	for _, h := range hs {
+		gj := groupJSON{Group: h.group, Total: h.total, Waiting: make([]waitingJSON, 0, len(h.ws))}
+		for _, x := range h.ws {
 			wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
-				Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since,
-				WaitedMS: x.Waited.Milliseconds(), OfferedTo: x.OfferedTo, Preview: x.Extra[0]}
+				Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since, Preview: x.Extra[0]}
+			if !x.Since.IsZero() {
+				wj.WaitedMS = now.Sub(x.Since).Milliseconds()
+			}
+			if x.OfferUntil.After(now) {
+				wj.OfferedTo = x.OfferedTo
+			}
 			if ms, err := strconv.ParseInt(x.Extra[1], 10, 64); err == nil {
 				wj.LastAt = timePtr(time.UnixMilli(ms))
 			}

@@ -74,6 +74,8 @@ type Console struct {
 	cop    *http.CrossOriginProtection
 	dummy  []byte // a bcrypt hash compared against for unknown agents
 
+	heads heads // the queue heads shared by the queue views
+
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: live streams end
 }

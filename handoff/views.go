@@ -24,6 +24,8 @@ type Waiting struct {
 	Since     time.Time     // when it was queued
 	Waited    time.Duration // how long it has waited
 	OfferedTo string        // the agent it is offered to, if any
+	// OfferUntil is when that offer lapses.
+	OfferUntil time.Time
 	// Extra are the values of the extra conversation-hash fields Head was
 	// asked for, in order ("" when missing).
 	Extra []string
@@ -73,8 +75,8 @@ func (q *Queue) Head(ctx context.Context, group string, limit int, extra ...stri
 		if !w.Since.IsZero() {
 			w.Waited = now.Sub(w.Since)
 		}
-		if h[5] != "" && parseMs(h[6]).After(now) {
-			w.OfferedTo = h[5]
+		if until := parseMs(h[6]); h[5] != "" && until.After(now) {
+			w.OfferedTo, w.OfferUntil = h[5], until
 		}
 		if len(extra) > 0 {
 			w.Extra = h[len(waitingFields):]

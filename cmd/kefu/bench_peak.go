@@ -11,11 +11,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -294,6 +296,7 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 	for _, l := range p.lat {
 		l.reset()
 	}
+	cpu0, rcpu0, load0 := processCPU(), p.redisCPU(ctx), loadAvg()
 	var sent, failed, skipped atomic.Int64
 	inflight := make(chan struct{}, 1024)
 	var mwg sync.WaitGroup
@@ -332,6 +335,7 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 	})
 	mwg.Wait()
 	elapsed := time.Since(start)
+	cpu1, rcpu1, load1 := processCPU(), p.redisCPU(ctx), loadAvg()
 	c3, err := p.commandStats(ctx)
 	if err != nil {
 		return err
@@ -357,8 +361,37 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 	}
 	u0, _ := strconv.ParseFloat(mem0, 64)
 	u1, _ := strconv.ParseFloat(mem1, 64)
+	fmt.Fprintf(out, "CPU during the run: this process %.2f cores (gateway and the simulated people), redis-server %.2f cores; "+
+		"machine load average %s at the start, %s at the end (2 cores, shared)\n",
+		(cpu1-cpu0).Seconds()/elapsed.Seconds(), (rcpu1-rcpu0)/elapsed.Seconds(), load0, load1)
 	fmt.Fprintf(out, "Redis used_memory %.1f MB (%+.1f MB during the bench)\n", u1/1e6, (u1-u0)/1e6)
 	return nil
+}
+
+// processCPU is the CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is the CPU time (s) the redis-server has used.
+func (p *peak) redisCPU(ctx context.Context) float64 {
+	u, _ := strconv.ParseFloat(p.info(ctx, "cpu", "used_cpu_user"), 64)
+	s, _ := strconv.ParseFloat(p.info(ctx, "cpu", "used_cpu_sys"), 64)
+	return u + s
+}
+
+// loadAvg is the machine's 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	return f
 }
 
 // waitingNow is how many conversations wait, over every group.
