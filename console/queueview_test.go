@@ -89,3 +89,17 @@ func TestQueueViewBoundedByHead(t *testing.T) {
 		t.Fatalf("after a new message: %+v", w)
 	}
 }
+
+// TestCursorWriter: the live stream's cursor, written for every event, is
+// the one encodeCursor writes (and parseCursor reads back).
+func TestCursorWriter(t *testing.T) {
+	cur := map[string]string{"a": "1700000000000-0", "c": "0-0", "g:pre_sales": "1700000000001-12", "g:after-sales": "5-1"}
+	keys := []string{"a", "c", "g:after-sales", "g:pre_sales"}
+	got := string(newCursorWriter(keys).appendTo(nil, cur))
+	if want := encodeCursor(cur); got != want {
+		t.Fatalf("cursor %q, want %q", got, want)
+	}
+	if back := parseCursor(got); len(back) != 4 || back["g:pre_sales"] != "1700000000001-12" {
+		t.Fatalf("read back %v", back)
+	}
+}

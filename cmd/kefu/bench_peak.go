@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ func cmdBenchPeak(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rate := fs.Float64("rate", 200, "customer messages per second")
 	duration := fs.Duration("duration", 30*time.Second, "length of the measured run")
 	hold := fs.Duration("hold", 20*time.Second, "how long an agent keeps a conversation before closing it")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,14 +65,23 @@ func cmdBenchPeak(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer p.close()
-	return p.run(ctx, stdout, peakPlan{customers: *customers, waiting: *waiting, agents: *agents,
-		rate: *rate, duration: *duration, hold: *hold})
+	plan := peakPlan{customers: *customers, waiting: *waiting, agents: *agents, rate: *rate, duration: *duration, hold: *hold}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		plan.profile = f
+	}
+	return p.run(ctx, stdout, plan)
 }
 
 type peakPlan struct {
 	customers, waiting, agents int
 	rate                       float64
 	duration, hold             time.Duration
+	profile                    io.Writer // a CPU profile of the run, when set
 }
 
 // peak is one run: a gateway on its own key prefix, and the people using it.
@@ -296,6 +307,11 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 	for _, l := range p.lat {
 		l.reset()
 	}
+	if plan.profile != nil {
+		if err := pprof.StartCPUProfile(plan.profile); err != nil {
+			return err
+		}
+	}
 	cpu0, rcpu0, load0 := processCPU(), p.redisCPU(ctx), loadAvg()
 	var sent, failed, skipped atomic.Int64
 	inflight := make(chan struct{}, 1024)
@@ -336,6 +352,9 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 	mwg.Wait()
 	elapsed := time.Since(start)
 	cpu1, rcpu1, load1 := processCPU(), p.redisCPU(ctx), loadAvg()
+	if plan.profile != nil {
+		pprof.StopCPUProfile()
+	}
 	c3, err := p.commandStats(ctx)
 	if err != nil {
 		return err
