@@ -185,39 +185,26 @@ type waitingJSON struct {
 // (Config.QueueView conversations, each with the customer's last message)
 // and the queue's length. Its Redis work is bounded by the head's size (the
 // preview is a field of the conversation hash, never read from the
-// transcript) and shared by the agents of this instance (queueHeads).
+// transcript) and shared by the agents of this instance (queueGroups).
 func (c *Console) queue(w http.ResponseWriter, r *http.Request, s *session) {
-	type groupJSON struct {
-		Group   string        `json:"group"`
-		Total   int           `json:"total"` // waiting in all; the list has the first ones
-		Waiting []waitingJSON `json:"waiting"`
-	}
-	hs, err := c.queueHeads(r.Context(), c.visibleGroups(s))
+	gs, err := c.queueGroups(r.Context(), c.visibleGroups(s))
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	now := c.deps.Now()
-	out := make([]groupJSON, 0, len(hs))
-	for _, h := range hs {
-		gj := groupJSON{Group: h.group, Total: h.total, Waiting: make([]waitingJSON, 0, len(h.ws))}
-		for _, x := range h.ws {
-			wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
-				Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since, Preview: x.Extra[0]}
-			if !x.Since.IsZero() {
-				wj.WaitedMS = now.Sub(x.Since).Milliseconds()
-			}
-			if x.OfferUntil.After(now) {
-				wj.OfferedTo = x.OfferedTo
-			}
-			if ms, err := strconv.ParseInt(x.Extra[1], 10, 64); err == nil {
-				wj.LastAt = timePtr(time.UnixMilli(ms))
-			}
-			gj.Waiting = append(gj.Waiting, wj)
+	b := make([]byte, 0, 64<<10)
+	b = append(b, `{"groups":[`...)
+	for i, g := range gs {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		out = append(out, gj)
+		b = append(b, g...)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
+	b = append(b, "]}\n"...)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 func cut(s string, n int) string {

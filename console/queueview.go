@@ -2,7 +2,9 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,9 +34,14 @@ type headEntry struct {
 	ok    bool
 	ws    []handoff.Waiting // read-only once stored
 	total int
+	// The group's part of the view, encoded at jsonAt; good until jsonUntil
+	// (a second later, waited_ms's precision, or when an offer lapses).
+	json              []byte
+	jsonAt, jsonUntil time.Time
 }
 
 // headMaxAge is how long an entry may be reused without a new event.
+// Encoded, an entry is reused for a second at most (renderGroup).
 const headMaxAge = 2 * time.Second
 
 func (h *heads) entry(g string) *headEntry {
@@ -51,18 +58,11 @@ func (h *heads) entry(g string) *headEntry {
 	return e
 }
 
-// groupHead is one group of the queue view.
-type groupHead struct {
-	group string
-	ws    []handoff.Waiting
-	total int
-}
-
-// queueHeads returns the head of each group's queue (Config.QueueView
-// conversations with the customer's last message) and its length: one
-// round trip for the groups' last event ids, then one script per group whose
-// entry is stale.
-func (c *Console) queueHeads(ctx context.Context, groups []string) ([]groupHead, error) {
+// queueGroups returns each group's part of the queue view, encoded: the
+// head of its queue (Config.QueueView conversations with the customer's
+// last message) and its length. One round trip reads the groups' last event
+// ids; a group whose entry is stale costs one script.
+func (c *Console) queueGroups(ctx context.Context, groups []string) ([][]byte, error) {
 	last := make([]*redis.XMessageSliceCmd, len(groups))
 	_, err := c.deps.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, g := range groups {
@@ -73,7 +73,7 @@ func (c *Console) queueHeads(ctx context.Context, groups []string) ([]groupHead,
 	if err != nil {
 		return nil, fmt.Errorf("queue view: %w", err)
 	}
-	out := make([]groupHead, len(groups))
+	out := make([][]byte, len(groups))
 	for i, g := range groups {
 		id := ""
 		if xs := last[i].Val(); len(xs) == 1 {
@@ -81,16 +81,51 @@ func (c *Console) queueHeads(ctx context.Context, groups []string) ([]groupHead,
 		}
 		e := c.heads.entry(g)
 		e.mu.Lock()
-		if !e.ok || e.last != id || c.deps.Now().Sub(e.read) >= headMaxAge {
+		now := c.deps.Now()
+		if !e.ok || e.last != id || now.Sub(e.read) >= headMaxAge || now.Before(e.read) {
 			ws, total, err := c.deps.Queue.Head(ctx, g, c.cfg.QueueView, bot.FieldLastIn, bot.FieldLastInAt)
 			if err != nil {
 				e.mu.Unlock()
 				return nil, err
 			}
-			e.ws, e.total, e.last, e.read, e.ok = ws, total, id, c.deps.Now(), true
+			e.ws, e.total, e.last, e.read, e.ok, e.json = ws, total, id, now, true, nil
 		}
-		out[i] = groupHead{group: g, ws: e.ws, total: e.total}
+		if e.json == nil || !now.Before(e.jsonUntil) || now.Before(e.jsonAt) {
+			e.json, e.jsonAt, e.jsonUntil = renderGroup(g, e.ws, e.total, now)
+		}
+		out[i] = e.json
 		e.mu.Unlock()
 	}
 	return out, nil
+}
+
+// renderGroup encodes one group of the queue view at now, and says until
+// when that encoding holds.
+func renderGroup(g string, ws []handoff.Waiting, total int, now time.Time) ([]byte, time.Time, time.Time) {
+	type groupJSON struct {
+		Group   string        `json:"group"`
+		Total   int           `json:"total"` // waiting in all; the list has the first ones
+		Waiting []waitingJSON `json:"waiting"`
+	}
+	until := now.Add(time.Second)
+	gj := groupJSON{Group: g, Total: total, Waiting: make([]waitingJSON, 0, len(ws))}
+	for _, x := range ws {
+		wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
+			Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since, Preview: x.Extra[0]}
+		if !x.Since.IsZero() {
+			wj.WaitedMS = now.Sub(x.Since).Milliseconds()
+		}
+		if x.OfferUntil.After(now) {
+			wj.OfferedTo = x.OfferedTo
+			if x.OfferUntil.Before(until) {
+				until = x.OfferUntil
+			}
+		}
+		if ms, err := strconv.ParseInt(x.Extra[1], 10, 64); err == nil {
+			wj.LastAt = timePtr(time.UnixMilli(ms))
+		}
+		gj.Waiting = append(gj.Waiting, wj)
+	}
+	b, _ := json.Marshal(gj)
+	return b, now, until
 }
