@@ -296,7 +296,14 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 			}
 		}
 	}()
-	time.Sleep(time.Second) // the streams open; the first claims are made
+	// Warm-up, not measured: 200 agents signing in within a second open
+	// their streams, load their views and fill their slots at once, which a
+	// real peak (agents long signed in) does not do.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Second):
+	}
 	c2, err := p.commandStats(ctx)
 	if err != nil {
 		return err
@@ -690,8 +697,14 @@ func (a *benchAgent) live(ctx context.Context, p *peak, hold time.Duration, free
 			}
 		}
 	}()
-	go func() { // heartbeats
+	go func() { // heartbeats, each page on its own phase (pages open at different moments)
 		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(rand.N(a.hbEvery)):
+		}
+		_, _ = a.call(ctx, p, "POST", "heartbeat", struct{}{}, nil)
 		t := time.NewTicker(a.hbEvery)
 		defer t.Stop()
 		for {
