@@ -103,3 +103,27 @@ func TestCursorWriter(t *testing.T) {
 		t.Fatalf("read back %v", back)
 	}
 }
+
+// TestGroupStreamShared: agents of one group following their live streams
+// at once (their reads of the group's stream are shared) each get every
+// event of the group, in order.
+func TestGroupStreamShared(t *testing.T) {
+	e := MustEnv(t, nil)
+	var chans []<-chan sseEvent
+	for _, id := range []string{"alice", "bob", "sup"} {
+		ch, _ := e.signedIn(t, id).stream("")
+		next(t, ch, isType("ready"))
+		chans = append(chans, ch)
+	}
+	for i := range 5 {
+		e.customer(t, fmt.Sprintf("s%d", i), "你好", "pre_sales", false)
+	}
+	for _, ch := range chans {
+		for i := range 5 {
+			ev := next(t, ch, isType("enqueued"))
+			if want := fmt.Sprintf("web:s%d", i); ev.data.Conv != want || ev.data.Stream != "group" {
+				t.Fatalf("event %d: %+v, want %s enqueued on the group stream", i, ev.data, want)
+			}
+		}
+	}
+}

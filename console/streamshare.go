@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kefu-dev/kefu/handoff"
@@ -22,11 +23,19 @@ type groupReads struct {
 
 // groupRead is one read of a group stream after an id.
 type groupRead struct {
-	mu   sync.Mutex // held while reading
-	done bool
-	at   time.Time
-	evs  []sharedEvent
-	err  error
+	// until is when the read stops being shared (unix ns; 0 while it is
+	// being made). Read without mu, by the lookup.
+	until atomic.Int64
+	mu    sync.Mutex // held while reading; guards what follows
+	done  bool
+	evs   []sharedEvent
+	err   error
+}
+
+// stale reports whether the read is made and too old to share.
+func (r *groupRead) stale(now time.Time) bool {
+	u := r.until.Load()
+	return u != 0 && now.UnixNano() >= u
 }
 
 // sharedEvent is an event and its JSON for the live stream.
@@ -45,13 +54,13 @@ func (g *groupReads) read(ctx context.Context, q *handoff.Queue, stream, after s
 		g.m = map[string]*groupRead{}
 	}
 	r, ok := g.m[key]
-	if !ok || (r.done && now.Sub(r.at) >= shareFor) {
+	if !ok || r.stale(now) {
 		r = &groupRead{}
 		g.m[key] = r
 	}
 	if len(g.m) > 1024 { // forget reads too old to share
 		for k, x := range g.m {
-			if x != r && x.done && now.Sub(x.at) >= shareFor {
+			if x.stale(now) {
 				delete(g.m, k)
 			}
 		}
@@ -62,15 +71,17 @@ func (g *groupReads) read(ctx context.Context, q *handoff.Queue, stream, after s
 	defer r.mu.Unlock()
 	if !r.done {
 		evs, err := q.Events(ctx, stream, after, 100, 0)
-		r.done, r.at, r.err = true, time.Now(), err
+		r.done, r.err = true, err
 		for _, e := range evs {
 			b, _ := json.Marshal(eventJSON{Stream: "group", ID: e.ID, Type: e.Type, Conv: e.Conv, Group: e.Group,
 				Agent: e.Agent, Epoch: e.Epoch, At: timePtr(e.At), Fields: e.Fields})
 			r.evs = append(r.evs, sharedEvent{ev: e, data: b})
 		}
+		until := time.Now().Add(shareFor).UnixNano()
 		if err != nil {
-			r.at = time.Time{} // never shared
+			until = 1 // never shared
 		}
+		r.until.Store(until)
 	}
 	return r.evs, r.err
 }

@@ -220,7 +220,7 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 	}
 
 	// The message path alone: no console open, no reaper.
-	calib := max(200, int(plan.rate*5))
+	calib := max(50, int(plan.rate*5))
 	c0, err := p.commandStats(ctx)
 	if err != nil {
 		return err
@@ -302,7 +302,7 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(5 * time.Second):
+	case <-time.After(min(5*time.Second, plan.duration/2)):
 	}
 	c2, err := p.commandStats(ctx)
 	if err != nil {
