@@ -200,7 +200,9 @@ func TestOffersFairAndBounded(t *testing.T) {
 		t.Fatalf("second run offered %d more, want none (every slot is taken by an offer)", again)
 	}
 	for _, c := range cmds {
-		if strings.Contains(c, q.cfg.Prefix+"conv:") {
+		// A conversation read: a command on a conv: key (the script's own
+		// line carries only its keys and arguments).
+		if f := strings.SplitN(c, `" "`, 3); len(f) > 1 && strings.HasPrefix(f[1], q.cfg.Prefix+"conv:") {
 			t.Fatalf("every agent full: the run read a conversation: %s", c)
 		}
 	}

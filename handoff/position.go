@@ -109,11 +109,12 @@ func (q *Queue) Notice(ctx context.Context, cid string) (Position, bool, error) 
 // length. Safe in every instance at once (each change is reported once).
 func (q *Queue) Notices(ctx context.Context) ([]Position, error) {
 	now := q.now()
-	args := []any{q.cfg.Prefix, q.ms(now.Add(-q.cfg.Presence)), q.cfg.DefaultHandle.Milliseconds(),
+	args := []any{q.convKey(""), q.ms(now.Add(-q.cfg.Presence)), q.cfg.DefaultHandle.Milliseconds(),
 		fieldNotice, agentOnline, urgentBelow, rankMore, len(rankSteps)}
 	for _, r := range rankSteps {
 		args = append(args, r)
 	}
+	args = append(args, q.agentKey(""), ":convs", "max", "status")
 	for _, e := range etaSteps {
 		args = append(args, e.Milliseconds())
 	}

@@ -51,7 +51,7 @@ func (q *Queue) Head(ctx context.Context, group string, limit int, extra ...stri
 		return nil, 0, fmt.Errorf("waiting %s: %w", group, ErrUnknownGroup)
 	}
 	args := make([]any, 0, 2+len(waitingFields)+len(extra))
-	args = append(args, q.cfg.Prefix, max(limit, -1))
+	args = append(args, q.convKey(""), max(limit, -1))
 	for _, f := range waitingFields {
 		args = append(args, f)
 	}
