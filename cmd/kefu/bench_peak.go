@@ -320,6 +320,7 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 		}
 	}
 	cpu0, rcpu0, load0 := processCPU(), p.redisCPU(ctx), loadAvg()
+	seq0, _ := p.rdb.Get(ctx, p.prefix+"seq").Int64()
 	var sent, failed, skipped atomic.Int64
 	inflight := make(chan struct{}, 1024)
 	var mwg sync.WaitGroup
@@ -359,6 +360,7 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 	mwg.Wait()
 	elapsed := time.Since(start)
 	cpu1, rcpu1, load1 := processCPU(), p.redisCPU(ctx), loadAvg()
+	seq1, _ := p.rdb.Get(ctx, p.prefix+"seq").Int64() // the queue's enqueue counter
 	if plan.profile != nil {
 		pprof.StopCPUProfile()
 	}
@@ -374,9 +376,9 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 
 	msgs := sent.Load() + failed.Load()
 	fmt.Fprintf(out, "run: %d customer messages in %v (%.0f/s; %d failed, %d not sent: too many in flight), "+
-		"%d claims (%d refused: empty or failed), %d queue views, %d waiting (min %d, max %d)\n",
+		"%d hand-offs, %d claims (%d refused: empty or failed), %d queue views, %d waiting (min %d, max %d)\n",
 		msgs, elapsed.Round(time.Millisecond), float64(msgs)/elapsed.Seconds(), failed.Load(), skipped.Load(),
-		nClaims, claimFails.Load(), nViews, queued.Load(), minQ, maxQ)
+		seq1-seq0, nClaims, claimFails.Load(), nViews, queued.Load(), minQ, maxQ)
 	fmt.Fprintf(out, "customer reply  %s\n", p.lat["reply"])
 	fmt.Fprintf(out, "queue view      %s\n", p.lat["view"])
 	fmt.Fprintf(out, "claim           %s\n", p.lat["claim"])
