@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -102,6 +103,24 @@ func NewStore(rdb redis.UniversalClient, prefix string, opts ...StoreOption) *St
 	return s
 }
 
+// The customer's last message, kept on the conversation hash for the
+// console's queue view (a preview that reads one hash, never the
+// transcript). Written by ingest.lua in the same step as the transcript
+// entry; messages without text leave it as it was.
+const (
+	FieldLastIn   = "last_in"    // its text, cut to PreviewLen characters
+	FieldLastInAt = "last_in_ms" // when it arrived (ms)
+	PreviewLen    = 200
+)
+
+// Preview is text cut to PreviewLen characters ("…" marks the cut).
+func Preview(text string) string {
+	if utf8.RuneCountInString(text) <= PreviewLen {
+		return text
+	}
+	return string([]rune(text)[:PreviewLen]) + "…"
+}
+
 // ConvID is the conversation id of a customer on a channel: one conversation
 // per customer, reopened after it closes, so history is never split.
 func ConvID(channel, user string) string { return channel + ":" + user }
@@ -159,7 +178,7 @@ func (s *Store) claim(ctx context.Context, m Message, takeOver bool) (Conversati
 	res, err := ingestScript.Run(ctx, s.rdb,
 		[]string{seen, s.convKey(id), s.txKey(id), s.inflightKey()},
 		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice, m.Kind,
-		s.lease.Milliseconds(), string(msg), only, member,
+		s.lease.Milliseconds(), string(msg), only, member, FieldLastIn, FieldLastInAt, Preview(m.Text),
 	).Slice()
 	if err != nil {
 		return conv, fmt.Errorf("ingest %s: %w", id, err)

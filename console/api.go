@@ -166,64 +166,45 @@ func (c *Console) heartbeat(w http.ResponseWriter, r *http.Request, s *session) 
 
 // waitingJSON is a conversation in a queue.
 type waitingJSON struct {
-	Conv      string    `json:"conv"`
-	Group     string    `json:"group"`
-	Rank      int       `json:"rank"`
-	Channel   string    `json:"channel"`
-	User      string    `json:"user"`
-	Reason    string    `json:"reason"`
-	Category  string    `json:"category,omitempty"`
-	Urgent    bool      `json:"urgent"`
-	Since     time.Time `json:"since"`
-	WaitedMS  int64     `json:"waited_ms"`
-	OfferedTo string    `json:"offered_to,omitempty"`
-	Preview   string    `json:"preview"` // the customer's last message, cut to 200 characters
+	Conv      string     `json:"conv"`
+	Group     string     `json:"group"`
+	Rank      int        `json:"rank"`
+	Channel   string     `json:"channel"`
+	User      string     `json:"user"`
+	Reason    string     `json:"reason"`
+	Category  string     `json:"category,omitempty"`
+	Urgent    bool       `json:"urgent"`
+	Since     time.Time  `json:"since"`
+	WaitedMS  int64      `json:"waited_ms"`
+	OfferedTo string     `json:"offered_to,omitempty"`
+	Preview   string     `json:"preview"`           // the customer's last message, cut to bot.PreviewLen characters
+	LastAt    *time.Time `json:"last_at,omitempty"` // when it arrived
 }
 
-// previewMax is how many conversations per group get a preview.
-const previewMax = 50
-
+// queue is the queue view: per visible group, the head of the queue
+// (Config.QueueView conversations, each with the customer's last message)
+// and the queue's length. Its Redis work is bounded by the head's size (the
+// preview is a field of the conversation hash, never read from the
+// transcript) and shared by the agents of this instance (queueGroups).
 func (c *Console) queue(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := r.Context()
-	type groupJSON struct {
-		Group   string        `json:"group"`
-		Waiting []waitingJSON `json:"waiting"`
-	}
-	out := []groupJSON{}
-	for _, g := range c.visibleGroups(s) {
-		ws, err := c.deps.Queue.Waiting(ctx, g)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		gj := groupJSON{Group: g, Waiting: []waitingJSON{}}
-		for i, x := range ws {
-			wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
-				Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since,
-				WaitedMS: x.Waited.Milliseconds(), OfferedTo: x.OfferedTo}
-			if i < previewMax {
-				wj.Preview = c.preview(ctx, x.Conv)
-			}
-			gj.Waiting = append(gj.Waiting, wj)
-		}
-		out = append(out, gj)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
-}
-
-// preview is the customer's last message in a conversation.
-func (c *Console) preview(ctx context.Context, cid string) string {
-	es, err := c.deps.Conversations.Transcript(ctx, cid, "")
+	gs, err := c.queueGroups(r.Context(), c.visibleGroups(s))
 	if err != nil {
-		c.log.WarnContext(ctx, "console: preview", "conv", cid, "err", err)
-		return ""
+		c.fail(w, r, err)
+		return
 	}
-	for i := len(es) - 1; i >= 0; i-- {
-		if es[i].Dir == "in" && es[i].Text != "" {
-			return cut(es[i].Text, 200)
+	b := make([]byte, 0, 64<<10)
+	b = append(b, `{"groups":[`...)
+	for i, g := range gs {
+		if i > 0 {
+			b = append(b, ',')
 		}
+		b = append(b, g...)
 	}
-	return ""
+	b = append(b, "]}\n"...)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 func cut(s string, n int) string {

@@ -77,6 +77,9 @@ type Config struct {
 	SecureCookie bool `yaml:"secure_cookie"`
 	// MaxReplyLen caps an agent's reply, in characters. Default 4000.
 	MaxReplyLen int `yaml:"max_reply_len"`
+	// QueueView is how many conversations per group the queue view lists:
+	// the head of the queue, with its length. Default 50.
+	QueueView int `yaml:"queue_view"`
 }
 
 func (c *Config) withDefaults() {
@@ -111,6 +114,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxReplyLen <= 0 {
 		c.MaxReplyLen = 4000
+	}
+	if c.QueueView <= 0 {
+		c.QueueView = 50
 	}
 }
 

@@ -76,6 +76,9 @@ type Console struct {
 	cop    *http.CrossOriginProtection
 	dummy  []byte // a bcrypt hash compared against for unknown agents
 
+	heads      heads      // the queue heads shared by the queue views
+	groupReads groupReads // the group streams' reads shared by the live streams
+
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: live streams end
 }

@@ -27,6 +27,7 @@ type convBody struct {
 type queueBody struct {
 	Groups []struct {
 		Group   string        `json:"group"`
+		Total   int           `json:"total"`
 		Waiting []waitingJSON `json:"waiting"`
 	} `json:"groups"`
 }

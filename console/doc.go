@@ -69,8 +69,9 @@
 //
 // Queue and conversations:
 //
-//	GET  queue -> {"groups":[{"group","waiting":[{"conv","group","rank","channel","user",
-//	            "reason","category","urgent","since","waited_ms","offered_to","preview"}]}]}
+//	GET  queue -> {"groups":[{"group","total","waiting":[{"conv","group","rank","channel","user",
+//	            "reason","category","urgent","since","waited_ms","offered_to","preview","last_at"}]}]}
+//	            (waiting: the head of each queue, queue_view long; total: its length)
 //	POST claim {"conv"?} -> {"conv","group","epoch"}   (no conv: the next, urgent first)
 //	GET  convs -> {"convs":[{"conv","group","epoch","channel","user","reason","urgent",
 //	            "claimed","lease_until","lost"}]}   (held, and lost until dismissed)

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/kefu-dev/kefu/handoff"
 )
 
 // consoleStream is the console's own event stream for one agent
@@ -83,6 +81,34 @@ func encodeCursor(cur map[string]string) string {
 		v.Set(k, id)
 	}
 	return v.Encode()
+}
+
+// cursorWriter encodes a live stream's cursor as encodeCursor does, for a
+// fixed set of keys (sorted, escaped once): it runs for every event sent.
+type cursorWriter struct {
+	keys    []string // sorted
+	escaped []string // url.QueryEscape of each key
+}
+
+func newCursorWriter(keys []string) cursorWriter {
+	w := cursorWriter{keys: keys}
+	for _, k := range keys {
+		w.escaped = append(w.escaped, url.QueryEscape(k))
+	}
+	return w
+}
+
+// appendTo appends the cursor (stream ids need no escaping: digits and -).
+func (w cursorWriter) appendTo(b []byte, cur map[string]string) []byte {
+	for i, k := range w.keys {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(b, w.escaped[i]...)
+		b = append(b, '=')
+		b = append(b, cur[k]...)
+	}
+	return b
 }
 
 // compareIDs orders stream ids.
@@ -180,16 +206,33 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	cw := newCursorWriter(keys)
+	var buf []byte
 	tick := time.NewTicker(c.cfg.Poll)
 	defer tick.Stop()
 	lastWrite := time.Now()
 	for polls := 1; ; polls++ {
 		type keyed struct {
-			key string
-			ev  handoff.Event
+			key  string
+			id   string
+			data []byte // the event's JSON
 		}
 		var batch []keyed
 		for _, k := range keys {
+			if strings.HasPrefix(k, "g:") {
+				// The group's stream: shared with the other agents here.
+				evs, err := c.groupReads.read(ctx, c.deps.Queue, streams[k], cur[k], c.cfg.Poll/2)
+				if err != nil {
+					if ctx.Err() == nil {
+						c.log.WarnContext(ctx, "console: events", "agent", s.agent.ID, "err", err)
+					}
+					return
+				}
+				for _, e := range evs {
+					batch = append(batch, keyed{k, e.ev.ID, e.data})
+				}
+				continue
+			}
 			evs, err := c.deps.Queue.Events(ctx, streams[k], cur[k], 100, 0)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -197,23 +240,28 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 				}
 				return
 			}
+			kind := "agent"
+			if k == "c" {
+				kind = "console"
+			}
 			for _, e := range evs {
-				batch = append(batch, keyed{k, e})
+				b, err := json.Marshal(eventJSON{Stream: kind, ID: e.ID, Type: e.Type, Conv: e.Conv,
+					Group: e.Group, Agent: e.Agent, Epoch: e.Epoch, At: timePtr(e.At), Fields: e.Fields})
+				if err != nil {
+					return
+				}
+				batch = append(batch, keyed{k, e.ID, b})
 			}
 		}
-		slices.SortStableFunc(batch, func(a, b keyed) int { return compareIDs(a.ev.ID, b.ev.ID) })
+		slices.SortStableFunc(batch, func(a, b keyed) int { return compareIDs(a.id, b.id) })
 		for _, x := range batch {
-			cur[x.key] = x.ev.ID
-			kind := "agent"
-			switch {
-			case x.key == "c":
-				kind = "console"
-			case strings.HasPrefix(x.key, "g:"):
-				kind = "group"
-			}
-			e := x.ev
-			if err := write(encodeCursor(cur), eventJSON{Stream: kind, ID: e.ID, Type: e.Type, Conv: e.Conv,
-				Group: e.Group, Agent: e.Agent, Epoch: e.Epoch, At: timePtr(e.At), Fields: e.Fields}); err != nil {
+			cur[x.key] = x.id
+			buf = append(buf[:0], "id: "...)
+			buf = cw.appendTo(buf, cur)
+			buf = append(buf, "\ndata: "...)
+			buf = append(buf, x.data...)
+			buf = append(buf, "\n\n"...)
+			if _, err := w.Write(buf); err != nil {
 				return
 			}
 		}

@@ -47,7 +47,7 @@ type Config struct {
 	// ReapBatch is how many expired leases one reap handles. Default 500.
 	ReapBatch int
 	// OfferScan is how many waiting conversations per group one offers run
-	// looks at. Default 100.
+	// looks at beyond those already offered. Default 100.
 	OfferScan int
 	// Hours are the business hours; the zero value means always open.
 	Hours Hours

@@ -291,7 +291,7 @@ func (q *Queue) AgentOnline(ctx context.Context, a Agent) error {
 // SetAway marks a signed-in agent away (no offers, not counted as online for
 // the ETA; they keep their conversations and may still claim) or back.
 func (q *Queue) SetAway(ctx context.Context, aid string, away bool) error {
-	st := "online"
+	st := agentOnline
 	if away {
 		st = "away"
 	}
@@ -326,7 +326,7 @@ func (q *Queue) Offers(ctx context.Context) (offered, expired int, err error) {
 		v, err := q.run(ctx, "offers",
 			[]string{q.waitKey(g), q.groupKey(g, "offers"), q.groupKey(g, "online")},
 			q.cfg.Prefix, g, q.ms(now), q.cfg.OfferTimeout.Milliseconds(), q.ms(now.Add(-q.cfg.Presence)),
-			q.cfg.OfferScan, q.cfg.EventsMax)
+			q.cfg.OfferScan, q.cfg.EventsMax, agentOnline)
 		if err != nil {
 			return offered, expired, wrap("offers", g, err)
 		}

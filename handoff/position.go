@@ -44,28 +44,39 @@ func (q *Queue) position(ctx context.Context, cid string) (Position, string, err
 		return Position{}, "", wrap("position", cid, err)
 	}
 	r := asSlice(v)
-	p := Position{Conv: cid, State: asString(r[0]), Group: asString(r[1]), Online: int(asInt(r[3])),
-		Urgent: asInt(r[9]) == 1}
-	rank, slots, busy := asInt(r[2]), asInt(r[4]), asInt(r[5])
-	sum, n := asInt(r[6]), asInt(r[7])
+	p := Position{Conv: cid, State: asString(r[0]), Group: asString(r[1]), Urgent: asInt(r[9]) == 1}
 	if p.State != StateWaiting {
+		p.Online = int(asInt(r[3]))
 		return p, asString(r[8]), nil
 	}
+	q.estimate(&p, asInt(r[2]), groupLoad{online: asInt(r[3]), slots: asInt(r[4]), busy: asInt(r[5]),
+		sum: asInt(r[6]), n: asInt(r[7])})
+	return p, asString(r[8]), nil
+}
+
+// groupLoad is what the ETA needs of a group: its online agents, their chat
+// slots and the chats they hold, and the recent handling times (sum and
+// count, in ms).
+type groupLoad struct{ online, slots, busy, sum, n int64 }
+
+// estimate fills in a waiting conversation's rank (from its 0-based place
+// in line), the group's figures and the ETA.
+func (q *Queue) estimate(p *Position, rank int64, g groupLoad) {
 	p.Rank = int(rank) + 1
-	p.Free = int(max(slots-busy, 0))
+	p.Online = int(g.online)
+	p.Free = int(max(g.slots-g.busy, 0))
 	avg := q.cfg.DefaultHandle
-	if n > 0 {
-		avg = time.Duration(sum/n) * time.Millisecond
+	if g.n > 0 {
+		avg = time.Duration(g.sum/g.n) * time.Millisecond
 	}
 	switch {
-	case p.Online == 0 || slots == 0:
+	case p.Online == 0 || g.slots == 0:
 		p.ETA = -1
 	case rank < int64(p.Free):
 		p.ETA = 0
 	default:
-		p.ETA = time.Duration(rank-int64(p.Free)+1) * avg / time.Duration(slots)
+		p.ETA = time.Duration(rank-int64(p.Free)+1) * avg / time.Duration(g.slots)
 	}
-	return p, asString(r[8]), nil
 }
 
 // Notice reports where a waiting conversation stands and whether that
@@ -91,46 +102,67 @@ func (q *Queue) Notice(ctx context.Context, cid string) (Position, bool, error) 
 	return p, asInt(v) == 1, nil
 }
 
-// Notices runs Notice over every waiting conversation of every group and
-// returns the positions that changed meaningfully: the caller tells those
-// customers. Safe in every instance at once (each change is reported once).
+// Notices finds, in every group, the waiting conversations whose position
+// changed meaningfully since their customer was last told (as Notice
+// decides), records them as told and returns them: the caller tells those
+// customers. One script per group (notices.lua), whatever the queue's
+// length. Safe in every instance at once (each change is reported once).
 func (q *Queue) Notices(ctx context.Context) ([]Position, error) {
+	now := q.now()
+	args := []any{q.convKey(""), q.ms(now.Add(-q.cfg.Presence)), q.cfg.DefaultHandle.Milliseconds(),
+		fieldNotice, agentOnline, urgentBelow, rankMore, len(rankSteps)}
+	for _, r := range rankSteps {
+		args = append(args, r)
+	}
+	args = append(args, q.agentKey(""), ":convs", "max", "status")
+	for _, e := range etaSteps {
+		args = append(args, e.Milliseconds())
+	}
 	var out []Position
 	for _, g := range q.cfg.Groups {
-		cids, err := q.rdb.ZRange(ctx, q.waitKey(g), 0, -1).Result()
+		v, err := q.run(ctx, "notices",
+			[]string{q.waitKey(g), q.groupKey(g, "online"), q.groupKey(g, "handled")}, args...)
 		if err != nil {
 			return out, fmt.Errorf("notices %s: %w", g, err)
 		}
-		for _, cid := range cids {
-			p, changed, err := q.Notice(ctx, cid)
-			if err != nil {
-				return out, err
-			}
-			if changed {
-				out = append(out, p)
-			}
+		r := asSlice(v)
+		load := groupLoad{online: asInt(r[0]), slots: asInt(r[1]), busy: asInt(r[2]), sum: asInt(r[3]), n: asInt(r[4])}
+		ch := asSlice(r[5])
+		for i := 0; i+2 < len(ch); i += 3 {
+			p := Position{Conv: asString(ch[i]), State: StateWaiting, Group: g, Urgent: asInt(ch[i+2]) == 1}
+			q.estimate(&p, asInt(ch[i+1]), load)
+			out = append(out, p)
 		}
 	}
 	return out, nil
 }
 
+// fieldNotice is the conversation-hash field holding the bucket last told.
+const fieldNotice = "notice"
+
+// agentOnline is the status of an agent who takes conversations (the
+// others: away, offline).
+const agentOnline = "online"
+
 var etaSteps = []time.Duration{time.Minute, 2 * time.Minute, 3 * time.Minute, 5 * time.Minute,
 	10 * time.Minute, 15 * time.Minute, 20 * time.Minute, 30 * time.Minute, 45 * time.Minute,
 	time.Hour, 90 * time.Minute, 2 * time.Hour}
 
+// rankSteps: a rank is told as the first step at or above it, and as
+// rankMore beyond the last.
+var rankSteps = []int{1, 2, 3, 4, 5, 10, 20, 50}
+
+const rankMore = 100
+
 // bucket is what the customer was told, coarsely: rank and ETA buckets.
+// notices.lua computes the same string.
 func bucket(p Position) string {
-	r := p.Rank
-	switch {
-	case r <= 5:
-	case r <= 10:
-		r = 10
-	case r <= 20:
-		r = 20
-	case r <= 50:
-		r = 50
-	default:
-		r = 100
+	r := rankMore
+	for _, s := range rankSteps {
+		if p.Rank <= s {
+			r = s
+			break
+		}
 	}
 	e := -1
 	if p.ETA >= 0 {

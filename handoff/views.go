@@ -24,38 +24,71 @@ type Waiting struct {
 	Since     time.Time     // when it was queued
 	Waited    time.Duration // how long it has waited
 	OfferedTo string        // the agent it is offered to, if any
+	// OfferUntil is when that offer lapses.
+	OfferUntil time.Time
+	// Extra are the values of the extra conversation-hash fields Head was
+	// asked for, in order ("" when missing).
+	Extra []string
 }
 
-// Waiting lists a group's queue in order.
+// Waiting lists a group's whole queue in order. The console lists only the
+// head (Head): this is for tests and tools.
 func (q *Queue) Waiting(ctx context.Context, group string) ([]Waiting, error) {
+	ws, _, err := q.Head(ctx, group, -1)
+	return ws, err
+}
+
+// waitingFields are the conversation-hash fields Head reads for Waiting.
+var waitingFields = []string{"channel", "user", "reason", "category", "enq_ms", "offer_agent", "offer_until"}
+
+// Head lists the first limit conversations of a group's queue in order (all
+// when limit < 0) and returns the queue's length: one script that reads each
+// listed conversation's hash once, so its cost is bounded by limit whatever
+// the queue's length. extra names more conversation-hash fields to return in
+// Waiting.Extra (the owner of those fields, the caller, names them).
+func (q *Queue) Head(ctx context.Context, group string, limit int, extra ...string) ([]Waiting, int, error) {
 	if !q.hasGroup(group) {
-		return nil, fmt.Errorf("waiting %s: %w", group, ErrUnknownGroup)
+		return nil, 0, fmt.Errorf("waiting %s: %w", group, ErrUnknownGroup)
 	}
-	cids, err := q.rdb.ZRange(ctx, q.waitKey(group), 0, -1).Result()
+	args := make([]any, 0, 2+len(waitingFields)+len(extra))
+	args = append(args, q.convKey(""), max(limit, -1))
+	for _, f := range waitingFields {
+		args = append(args, f)
+	}
+	for _, f := range extra {
+		args = append(args, f)
+	}
+	v, err := q.run(ctx, "waiting", []string{q.waitKey(group)}, args...)
 	if err != nil {
-		return nil, fmt.Errorf("waiting %s: %w", group, err)
+		return nil, 0, fmt.Errorf("waiting %s: %w", group, err)
 	}
-	fields := []string{"channel", "user", "reason", "category", "prio", "enq_ms", "offer_agent", "offer_until"}
-	hs, err := q.hmget(ctx, cids, fields)
-	if err != nil {
-		return nil, fmt.Errorf("waiting %s: %w", group, err)
-	}
+	r := asSlice(v)
+	total := int(asInt(r[0]))
 	now := q.now()
-	out := make([]Waiting, len(cids))
-	for i, cid := range cids {
-		h := hs[i]
-		w := Waiting{Conv: cid, Group: group, Rank: i + 1, Channel: h[0], User: h[1], Reason: h[2],
-			Category: h[3], Urgent: h[4] == "0", Since: parseMs(h[5])}
+	out := make([]Waiting, 0, len(r)-1)
+	for i, x := range r[1:] {
+		row := asSlice(x)
+		h := asStrings(row[2])
+		score, _ := strconv.ParseFloat(asString(row[1]), 64)
+		w := Waiting{Conv: asString(row[0]), Group: group, Rank: i + 1, Channel: h[0], User: h[1], Reason: h[2],
+			Category: h[3], Urgent: score < urgentBelow, Since: parseMs(h[4])}
 		if !w.Since.IsZero() {
 			w.Waited = now.Sub(w.Since)
 		}
-		if h[6] != "" && parseMs(h[7]).After(now) {
-			w.OfferedTo = h[6]
+		if until := parseMs(h[6]); h[5] != "" && until.After(now) {
+			w.OfferedTo, w.OfferUntil = h[5], until
 		}
-		out[i] = w
+		if len(extra) > 0 {
+			w.Extra = h[len(waitingFields):]
+		}
+		out = append(out, w)
 	}
-	return out, nil
+	return out, total, nil
 }
+
+// urgentBelow: a queue score under it is the urgent lane (prio 0; the score
+// is prio*1e13 + seq).
+const urgentBelow = 1e13
 
 // Held is a conversation an agent holds.
 type Held struct {
@@ -199,7 +232,7 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 		ws := gc[i].waiting.Val()
 		s.Waiting = len(ws)
 		for _, z := range ws {
-			if z.Score < 1e13 {
+			if z.Score < urgentBelow {
 				s.Urgent++
 			}
 		}

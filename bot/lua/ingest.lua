@@ -24,6 +24,8 @@
 --          pending (done, or its marker gone) is not claimed, and leaves the
 --          in-flight set
 -- ARGV[12] the message's member in the in-flight set
+-- ARGV[13], ARGV[14] the conversation's preview fields: last customer text, its time (ms)
+-- ARGV[15] the text cut for the preview (empty: the preview is left as it was)
 -- Reply: {0, stream id} when done (stream id of the first delivery; false
 --        when a take-over found no marker),
 --        {2, stream id} when another delivery holds an unexpired lease,
@@ -59,7 +61,11 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
 elseif redis.call('HGET', KEYS[2], 'mode') == 'closed' then
   redis.call('HSET', KEYS[2], 'mode', 'bot', 'low', 0, 'reason', '', 'urgent', 0)
 end
-redis.call('HSET', KEYS[2], 'updated', ARGV[2])
+if not entry and ARGV[15] ~= '' then
+  redis.call('HSET', KEYS[2], 'updated', ARGV[2], ARGV[13], ARGV[15], ARGV[14], ARGV[2])
+else
+  redis.call('HSET', KEYS[2], 'updated', ARGV[2])
+end
 if not entry then
   entry = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
     'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2])

@@ -17,6 +17,8 @@ const usage = `kefu: customer-service gateway for online shops
 Usage:
   kefu serve [--config FILE] [--addr HOST:PORT] [--faq DIR]   run the gateway (web chat at /)
   kefu bench web [--url URL] [--customers N] [--messages N]   load the web chat's JSON API
+  kefu bench peak --redis URL [--customers N] [--waiting N] [--agents N] [--rate R] [--duration D]
+                                              a 双11 peak on a real redis-server (see BENCHMARKS.md)
   kefu ask [--faq DIR] [--json] TEXT          what the bot makes of one message, and why
   kefu web revoke [--config FILE] VISITOR...  refuse every token of web visitors (needs REDIS_URL)
   kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
@@ -73,8 +75,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "bench":
-		if sub("bench") == "web" {
+		switch sub("bench") {
+		case "web":
 			return cmdBenchWeb(ctx, args[2:], stdout, stderr)
+		case "peak":
+			return cmdBenchPeak(ctx, args[2:], stdout, stderr)
 		}
 	case "ask":
 		return cmdAsk(args[1:], stdout)

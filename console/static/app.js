@@ -206,7 +206,9 @@
     const focus = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.conv : null;
     clear(box);
     for (const g of state.queue) {
-      box.appendChild(el('h3', null, g.group + ' (' + g.waiting.length + ')'));
+      const total = g.total === undefined ? g.waiting.length : g.total;
+      box.appendChild(el('h3', null, g.group + ' (' + total + ')' +
+        (total > g.waiting.length ? ' · the first ' + g.waiting.length : '')));
       const ul = el('ul', 'list');
       for (const w of g.waiting) {
         const li = el('li', 'waiting');
