@@ -208,3 +208,55 @@ func TestOffersFairAndBounded(t *testing.T) {
 	}
 	MustAudit(t, q)
 }
+
+// TestHandoffBurstReadsAgentsOnce: hand-offs into one group within a second
+// read the group's online agents once, not once each (at a peak that was
+// half of Redis's work), while an agent who has just signed in is seen by
+// the very next hand-off (nobody is told no agent is online).
+func TestHandoffBurstReadsAgentsOnce(t *testing.T) {
+	cfg := testConfig()
+	cfg.Presence = time.Hour
+	q, clk, rdb := MustQueue(t, cfg)
+	if p := mustEnqueue(t, q, Ticket{Conv: "c00"}); p.Online != 0 {
+		t.Fatalf("nobody online yet: %+v", p)
+	}
+	for i := range 30 {
+		mustOnline(t, q, Agent{ID: fmt.Sprintf("a%02d", i), Groups: []string{"pre_sales"}, Max: 2})
+	}
+	if p := mustEnqueue(t, q, Ticket{Conv: "c01"}); p.Online != 30 {
+		t.Fatalf("after 30 sign-ins the next hand-off sees %d online, want 30", p.Online)
+	}
+	mon := testkit.NewMonitor(t, rdb, q.cfg.Prefix)
+	agentReads := func(cmds []string) (n int) {
+		for _, c := range cmds {
+			if f := strings.SplitN(c, `" "`, 3); len(f) > 1 && strings.HasPrefix(f[1], q.cfg.Prefix+"agent:") {
+				n++
+			}
+		}
+		return n
+	}
+	cmds := mon.Count(func() {
+		for i := 2; i < 12; i++ {
+			if p := mustEnqueue(t, q, Ticket{Conv: fmt.Sprintf("c%02d", i)}); p.Online != 30 || p.Free != 60 {
+				t.Fatalf("hand-off %d: %+v, want 30 online, 60 free", i, p)
+			}
+		}
+	})
+	if n := agentReads(cmds); n != 0 {
+		t.Errorf("10 hand-offs within the second read agent keys %d times, want 0 (the figures of the hand-off before)", n)
+	}
+	// A second later they are read again.
+	clk.Advance(1500 * time.Millisecond)
+	if n := agentReads(mon.Count(func() { mustEnqueue(t, q, Ticket{Conv: "c12"}) })); n < 30 {
+		t.Errorf("a hand-off 1.5 s later read agent keys %d times, want every online agent (30+)", n)
+	}
+	// Position, what the console and tests ask, reads them afresh.
+	cmds = mon.Count(func() {
+		if _, err := q.Position(context.Background(), "c05"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n := agentReads(cmds); n < 30 {
+		t.Errorf("Position read agent keys %d times, want every online agent (30+)", n)
+	}
+}

@@ -33,13 +33,22 @@ type Position struct {
 // Config.DefaultHandle before there is history), the k-th in line (k from 0)
 // waits 0 when k < F, else (k-F+1)·H/S.
 func (q *Queue) Position(ctx context.Context, cid string) (Position, error) {
-	p, _, err := q.position(ctx, cid)
+	p, _, err := q.position(ctx, cid, 0)
 	return p, err
 }
 
-func (q *Queue) position(ctx context.Context, cid string) (Position, string, error) {
+// noticeFiguresAge: how old the group's agent figures (online, slots, busy)
+// behind a hand-off's notice may be. At a peak many hand-offs reach one
+// group each second; reading every online agent for each was about half of
+// Redis's work in `kefu bench peak`. An ETA a second out of date is still
+// the right ETA bucket. Position reads them afresh.
+const noticeFiguresAge = time.Second
+
+// position runs position.lua; maxAge > 0 lets it use the group's agent
+// figures read that recently.
+func (q *Queue) position(ctx context.Context, cid string, maxAge time.Duration) (Position, string, error) {
 	v, err := q.run(ctx, "position", []string{q.convKey(cid), q.leasesKey()},
-		q.cfg.Prefix, cid, q.ms(q.now().Add(-q.cfg.Presence)))
+		q.cfg.Prefix, cid, q.ms(q.now().Add(-q.cfg.Presence)), maxAge.Milliseconds())
 	if err != nil {
 		return Position{}, "", wrap("position", cid, err)
 	}
@@ -87,7 +96,7 @@ func (q *Queue) estimate(p *Position, rank int64, g groupLoad) {
 // told, atomically, so of several instances asking only one hears "changed".
 // Not waiting: changed is false.
 func (q *Queue) Notice(ctx context.Context, cid string) (Position, bool, error) {
-	p, told, err := q.position(ctx, cid)
+	p, told, err := q.position(ctx, cid, noticeFiguresAge)
 	if err != nil || p.State != StateWaiting {
 		return p, false, err
 	}
