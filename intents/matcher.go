@@ -47,6 +47,12 @@ type Candidate struct {
 	// the message's units it contains, and the heaviest message word it lacks.
 	cover, unmatched, size float64
 	exact                  bool // the message is the question, after normalisation
+	// The share of the message's word weight that points at this intent
+	// rather than at others in this FAQ (see classIndex.evidence).
+	evidence float64
+	// For the top candidate: how much more its words are this intent's than
+	// the runner-up's (see classIndex.contrast).
+	contrast float64
 }
 
 // Result is the matcher's view of one message.
@@ -60,6 +66,14 @@ type Result struct {
 	Reason     string      `json:"reason,omitempty"`  // on handoff
 	Urgent     bool        `json:"urgent,omitempty"`
 }
+
+// rank orders candidates: their similarity, plus what the message's words
+// point at them in this FAQ.
+func (c *Candidate) rank() float64 { return c.Score + rankEvidence*c.evidence }
+
+// rankEvidence weighs a candidate's evidence against its similarity in its
+// rank; chosen on the development cases.
+const rankEvidence = 1.0
 
 // Top returns the best candidate, or a zero Candidate.
 func (r *Result) Top() Candidate {
@@ -171,6 +185,7 @@ type Matcher struct {
 	questionText []string
 	questions    []question
 	postings     postings      // feature id -> the questions that have it
+	classes      classIndex    // word id -> the intents that use it
 	qx           questionIndex // the questions' docs as scoring reads them
 	handoff      *phrases
 	complaint    *phrases
@@ -234,6 +249,37 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 		intentOf[qi] = p.intent
 	}
 	m.qx = newQuestionIndex(docs, intentOf)
+	qwords := make([][][]int32, len(m.intents))
+	for qi := range docs {
+		ids := make([]int32, len(docs[qi].words))
+		for i, f := range docs[qi].words {
+			ids[i] = f.id
+		}
+		qwords[intentOf[qi]] = append(qwords[intentOf[qi]], ids)
+	}
+	awords := make([][]int32, len(m.intents))
+	for i, in := range m.intents {
+		seen := map[int32]bool{}
+		for _, text := range []string{in.Answer.Text, in.Answer.En} {
+			for _, t := range analyze(text, tok, m.syn).Tokens {
+				if id, ok := m.st.words[t]; ok && !seen[id] {
+					seen[id] = true
+					awords[i] = append(awords[i], id)
+				}
+			}
+		}
+	}
+	m.classes = newClassIndex(len(m.st.df), qwords, awords)
+	m.classes.alone = map[int32][]int32{}
+	for qi := range docs {
+		if ws := docs[qi].words; len(ws) == 1 {
+			m.classes.alone[ws[0].id] = append(m.classes.alone[ws[0].id], intentOf[qi])
+		}
+	}
+	m.classes.filler = make([]bool, len(m.st.df))
+	for w, id := range m.st.words {
+		m.classes.filler[id] = lx != nil && (lx.Stop(w) || lx.IDF(w) < fillerIDF)
+	}
 	m.postings = newPostings(len(m.st.df), docs)
 	nq := len(m.questions)
 	ni := len(m.intents)
@@ -246,6 +292,7 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 			probe:   probe{slot: make([]int32, nf)},
 			leaders: leaders{n: max(cfg.TopN, 2)},
 			callZ:   make([]float64, ni),
+			topic:   make([]float64, ni),
 		}
 		for i := range ni {
 			sc.bestZ[i], sc.callZ[i] = math.Inf(-1), math.Inf(-1)
@@ -350,6 +397,26 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// answer to a long message.
 	// A best found by the whole message comes with them (see probe); one
 	// found by a part is measured here.
+	// Which of them the message's words point at in this FAQ (see
+	// classIndex): the candidates are ranked by similarity plus that
+	// evidence, so that of two questions with the same frame the one with
+	// the word that matters comes first.
+	var skipQ *skipped
+	if skip >= 0 {
+		q := &m.questions[skip]
+		skipQ = &skipped{in: q.intent, words: q.doc.words}
+	}
+	for i := range r.Candidates {
+		c := &r.Candidates[i]
+		c.evidence = m.classes.evidence(wholeDoc.words, seen[i], skipQ)
+		for j := i; j > 0 && r.Candidates[j].rank() > r.Candidates[j-1].rank(); j-- {
+			r.Candidates[j], r.Candidates[j-1] = r.Candidates[j-1], r.Candidates[j]
+			seen[j], seen[j-1] = seen[j-1], seen[j]
+		}
+	}
+	if len(r.Candidates) > 1 {
+		r.Candidates[0].contrast = m.classes.contrast(wholeDoc.words, seen[0], seen[1], skipQ)
+	}
 	for i := range min(2, len(r.Candidates)) {
 		c, in := &r.Candidates[i], seen[i]
 		sum, unmatched, same := sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in]
@@ -376,8 +443,81 @@ func (m *Matcher) match(text string, skip int32) Result {
 		topIn = seen[0]
 	}
 	m.decide(&r, topIn)
+	m.decideTopic(sc, &r)
 	return r
 }
+
+// decideTopic turns a decision on a message that only names a topic several
+// intents share (售后, 快递 alone) into a clarify among those intents, the
+// ones the topic's words point at most first: picking one would be a guess.
+// Hand-offs the customer asked for, and a word that is alone one of the top
+// intent's questions or keywords, keep their decision.
+func (m *Matcher) decideTopic(sc *scratch, r *Result) {
+	if r.Action == ActionHandoff && (r.Reason == ReasonRequested || r.Reason == ReasonComplaint) {
+		return
+	}
+	top := int32(-1)
+	if len(r.Candidates) > 0 {
+		top = int32(slices.Index(m.intentID, r.Candidates[0].Intent))
+	}
+	touched, ok := m.classes.topic(sc.tf.tokens, sc.tf.wordID, m.lx, top, sc.topic, sc.topicIn[:0])
+	sc.topicIn = touched
+	if ok {
+		m.topicChoices(sc, touched, r)
+	}
+	for _, in := range touched {
+		sc.topic[in] = 0
+	}
+}
+
+// topicChoices makes r a clarify among the intents a topic word points at
+// (touched, with their shares in sc.topic), the likeliest first.
+func (m *Matcher) topicChoices(sc *scratch, touched []int32, r *Result) {
+	slices.SortFunc(touched, func(a, b int32) int {
+		if sc.topic[a] != sc.topic[b] {
+			return cmp.Compare(sc.topic[b], sc.topic[a])
+		}
+		return strings.Compare(m.intentID[a], m.intentID[b])
+	})
+	sum := 0.0
+	for _, in := range touched {
+		sum += sc.topic[in]
+	}
+	offered := func(in int32) bool { return sc.topic[in] >= topicMinChoice*sum && !m.smallTalk[in] }
+	n := 0
+	for _, in := range touched {
+		if offered(in) {
+			n++
+		}
+	}
+	if m.cfg.MaxChoices >= 0 {
+		n = min(n, m.cfg.MaxChoices)
+	}
+	if n == 0 {
+		return
+	}
+	r.Choices = make([]string, 0, n)
+	first := int32(-1)
+	for _, in := range touched {
+		if len(r.Choices) == n {
+			break
+		}
+		if offered(in) {
+			if first < 0 {
+				first = in
+			}
+			r.Choices = append(r.Choices, m.intentID[in])
+		}
+	}
+	r.Action, r.Intent, r.Reason, r.Urgent = ActionClarify, "", "", false
+	// The chance that the intent the topic points at most is the one meant.
+	r.Confidence = math.Min(r.Confidence, sc.topic[first]/sum)
+}
+
+// topicMinChoice: an intent is offered for a topic when at least this share
+// of the topic word's uses are its (the small talk's answers, which name
+// every topic, are never offered).
+const topicMinChoice = 0.05
 
 // scratch is one Match's working memory, pooled: retrieval's accumulator,
 // each intent's best question so far, and the message's features and docs.
@@ -403,6 +543,8 @@ type scratch struct {
 	leaders     leaders
 	callZ       []float64 // by intent: the highest log-odds in this score call (-Inf: none)
 	called      []int32   // intents with a callZ
+	topic       []float64 // by intent: its evidence when the message names a topic (see classIndex.topic)
+	topicIn     []int32   // intents with a topic evidence
 }
 
 func (sc *scratch) reset() {
@@ -766,10 +908,14 @@ func confFeatures(cs []Candidate) [numConfFeatures]float64 {
 	if len(cs) > 1 {
 		p2 = cs[1].Score
 	}
-	return [numConfFeatures]float64{1, p1, p2, cs[0].cover, cs[0].unmatched, cs[0].size}
+	e1, e2 := cs[0].evidence, 0.0
+	if len(cs) > 1 {
+		e2 = cs[1].evidence
+	}
+	return [numConfFeatures]float64{1, p1, p2, cs[0].cover, cs[0].unmatched, cs[0].size, e1, e2, cs[0].contrast}
 }
 
-const numConfFeatures = 6
+const numConfFeatures = 9
 
 // confCoef turns the top candidate into the probability that answering it is
 // right: its similarity, the runner-up's (a close second means ambiguity),
@@ -780,7 +926,7 @@ const numConfFeatures = 6
 // development cases (real customer openings, each counted 3 times); refit with
 // KEFU_FIT_CASES=testdata/dev_cases.tsv KEFU_FIT_CONFIDENCE=../../shared/data/bq/dev.csv go test ./intents -run TestFitConfidence -v
 // (testdata/heldout_cases.tsv is never used to fit or choose anything).
-var confCoef = [numConfFeatures]float64{-8.385, 12.908, -5.614, 1.416, -2.155, 0.925}
+var confCoef = [numConfFeatures]float64{-8.750, 8.698, -2.701, -0.120, -0.181, 0.888, 5.732, 3.815, 4.075}
 
 // confidence is the calibrated probability that the top candidate is right.
 func (m *Matcher) confidence(cs []Candidate) float64 {
