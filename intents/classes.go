@@ -185,7 +185,7 @@ func (x *classIndex) topic(tokens []string, ids []int32, lx *Lexicon, top int32,
 	word := int32(-1)
 	for i, t := range tokens {
 		id := ids[i]
-		if id >= 0 && int(id) < len(x.filler) && x.filler[id] || id < 0 && lx != nil && (lx.Stop(t) || lx.IDF(t) < fillerIDF) {
+		if id >= 0 && int(id) < len(x.filler) && x.filler[id] || id < 0 && isFiller(t, lx) {
 			continue
 		}
 		if id < 0 || word >= 0 && word != id {
@@ -261,4 +261,11 @@ func (x *classIndex) uses(word, in int32, skip *skipped) float64 {
 		n -= float64(x.scale[in])
 	}
 	return max(n, 0)
+}
+
+// isFiller reports whether a word adds nothing to the topic a message names:
+// a stop word, or a Chinese word below fillerIDF (English words the general
+// IDF table does not know, and it knows few).
+func isFiller(w string, lx *Lexicon) bool {
+	return lx != nil && (lx.Stop(w) || hasHan(w) && lx.IDF(w) < fillerIDF)
 }
