@@ -185,7 +185,9 @@ func (x *classIndex) topic(tokens []string, ids []int32, lx *Lexicon, top int32,
 	word := int32(-1)
 	for i, t := range tokens {
 		id := ids[i]
-		if id >= 0 && int(id) < len(x.filler) && x.filler[id] || id < 0 && isFiller(t, lx) {
+		// A word the FAQ never uses is a stop word or says something the
+		// FAQ may not be about (股票怎么买 is not the topic 买).
+		if id >= 0 && int(id) < len(x.filler) && x.filler[id] || id < 0 && lx != nil && lx.Stop(t) {
 			continue
 		}
 		if id < 0 || word >= 0 && word != id {
