@@ -35,8 +35,8 @@ var particles = map[string]bool{
 	"here": true, "with": true, "at": true, "by": true, "from": true, "as": true, "if": true,
 	"or": true, "so": true, "just": true, "now": true, "some": true, "any": true, "been": true,
 	"we": true, "us": true, "our": true, "its": true, "also": true, "yet": true, "already": true,
-	"very": true, "really": true, "d": true, "ll": true, "ve": true, "re": true, "get": true,
-	"got": true, "want": true, "need": true, "like": true,
+	"very": true, "really": true, "still": true, "d": true, "ll": true, "ve": true, "re": true, "get": true,
+	"want": true, "need": true, "like": true,
 }
 
 // englishPhrases rewrites English expressions of a few words into the one
