@@ -236,6 +236,9 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) An
 			isCourtesy = append(isCourtesy, r.courtesy) // false when !ok: every courtesy word has a rule
 			if !ok {
 				r.tok = oov
+				if isDigits(w) {
+					r.tok.w *= numberFactor // as textFeatures.reset
+				}
 			}
 			info = append(info, r.tok)
 		}

@@ -930,7 +930,7 @@ const numConfFeatures = 9
 // development cases (real customer openings, each counted 3 times); refit with
 // KEFU_FIT_CASES=testdata/dev_cases.tsv KEFU_FIT_CONFIDENCE=../../shared/data/bq/dev.csv go test ./intents -run TestFitConfidence -v
 // (testdata/heldout_cases.tsv is never used to fit or choose anything).
-var confCoef = [numConfFeatures]float64{-7.734, 8.004, -2.558, 0.073, -0.002, 0.465, 5.110, 4.907, 4.852}
+var confCoef = [numConfFeatures]float64{-7.641, 8.178, -2.520, -0.067, -0.133, 0.428, 4.894, 4.785, 4.938}
 
 // confidence is the calibrated probability that the top candidate is right.
 func (m *Matcher) confidence(cs []Candidate) float64 {
