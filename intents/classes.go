@@ -104,15 +104,8 @@ func (x *classIndex) share(word, in int32, skip *skipped) float64 {
 	if word < 0 || int(word) >= len(x.total) {
 		return 0
 	}
-	lo, hi := x.start[word], x.start[word+1]
 	total := float64(x.total[word])
-	n := 0.0
-	for k := lo; k < hi; k++ {
-		if x.in[k] == in {
-			n = float64(x.n[k])
-			break
-		}
-	}
+	n := x.count(word, in)
 	if skip != nil && skip.uses(word) {
 		total -= float64(x.scale[skip.in])
 		if in == skip.in {
@@ -252,13 +245,7 @@ const (
 // uses is how many of intent in's texts use the word, in units of the
 // intent's texts (a share of them, times the mean number per intent).
 func (x *classIndex) uses(word, in int32, skip *skipped) float64 {
-	n := 0.0
-	for k := x.start[word]; k < x.start[word+1]; k++ {
-		if x.in[k] == in {
-			n = float64(x.n[k])
-			break
-		}
-	}
+	n := x.count(word, in)
 	if skip != nil && in == skip.in && skip.uses(word) {
 		n -= float64(x.scale[in])
 	}
@@ -270,4 +257,14 @@ func (x *classIndex) uses(word, in int32, skip *skipped) float64 {
 // IDF table does not know, and it knows few).
 func isFiller(w string, lx *Lexicon) bool {
 	return lx != nil && (lx.Stop(w) || hasHan(w) && lx.IDF(w) < fillerIDF)
+}
+
+// count is intent in's count for the word (0: it never uses it); the word's
+// intents are sorted, and a common word of a large FAQ has thousands.
+func (x *classIndex) count(word, in int32) float64 {
+	lo, hi := x.start[word], x.start[word+1]
+	if k, ok := slices.BinarySearch(x.in[lo:hi], in); ok {
+		return float64(x.n[lo+int32(k)])
+	}
+	return 0
 }

@@ -443,7 +443,7 @@ func (m *Matcher) match(text string, skip int32) Result {
 		topIn = seen[0]
 	}
 	m.decide(&r, topIn)
-	m.decideTopic(sc, &r)
+	m.decideTopic(sc, &r, topIn)
 	return r
 }
 
@@ -453,16 +453,12 @@ func (m *Matcher) match(text string, skip int32) Result {
 // Hand-offs the customer asked for, messages that are word for word one of
 // the top intent's questions, and a word that is alone one of its questions
 // or keywords keep their decision.
-func (m *Matcher) decideTopic(sc *scratch, r *Result) {
+func (m *Matcher) decideTopic(sc *scratch, r *Result, top int32) {
 	if r.Action == ActionHandoff && (r.Reason == ReasonRequested || r.Reason == ReasonComplaint) {
 		return
 	}
 	if len(r.Candidates) > 0 && r.Candidates[0].exact {
 		return // word for word one of its questions
-	}
-	top := int32(-1)
-	if len(r.Candidates) > 0 {
-		top = int32(slices.Index(m.intentID, r.Candidates[0].Intent))
 	}
 	touched, ok := m.classes.topic(sc.tf.tokens, sc.tf.wordID, m.lx, top, sc.topic, sc.topicIn[:0])
 	sc.topicIn = touched
