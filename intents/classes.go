@@ -29,6 +29,10 @@ type classIndex struct {
 	n     []float32 // their counts
 	total []float32 // by word id: the sum of its counts
 	scale []float32 // by intent: what one of its texts counts (see newClassIndex)
+	// By word id: the intent with the largest share of its uses, and that
+	// share (see owned).
+	owner    []int32
+	ownShare []float32
 	// By word id: a stop word (是, 怎么) or a filler (问题, 服务): no topic
 	// of its own (see fillerIDF).
 	filler []bool
@@ -94,8 +98,58 @@ func newClassIndex(nf int, qwords [][][]int32, awords [][]int32) classIndex {
 	for id := range nf {
 		x.start[id+1] += x.start[id]
 	}
+	x.owner, x.ownShare = make([]int32, nf), make([]float32, nf)
+	for id := range nf {
+		x.owner[id] = -1
+		total := x.total[id] + classSmoothing
+		for k := x.start[id]; k < x.start[id+1]; k++ {
+			if sh := x.n[k] / total; sh > x.ownShare[id] {
+				x.ownShare[id], x.owner[id] = sh, x.in[k]
+			}
+		}
+	}
 	return x
 }
+
+// owned finds the message word that the matched question (its sorted words
+// q) lacks and that belongs most to another intent than top: 退货 in
+// 退货需要什么, matched to 换货需要什么, belongs to the return intent. It
+// returns that intent (-1: none), the share of the word's uses that are that
+// intent's, and the word's share of the message's word weight.
+func (x *classIndex) owned(words, q []feat, top int32) (owner int32, share, weight float64) {
+	all := 0.0
+	for _, f := range words {
+		all += float64(f.w)
+	}
+	owner = -1
+	if all == 0 {
+		return owner, 0, 0
+	}
+	best := 0.0
+	for _, f := range words {
+		if f.id < 0 || int(f.id) >= len(x.owner) || x.owner[f.id] < 0 || x.owner[f.id] == top {
+			continue
+		}
+		if _, ok := slices.BinarySearchFunc(q, f.id, func(g feat, id int32) int { return int(g.id - id) }); ok {
+			continue
+		}
+		sh, w := float64(x.ownShare[f.id]), float64(f.w)/all
+		if sh*w > best {
+			best, owner, share, weight = sh*w, x.owner[f.id], sh, w
+		}
+	}
+	return owner, share, weight
+}
+
+// A message word the matched question lacks that another intent owns (at
+// least ownedMinShare of its uses) and that weighs at least ownedMinWeight
+// of the message makes the match rest on the frame, not on the word that
+// matters: the confidence is at most the chance the word is not about its
+// owner, and the owner is offered. Chosen on the development cases.
+const (
+	ownedMinShare  = 0.5
+	ownedMinWeight = 0.3
+)
 
 // share is p(in | word), smoothed (see classSmoothing): the part of the word's uses that are intent in's.
 // A word the FAQ never uses has none. Leave-one-out: the question skipQ

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kefu-dev/kefu/faq"
 )
 
 // mustClassCases reads the cases of one section ("## shared frames" …) of a
@@ -119,4 +121,38 @@ func TestEnglish(t *testing.T) {
 		t.Errorf("how can i get my money back -> %s %s %v, want a refund intent", r.Action, r.Intent, r.Choices)
 	}
 	checkSection(t, m, mustClassCases(t, "dev_classes.tsv", "English"), 0, 0.9)
+}
+
+// TestSharedFramesSmallFAQ: on a FAQ of its own, of intents whose questions
+// share their frames, the word that differs decides the top intent and the
+// word they all use, alone, is a clarify.
+func TestSharedFramesSmallFAQ(t *testing.T) {
+	in := func(id, answer string, qs ...string) *faq.Intent {
+		return &faq.Intent{ID: id, Category: "test", Questions: qs, Answer: faq.Answer{Text: answer}}
+	}
+	f := &faq.FAQ{Intents: []*faq.Intent{
+		in("return", "退货流程：在订单里申请售后。", "怎么退货", "我要退货", "退货要多久", "退货怎么弄", "退货地址在哪"),
+		in("exchange", "换货流程：在订单里申请售后。", "换货流程是什么", "怎么换货", "我要换货", "换货要多久", "换货需要什么"),
+		in("invoice", "开发票的流程：在订单详情里申请。", "怎么开发票", "开发票", "发票怎么弄", "发票多久能开", "发票流程是什么"),
+		in("warranty", "保修一年，维修流程：在订单里申请售后。", "保修多久", "保修需要发票吗", "坏了能保修吗", "保修流程是什么", "保修要多久"),
+	}}
+	m := NewMatcher(f, mustTokenizer(t), mustLexicon(t), DefaultConfig())
+	// Answered: the word that differs outweighs the frame of another
+	// intent's question.
+	for text, want := range map[string]string{"退货流程": "return", "保修需要什么": "warranty", "我需要开发票": "invoice"} {
+		if r := m.Match(text); r.Action != ActionAnswer || r.Intent != want {
+			t.Errorf("%q -> %s %s %v (top %s), want answer %s", text, r.Action, r.Intent, r.Choices, r.Top().Intent, want)
+		}
+	}
+	// The frame is word for word another intent's question, the word that
+	// matters is return's: not answered with exchange, return offered.
+	for _, text := range []string{"退货流程是什么", "退货需要什么", "退货是什么流程"} {
+		r := m.Match(text)
+		if r.Action == ActionAnswer || !slices.Contains(r.Choices, "return") {
+			t.Errorf("%q -> %s %s %v (confidence %.2f), want a clarify offering return", text, r.Action, r.Intent, r.Choices, r.Confidence)
+		}
+	}
+	if r := m.Match("流程"); r.Action != ActionClarify || len(r.Choices) < 2 {
+		t.Errorf("流程 -> %s %s %v, want a clarify among the intents that use it", r.Action, r.Intent, r.Choices)
+	}
 }

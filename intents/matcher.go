@@ -417,6 +417,10 @@ func (m *Matcher) match(text string, skip int32) Result {
 	if len(r.Candidates) > 1 {
 		r.Candidates[0].contrast = m.classes.contrast(wholeDoc.words, seen[0], seen[1], skipQ)
 	}
+	owner, ownShare, ownWeight := int32(-1), 0.0, 0.0
+	if len(r.Candidates) > 0 {
+		owner, ownShare, ownWeight = m.classes.owned(wholeDoc.words, m.questions[sc.bestQ[seen[0]]].doc.words, seen[0])
+	}
 	for i := range min(2, len(r.Candidates)) {
 		c, in := &r.Candidates[i], seen[i]
 		sum, unmatched, same := sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in]
@@ -435,6 +439,10 @@ func (m *Matcher) match(text string, skip int32) Result {
 	}
 	sc.reset()
 	r.Confidence = m.confidence(r.Candidates)
+	owned := owner >= 0 && ownShare >= ownedMinShare && ownWeight >= ownedMinWeight && !r.Candidates[0].exact
+	if owned {
+		r.Confidence = math.Min(r.Confidence, 1-ownShare)
+	}
 	if len(r.Candidates) > m.cfg.TopN {
 		r.Candidates = r.Candidates[:m.cfg.TopN]
 	}
@@ -443,6 +451,13 @@ func (m *Matcher) match(text string, skip int32) Result {
 		topIn = seen[0]
 	}
 	m.decide(&r, topIn)
+	if owned && r.Action == ActionClarify && !slices.Contains(r.Choices, m.intentID[owner]) {
+		// The intent the word that matters belongs to is offered second.
+		if len(r.Choices) >= max(m.cfg.MaxChoices, 2) {
+			r.Choices = r.Choices[:len(r.Choices)-1]
+		}
+		r.Choices = slices.Insert(r.Choices, min(1, len(r.Choices)), m.intentID[owner])
+	}
 	m.decideTopic(sc, &r, topIn)
 	return r
 }
