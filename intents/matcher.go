@@ -400,12 +400,6 @@ func (m *Matcher) match(text string, skip int32) Result {
 			same: sc.bestSame[in] && !sc.fromPart[in],
 		}
 	}
-	// How much of the message the best questions explain (the confidence's
-	// inputs), measured against the whole message, so that a fragment that
-	// matches a short question word for word does not make a confident
-	// answer to a long message.
-	// A best found by the whole message comes with them (see probe); one
-	// found by a part is measured here.
 	// Which of them the message's words point at in this FAQ (see
 	// classIndex): the candidates are ranked by similarity plus that
 	// evidence, so that of two questions with the same frame the one with
@@ -426,10 +420,18 @@ func (m *Matcher) match(text string, skip int32) Result {
 	if len(r.Candidates) > 1 {
 		r.Candidates[0].contrast = m.classes.contrast(wholeDoc.words, seen[0], seen[1], skipQ)
 	}
+	// A message word the top question lacks and another intent owns (see
+	// ownedMinShare).
 	owner, ownShare, ownWeight := int32(-1), 0.0, 0.0
 	if len(r.Candidates) > 0 {
 		owner, ownShare, ownWeight = m.classes.owned(wholeDoc.words, m.questions[sc.bestQ[seen[0]]].doc.words, seen[0])
 	}
+	// How much of the message the best questions explain (the confidence's
+	// inputs), measured against the whole message, so that a fragment that
+	// matches a short question word for word does not make a confident
+	// answer to a long message.
+	// A best found by the whole message comes with them (see probe); one
+	// found by a part is measured here.
 	for i := range min(2, len(r.Candidates)) {
 		c, in := &r.Candidates[i], seen[i]
 		sum, unmatched, same := sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in]
