@@ -29,7 +29,28 @@ var particles = map[string]bool{
 	"pls": true, "for": true, "in": true, "on": true, "and": true, "be": true, "was": true,
 	"were": true, "have": true, "has": true, "do": true, "does": true, "did": true, "you": true,
 	"your": true, "s": true, "t": true, "m": true, "hey": false,
+	// More English function words: they carry no topic, and left in they
+	// match whichever English question happens to share them.
+	"can": true, "could": true, "would": true, "will": true, "should": true, "there": true,
+	"here": true, "with": true, "at": true, "by": true, "from": true, "as": true, "if": true,
+	"or": true, "so": true, "just": true, "now": true, "some": true, "any": true, "been": true,
+	"we": true, "us": true, "our": true, "its": true, "also": true, "yet": true, "already": true,
+	"very": true, "really": true, "still": true, "d": true, "ll": true, "ve": true, "re": true, "get": true,
+	"want": true, "need": true, "like": true,
 }
+
+// englishPhrases rewrites English expressions of a few words into the one
+// word the matcher knows them by: "get my money back" is how customers ask
+// for a refund. Matched on word boundaries (the text is padded with spaces).
+var englishPhrases = strings.NewReplacer(
+	" didn t go through ", " failed ", " did not go through ", " failed ", " doesn t go through ", " failed ",
+	" won t go through ", " failed ", " isn t going through ", " failed ",
+	" money back ", " refund ",
+	" log in ", " login ", " sign in ", " login ", " logged in ", " login ",
+	" send it back ", " return it ", " send them back ", " return them ", " send back ", " return ",
+	" bring it back ", " return it ",
+	" go through ", " succeed ", " went through ", " succeed ",
+)
 
 // synonymMap says what analyze does with a word: leave it out (a particle),
 // or map it to its synonym group's first word. One lookup answers both.
@@ -166,15 +187,21 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) An
 	if a.Normalized == "" {
 		return a
 	}
+	cutText := a.Normalized
+	if a.Lang == "en" {
+		if p := englishPhrases.Replace(" " + cutText + " "); len(p) != len(cutText)+2 || p[1:len(p)-1] != cutText {
+			cutText = strings.TrimSpace(p)
+		}
+	}
 	// Each part between punctuation is also scored on its own: keep the
 	// words of each part.
 	var cut [][]string
 	if jt, ok := tok.(*JiebaTokenizer); ok && buf != nil {
-		cut = jt.cutParts(a.Normalized, &buf.cut)
+		cut = jt.cutParts(cutText, &buf.cut)
 	} else if pc, ok := tok.(interface{ CutParts(string) [][]string }); ok {
-		cut = pc.CutParts(a.Normalized)
+		cut = pc.CutParts(cutText)
 	} else {
-		for _, field := range strings.Fields(a.Normalized) {
+		for _, field := range strings.Fields(cutText) {
 			cut = append(cut, tok.Cut(field))
 		}
 	}
@@ -209,6 +236,9 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) An
 			isCourtesy = append(isCourtesy, r.courtesy) // false when !ok: every courtesy word has a rule
 			if !ok {
 				r.tok = oov
+				if isDigits(w) {
+					r.tok.w *= numberFactor // as textFeatures.reset
+				}
 			}
 			info = append(info, r.tok)
 		}

@@ -117,6 +117,9 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon, info []to
 		if !hasHan(t) {
 			id, ok := st.units[t]
 			addUnit(t, id, ok)
+			if isDigits(t) {
+				tf.unitW[len(tf.unitW)-1] *= numberFactor
+			}
 		} else {
 			for i, r := range t {
 				if !isHan(r) {
@@ -149,7 +152,13 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon, info []to
 				if lx != nil && lx.Stop(t) {
 					w64 *= stopFactor
 				}
+				if id >= 0 && isDigits(t) {
+					w64 *= numberFactor // as freeze does
+				}
 				w = float32(w64)
+				if id < 0 && isDigits(t) {
+					w *= numberFactor // as analyzeBuf's info
+				}
 			}
 		}
 		key := int32(0)
@@ -384,4 +393,20 @@ func packDocs(docs []doc) {
 		}
 		d.seq, d.seqIdx = moveInts(d.seq), moveInts(d.seqIdx)
 	}
+}
+
+// numberFactor scales the weight of a number (42 in "订的42码"): the numbers
+// a customer writes (sizes, quantities, days) are rarely the FAQ's, and an
+// unknown number weighed as much as an unknown word would hide what the
+// message is about. Order and tracking numbers are entities, already out.
+const numberFactor = stopFactor
+
+// isDigits reports whether t is a run of ASCII digits.
+func isDigits(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if t[i] < '0' || t[i] > '9' {
+			return false
+		}
+	}
+	return t != ""
 }

@@ -17,6 +17,8 @@ type Case struct {
 }
 
 // ReadCases parses `text<TAB>expected` lines; # starts a comment line.
+// Expected is intent ids, "@handoff", "@none" or "@clarify" (see ExpectClarify)
+// joined with "|".
 func ReadCases(r io.Reader) ([]Case, error) {
 	var cs []Case
 	sc := bufio.NewScanner(r)
@@ -57,12 +59,17 @@ const (
 	Other Verdict = "other"
 )
 
+// ExpectClarify among a case's expectations means the message names a topic
+// several intents share: answering any one of them is wrong, a clarify that
+// offers one of the expected intents is right.
+const ExpectClarify = "@clarify"
+
 // Judge compares a decision with the acceptable outcomes.
 func Judge(r Result, expected []string) Verdict {
 	ok := func(s string) bool { return slices.Contains(expected, s) }
 	switch r.Action {
 	case ActionAnswer:
-		if ok(r.Intent) {
+		if ok(r.Intent) && !ok(ExpectClarify) {
 			return Right
 		}
 		return Wrong

@@ -147,7 +147,7 @@ func TestClarifyWithoutChoiceLimit(t *testing.T) {
 	cfg := m.Config()
 	cfg.MaxChoices, cfg.AnswerThreshold, cfg.ClarifyThreshold, cfg.ClarifySpan = -1, 0.999, 0.001, 1
 	lim := NewMatcher(m.FAQ(), m.tok, m.lx, cfg)
-	r := lim.Match("订单")
+	r := lim.Match("订单的事") // not 订单 alone: a topic word's choices are the intents that use it (TestOneTopicWord)
 	if r.Action != ActionClarify || len(r.Choices) != len(r.Candidates) || len(r.Choices) <= DefaultConfig().MaxChoices {
 		t.Fatalf("%s, choices %v of %d candidates; want every candidate offered", r.Action, r.Choices, len(r.Candidates))
 	}
@@ -189,8 +189,11 @@ func TestHeldOutCases(t *testing.T) {
 	right, wrong := judgeAll(m, cases)
 	n := float64(len(cases))
 	t.Logf("%d held-out cases: right %.3f wrong %.3f", len(cases), float64(right)/n, float64(wrong)/n)
-	if float64(wrong)/n > 0.05 || float64(right)/n < 0.60 {
-		t.Errorf("held-out right %.3f wrong %.3f: want right >= 0.60, wrong <= 0.05", float64(right)/n, float64(wrong)/n)
+	// Issue 13 (fewer confident wrong answers) took wrong answers from 3 to 1
+	// and right from 54 to 52 of 88 (two clarifies became declines); see
+	// BENCHMARKS.md.
+	if float64(wrong)/n > 0.02 || float64(right)/n < 0.59 {
+		t.Errorf("held-out right %.3f wrong %.3f: want right >= 0.59, wrong <= 0.02", float64(right)/n, float64(wrong)/n)
 	}
 }
 

@@ -141,6 +141,9 @@ func (s *stats) freeze(lx *Lexicon) {
 		if lx != nil && lx.Stop(w) {
 			x *= stopFactor
 		}
+		if isDigits(w) {
+			x *= numberFactor
+		}
 		s.wordW[id] = float32(x)
 	}
 	s.hanUnits = newHanTable()

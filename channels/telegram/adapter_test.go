@@ -23,8 +23,16 @@ func clarifyText(t *testing.T) string {
 	m := sampletest.Live(t).Matcher()
 	for _, in := range m.FAQ().Intents {
 		for _, q := range in.Questions {
-			if r := []rune(q); len(r) >= 3 && m.Match(string(r[:2])).Action == intents.ActionClarify {
-				return string(r[:2])
+			if r := []rune(q); len(r) >= 3 {
+				// The first choice must be one the bot answers: the
+				// conversation below expects its answer, not a hand-off.
+				res := m.Match(string(r[:2]))
+				if res.Action != intents.ActionClarify || len(res.Choices) < 2 {
+					continue
+				}
+				if a, _ := m.PickChoice(res.Choices[0]); a == intents.ActionAnswer {
+					return string(r[:2])
+				}
 			}
 		}
 	}

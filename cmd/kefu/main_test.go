@@ -295,7 +295,7 @@ func TestEvalFitConfidence(t *testing.T) {
 	if _, err := fmt.Sscanf(out, "%d examples (%d positive)", &n, &pos); err != nil || pos == 0 || pos >= n || n-pos < 3 {
 		t.Errorf("counts %d/%d (%v) in:\n%s", pos, n, err, out)
 	}
-	if cs := fitCoefs(t, out, "var confCoef = [numConfFeatures]float64{"); len(cs) != 6 {
-		t.Errorf("%d coefficients, want 6 (numConfFeatures)", len(cs))
+	if cs := fitCoefs(t, out, "var confCoef = [numConfFeatures]float64{"); len(cs) != 9 {
+		t.Errorf("%d coefficients, want 9 (numConfFeatures)", len(cs))
 	}
 }

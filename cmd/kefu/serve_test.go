@@ -177,7 +177,8 @@ var (
 	clarifyText string
 )
 
-// aClarifyText finds a message the sample FAQ's matcher answers with clarify.
+// aClarifyText finds a message the sample FAQ's matcher answers with clarify,
+// its first choice one the bot answers.
 func aClarifyText(t *testing.T) string {
 	t.Helper()
 	clarifyOnce.Do(func() {
@@ -192,9 +193,17 @@ func aClarifyText(t *testing.T) string {
 		m := l.Matcher()
 		for _, in := range f.Intents {
 			for _, q := range in.Questions {
-				if r := []rune(q); len(r) >= 3 && m.Match(string(r[:2])).Action == intents.ActionClarify {
-					clarifyText = string(r[:2])
-					return
+				if r := []rune(q); len(r) >= 3 {
+					// Its first choice must be one the bot answers (a topic's
+					// first choice can be an urgent intent, which hands off).
+					res := m.Match(string(r[:2]))
+					if res.Action != intents.ActionClarify || len(res.Choices) < 2 {
+						continue
+					}
+					if a, _ := m.PickChoice(res.Choices[0]); a == intents.ActionAnswer {
+						clarifyText = string(r[:2])
+						return
+					}
 				}
 			}
 		}

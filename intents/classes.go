@@ -1,0 +1,324 @@
+package intents
+
+import (
+	"math"
+	"slices"
+)
+
+// The similarity says how alike a message and one question are; it cannot
+// tell which of the words they share matter in this FAQ. Two intents whose
+// questions share a frame (退货流程是什么 / 换货流程是什么, 保修需要发票吗 /
+// 需要发票) differ in the one word that discriminates between them. The
+// class index weighs words by the intents that use them, over this FAQ's own
+// questions, keywords and answers: a word that belongs to one intent points
+// at it, a word used across many intents (需要, 流程, 快递 in a shop's FAQ)
+// names a topic they share and points at none of them.
+
+// answerWeight is what an intent's answer counts towards the intents that
+// use a word, against 1 for each of its questions and keywords that use it:
+// an answer speaks of its topic in words customers use (退货 in the refund
+// answers, 售后 in the return, exchange and repair answers) but is one
+// text among an intent's many questions.
+const answerWeight = 1.0
+
+// classIndex lists, for each word id of the matcher's stats, the intents
+// that use the word with their counts. The lists lie end to end.
+type classIndex struct {
+	start []int32   // by word id: where its list starts; it ends where the next one starts
+	in    []int32   // intents
+	n     []float32 // their counts
+	total []float32 // by word id: the sum of its counts
+	scale []float32 // by intent: what one of its texts counts (see newClassIndex)
+	// By word id: the intent with the largest share of its uses, and that
+	// share (see owned).
+	owner    []int32
+	ownShare []float32
+	// By word id: a stop word (是, 怎么) or a filler (问题, 服务): no topic
+	// of its own (see fillerIDF).
+	filler []bool
+	// By word id: the intents that have the word alone as a question or a
+	// keyword (the editors say the word alone is about them).
+	alone map[int32][]int32
+}
+
+// classUse is one word's use by one intent while the index is built.
+type classUse struct {
+	word, in int32
+	n        float32
+}
+
+// newClassIndex builds the index from each intent's question and keyword
+// words (qwords, by intent: one entry per text) and answer words (awords, by
+// intent); nf is the number of feature ids.
+func newClassIndex(nf int, qwords [][][]int32, awords [][]int32) classIndex {
+	// An intent with many paraphrases would otherwise own every word it
+	// shares with an intent of few: each text counts the mean number of texts
+	// per intent over the intent's own (the share is then p(intent | word)
+	// under equal priors).
+	scale := make([]float32, len(qwords))
+	mean := 0.0
+	for in, texts := range qwords {
+		mean += float64(len(texts)) + answerWeight
+		scale[in] = float32(len(texts)) + answerWeight
+	}
+	mean /= float64(max(len(qwords), 1))
+	for in := range scale {
+		scale[in] = float32(mean) / scale[in]
+	}
+	counts := map[[2]int32]float32{}
+	for in, texts := range qwords {
+		for _, ws := range texts {
+			for _, w := range ws {
+				counts[[2]int32{w, int32(in)}] += scale[in]
+			}
+		}
+	}
+	for in, ws := range awords {
+		for _, w := range ws {
+			counts[[2]int32{w, int32(in)}] += answerWeight * scale[in]
+		}
+	}
+	uses := make([]classUse, 0, len(counts))
+	for k, n := range counts {
+		uses = append(uses, classUse{k[0], k[1], n})
+	}
+	slices.SortFunc(uses, func(a, b classUse) int {
+		if a.word != b.word {
+			return int(a.word - b.word)
+		}
+		return int(a.in - b.in)
+	})
+	x := classIndex{start: make([]int32, nf+1), total: make([]float32, nf), scale: scale}
+	for _, u := range uses {
+		x.start[u.word+1]++
+		x.in = append(x.in, u.in)
+		x.n = append(x.n, u.n)
+		x.total[u.word] += u.n
+	}
+	for id := range nf {
+		x.start[id+1] += x.start[id]
+	}
+	x.owner, x.ownShare = make([]int32, nf), make([]float32, nf)
+	for id := range nf {
+		x.owner[id] = -1
+		total := x.total[id] + classSmoothing
+		for k := x.start[id]; k < x.start[id+1]; k++ {
+			if sh := x.n[k] / total; sh > x.ownShare[id] {
+				x.ownShare[id], x.owner[id] = sh, x.in[k]
+			}
+		}
+	}
+	return x
+}
+
+// owned finds the message word that the matched question (its sorted words
+// q) lacks and that belongs most to another intent than top: 退货 in
+// 退货需要什么, matched to 换货需要什么, belongs to the return intent. It
+// returns that intent (-1: none), the share of the word's uses that are that
+// intent's, and the word's share of the message's word weight.
+func (x *classIndex) owned(words, q []feat, top int32) (owner int32, share, weight float64) {
+	all := 0.0
+	for _, f := range words {
+		all += float64(f.w)
+	}
+	owner = -1
+	if all == 0 {
+		return owner, 0, 0
+	}
+	best := 0.0
+	for _, f := range words {
+		if f.id < 0 || int(f.id) >= len(x.owner) || x.owner[f.id] < 0 || x.owner[f.id] == top {
+			continue
+		}
+		if _, ok := slices.BinarySearchFunc(q, f.id, func(g feat, id int32) int { return int(g.id - id) }); ok {
+			continue
+		}
+		sh, w := float64(x.ownShare[f.id]), float64(f.w)/all
+		if sh*w > best {
+			best, owner, share, weight = sh*w, x.owner[f.id], sh, w
+		}
+	}
+	return owner, share, weight
+}
+
+// A message word the matched question lacks that another intent owns (at
+// least ownedMinShare of its uses) and that weighs at least ownedMinWeight
+// of the message makes the match rest on the frame, not on the word that
+// matters: the confidence is at most the chance the word is not about its
+// owner, and the owner is offered. Chosen on the development cases.
+const (
+	ownedMinShare  = 0.5
+	ownedMinWeight = 0.3
+)
+
+// share is p(in | word), smoothed (see classSmoothing): the part of the word's uses that are intent in's.
+// A word the FAQ never uses has none. Leave-one-out: the question skipQ
+// (when it is one of in's, and uses the word) is not counted.
+func (x *classIndex) share(word, in int32, skip *skipped) float64 {
+	if word < 0 || int(word) >= len(x.total) {
+		return 0
+	}
+	total := float64(x.total[word])
+	n := x.count(word, in)
+	if skip != nil && skip.uses(word) {
+		total -= float64(x.scale[skip.in])
+		if in == skip.in {
+			n -= float64(x.scale[skip.in])
+		}
+	}
+	if total <= 0 || n <= 0 {
+		return 0
+	}
+	return n / (total + classSmoothing)
+}
+
+// classSmoothing is added to a word's uses when its share is taken: a word
+// used once, by one intent, is weak evidence for that intent, not proof.
+const classSmoothing = 2.0
+
+// skipped is the question a leave-one-out match leaves out: its intent and
+// its word ids (sorted).
+type skipped struct {
+	in    int32
+	words []feat
+}
+
+func (s *skipped) uses(word int32) bool {
+	_, ok := slices.BinarySearchFunc(s.words, word, func(f feat, w int32) int { return int(f.id - w) })
+	return ok
+}
+
+// evidence is how much of the message's word weight points at intent in:
+// Σ weight × p(in | word) over the message's words, divided by the weight
+// of all of them (words the FAQ never uses included).
+func (x *classIndex) evidence(words []feat, in int32, skip *skipped) float64 {
+	sum, all := 0.0, 0.0
+	for _, f := range words {
+		all += float64(f.w)
+		sum += float64(f.w) * x.share(f.id, in, skip)
+	}
+	if all == 0 {
+		return 0
+	}
+	return sum / all
+}
+
+// topicMaxShare: a word that topicMinUses questions, keywords and answers
+// use, and that points at the intent the similarity ranks first with no more
+// than this share, names a topic several intents share (售后, 快递 in a
+// shop's FAQ) rather than that intent.
+const (
+	topicMaxShare = 0.5
+	topicMinUses  = 5
+)
+
+// topicMaxTokens: a message that names a topic is short (售后, 快递问题,
+// 我要售后); a longer one says more than its topic.
+const topicMaxTokens = 4
+
+// fillerIDF: a word below this general IDF (问题, 服务, 情况, 一下) adds
+// nothing to the topic a message names.
+const fillerIDF = 5.5
+
+// topic reports whether a message (its tokens with their word ids) only
+// names a topic several intents share, top among them: one topic word, and
+// besides it only stop words and fillers. If so it fills acc (by intent)
+// with the share of the word's uses that are each intent's and returns the
+// intents touched (appended to touched).
+func (x *classIndex) topic(tokens []string, ids []int32, lx *Lexicon, top int32, acc []float64, touched []int32) ([]int32, bool) {
+	if len(tokens) > topicMaxTokens || len(tokens) == 0 {
+		return touched, false
+	}
+	word := int32(-1)
+	for i, t := range tokens {
+		id := ids[i]
+		// A word the FAQ never uses is a stop word or says something the
+		// FAQ may not be about (股票怎么买 is not the topic 买).
+		if id >= 0 && int(id) < len(x.filler) && x.filler[id] || id < 0 && lx != nil && lx.Stop(t) {
+			continue
+		}
+		if id < 0 || word >= 0 && word != id {
+			return touched, false // a word the FAQ never uses, or a second content word
+		}
+		word = id
+	}
+	if word < 0 || int(word) >= len(x.total) || x.total[word] < topicMinUses || slices.Contains(x.alone[word], top) {
+		return touched, false
+	}
+	total := float64(x.total[word]) + classSmoothing
+	for k := x.start[word]; k < x.start[word+1]; k++ {
+		if x.in[k] == top && float64(x.n[k])/total > topicMaxShare {
+			return touched, false
+		}
+	}
+	start := len(touched)
+	for k := x.start[word]; k < x.start[word+1]; k++ {
+		in := x.in[k]
+		touched = append(touched, in)
+		acc[in] = float64(x.n[k]) / total
+	}
+	return touched, len(touched)-start >= 2
+}
+
+// contrast is the naive-Bayes log-likelihood ratio of the message's words
+// (IDF-weighted, each word's weight over the mean) between intents a and b:
+// positive when the message's words are ones a's texts use and b's do not.
+// Words neither uses count alike for both. Clipped to ±contrastClip and
+// scaled to ±1.
+func (x *classIndex) contrast(words []feat, a, b int32, skip *skipped) float64 {
+	if b < 0 {
+		return 1
+	}
+	z, all := 0.0, 0.0
+	for _, f := range words {
+		all += float64(f.w)
+	}
+	if all == 0 {
+		return 0
+	}
+	for _, f := range words {
+		if f.id < 0 || int(f.id) >= len(x.total) {
+			continue
+		}
+		na, nb := x.uses(f.id, a, skip), x.uses(f.id, b, skip)
+		if na == 0 && nb == 0 {
+			continue
+		}
+		z += float64(f.w) / all * math.Log((na+contrastPrior)/(nb+contrastPrior))
+	}
+	return max(-contrastClip, min(contrastClip, z)) / contrastClip
+}
+
+// contrastPrior is what every intent counts of a word it never uses;
+// contrastClip bounds the ratio.
+const (
+	contrastPrior = 0.5
+	contrastClip  = 3.0
+)
+
+// uses is how many of intent in's texts use the word, in units of the
+// intent's texts (a share of them, times the mean number per intent).
+func (x *classIndex) uses(word, in int32, skip *skipped) float64 {
+	n := x.count(word, in)
+	if skip != nil && in == skip.in && skip.uses(word) {
+		n -= float64(x.scale[in])
+	}
+	return max(n, 0)
+}
+
+// isFiller reports whether a word adds nothing to the topic a message names:
+// a stop word, or a Chinese word below fillerIDF (English words the general
+// IDF table does not know, and it knows few).
+func isFiller(w string, lx *Lexicon) bool {
+	return lx != nil && (lx.Stop(w) || hasHan(w) && lx.IDF(w) < fillerIDF)
+}
+
+// count is intent in's count for the word (0: it never uses it); the word's
+// intents are sorted, and a common word of a large FAQ has thousands.
+func (x *classIndex) count(word, in int32) float64 {
+	lo, hi := x.start[word], x.start[word+1]
+	if k, ok := slices.BinarySearch(x.in[lo:hi], in); ok {
+		return float64(x.n[lo+int32(k)])
+	}
+	return 0
+}
