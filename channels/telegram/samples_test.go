@@ -37,8 +37,8 @@ func loadSamples(t testing.TB) []sample {
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Samples) != 97 {
-		t.Fatalf("%d samples, want the 97 of testdata/README.md", len(f.Samples))
+	if len(f.Samples) != 86 {
+		t.Fatalf("%d samples, want the 86 of testdata/README.md", len(f.Samples))
 	}
 	for i := range f.Samples {
 		f.Samples[i].JSON = wrapSample(f.Samples[i], int64(900000+i))
