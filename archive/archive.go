@@ -1,0 +1,227 @@
+// Package archive owns the archive's SQL schema: the conversations, their
+// messages (with the segmented words that full-text search reads and the
+// entities that exact search reads) and every lifecycle event, in PostgreSQL
+// (production, shared by every instance) or in an SQLite file (the embedded
+// default). Nothing else writes these tables; the migrations under
+// migrations/ (goose, one folder per dialect) are applied at Open.
+//
+// It writes events it is given (Write, idempotent on the event id) and
+// answers searches (Search) and transcripts (Show). It does not read the
+// lifecycle stream (the archiver does), and it imports none of bot,
+// channels, console or handoff. The event types it understands are
+// declared here until the package that owns the conversation's schema
+// exists.
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect is the SQL database behind a DB.
+type Dialect string
+
+// The dialects.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// Segmenter cuts text into words, as the bot's tokenizer does
+// (intents.Tokenizer satisfies it). It must be safe for concurrent use.
+type Segmenter interface {
+	Cut(text string) []string
+}
+
+// fieldsSegmenter splits on spaces only: enough for English, not for
+// Chinese.
+type fieldsSegmenter struct{}
+
+func (fieldsSegmenter) Cut(text string) []string { return strings.Fields(text) }
+
+// DB is an open archive.
+type DB struct {
+	db      *sql.DB
+	dialect Dialect
+	seg     Segmenter
+}
+
+// sqliteBusyTimeout is how long an SQLite writer waits for another one
+// (another instance's archiver, a purge from the command line) before
+// failing with SQLITE_BUSY.
+const sqliteBusyTimeout = 5 * time.Second
+
+// Open connects to the archive at dsn and applies the migrations it lacks.
+// dsn is postgres://… (or postgresql://…) for PostgreSQL, or sqlite://PATH
+// or a plain file path for SQLite (the file and its folder are created;
+// WAL mode, so the command line can read it while the server writes). seg
+// segments messages at write time and queries at search time, the same
+// way; nil splits on spaces only.
+//
+// Errors never contain dsn: it may hold a password.
+func Open(ctx context.Context, dsn string, seg Segmenter) (*DB, error) {
+	if seg == nil {
+		seg = fieldsSegmenter{}
+	}
+	dialect, driverDSN, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	driver := "pgx"
+	if dialect == SQLite {
+		driver = "sqlite"
+	}
+	db, err := sql.Open(driver, driverDSN)
+	if err != nil {
+		return nil, fmt.Errorf("open archive (%s): %w", dialect, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open archive (%s): %w", dialect, err)
+	}
+	if err := migrate(ctx, db, dialect); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{db: db, dialect: dialect, seg: seg}, nil
+}
+
+// parseDSN tells the dialect and the driver's own DSN.
+func parseDSN(dsn string) (Dialect, string, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return Postgres, dsn, nil
+	case strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "sqlite://"):
+		return "", "", fmt.Errorf("%w: want postgres://… or an SQLite file path (sqlite://PATH)", ErrBadDSN)
+	}
+	path := strings.TrimPrefix(dsn, "sqlite://")
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return "", "", fmt.Errorf("%w: an SQLite file path may not be empty or contain ? or #", ErrBadDSN)
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", "", fmt.Errorf("open archive: %w", err)
+		}
+	}
+	// _txlock=immediate: a transaction takes the write lock when it begins,
+	// so waiting for another writer goes through busy_timeout instead of
+	// failing at once when a read would be upgraded.
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return SQLite, "file:" + path + "?" + q.Encode(), nil
+}
+
+// Redacted is dsn fit for a log line: a password in it is replaced.
+func Redacted(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		if strings.Contains(dsn, "://") {
+			return "(unparsable dsn)"
+		}
+		return dsn
+	}
+	return u.Redacted()
+}
+
+// migrate applies the dialect's migrations it lacks. On PostgreSQL an
+// advisory lock lets every instance start at once.
+func migrate(ctx context.Context, db *sql.DB, dialect Dialect) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(dialect))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	gd := goose.DialectSQLite3
+	if dialect == Postgres {
+		gd = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, db, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Dialect is the database behind d.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// Version is the schema version applied (the last migration's number).
+func (d *DB) Version(ctx context.Context) (int64, error) {
+	var v int64
+	err := d.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return v, nil
+}
+
+// Close closes the connections.
+func (d *DB) Close() error { return d.db.Close() }
+
+// query builds a statement with the dialect's placeholders.
+type query struct {
+	d    Dialect
+	sb   strings.Builder
+	args []any
+}
+
+// arg adds v and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	if q.d == Postgres {
+		return fmt.Sprintf("$%d", len(q.args))
+	}
+	return "?"
+}
+
+func (q *query) add(s string) *query { q.sb.WriteString(s); return q }
+
+// rebind turns ? placeholders into the dialect's (for fixed statements
+// without ? inside literals).
+func rebind(d Dialect, stmt string) string {
+	if d != Postgres {
+		return stmt
+	}
+	var sb strings.Builder
+	n := 0
+	for _, r := range stmt {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&sb, "$%d", n)
+			continue
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

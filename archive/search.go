@@ -1,0 +1,283 @@
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Query selects archived conversations. Every field set narrows the search;
+// the zero Query finds every conversation.
+type Query struct {
+	// Words: Chinese or English, segmented as the messages were. A
+	// conversation matches when one of its messages has every word.
+	Words    string
+	Entity   string // an order, tracking or phone number, exactly
+	Customer string
+	Agent    string
+	Channel  string
+	// From and To bound the conversation's start: From <= started < To.
+	From, To time.Time
+	// Limit is the page size (DefaultLimit when 0, at most MaxLimit);
+	// Offset skips that many results.
+	Limit, Offset int
+}
+
+// Page sizes.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 200
+)
+
+// snippetRunes is the length of a result's snippet.
+const snippetRunes = 80
+
+// Results is a page of conversations, newest first, and how many match in
+// all.
+type Results struct {
+	Total   int      `json:"total"`
+	Results []Result `json:"results"`
+}
+
+// Result is one archived conversation.
+type Result struct {
+	Conv     string     `json:"conv"`
+	Customer string     `json:"customer"`
+	Channel  string     `json:"channel"`
+	Started  time.Time  `json:"started"`
+	Ended    *time.Time `json:"ended"`  // nil while open
+	Agent    string     `json:"agent"`
+	Rating   *int       `json:"rating"` // nil when not rated
+	Outcome  string     `json:"outcome"`
+	// Snippet is the newest message that matched the words, else the
+	// customer's first message.
+	Snippet string `json:"snippet"`
+}
+
+// Search finds conversations, newest first.
+func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	offset := max(q.Offset, 0)
+	var words []string
+	if strings.TrimSpace(q.Words) != "" {
+		words = d.words(q.Words)
+		if len(words) == 0 { // only punctuation: nothing can match
+			return Results{Results: []Result{}}, nil
+		}
+	}
+
+	b := &query{d: d.dialect}
+	// hits: the messages that have every word.
+	if words != nil {
+		b.add(`WITH hits AS (`)
+		if d.dialect == Postgres {
+			b.add(`SELECT m.conv, m.at, m.text FROM messages m WHERE m.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `))`)
+		} else {
+			b.add(`SELECT m.conv, m.at, m.text FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ` + b.arg(ftsQuery(words)) + `)`)
+		}
+	}
+	where := &strings.Builder{}
+	where.WriteString(` FROM conversations c WHERE 1 = 1`)
+	if words != nil {
+		where.WriteString(` AND c.id IN (SELECT conv FROM hits)`)
+	}
+	if q.Entity != "" {
+		where.WriteString(` AND c.id IN (SELECT conv FROM entities WHERE value = ` + b.arg(q.Entity) + `)`)
+	}
+	if q.Customer != "" {
+		where.WriteString(` AND c.customer = ` + b.arg(q.Customer))
+	}
+	if q.Agent != "" {
+		where.WriteString(` AND c.agent = ` + b.arg(q.Agent))
+	}
+	if q.Channel != "" {
+		where.WriteString(` AND c.channel = ` + b.arg(q.Channel))
+	}
+	if !q.From.IsZero() {
+		where.WriteString(` AND c.started >= ` + b.arg(millis(q.From)))
+	}
+	if !q.To.IsZero() {
+		where.WriteString(` AND c.started < ` + b.arg(millis(q.To)))
+	}
+	// The count and the page read one snapshot.
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.dialect == Postgres})
+	if err != nil {
+		return Results{}, fmt.Errorf("search: %w", err)
+	}
+	defer tx.Rollback()
+
+	prefix := b.sb.String()
+	var out Results
+	if err := tx.QueryRowContext(ctx, prefix+` SELECT COUNT(*)`+where.String(), b.args...).Scan(&out.Total); err != nil {
+		return Results{}, fmt.Errorf("search: count: %w", err)
+	}
+	snippet := `(SELECT m.text FROM messages m WHERE m.conv = c.id AND m.dir = 'in' ORDER BY m.at, m.event_id LIMIT 1)`
+	if words != nil {
+		snippet = `(SELECT h.text FROM hits h WHERE h.conv = c.id ORDER BY h.at DESC LIMIT 1)`
+	}
+	args := append([]any(nil), b.args...)
+	page := prefix + ` SELECT c.id, c.customer, c.channel, c.started, c.ended, c.agent, c.rating, c.outcome, COALESCE(` + snippet + `, '')` +
+		where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + b.arg(limit) + ` OFFSET ` + b.arg(offset)
+	args = append(args, limit, offset)
+	rows, err := tx.QueryContext(ctx, page, args...)
+	if err != nil {
+		return Results{}, fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	out.Results = []Result{}
+	for rows.Next() {
+		var r Result
+		var started int64
+		var ended sql.NullInt64
+		var rating sql.NullInt32
+		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &started, &ended, &r.Agent, &rating, &r.Outcome, &r.Snippet); err != nil {
+			return Results{}, fmt.Errorf("search: %w", err)
+		}
+		r.Started = fromMillis(started)
+		if ended.Valid {
+			t := fromMillis(ended.Int64)
+			r.Ended = &t
+		}
+		if rating.Valid {
+			v := int(rating.Int32)
+			r.Rating = &v
+		}
+		r.Snippet = clip(r.Snippet, snippetRunes)
+		out.Results = append(out.Results, r)
+	}
+	if err := rows.Err(); err != nil {
+		return Results{}, fmt.Errorf("search: %w", err)
+	}
+	return out, nil
+}
+
+// ftsQuery is an FTS5 query with every word, each quoted as a phrase so that
+// no word is read as an operator.
+func ftsQuery(words []string) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+	}
+	return strings.Join(parts, " AND ")
+}
+
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// Transcript is one archived conversation: its messages and its events, in
+// order.
+type Transcript struct {
+	Conv     string        `json:"conv"`
+	Customer string        `json:"customer"`
+	Channel  string        `json:"channel"`
+	Entries  []Entry       `json:"entries"`
+	Events   []StoredEvent `json:"events"`
+}
+
+// Entry is one message of a transcript.
+type Entry struct {
+	At     time.Time `json:"at"`
+	Dir    string    `json:"dir"` // DirIn, DirOut or DirNote
+	Kind   string    `json:"kind"`
+	Text   string    `json:"text"`
+	Agent  string    `json:"agent"`
+	Intent string    `json:"intent"`
+}
+
+// StoredEvent is an archived event. In JSON its fields sit beside id, at and
+// type.
+type StoredEvent struct {
+	ID     string
+	At     time.Time
+	Type   string
+	Fields map[string]string
+}
+
+// MarshalJSON flattens the fields beside id, at and type (which win over a
+// field of the same name).
+func (e StoredEvent) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(e.Fields)+3)
+	for k, v := range e.Fields {
+		m[k] = v
+	}
+	m["id"] = e.ID
+	m["at"] = e.At
+	m["type"] = e.Type
+	return json.Marshal(m)
+}
+
+// Show is conv's transcript, ErrNotFound when it is not archived.
+func (d *DB) Show(ctx context.Context, conv string) (Transcript, error) {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.dialect == Postgres})
+	if err != nil {
+		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
+	}
+	defer tx.Rollback()
+	t := Transcript{Conv: conv, Entries: []Entry{}, Events: []StoredEvent{}}
+	err = tx.QueryRowContext(ctx, rebind(d.dialect, `SELECT customer, channel FROM conversations WHERE id = ?`), conv).
+		Scan(&t.Customer, &t.Channel)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Transcript{}, fmt.Errorf("show %s: %w", conv, ErrNotFound)
+	}
+	if err != nil {
+		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
+	}
+
+	rows, err := tx.QueryContext(ctx, rebind(d.dialect,
+		`SELECT at, dir, kind, text, agent, intent FROM messages WHERE conv = ? ORDER BY at, event_id`), conv)
+	if err != nil {
+		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
+	}
+	for rows.Next() {
+		var e Entry
+		var at int64
+		if err := rows.Scan(&at, &e.Dir, &e.Kind, &e.Text, &e.Agent, &e.Intent); err != nil {
+			rows.Close()
+			return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
+		}
+		e.At = fromMillis(at)
+		t.Entries = append(t.Entries, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
+	}
+
+	rows, err = tx.QueryContext(ctx, rebind(d.dialect,
+		`SELECT id, at, type, fields FROM events WHERE conv = ? ORDER BY at, id`), conv)
+	if err != nil {
+		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e StoredEvent
+		var at int64
+		var js []byte
+		if err := rows.Scan(&e.ID, &at, &e.Type, &js); err != nil {
+			return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
+		}
+		e.At = fromMillis(at)
+		if err := json.Unmarshal(js, &e.Fields); err != nil {
+			return Transcript{}, fmt.Errorf("show %s: event %s: %w", conv, e.ID, err)
+		}
+		t.Events = append(t.Events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
+	}
+	return t, nil
+}
