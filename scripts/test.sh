@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine too: installs what is missing
 # (redis-server, chromium for the browser tests), starts a throw-away
-# redis-server on a free loopback port, runs go vet and go test -race.
+# redis-server and a throw-away PostgreSQL cluster (Debian's postgresql,
+# installed when missing) on free loopback ports, runs go vet and go test -race.
 # KEFU_SKIP_BROWSER=1 skips installing chromium (its tests then skip; refused
 # under CI=true or KEFU_REQUIRE_ALL=1, where a missing part fails the run).
 # Extra arguments go to `go test` (e.g. scripts/test.sh -run TestMatch ./intents).
@@ -33,22 +34,54 @@ if [ -n "$required" ] && [ -n "${KEFU_SKIP_BROWSER:-}" ]; then
 fi
 need_pkg redis-server redis-server
 command -v redis-server >/dev/null || { echo "redis-server could not be installed" >&2; exit 1; }
+# Debian keeps PostgreSQL's programs off PATH, under /usr/lib/postgresql/N/bin.
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if [ -z "${KEFU_TEST_POSTGRES_URL:-}" ] && [ -z "$(pg_bin)" ]; then
+  need_pkg pg_ctl postgresql
+  [ -n "$(pg_bin)" ] || { echo "postgresql could not be installed" >&2; exit 1; }
+fi
 if [ -z "${KEFU_SKIP_BROWSER:-}" ]; then
   need_pkg chromium chromium fonts-wqy-microhei
   command -v chromium >/dev/null || { echo "chromium could not be installed (KEFU_SKIP_BROWSER=1 skips the browser tests, not under CI)" >&2; exit 1; }
 fi
 
+free_port() { # free_port FALLBACK
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo "$1"
+}
+cleanups=()
+cleanup() { local c; for c in "${cleanups[@]}"; do eval "$c" || true; done; }
+trap cleanup EXIT
+
 # A private redis-server for this run, unless KEFU_TEST_REDIS_URL is given.
 if [ -z "${KEFU_TEST_REDIS_URL:-}" ]; then
   tmp=$(mktemp -d)
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 16379)
+  port=$(free_port 16379)
+  cleanups+=("[ -f '$tmp/redis.pid' ] && kill \"\$(cat '$tmp/redis.pid')\" 2>/dev/null; rm -rf '$tmp'")
   redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
     --daemonize yes --pidfile "$tmp/redis.pid" --dir "$tmp" --logfile "$tmp/redis.log"
-  cleanup() { [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2>/dev/null || true; rm -rf "$tmp"; }
-  trap cleanup EXIT
   for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   export KEFU_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
   log "redis-server on 127.0.0.1:$port"
+fi
+
+# A throw-away PostgreSQL cluster for this run (the archive's tests make a
+# database each in it), unless KEFU_TEST_POSTGRES_URL is given. initdb and
+# postgres refuse to run as root: as root they run as the postgres user.
+if [ -z "${KEFU_TEST_POSTGRES_URL:-}" ]; then
+  pgbin=$(pg_bin)
+  pgtmp=$(mktemp -d)
+  as_pg=()
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$pgtmp"; as_pg=(runuser -u postgres --); fi
+  pgport=$(free_port 15432)
+  "${as_pg[@]}" "$pgbin/initdb" -D "$pgtmp/data" -A trust -U kefu -E UTF8 --locale=C --no-sync >"$pgtmp/initdb.log" 2>&1 \
+    || { cat "$pgtmp/initdb.log" >&2; echo "initdb failed" >&2; exit 1; }
+  stop_pg() { "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgtmp/data" -m fast -w stop >/dev/null 2>&1; rm -rf "$pgtmp"; }
+  cleanups+=(stop_pg)
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgtmp/data" -l "$pgtmp/log" -w \
+    -o "-p $pgport -k $pgtmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null \
+    || { cat "$pgtmp/log" >&2; echo "postgres did not start" >&2; exit 1; }
+  export KEFU_TEST_POSTGRES_URL="postgres://kefu@127.0.0.1:$pgport/postgres?sslmode=disable"
+  log "postgres ($(basename "$(dirname "$pgbin")")) on 127.0.0.1:$pgport"
 fi
 
 log "go vet"

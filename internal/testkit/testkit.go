@@ -1,6 +1,7 @@
 // Package testkit is what the tests of several packages share: the test
-// redis-server (KEFU_TEST_REDIS_URL, started by scripts/test.sh) and
-// Chromium, with the one rule for when either is missing (skip on a
+// redis-server (KEFU_TEST_REDIS_URL, started by scripts/test.sh), the test
+// PostgreSQL server (KEFU_TEST_POSTGRES_URL, likewise; testkit/pgtest makes
+// a database per test on it) and Chromium, with the one rule for when either is missing (skip on a
 // laptop, fail under CI: Missing), key prefixes of a test's own, a log buffer safe for concurrent writers, and a
 // clock moved by hand.
 // Only tests import it.
@@ -50,6 +51,17 @@ func RedisURL(tb testing.TB) string {
 	url := os.Getenv("KEFU_TEST_REDIS_URL")
 	if url == "" {
 		Missing(tb, "the test redis-server (KEFU_TEST_REDIS_URL)", "run scripts/test.sh, which installs and starts one")
+	}
+	return url
+}
+
+// PostgresURL is the test PostgreSQL server's URL (a superuser's, to make
+// databases). Without one the test is skipped, or fails under Required.
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
+	url := os.Getenv("KEFU_TEST_POSTGRES_URL")
+	if url == "" {
+		Missing(tb, "the test PostgreSQL server (KEFU_TEST_POSTGRES_URL)", "run scripts/test.sh, which installs postgresql and starts a throw-away cluster")
 	}
 	return url
 }
