@@ -87,6 +87,11 @@ func (d *DB) Write(ctx context.Context, batch []Event) error {
 	}
 	defer tx.Rollback()
 	for i := range batch {
+		if testHookApply != nil {
+			if err := testHookApply(i); err != nil {
+				return fmt.Errorf("write event %s: %w", batch[i].ID, err)
+			}
+		}
 		if err := d.apply(ctx, tx, &batch[i]); err != nil {
 			return fmt.Errorf("write event %s: %w", batch[i].ID, err)
 		}
@@ -96,6 +101,10 @@ func (d *DB) Write(ctx context.Context, batch []Event) error {
 	}
 	return nil
 }
+
+// testHookApply, when a test sets it, runs before each event of a batch is
+// applied inside the transaction; an error it returns fails the batch there.
+var testHookApply func(i int) error
 
 func check(e *Event) error {
 	if e.ID == "" || e.Conv == "" || e.Type == "" {

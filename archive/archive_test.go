@@ -1,0 +1,461 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/testkit/pgtest"
+)
+
+var (
+	jiebaOnce sync.Once
+	jieba     *intents.JiebaTokenizer
+	jiebaErr  error
+)
+
+// segmenter is the bot's own Chinese segmenter, loaded once per test binary.
+func segmenter(tb testing.TB) Segmenter {
+	tb.Helper()
+	jiebaOnce.Do(func() { jieba, jiebaErr = intents.NewJiebaTokenizer("", nil) })
+	if jiebaErr != nil {
+		tb.Fatal(jiebaErr)
+	}
+	return jieba
+}
+
+// dialects runs f once on a fresh SQLite file and once on a fresh
+// PostgreSQL database; dsn opens that same database again.
+func dialects(t *testing.T, f func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		f(t, "sqlite://"+filepath.Join(t.TempDir(), "data", "archive.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		f(t, pgtest.Database(t))
+	})
+}
+
+// mustOpen opens dsn with the real segmenter and closes it when the test
+// ends.
+func mustOpen(tb testing.TB, dsn string) *DB {
+	tb.Helper()
+	db, err := Open(context.Background(), dsn, segmenter(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+var t0 = time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+
+// convEvents is one whole conversation: started, a customer message, a bot
+// reply, handed to agent, claimed, an agent message, a note, closed, rated.
+// Its event ids start at base.
+func convEvents(conv, customer, channel, agent string, start time.Time, base int, customerText string, ents string) []Event {
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second) }
+	id := func(i int) string { return fmt.Sprintf("%d-%d", start.UnixMilli()+int64(i)*1000, base+i) }
+	evs := []Event{
+		{ID: id(0), Type: ConversationStarted, Conv: conv, At: at(0), Fields: map[string]string{FieldCustomer: customer, FieldChannel: channel, FieldGroup: "sales"}},
+		{ID: id(1), Type: CustomerMessage, Conv: conv, At: at(1), Fields: map[string]string{FieldText: customerText, FieldEntities: ents}},
+		{ID: id(2), Type: BotReply, Conv: conv, At: at(2), Fields: map[string]string{FieldText: "正在为您转接人工客服", FieldIntent: "handoff"}},
+		{ID: id(3), Type: "handoff", Conv: conv, At: at(3), Fields: map[string]string{"reason": "asked", "group": "sales"}},
+	}
+	if agent == "" {
+		return append(evs, Event{ID: id(4), Type: Closed, Conv: conv, At: at(4), Fields: map[string]string{"by": "bot"}})
+	}
+	return append(evs,
+		Event{ID: id(4), Type: Claimed, Conv: conv, At: at(4), Fields: map[string]string{FieldAgent: agent}},
+		Event{ID: id(5), Type: AgentMessage, Conv: conv, At: at(5), Fields: map[string]string{FieldAgent: agent, FieldText: "您好，已经为您处理"}},
+		Event{ID: id(6), Type: Note, Conv: conv, At: at(6), Fields: map[string]string{FieldAgent: agent, FieldText: "customer was polite"}},
+		Event{ID: id(7), Type: Closed, Conv: conv, At: at(7), Fields: map[string]string{"by": agent}},
+		Event{ID: id(8), Type: Rated, Conv: conv, At: at(8), Fields: map[string]string{FieldScore: "5"}},
+	)
+}
+
+// counts is the number of rows in each table.
+func counts(tb testing.TB, db *DB) map[string]int {
+	tb.Helper()
+	out := map[string]int{}
+	for _, table := range []string{"conversations", "events", "messages", "entities"} {
+		var n int
+		if err := db.db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+			tb.Fatal(err)
+		}
+		out[table] = n
+	}
+	return out
+}
+
+func TestOpenMigratesOnceAndAgain(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		v, err := db.Version(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v < 1 {
+			t.Fatalf("schema version %d after Open, want >= 1", v)
+		}
+		if err := db.Write(ctx, convEvents("c1", "u1", "web", "", t0, 0, "hello", "")); err != nil {
+			t.Fatal(err)
+		}
+		// A second Open (another instance, the command line) applies nothing
+		// and keeps the data.
+		db2 := mustOpen(t, dsn)
+		v2, err := db2.Version(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v2 != v {
+			t.Errorf("version %d at the second Open, want %d", v2, v)
+		}
+		if got := counts(t, db2)["conversations"]; got != 1 {
+			t.Errorf("%d conversations after the second Open, want 1", got)
+		}
+	})
+}
+
+func TestOpenRefusesOtherSchemes(t *testing.T) {
+	_, err := Open(context.Background(), "mysql://root:secret@localhost/kefu", nil)
+	if !errors.Is(err, ErrBadDSN) {
+		t.Fatalf("Open(mysql://…) = %v, want ErrBadDSN", err)
+	}
+	if s := err.Error(); strings.Contains(s, "secret") {
+		t.Errorf("the error shows the password: %s", s)
+	}
+}
+
+func TestOpenErrorHidesPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Nothing listens on port 1.
+	_, err := Open(ctx, "postgres://kefu:hunter2@127.0.0.1:1/kefu?sslmode=disable&connect_timeout=2", nil)
+	if err == nil {
+		t.Fatal("Open on a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+	if got := Redacted("postgres://kefu:hunter2@db:5432/kefu"); strings.Contains(got, "hunter2") {
+		t.Errorf("Redacted = %s", got)
+	}
+}
+
+func TestWriteTwiceStoresOnce(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		batch := convEvents("c1", "u1", "web", "alice", t0, 0, "订单 1234567890 的发票", "1234567890")
+		if err := db.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		want := counts(t, db)
+		if diff := cmp.Diff(map[string]int{"conversations": 1, "events": 9, "messages": 4, "entities": 1}, want); diff != "" {
+			t.Fatalf("after one write (-want +got):\n%s", diff)
+		}
+		// The same batch again, and an overlapping one with a duplicate inside.
+		if err := db.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Write(ctx, append(batch[3:6:6], batch[4])); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, counts(t, db)); diff != "" {
+			t.Errorf("after replays (-want +got):\n%s", diff)
+		}
+		res, err := db.Search(ctx, Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total != 1 || *res.Results[0].Rating != 5 || res.Results[0].Agent != "alice" || res.Results[0].Outcome != OutcomeAgent {
+			t.Errorf("after replays: %+v", res)
+		}
+	})
+}
+
+func TestWriteBatchIsAllOrNothing(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		batch := convEvents("c1", "u1", "web", "alice", t0, 0, "发票", "1234567890")
+		empty := map[string]int{"conversations": 0, "events": 0, "messages": 0, "entities": 0}
+
+		// A bad row at the end: refused before anything is written.
+		bad := append(append([]Event(nil), batch...), Event{ID: "9-9", Type: Rated, Conv: "c1", At: t0, Fields: map[string]string{FieldScore: "five"}})
+		if err := db.Write(ctx, bad); !errors.Is(err, ErrBadEvent) {
+			t.Fatalf("Write(bad score) = %v, want ErrBadEvent", err)
+		}
+		if diff := cmp.Diff(empty, counts(t, db)); diff != "" {
+			t.Fatalf("after a bad row (-want +got):\n%s", diff)
+		}
+
+		// A failure in the middle of the transaction, after rows were
+		// written: the database error path.
+		testHookApply = func(i int) error {
+			if i == 5 {
+				return errors.New("the database went away")
+			}
+			return nil
+		}
+		err := db.Write(ctx, batch)
+		testHookApply = nil
+		if err == nil {
+			t.Fatal("Write with a failure mid-way succeeded")
+		}
+		if diff := cmp.Diff(empty, counts(t, db)); diff != "" {
+			t.Fatalf("after a failure mid-way (-want +got):\n%s", diff)
+		}
+
+		// The context cancelled mid-way.
+		cctx, cancel := context.WithCancel(ctx)
+		testHookApply = func(i int) error {
+			if i == 3 {
+				cancel()
+			}
+			return nil
+		}
+		err = db.Write(cctx, batch)
+		testHookApply = nil
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Write with the context cancelled mid-way = %v, want context.Canceled", err)
+		}
+		if diff := cmp.Diff(empty, counts(t, db)); diff != "" {
+			t.Fatalf("after a cancel mid-way (-want +got):\n%s", diff)
+		}
+
+		// And the same batch whole afterwards is written whole.
+		if err := db.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if got := counts(t, db)["events"]; got != len(batch) {
+			t.Errorf("%d events after the retry, want %d", got, len(batch))
+		}
+	})
+}
+
+// fill writes a small archive: five conversations on three days.
+func fill(tb testing.TB, db *DB) {
+	tb.Helper()
+	var all []Event
+	day := 24 * time.Hour
+	all = append(all, convEvents("c1", "u1", "web", "alice", t0, 0, "请问发票什么时候寄出", "")...)
+	all = append(all, convEvents("c2", "u2", "telegram", "bob", t0.Add(day), 100, "Where is my invoice? Order 20261103001", "20261103001")...)
+	all = append(all, convEvents("c3", "u1", "wechat", "", t0.Add(2*day), 200, "退款还没到账", "")...)
+	all = append(all, convEvents("c4", "u3", "web", "alice", t0.Add(2*day+time.Hour), 300, "发票抬头写错了", "13800138000")...)
+	all = append(all, convEvents("c5", "u4", "web", "bob", t0.Add(2*day+2*time.Hour), 400, "my parcel SF1234567890123 is late", "SF1234567890123")...)
+	if err := db.Write(context.Background(), all); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func convs(res Results) []string {
+	out := []string{}
+	for _, r := range res.Results {
+		out = append(out, r.Conv)
+	}
+	return out
+}
+
+func TestSearch(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		fill(t, db)
+		day := 24 * time.Hour
+		tests := []struct {
+			name  string
+			q     Query
+			want  []string
+			total int
+		}{
+			{"everything, newest first", Query{}, []string{"c5", "c4", "c3", "c2", "c1"}, 5},
+			// "发票" sits inside the run 请问发票什么时候寄出: unicode61 alone
+			// keeps the run as one token and would miss it.
+			{"a Chinese word inside a run", Query{Words: "发票"}, []string{"c4", "c1"}, 2},
+			{"two Chinese words", Query{Words: "发票什么时候"}, []string{"c1"}, 1},
+			{"a Chinese word in the bot's reply", Query{Words: "人工客服"}, []string{"c5", "c4", "c3", "c2", "c1"}, 5},
+			{"English, any case", Query{Words: "INVOICE"}, []string{"c2"}, 1},
+			{"English words all needed", Query{Words: "invoice parcel"}, []string{}, 0},
+			{"a word in a note", Query{Words: "polite"}, []string{"c5", "c4", "c2", "c1"}, 4},
+			{"no such word", Query{Words: "保修"}, []string{}, 0},
+			{"punctuation only", Query{Words: "？！"}, []string{}, 0},
+			{"order number", Query{Entity: "20261103001"}, []string{"c2"}, 1},
+			{"tracking number", Query{Entity: "SF1234567890123"}, []string{"c5"}, 1},
+			{"phone number", Query{Entity: "13800138000"}, []string{"c4"}, 1},
+			{"an entity is exact", Query{Entity: "1380013800"}, []string{}, 0},
+			{"customer", Query{Customer: "u1"}, []string{"c3", "c1"}, 2},
+			{"agent", Query{Agent: "alice"}, []string{"c4", "c1"}, 2},
+			{"channel", Query{Channel: "web"}, []string{"c5", "c4", "c1"}, 3},
+			{"date range", Query{From: t0.Add(day), To: t0.Add(2*day + time.Hour)}, []string{"c3", "c2"}, 2},
+			{"words and filters", Query{Words: "发票", Channel: "web", Agent: "alice", From: t0.Add(day)}, []string{"c4"}, 1},
+			{"page 1", Query{Limit: 2}, []string{"c5", "c4"}, 5},
+			{"page 2", Query{Limit: 2, Offset: 2}, []string{"c3", "c2"}, 5},
+			{"page 3", Query{Limit: 2, Offset: 4}, []string{"c1"}, 5},
+			{"past the end", Query{Limit: 2, Offset: 10}, []string{}, 5},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res, err := db.Search(ctx, tt.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tt.want, convs(res)); diff != "" {
+					t.Errorf("conversations (-want +got):\n%s", diff)
+				}
+				if res.Total != tt.total {
+					t.Errorf("total %d, want %d", res.Total, tt.total)
+				}
+			})
+		}
+
+		res, err := db.Search(ctx, Query{Words: "发票", Customer: "u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended := t0.Add(7 * time.Second)
+		rating := 5
+		want := []Result{{Conv: "c1", Customer: "u1", Channel: "web", Started: t0, Ended: &ended, Agent: "alice",
+			Rating: &rating, Outcome: OutcomeAgent, Snippet: "请问发票什么时候寄出"}}
+		if diff := cmp.Diff(want, res.Results); diff != "" {
+			t.Errorf("a result (-want +got):\n%s", diff)
+		}
+		res, err = db.Search(ctx, Query{Customer: "u1", Channel: "wechat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Results) != 1 || res.Results[0].Rating != nil || res.Results[0].Outcome != OutcomeBot || res.Results[0].Snippet != "退款还没到账" {
+			t.Errorf("a bot-only conversation: %+v", res.Results)
+		}
+	})
+}
+
+// TestSearchPlainFTS5MissesWordsInARun pins the reason the words are
+// segmented: FTS5's unicode61 on the raw text does not find 发票 inside a
+// longer run of Chinese.
+func TestSearchPlainFTS5MissesWordsInARun(t *testing.T) {
+	db := mustOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
+	for _, s := range []string{`CREATE VIRTUAL TABLE raw USING fts5(text)`, `INSERT INTO raw (text) VALUES ('请问发票什么时候寄出')`} {
+		if _, err := db.db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := db.db.QueryRow(`SELECT COUNT(*) FROM raw WHERE raw MATCH '"发票"'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("plain FTS5 found 发票 inside a run (%d): segmenting may be unneeded", n)
+	}
+}
+
+func TestShowInOrder(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		evs := convEvents("c1", "u1", "web", "alice", t0, 0, "请问发票什么时候寄出", "")
+		// Written out of order, in two batches, as several archivers may.
+		if err := db.Write(ctx, evs[4:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Write(ctx, evs[:4]); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := db.Show(ctx, "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+		wantEntries := []Entry{
+			{At: at(1), Dir: DirIn, Kind: "text", Text: "请问发票什么时候寄出"},
+			{At: at(2), Dir: DirOut, Kind: "text", Text: "正在为您转接人工客服", Intent: "handoff"},
+			{At: at(5), Dir: DirOut, Kind: "text", Text: "您好，已经为您处理", Agent: "alice"},
+			{At: at(6), Dir: DirNote, Kind: "text", Text: "customer was polite", Agent: "alice"},
+		}
+		if diff := cmp.Diff(wantEntries, tr.Entries); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+		if tr.Customer != "u1" || tr.Channel != "web" {
+			t.Errorf("customer %q channel %q", tr.Customer, tr.Channel)
+		}
+		var types []string
+		for _, e := range tr.Events {
+			types = append(types, e.Type)
+		}
+		wantTypes := []string{ConversationStarted, CustomerMessage, BotReply, "handoff", Claimed, AgentMessage, Note, Closed, Rated}
+		if diff := cmp.Diff(wantTypes, types); diff != "" {
+			t.Errorf("event types (-want +got):\n%s", diff)
+		}
+		if tr.Events[3].Fields["reason"] != "asked" {
+			t.Errorf("an unknown event's fields: %v", tr.Events[3].Fields)
+		}
+		// The start came last but is the start.
+		res, err := db.Search(ctx, Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Results) != 1 || !res.Results[0].Started.Equal(t0) || res.Results[0].Channel != "web" {
+			t.Errorf("conversation row: %+v", res.Results)
+		}
+		if _, err := db.Show(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Show(nope) = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestArchiveSQLiteWriterAndReader: the server writes while the command
+// line reads the same file, each with its own connections: WAL and
+// busy_timeout keep both from failing with SQLITE_BUSY.
+func TestArchiveSQLiteWritersAndReader(t *testing.T) {
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "archive.db")
+	w1, w2, r := mustOpen(t, dsn), mustOpen(t, dsn), mustOpen(t, dsn)
+	ctx := context.Background()
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*n)
+	for k, w := range []*DB{w1, w2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				conv := fmt.Sprintf("w%d-%d", k, i)
+				if err := w.Write(ctx, convEvents(conv, "u", "web", "alice", t0.Add(time.Duration(i)*time.Minute), k*100000+i*10, "发票", "")); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range n {
+			if _, err := r.Search(ctx, Query{Words: "发票"}); err != nil {
+				errs <- err
+			}
+			if _, err := r.Show(ctx, "w0-0"); err != nil && !errors.Is(err, ErrNotFound) {
+				errs <- err
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	res, err := r.Search(ctx, Query{Words: "发票"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 2*n {
+		t.Errorf("%d conversations found, want %d", res.Total, 2*n)
+	}
+}
