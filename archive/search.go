@@ -50,7 +50,7 @@ type Result struct {
 	Customer string     `json:"customer"`
 	Channel  string     `json:"channel"`
 	Started  time.Time  `json:"started"`
-	Ended    *time.Time `json:"ended"`  // nil while open
+	Ended    *time.Time `json:"ended"` // nil while open
 	Agent    string     `json:"agent"`
 	Rating   *int       `json:"rating"` // nil when not rated
 	Outcome  string     `json:"outcome"`
