@@ -17,6 +17,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -57,7 +58,8 @@ func (fieldsSegmenter) Cut(text string) []string { return strings.Fields(text) }
 
 // DB is an open archive.
 type DB struct {
-	db      *sql.DB
+	db      *sql.DB // writes (and, on PostgreSQL, reads)
+	read    *sql.DB // reads: on SQLite a pool whose transactions take no write lock
 	dialect Dialect
 	seg     Segmenter
 }
@@ -79,7 +81,7 @@ func Open(ctx context.Context, dsn string, seg Segmenter) (*DB, error) {
 	if seg == nil {
 		seg = fieldsSegmenter{}
 	}
-	dialect, driverDSN, err := parseDSN(dsn)
+	dialect, writeDSN, readDSN, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +89,14 @@ func Open(ctx context.Context, dsn string, seg Segmenter) (*DB, error) {
 	if dialect == SQLite {
 		driver = "sqlite"
 	}
-	db, err := sql.Open(driver, driverDSN)
+	db, err := sql.Open(driver, writeDSN)
 	if err != nil {
 		return nil, fmt.Errorf("open archive (%s): %w", dialect, err)
+	}
+	if dialect == SQLite {
+		// SQLite has one writer at a time: in this process they queue for
+		// the one connection instead of polling for the lock.
+		db.SetMaxOpenConns(1)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -99,35 +106,45 @@ func Open(ctx context.Context, dsn string, seg Segmenter) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &DB{db: db, dialect: dialect, seg: seg}, nil
+	read := db
+	if dialect == SQLite {
+		if read, err = sql.Open(driver, readDSN); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open archive (%s): %w", dialect, err)
+		}
+	}
+	return &DB{db: db, read: read, dialect: dialect, seg: seg}, nil
 }
 
-// parseDSN tells the dialect and the driver's own DSN.
-func parseDSN(dsn string) (Dialect, string, error) {
+// parseDSN tells the dialect and the driver's own DSNs for writing and for
+// reading.
+func parseDSN(dsn string) (d Dialect, write, read string, err error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return Postgres, dsn, nil
+		return Postgres, dsn, dsn, nil
 	case strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "sqlite://"):
-		return "", "", fmt.Errorf("%w: want postgres://… or an SQLite file path (sqlite://PATH)", ErrBadDSN)
+		return "", "", "", fmt.Errorf("%w: want postgres://… or an SQLite file path (sqlite://PATH)", ErrBadDSN)
 	}
 	path := strings.TrimPrefix(dsn, "sqlite://")
 	if path == "" || strings.ContainsAny(path, "?#") {
-		return "", "", fmt.Errorf("%w: an SQLite file path may not be empty or contain ? or #", ErrBadDSN)
+		return "", "", "", fmt.Errorf("%w: an SQLite file path may not be empty or contain ? or #", ErrBadDSN)
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return "", "", fmt.Errorf("open archive: %w", err)
+			return "", "", "", fmt.Errorf("open archive: %w", err)
 		}
 	}
-	// _txlock=immediate: a transaction takes the write lock when it begins,
-	// so waiting for another writer goes through busy_timeout instead of
-	// failing at once when a read would be upgraded.
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	read = "file:" + path + "?" + q.Encode()
+	// _txlock=immediate: a writing transaction takes the write lock when it
+	// begins, so waiting for another writer (another process) goes through
+	// busy_timeout instead of failing at once when a read would be upgraded.
+	// Readers keep deferred transactions: in WAL mode they never wait.
 	q.Set("_txlock", "immediate")
-	return SQLite, "file:" + path + "?" + q.Encode(), nil
+	return SQLite, "file:" + path + "?" + q.Encode(), read, nil
 }
 
 // Redacted is dsn fit for a log line: a password in it is replaced.
@@ -175,7 +192,7 @@ func (d *DB) Dialect() Dialect { return d.dialect }
 // Version is the schema version applied (the last migration's number).
 func (d *DB) Version(ctx context.Context) (int64, error) {
 	var v int64
-	err := d.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	err := d.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("schema version: %w", err)
 	}
@@ -183,7 +200,13 @@ func (d *DB) Version(ctx context.Context) (int64, error) {
 }
 
 // Close closes the connections.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if d.read != d.db {
+		err = errors.Join(err, d.read.Close())
+	}
+	return err
+}
 
 // query builds a statement with the dialect's placeholders.
 type query struct {

@@ -109,7 +109,7 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		where.WriteString(` AND c.started < ` + b.arg(millis(q.To)))
 	}
 	// The count and the page read one snapshot.
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.dialect == Postgres})
+	tx, err := d.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.dialect == Postgres})
 	if err != nil {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
@@ -222,7 +222,7 @@ func (e StoredEvent) MarshalJSON() ([]byte, error) {
 
 // Show is conv's transcript, ErrNotFound when it is not archived.
 func (d *DB) Show(ctx context.Context, conv string) (Transcript, error) {
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.dialect == Postgres})
+	tx, err := d.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.dialect == Postgres})
 	if err != nil {
 		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
 	}

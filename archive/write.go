@@ -141,9 +141,11 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) error {
 		return nil // stored before: its changes were applied then
 	}
 	// Every event has a conversation row to hang on, even one that arrives
-	// before its conversation_started (several archivers, any order).
+	// before its conversation_started (several archivers, any order): until
+	// that comes, the conversation started with its earliest event.
 	if _, err := tx.ExecContext(ctx, rebind(d.dialect,
-		`INSERT INTO conversations (id, started) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`), e.Conv, at); err != nil {
+		`INSERT INTO conversations (id, started) VALUES (?, ?) ON CONFLICT (id) DO UPDATE
+		 SET started = CASE WHEN excluded.started < conversations.started THEN excluded.started ELSE conversations.started END`), e.Conv, at); err != nil {
 		return err
 	}
 	exec := func(stmt string, args ...any) error {
