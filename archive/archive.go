@@ -98,11 +98,7 @@ func Open(ctx context.Context, dsn string, seg Segmenter) (*DB, error) {
 		// the one connection instead of polling for the lock.
 		db.SetMaxOpenConns(1)
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open archive (%s): %w", dialect, err)
-	}
-	if err := migrate(ctx, db, dialect); err != nil {
+	if err := prepare(ctx, db, dialect); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -159,6 +155,37 @@ func Redacted(dsn string) string {
 	return u.Redacted()
 }
 
+// prepare checks the connection and applies the migrations. SQLite has no
+// lock to hold across goose's transactions, so processes opening a new file
+// together (the server and the command line) may collide: switching to WAL
+// or creating a table another one just created fails. Each migration is one
+// transaction, so the loser tries again and finds it applied.
+func prepare(ctx context.Context, db *sql.DB, dialect Dialect) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = db.PingContext(ctx); err != nil {
+			err = fmt.Errorf("open archive (%s): %w", dialect, err)
+		} else if err = migrate(ctx, db, dialect); err == nil {
+			return nil
+		}
+		if dialect != SQLite || attempt == sqliteOpenAttempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// sqliteOpenAttempts bounds prepare's tries on SQLite.
+const sqliteOpenAttempts = 5
+
+// migrationLockID is the PostgreSQL advisory lock that migrations hold
+// (the digits of "kefu" in ASCII, apart from goose's default).
+const migrationLockID = 0x6b656675
+
 // migrate applies the dialect's migrations it lacks. On PostgreSQL an
 // advisory lock lets every instance start at once.
 func migrate(ctx context.Context, db *sql.DB, dialect Dialect) error {
@@ -170,7 +197,9 @@ func migrate(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	gd := goose.DialectSQLite3
 	if dialect == Postgres {
 		gd = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// Instances that start together wait for the first one's
+		// migrations, checking every second for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID), lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}

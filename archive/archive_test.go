@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -457,5 +458,69 @@ func TestArchiveSQLiteWritersAndReader(t *testing.T) {
 	}
 	if res.Total != 2*n {
 		t.Errorf("%d conversations found, want %d", res.Total, 2*n)
+	}
+}
+
+// TestOpenConcurrently: instances starting together on an empty database
+// apply the migrations once between them.
+func TestOpenConcurrently(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		const n = 4
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		dbs := make([]*DB, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dbs[i], errs[i] = Open(context.Background(), dsn, nil)
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Errorf("Open %d: %v", i, errs[i])
+				continue
+			}
+			dbs[i].Close()
+		}
+	})
+}
+
+// TestSearchJSON pins the command line's contract: rating and ended null
+// when there are none, times in RFC 3339, event fields beside type and at.
+func TestSearchJSON(t *testing.T) {
+	db := mustOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
+	ctx := context.Background()
+	evs := []Event{
+		{ID: "1-0", Type: ConversationStarted, Conv: "c1", At: t0, Fields: map[string]string{FieldCustomer: "u1", FieldChannel: "web"}},
+		{ID: "2-0", Type: CustomerMessage, Conv: "c1", At: t0.Add(time.Second), Fields: map[string]string{FieldText: "hello"}},
+	}
+	if err := db.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Search(ctx, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"total":1,"results":[{"conv":"c1","customer":"u1","channel":"web","started":"2026-11-03T09:00:00Z","ended":null,"agent":"","rating":null,"outcome":"","snippet":"hello"}]}`
+	if string(got) != want {
+		t.Errorf("search JSON\n got %s\nwant %s", got, want)
+	}
+	tr, err := db.Show(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = json.Marshal(tr.Events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"at":"2026-11-03T09:00:00Z","channel":"web","customer":"u1","id":"1-0","type":"conversation_started"}`
+	if string(got) != want {
+		t.Errorf("event JSON\n got %s\nwant %s", got, want)
 	}
 }
