@@ -524,3 +524,54 @@ func TestSearchJSON(t *testing.T) {
 		t.Errorf("event JSON\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestWriteOutcomes(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		ev := func(id, conv, typ string, fields map[string]string) Event {
+			return Event{ID: id, Type: typ, Conv: conv, At: t0, Fields: fields}
+		}
+		batch := []Event{
+			ev("1-1", "bot", ConversationStarted, nil),
+			ev("1-2", "bot", Closed, nil),
+			ev("2-1", "agent", Claimed, map[string]string{FieldAgent: "alice"}),
+			ev("2-2", "agent", Closed, nil),
+			ev("3-1", "left", Abandoned, nil),
+			ev("3-2", "left", Closed, map[string]string{"by": "system"}),
+			ev("4-1", "said", Closed, map[string]string{FieldOutcome: "spam"}),
+			ev("5-1", "open", CustomerMessage, map[string]string{FieldText: "hi"}),
+		}
+		if err := db.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.Search(ctx, Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, r := range res.Results {
+			got[r.Conv] = r.Outcome
+			if (r.Ended == nil) != (r.Conv == "open") {
+				t.Errorf("%s: ended %v", r.Conv, r.Ended)
+			}
+		}
+		want := map[string]string{"bot": OutcomeBot, "agent": OutcomeAgent, "left": OutcomeAbandoned, "said": "spam", "open": ""}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("outcomes (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestWriteRefusesEventsWithoutKeys(t *testing.T) {
+	db := mustOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
+	for _, e := range []Event{
+		{Type: CustomerMessage, Conv: "c1", At: t0},
+		{ID: "1-0", Type: CustomerMessage, At: t0},
+		{ID: "1-0", Conv: "c1", At: t0},
+	} {
+		if err := db.Write(context.Background(), []Event{e}); !errors.Is(err, ErrBadEvent) {
+			t.Errorf("Write(%+v) = %v, want ErrBadEvent", e, err)
+		}
+	}
+}
