@@ -50,6 +50,17 @@ type Segmenter interface {
 	Cut(text string) []string
 }
 
+// IndexSegmenter is a Segmenter that also cuts text for the index: the
+// words Cut gives plus the dictionary words inside the longer ones (开发票
+// also gives 开发 and 发票), so a query word finds a message that has it
+// inside a longer word. intents.JiebaTokenizer has it (gojieba's
+// CutForSearch). Messages are indexed with it when the segmenter has it;
+// queries are always cut with Cut.
+type IndexSegmenter interface {
+	Segmenter
+	CutForSearch(text string) []string
+}
+
 // fieldsSegmenter splits on spaces only: enough for English, not for
 // Chinese.
 type fieldsSegmenter struct{}
@@ -74,7 +85,8 @@ const sqliteBusyTimeout = 5 * time.Second
 // or a plain file path for SQLite (the file and its folder are created;
 // WAL mode, so the command line can read it while the server writes). seg
 // segments messages at write time and queries at search time, the same
-// way; nil splits on spaces only.
+// way (messages with CutForSearch when seg is an IndexSegmenter); nil
+// splits on spaces only.
 //
 // Errors never contain dsn: it may hold a password.
 func Open(ctx context.Context, dsn string, seg Segmenter) (*DB, error) {

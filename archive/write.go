@@ -194,7 +194,7 @@ func (d *DB) message(ctx context.Context, tx *sql.Tx, e *Event, dir string) erro
 		kind = "text"
 	}
 	ents := strings.Fields(f[FieldEntities])
-	words := strings.Join(d.words(text), " ")
+	words := strings.Join(d.indexWords(text), " ")
 	if _, err := tx.ExecContext(ctx, rebind(d.dialect,
 		`INSERT INTO messages (event_id, conv, at, dir, kind, text, agent, intent, words, entities)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`),
@@ -211,11 +211,21 @@ func (d *DB) message(ctx context.Context, tx *sql.Tx, e *Event, dir string) erro
 	return nil
 }
 
-// words segments text for the full-text index and for queries alike:
-// lower case, and only words with a letter or a digit (punctuation would be
+// indexWords segments a message for the full-text index: with
+// CutForSearch when the segmenter has it, else as queries are.
+func (d *DB) indexWords(text string) []string {
+	if s, ok := d.seg.(IndexSegmenter); ok {
+		return keepWords(s.CutForSearch(strings.ToLower(text)))
+	}
+	return d.words(text)
+}
+
+// words segments a query.
+func (d *DB) words(text string) []string { return keepWords(d.seg.Cut(strings.ToLower(text))) }
+
+// keepWords keeps the words with a letter or a digit (punctuation would be
 // a word of its own to PostgreSQL's parser in the C locale).
-func (d *DB) words(text string) []string {
-	raw := d.seg.Cut(strings.ToLower(text))
+func keepWords(raw []string) []string {
 	out := make([]string, 0, len(raw))
 	for _, w := range raw {
 		w = strings.TrimSpace(w)
