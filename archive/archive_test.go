@@ -413,6 +413,21 @@ func TestShowInOrder(t *testing.T) {
 		if len(res.Results) != 1 || !res.Results[0].Started.Equal(t0) || res.Results[0].Channel != "web" {
 			t.Errorf("conversation row: %+v", res.Results)
 		}
+		// Events of one millisecond come in stream order: 9 before 10.
+		same := []Event{
+			{ID: "5000-10", Type: CustomerMessage, Conv: "c2", At: t0, Fields: map[string]string{FieldText: "second"}},
+			{ID: "5000-9", Type: CustomerMessage, Conv: "c2", At: t0, Fields: map[string]string{FieldText: "first"}},
+		}
+		if err := db.Write(ctx, same); err != nil {
+			t.Fatal(err)
+		}
+		tr, err = db.Show(ctx, "c2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tr.Entries) != 2 || tr.Entries[0].Text != "first" || tr.Events[0].ID != "5000-9" {
+			t.Errorf("one millisecond: entries %+v events %+v", tr.Entries, tr.Events)
+		}
 		if _, err := db.Show(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Show(nope) = %v, want ErrNotFound", err)
 		}

@@ -120,7 +120,7 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	if err := tx.QueryRowContext(ctx, prefix+` SELECT COUNT(*)`+where.String(), b.args...).Scan(&out.Total); err != nil {
 		return Results{}, fmt.Errorf("search: count: %w", err)
 	}
-	snippet := `(SELECT m.text FROM messages m WHERE m.conv = c.id AND m.dir = 'in' ORDER BY m.at, m.event_id LIMIT 1)`
+	snippet := `(SELECT m.text FROM messages m WHERE m.conv = c.id AND m.dir = 'in' ORDER BY m.at, LENGTH(m.event_id), m.event_id LIMIT 1)`
 	if words != nil {
 		snippet = `(SELECT h.text FROM hits h WHERE h.conv = c.id ORDER BY h.at DESC LIMIT 1)`
 	}
@@ -237,8 +237,10 @@ func (d *DB) Show(ctx context.Context, conv string) (Transcript, error) {
 		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
 	}
 
+	// Within one millisecond, stream ids ("ms-seq") share their ms: the
+	// shorter seq is the smaller.
 	rows, err := tx.QueryContext(ctx, rebind(d.dialect,
-		`SELECT at, dir, kind, text, agent, intent FROM messages WHERE conv = ? ORDER BY at, event_id`), conv)
+		`SELECT at, dir, kind, text, agent, intent FROM messages WHERE conv = ? ORDER BY at, LENGTH(event_id), event_id`), conv)
 	if err != nil {
 		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
 	}
@@ -258,7 +260,7 @@ func (d *DB) Show(ctx context.Context, conv string) (Transcript, error) {
 	}
 
 	rows, err = tx.QueryContext(ctx, rebind(d.dialect,
-		`SELECT id, at, type, fields FROM events WHERE conv = ? ORDER BY at, id`), conv)
+		`SELECT id, at, type, fields FROM events WHERE conv = ? ORDER BY at, LENGTH(id), id`), conv)
 	if err != nil {
 		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
 	}
