@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,44 @@ func TestBrowserClaimReplyXSS(t *testing.T) {
 	}
 	if n := len(e.deliver.sent()); n != 1 {
 		t.Fatalf("delivered %d messages", n)
+	}
+}
+
+// TestBrowserSignInLockShowsWait: a locked sign-in tells the agent how long
+// to wait (the answer's Retry-After), not just "later".
+func TestBrowserSignInLockShowsWait(t *testing.T) {
+	e := MustEnv(t, func(c *Config) { c.SignInFailures = 1 })
+	bctx := MustBrowser(t)
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	defer cancel()
+	try := func(pw string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.CSS("#signin-id"), "alice"),
+			chromedp.SetValue(chromedp.CSS("#signin-password"), pw),
+			chromedp.Click(chromedp.CSS("#signin-btn")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("#signin-error")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s != "" {
+				_ = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('signin-error').textContent = ''`))
+				return s
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#signin-id"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := try("wrong"); !strings.Contains(got, "Wrong") {
+		t.Fatalf("first wrong password: %q", got)
+	}
+	if got := try(testPassword); !strings.Contains(got, "Try again in 1:00") {
+		t.Fatalf("locked: %q, want the wait (Retry-After 60 s) shown", got)
 	}
 }

@@ -22,7 +22,9 @@
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
   class APIError extends Error {
-    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+    constructor(status, code, message, retryAfter) {
+      super(message); this.status = status; this.code = code; this.retryAfter = retryAfter;
+    }
   }
 
   async function api(method, path, body) {
@@ -38,7 +40,7 @@
     if (!res.ok) {
       const err = (data && data.error) || { code: 'http_' + res.status, message: res.statusText };
       if (err.code === 'unauthenticated') showSignIn();
-      throw new APIError(res.status, err.code, err.message);
+      throw new APIError(res.status, err.code, err.message, Number(res.headers.get('Retry-After')) || 0);
     }
     return data;
   }
@@ -75,7 +77,7 @@
       start(me);
     } catch (e) {
       $('signin-error').textContent = e.code === 'rate_limited'
-        ? 'Too many failed attempts. Try again later.'
+        ? 'Too many failed attempts. Try again ' + (e.retryAfter ? 'in ' + fmtDur(e.retryAfter * 1000) + '.' : 'later.')
         : e.code === 'bad_credentials' ? 'Wrong agent ID or password.' : e.message;
     } finally {
       $('signin-btn').disabled = false;
