@@ -284,9 +284,11 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 			m.classes.alone[ws[0].id] = append(m.classes.alone[ws[0].id], intentOf[qi])
 		}
 	}
-	m.classes.filler = make([]bool, len(m.st.df))
+	for id := range m.classes.alone {
+		m.classes.words[id].alone = true
+	}
 	for w, id := range m.st.words {
-		m.classes.filler[id] = isFiller(w, lx)
+		m.classes.words[id].filler = isFiller(w, lx)
 	}
 	m.postings = newPostings(len(m.st.df), docs)
 	nq := len(m.questions)
@@ -409,16 +411,19 @@ func (m *Matcher) match(text string, skip int32) Result {
 		q := &m.questions[skip]
 		skipQ = &skipped{in: q.intent, words: q.doc.words}
 	}
+	m.classes.lookUp(&sc.classes, wholeDoc.words, seen[:len(r.Candidates)])
 	for i := range r.Candidates {
 		c := &r.Candidates[i]
-		c.evidence = m.classes.evidence(wholeDoc.words, seen[i], skipQ)
+		// seen[i] is still sc.classes.cands[i]: the loop has moved only
+		// those before it.
+		c.evidence = m.classes.evidenceOf(&sc.classes, wholeDoc.words, i, skipQ)
 		for j := i; j > 0 && r.Candidates[j].rank() > r.Candidates[j-1].rank(); j-- {
 			r.Candidates[j], r.Candidates[j-1] = r.Candidates[j-1], r.Candidates[j]
 			seen[j], seen[j-1] = seen[j-1], seen[j]
 		}
 	}
 	if len(r.Candidates) > 1 {
-		r.Candidates[0].contrast = m.classes.contrast(wholeDoc.words, seen[0], seen[1], skipQ)
+		r.Candidates[0].contrast = m.classes.contrastOf(&sc.classes, wholeDoc.words, seen[0], seen[1], skipQ)
 	}
 	// A message word the top question lacks and another intent owns (see
 	// ownedMinShare).
@@ -571,6 +576,7 @@ type scratch struct {
 	called      []int32   // intents with a callZ
 	topic       []float64 // by intent: its evidence when the message names a topic (see classIndex.topic)
 	topicIn     []int32   // intents with a topic evidence
+	classes     classCounts
 }
 
 func (sc *scratch) reset() {
