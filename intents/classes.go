@@ -2,6 +2,7 @@ package intents
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -34,6 +35,7 @@ type classIndex struct {
 	// keyword (the editors say the word alone is about them; see
 	// classWord.alone).
 	alone map[int32][]int32
+	small bool // at most 64 intents: the words' masks are set
 }
 
 // classWord is one word id's entry in the class index.
@@ -48,6 +50,10 @@ type classWord struct {
 	// (see fillerIDF).
 	filler bool
 	alone  bool // it has a list in classIndex.alone
+	// When the FAQ has at most 64 intents (classIndex.small): bit i set for
+	// every intent i in its list, so an intent's place in the list is the
+	// number of bits below its own, with no search.
+	mask uint64
 }
 
 // classUse is one word's use by one intent while the index is built.
@@ -108,9 +114,15 @@ func newClassIndex(nf int, qwords [][][]int32, awords [][]int32) classIndex {
 	for id := range nf {
 		start[id+1] += start[id]
 	}
+	x.small = len(qwords) <= 64
 	for id := range nf {
 		cw := &x.words[id]
 		cw.start, cw.end, cw.owner = start[id], start[id+1], -1
+		if x.small {
+			for _, in := range x.in[cw.start:cw.end] {
+				cw.mask |= 1 << in
+			}
+		}
 		total := cw.total + classSmoothing
 		for k := cw.start; k < cw.end; k++ {
 			if sh := x.n[k] / total; sh > cw.ownShare {
@@ -345,6 +357,12 @@ func isFiller(w string, lx *Lexicon) bool {
 // intents are sorted, and a common word of a large FAQ has thousands.
 func (x *classIndex) count(word, in int32) float64 {
 	cw := &x.words[word]
+	if x.small {
+		if cw.mask&(1<<in) == 0 {
+			return 0
+		}
+		return float64(x.n[int(cw.start)+bits.OnesCount64(cw.mask&(1<<in-1))])
+	}
 	ins := x.in[cw.start:cw.end]
 	if k := lowerBound(ins, in); k < len(ins) && ins[k] == in {
 		return float64(x.n[int(cw.start)+k])
@@ -390,6 +408,15 @@ func (x *classIndex) lookUp(c *classCounts, words []feat, cands []int32) {
 		}
 		cw := &x.words[f.id]
 		ins, ns := x.in[cw.start:cw.end], x.n[cw.start:cw.end]
+		if x.small {
+			for j, in := range cands {
+				row[j] = 0
+				if cw.mask&(1<<in) != 0 {
+					row[j] = float64(ns[bits.OnesCount64(cw.mask&(1<<in-1))])
+				}
+			}
+			continue
+		}
 		for j, in := range cands {
 			row[j] = 0
 			if k := lowerBound(ins, in); k < len(ins) && ins[k] == in {
