@@ -344,12 +344,19 @@ func hasHan(t string) bool {
 	return false
 }
 
+// sortFeats sorts fs by id (the ids of a list are distinct, so any sort
+// gives the same order). A message's lists are short: an insertion sort
+// that shifts rather than swaps beats the generic sort, which calls its
+// comparison, up to a few dozen.
 func sortFeats(fs []feat) {
-	if len(fs) < 12 {
+	if len(fs) <= 48 {
 		for i := 1; i < len(fs); i++ {
-			for j := i; j > 0 && fs[j].id < fs[j-1].id; j-- {
-				fs[j], fs[j-1] = fs[j-1], fs[j]
+			f := fs[i]
+			j := i
+			for ; j > 0 && fs[j-1].id > f.id; j-- {
+				fs[j] = fs[j-1]
 			}
+			fs[j] = f
 		}
 		return
 	}

@@ -626,6 +626,9 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 	// would not be reported; see leaders). Skipping does not change the
 	// result: a question skipped scores below a best that stands.
 	sc.probe.set(q)
+	// A part's bounds repeat (the floor, an intent's best): the last one
+	// converted is kept (NaN: none yet).
+	lastStop, lastRaw := math.NaN(), 0.0
 	for i := range ev {
 		e := &ev[i]
 		in := e.in
@@ -634,7 +637,10 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 			stop = math.Inf(-1)
 		}
 		if f != 1 {
-			stop = rawLogit(stop, f)
+			if stop != lastStop {
+				lastStop, lastRaw = stop, rawLogit(stop, f)
+			}
+			stop = lastRaw
 			if math.IsInf(stop, 1) {
 				continue // even a perfect match would not count
 			}

@@ -1,6 +1,7 @@
 package intents
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode"
@@ -133,6 +134,28 @@ func TestHanFastPaths(t *testing.T) {
 		}
 		if r >= 0x4e00 && r <= 0x9fff && (!unicode.IsLetter(r) || unicode.ToLower(r) != r) {
 			t.Fatalf("%U: not a caseless letter, the fast path in normalizeFolded is wrong", r)
+		}
+	}
+}
+
+// TestBracketsAsRegexp: findBracket and blankPlaceholders find what the
+// regexps they stand for find, on texts made of the pieces that matter.
+func TestBracketsAsRegexp(t *testing.T) {
+	pieces := []string{"[", "]", "数字", "数字x", "订单", "地址", "url", "x", "a", "0", "9", "z", "Z", "-", " ", "我", "[订单", "[数字", "]]", "\xe4", "组织机构"}
+	rng := rand.New(rand.NewPCG(3, 5))
+	orderRE := entityPatterns[0].re
+	for range 200000 {
+		var sb strings.Builder
+		for range 1 + rng.IntN(10) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		if got, want := blankPlaceholders(s), placeholderRE.ReplaceAllString(s, " "); got != want {
+			t.Fatalf("blankPlaceholders(%q) = %q, the regexp gives %q", s, got, want)
+		}
+		want := orderRE.FindStringIndex(s)
+		if a, b := findBracket(s, entityPatterns[0].bracket); want == nil && a >= 0 || want != nil && (a != want[0] || b != want[1]) {
+			t.Fatalf("findBracket(%q) = %d, %d, the regexp gives %v", s, a, b, want)
 		}
 	}
 }
