@@ -83,9 +83,31 @@ func FuzzNormalize(f *testing.F) {
 		if n2, h, l := normalizeCount(Fold(s)); n2 != n || h != han || l != latin {
 			t.Fatalf("%q: normalizeCount gives %q, %d Han, %d Latin; want %q, %d, %d", s, n2, h, l, n, han, latin)
 		}
+		if n2, h, l := normalizeCountRunes(Fold(s)); n2 != n || h != han || l != latin {
+			t.Fatalf("%q: normalizeCountRunes gives %q, %d Han, %d Latin; want %q, %d, %d", s, n2, h, l, n, han, latin)
+		}
 		text, _ := ExtractEntities(Fold(s))
 		_ = Normalize(text)
 	})
+}
+
+// TestNormalizeCountAsRunes: normalizeCount, which copies ASCII and common
+// ideographs without decoding them, gives what the rune-by-rune loop gives.
+func TestNormalizeCountAsRunes(t *testing.T) {
+	pieces := []string{"a", "Z", "0", " ", "  ", "?", "-", "我", "訂", "\u212a", "\ufffd", "\xff", "\xe4\xb8", "😀", "ａ", "Ä", "ß", "\u3000", "一", "\u9fff", "\u4dff", "\U00020000", "١", "\t"}
+	rng := rand.New(rand.NewPCG(9, 1))
+	for range 200000 {
+		var sb strings.Builder
+		for range rng.IntN(12) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		a, h, l := normalizeCount(s)
+		a2, h2, l2 := normalizeCountRunes(s)
+		if a != a2 || h != h2 || l != l2 {
+			t.Fatalf("normalizeCount(%q) = %q, %d, %d; rune by rune %q, %d, %d", s, a, h, l, a2, h2, l2)
+		}
+	}
 }
 
 // TestFoldFastPath: Fold's shortcut for text it would not change agrees with
