@@ -1033,24 +1033,47 @@ func newPhrases(ws []string) *phrases {
 // word boundaries).
 func containsAny(s string, ps *phrases) bool {
 	for i, r := range s {
-		if ps.filter[r>>6&15]&(1<<(r&63)) == 0 {
+		if ps.may(r) && ps.at(s, i, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsWhich is containsAny(s, a), containsAny(s, b) in one pass over s;
+// the second is only certain when the first is false.
+func containsWhich(s string, a, b *phrases) (inA, inB bool) {
+	for i, r := range s {
+		if !inB && b.may(r) && b.at(s, i, r) {
+			inB = true
+		}
+		if a.may(r) && a.at(s, i, r) {
+			return true, inB
+		}
+	}
+	return false, inB
+}
+
+// may is false when no phrase starts with r.
+func (ps *phrases) may(r rune) bool { return ps.filter[r>>6&15]&(1<<(r&63)) != 0 }
+
+// at reports whether one of the phrases starts at s[i:], whose first rune
+// is r.
+func (ps *phrases) at(s string, i int, r rune) bool {
+	k, ok := slices.BinarySearch(ps.firsts, r)
+	if !ok {
+		return false
+	}
+	for _, p := range ps.list[ps.from[k]:ps.from[k+1]] {
+		if !strings.HasPrefix(s[i:], p.text) {
 			continue
 		}
-		k, ok := slices.BinarySearch(ps.firsts, r)
-		if !ok {
-			continue
+		if !p.english {
+			return true
 		}
-		for _, p := range ps.list[ps.from[k]:ps.from[k+1]] {
-			if !strings.HasPrefix(s[i:], p.text) {
-				continue
-			}
-			if !p.english {
-				return true
-			}
-			j := i + len(p.text)
-			if (i == 0 || !isLatin(s[i-1])) && (j == len(s) || !isLatin(s[j])) {
-				return true
-			}
+		j := i + len(p.text)
+		if (i == 0 || !isLatin(s[i-1])) && (j == len(s) || !isLatin(s[j])) {
+			return true
 		}
 	}
 	return false
@@ -1063,8 +1086,9 @@ func isLatin(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' 
 func (m *Matcher) decide(r *Result, topIn int32) {
 	cfg := m.cfg
 	top := r.Top()
+	handoff, complaint := containsWhich(r.Normalized, m.handoff, m.complaint)
 	switch {
-	case containsAny(r.Normalized, m.handoff):
+	case handoff:
 		r.Action, r.Reason = ActionHandoff, ReasonRequested
 		r.Intent = ""
 		if r.Confidence >= cfg.AnswerThreshold {
@@ -1072,7 +1096,7 @@ func (m *Matcher) decide(r *Result, topIn int32) {
 		}
 		r.Urgent = r.Intent != "" && m.urgent[topIn]
 		return
-	case containsAny(r.Normalized, m.complaint):
+	case complaint:
 		r.Action, r.Reason, r.Intent = ActionHandoff, ReasonComplaint, ""
 		return
 	}
