@@ -299,7 +299,7 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 			acc:  accumulator{score: make([]float32, nq)},
 			best: make([]float64, ni), bestZ: make([]float64, ni), bestQ: make([]int32, ni), fromPart: make([]bool, ni),
 			bestSum: make([]float64, ni), bestUnmatched: make([]float64, ni), bestSame: make([]bool, ni),
-			probe:   probe{slot: make([]int32, nf)},
+			probe:   probe{slot8: make([]uint8, nf)},
 			leaders: leaders{n: max(cfg.TopN, 2)},
 			callZ:   make([]float64, ni),
 			topic:   make([]float64, ni),

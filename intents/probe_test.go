@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -98,16 +99,30 @@ func sameDoc(a, b doc) bool {
 func TestProbeLogitIsSimilarity(t *testing.T) {
 	m := mustSampleMatcher(t)
 	var tf textFeatures
-	p := probe{slot: make([]int32, len(m.st.df))}
+	p := probe{slot8: make([]uint8, len(m.st.df))}
 	n, pruned, prunedShare := 0, 0, 0
+	var texts []string
 	for i, text := range probeTexts(t, m) {
-		if i%4 != 0 {
-			continue // a quarter of them against every question is plenty
+		if i%4 == 0 { // a quarter of them against every question is plenty
+			texts = append(texts, text)
 		}
+	}
+	// And one with more distinct units, bigrams or words than a byte counts
+	// (the probe's int32 slots).
+	var qs []string
+	for _, q := range m.questions[:120] {
+		qs = append(qs, q.text)
+	}
+	wide := strings.Join(qs, "")
+	texts = append(texts, wide)
+	for _, text := range texts {
 		a := m.Analyze(text)
 		tf.reset(a.Tokens, m.st, m.lx, nil)
 		d := tf.doc(0, len(a.Tokens), nil)
 		p.set(&d)
+		if p.wide != (text == wide) {
+			t.Fatalf("%q: wide %v", text, p.wide)
+		}
 		for qi := range m.questions {
 			x, ok := simFeatures(&d, &m.questions[qi].doc)
 			want := simLogit(&x)
