@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // probeTexts are messages and the sample FAQ's questions, with sub-clauses.
@@ -240,8 +241,23 @@ func TestPairTableIsTheMap(t *testing.T) {
 		t.Fatalf("only %d bigrams", len(st.bigrams))
 	}
 	for k, want := range st.bigrams {
-		if got, ok := st.bigramTab.get(k); !ok || got != want {
-			t.Fatalf("key %x: %d %v, want %d", k, got, ok, want)
+		if got, w, ok := st.bigramTab.getW(k); !ok || got != want || w != st.idfs[want] {
+			t.Fatalf("key %x: %d %v %v, want %d %v", k, got, w, ok, want, st.idfs[want])
+		}
+	}
+	// And the Han units' table.
+	for u, want := range st.units {
+		if r, size := utf8.DecodeRuneInString(u); size == len(u) && isHan(r) {
+			if got, w, ok := st.hanUnits.getW(r); !ok || got != want || w != st.idfs[want] {
+				t.Fatalf("unit %q: %d %v %v, want %d %v", u, got, w, ok, want, st.idfs[want])
+			}
+		}
+	}
+	for _, r := range []rune{'丂', '\U00020000', 'a'} {
+		if _, known := st.units[string(r)]; !known {
+			if _, _, ok := st.hanUnits.getW(r); ok {
+				t.Fatalf("unit %q: found", r)
+			}
 		}
 	}
 	n := int32(len(st.df))
