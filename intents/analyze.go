@@ -192,6 +192,12 @@ type analysisBuf struct {
 	cut      cutBuf
 	info     []tokenInfo // the result: by token, or nil
 	courtesy []bool
+
+	// When preset, syn.oovToken() of the one map the buffer is used with
+	// (a matcher's), looked up once rather than per message.
+	preset   bool
+	oov      tokenInfo
+	withInfo bool
 }
 
 // analyzeBuf is analyze with the segmenter's words in buf's memory (nil:
@@ -242,7 +248,13 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) An
 	if buf != nil {
 		info, isCourtesy = buf.info[:0], buf.courtesy[:0]
 	}
-	oov, withInfo := syn.oovToken()
+	var oov tokenInfo
+	var withInfo bool
+	if buf != nil && buf.preset {
+		oov, withInfo = buf.oov, buf.withInfo
+	} else {
+		oov, withInfo = syn.oovToken()
+	}
 	for _, words := range cut {
 		start := len(a.Tokens)
 		for _, w := range words {

@@ -307,6 +307,8 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 		for i := range ni {
 			sc.bestZ[i], sc.callZ[i] = math.Inf(-1), math.Inf(-1)
 		}
+		sc.an.oov, sc.an.withInfo = m.lex.oovToken()
+		sc.an.preset = true
 		return sc
 	}
 	m.handoff = newPhrases(cfg.HandoffPhrases)
