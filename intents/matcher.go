@@ -296,16 +296,14 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 	nf := len(m.st.df)
 	m.pool.New = func() any {
 		sc := &scratch{
-			acc:  accumulator{score: make([]float32, nq)},
-			best: make([]float64, ni), bestZ: make([]float64, ni), bestQ: make([]int32, ni), fromPart: make([]bool, ni),
-			bestSum: make([]float64, ni), bestUnmatched: make([]float64, ni), bestSame: make([]bool, ni),
+			acc:     accumulator{score: make([]float32, nq)},
+			is:      make([]intentState, ni),
 			probe:   probe{slot8: make([]uint8, nf)},
 			leaders: leaders{n: max(cfg.TopN, 2)},
-			callZ:   make([]float64, ni),
 			topic:   make([]float64, ni),
 		}
 		for i := range ni {
-			sc.bestZ[i], sc.callZ[i] = math.Inf(-1), math.Inf(-1)
+			sc.is[i].bestZ, sc.is[i].callZ = math.Inf(-1), math.Inf(-1)
 		}
 		sc.an.oov, sc.an.withInfo = m.lex.oovToken()
 		sc.an.preset = true
@@ -391,8 +389,8 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// reports, and at least the two the confidence reads.
 	seen := sc.seen
 	slices.SortFunc(seen, func(a, b int32) int {
-		if sc.best[a] != sc.best[b] {
-			return cmp.Compare(sc.best[b], sc.best[a])
+		if sc.is[a].best != sc.is[b].best {
+			return cmp.Compare(sc.is[b].best, sc.is[a].best)
 		}
 		return strings.Compare(m.intentID[a], m.intentID[b])
 	})
@@ -400,8 +398,8 @@ func (m *Matcher) match(text string, skip int32) Result {
 	for i := range r.Candidates {
 		in := seen[i]
 		r.Candidates[i] = Candidate{
-			Intent: m.intentID[in], Score: sc.best[in], Question: m.questionText[sc.bestQ[in]],
-			same: sc.bestSame[in] && !sc.fromPart[in],
+			Intent: m.intentID[in], Score: sc.is[in].best, Question: m.questionText[sc.is[in].bestQ],
+			same: sc.is[in].bestSame && !sc.is[in].fromPart,
 		}
 	}
 	// Which of them the message's words point at in this FAQ (see
@@ -431,7 +429,7 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// ownedMinShare).
 	owner, ownShare, ownWeight := int32(-1), 0.0, 0.0
 	if len(r.Candidates) > 0 {
-		owner, ownShare, ownWeight = m.classes.owned(wholeDoc.words, m.questions[sc.bestQ[seen[0]]].doc.words, seen[0])
+		owner, ownShare, ownWeight = m.classes.owned(wholeDoc.words, m.questions[sc.is[seen[0]].bestQ].doc.words, seen[0])
 	}
 	// How much of the message the best questions explain (the confidence's
 	// inputs), measured against the whole message, so that a fragment that
@@ -441,9 +439,10 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// found by a part is measured here.
 	for i := range min(2, len(r.Candidates)) {
 		c, in := &r.Candidates[i], seen[i]
-		sum, unmatched, same := sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in]
-		if sc.fromPart[in] {
-			d := &m.questions[sc.bestQ[in]].doc
+		is := &sc.is[in]
+		sum, unmatched, same := is.bestSum, is.bestUnmatched, is.bestSame
+		if is.fromPart {
+			d := &m.questions[is.bestQ].doc
 			_, _, sum = overlap(wholeDoc.chars, d.chars)
 			unmatched = oneSidedUnmatched(wholeDoc.words, d.words)
 			same = false
@@ -552,19 +551,26 @@ func (m *Matcher) topicChoices(sc *scratch, touched []int32, r *Result) {
 // every topic, are never offered).
 const topicMinChoice = 0.05
 
+// intentState is what a Match keeps of one intent, in one place (one cache
+// line rather than one per array).
+type intentState struct {
+	best     float64 // best similarity so far (0: none)
+	bestZ    float64 // its log-odds (-Inf: none)
+	callZ    float64 // the highest log-odds in this score call (-Inf: none)
+	bestQ    int32   // the question that scored it
+	fromPart bool    // scored by a part of the message
+	// When scored by the whole message: its best question's confidence
+	// inputs (see probe.sumc).
+	bestSame               bool
+	bestSum, bestUnmatched float64
+}
+
 // scratch is one Match's working memory, pooled: retrieval's accumulator,
 // each intent's best question so far, and the message's features and docs.
 type scratch struct {
-	acc      accumulator
-	best     []float64 // by intent: best similarity so far (0: none)
-	bestZ    []float64 // by intent: its log-odds (-Inf: none)
-	bestQ    []int32   // by intent: the question that scored it
-	fromPart []bool    // by intent: scored by a part of the message
-	// By intent, when scored by the whole message: its best question's
-	// confidence inputs (see probe.sumc).
-	bestSum, bestUnmatched []float64
-	bestSame               []bool
-	seen                   []int32 // intents with best > 0
+	acc  accumulator
+	is   []intentState // by intent
+	seen []int32       // intents with best > 0
 
 	an          analysisBuf  // the segmenter's words, the tokens' ids
 	tf          textFeatures // the message's features
@@ -574,7 +580,6 @@ type scratch struct {
 	probe       probe        // the doc being scored
 	evals       []evaluation // score's retrieved questions, in retrieval's order
 	leaders     leaders
-	callZ       []float64 // by intent: the highest log-odds in this score call (-Inf: none)
 	called      []int32   // intents with a callZ
 	topic       []float64 // by intent: its evidence when the message names a topic (see classIndex.topic)
 	topicIn     []int32   // intents with a topic evidence
@@ -583,7 +588,8 @@ type scratch struct {
 
 func (sc *scratch) reset() {
 	for _, in := range sc.seen {
-		sc.best[in], sc.bestZ[in], sc.bestQ[in], sc.fromPart[in] = 0, math.Inf(-1), 0, false
+		is := &sc.is[in]
+		is.best, is.bestZ, is.bestQ, is.fromPart = 0, math.Inf(-1), 0, false
 	}
 	sc.leaders.reset()
 	sc.seen = sc.seen[:0]
@@ -634,7 +640,8 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 	for i := range ev {
 		e := &ev[i]
 		in := e.in
-		stop := max(sc.bestZ[in], sc.callZ[in], sc.leaders.floor())
+		is := &sc.is[in]
+		stop := max(is.bestZ, is.callZ, sc.leaders.floor())
 		if m.exhaustive {
 			stop = math.Inf(-1)
 		}
@@ -655,19 +662,19 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 		if ok {
 			e.sum, e.unmatched, e.same = sc.probe.sumc, sc.probe.oneSided, sc.probe.sameSeq
 		}
-		if ok && z > sc.callZ[in] {
-			if sc.callZ[in] == math.Inf(-1) {
+		if ok && z > is.callZ {
+			if is.callZ == math.Inf(-1) {
 				sc.called = append(sc.called, in)
 			}
-			sc.callZ[in] = z
-			if z > sc.bestZ[in] {
+			is.callZ = z
+			if z > is.bestZ {
 				sc.leaders.raise(in, z)
 			}
 		}
 	}
 	sc.probe.clear()
 	for _, in := range sc.called {
-		sc.callZ[in] = math.Inf(-1)
+		sc.is[in].callZ = math.Inf(-1)
 	}
 	sc.called = sc.called[:0]
 	// Raise each intent's best in retrieval's order: on a tie the first
@@ -677,12 +684,13 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 			continue // shares nothing, or certainly below the best and the floor
 		}
 		in := e.in
-		if s := sigmoid(e.z); s > sc.best[in] {
-			if sc.best[in] == 0 {
+		is := &sc.is[in]
+		if s := sigmoid(e.z); s > is.best {
+			if is.best == 0 {
 				sc.seen = append(sc.seen, in)
 			}
-			sc.best[in], sc.bestZ[in], sc.bestQ[in], sc.fromPart[in] = s, e.z, e.qi, part
-			sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in] = e.sum, e.unmatched, e.same
+			is.best, is.bestZ, is.bestQ, is.fromPart = s, e.z, e.qi, part
+			is.bestSum, is.bestUnmatched, is.bestSame = e.sum, e.unmatched, e.same
 		}
 	}
 }
