@@ -167,19 +167,25 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 	if o.nc == 0 {
 		return 0, false
 	}
+	// Bound the rest: the bigrams share at most what both have (and what
+	// retrieval found), the words at least what retrieval found beyond
+	// that, and the heaviest unmatched word weighs at least a's heaviest
+	// unknown word. First with the common subsequence at its longest (the
+	// shorter sequence): half the questions stop here, without it.
+	o.sqb = sqbMax
+	o.sqw = max(0, r.sqMin-sqbMax)
+	o.unmatched = p.unmatchMin
+	o.common = min(len(a.seq), int(h.nSeq))
+	x := o.features(&a.docStats, &h.docStats)
+	if canPruneLCS && bound(&x) < stop {
+		return 0, false
+	}
 	if bitLCS {
 		o.common = lcsBits(a.seqIdx, pm[1:], int(h.nSeq))
 	} else {
 		o.common = lcs(a.seq, qx.docs[qi].seq)
 	}
-	// Bound the rest: the bigrams share at most what both have (and what
-	// retrieval found), the words at least what retrieval found beyond
-	// that, and the heaviest unmatched word weighs at least a's heaviest
-	// unknown word.
-	o.sqb = sqbMax
-	o.sqw = max(0, r.sqMin-sqbMax)
-	o.unmatched = p.unmatchMin
-	x := o.features(&a.docStats, &h.docStats)
+	x[8] = float64(o.common) / math.Max(float64(a.nSeq), float64(h.nSeq)) // as features
 	b := bound(&x)
 	if b < stop {
 		return 0, false
@@ -238,6 +244,10 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 // canPrune: the bounds in logit rely on the signs of these coefficients (a
 // refit that flips one turns pruning off rather than making it wrong).
 var canPrune = simCoef[3] >= 0 && simCoef[4] <= 0 && simCoef[6] <= 0
+
+// canPruneLCS: the first bound in logit also relies on the common
+// subsequence's coefficient being positive.
+var canPruneLCS = canPrune && simCoef[8] >= 0
 
 // bound is an upper bound of the log-odds when x holds upper bounds of the
 // features whose coefficient is positive and lower bounds of the others.
