@@ -42,7 +42,10 @@ var particles = map[string]bool{
 // englishPhrases rewrites English expressions of a few words into the one
 // word the matcher knows them by: "get my money back" is how customers ask
 // for a refund. Matched on word boundaries (the text is padded with spaces).
-var englishPhrases = strings.NewReplacer(
+var englishPhrases = strings.NewReplacer(englishPhraseList...)
+
+// englishPhraseList is englishPhrases' pairs: old, new.
+var englishPhraseList = []string{
 	" didn t go through ", " failed ", " did not go through ", " failed ", " doesn t go through ", " failed ",
 	" won t go through ", " failed ", " isn t going through ", " failed ",
 	" money back ", " refund ",
@@ -50,7 +53,32 @@ var englishPhrases = strings.NewReplacer(
 	" send it back ", " return it ", " send them back ", " return them ", " send back ", " return ",
 	" bring it back ", " return it ",
 	" go through ", " succeed ", " went through ", " succeed ",
-)
+}
+
+// phraseWords: every phrase of englishPhrases has one of these words, so
+// a text with none of them has no phrase (mayHavePhrase).
+var phraseWords = []string{"through", "back", "in"}
+
+// mayHavePhrase reports whether text (normalised: words between single
+// spaces) has one of phraseWords as a word: most English messages have
+// none, and skip englishPhrases and its copies.
+func mayHavePhrase(text string) bool {
+	for _, w := range phraseWords {
+		for i := 0; ; {
+			j := strings.Index(text[i:], w)
+			if j < 0 {
+				break
+			}
+			j += i
+			e := j + len(w)
+			if (j == 0 || text[j-1] == ' ') && (e == len(text) || text[e] == ' ') {
+				return true
+			}
+			i = j + 1
+		}
+	}
+	return false
+}
 
 // synonymMap says what analyze does with a word: leave it out (a particle),
 // or map it to its synonym group's first word. One lookup answers both.
@@ -164,6 +192,12 @@ type analysisBuf struct {
 	cut      cutBuf
 	info     []tokenInfo // the result: by token, or nil
 	courtesy []bool
+
+	// When preset, syn.oovToken() of the one map the buffer is used with
+	// (a matcher's), looked up once rather than per message.
+	preset   bool
+	oov      tokenInfo
+	withInfo bool
 }
 
 // analyzeBuf is analyze with the segmenter's words in buf's memory (nil:
@@ -188,7 +222,7 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) An
 		return a
 	}
 	cutText := a.Normalized
-	if a.Lang == "en" {
+	if a.Lang == "en" && mayHavePhrase(cutText) {
 		if p := englishPhrases.Replace(" " + cutText + " "); len(p) != len(cutText)+2 || p[1:len(p)-1] != cutText {
 			cutText = strings.TrimSpace(p)
 		}
@@ -214,7 +248,13 @@ func analyzeBuf(text string, tok Tokenizer, syn synonymMap, buf *analysisBuf) An
 	if buf != nil {
 		info, isCourtesy = buf.info[:0], buf.courtesy[:0]
 	}
-	oov, withInfo := syn.oovToken()
+	var oov tokenInfo
+	var withInfo bool
+	if buf != nil && buf.preset {
+		oov, withInfo = buf.oov, buf.withInfo
+	} else {
+		oov, withInfo = syn.oovToken()
+	}
 	for _, words := range cut {
 		start := len(a.Tokens)
 		for _, w := range words {

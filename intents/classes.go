@@ -2,6 +2,7 @@ package intents
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -24,21 +25,35 @@ const answerWeight = 1.0
 // classIndex lists, for each word id of the matcher's stats, the intents
 // that use the word with their counts. The lists lie end to end.
 type classIndex struct {
-	start []int32   // by word id: where its list starts; it ends where the next one starts
+	// By word id: what Match reads of a word, in one place (one cache line
+	// rather than one per array).
+	words []classWord
 	in    []int32   // intents
 	n     []float32 // their counts
-	total []float32 // by word id: the sum of its counts
 	scale []float32 // by intent: what one of its texts counts (see newClassIndex)
-	// By word id: the intent with the largest share of its uses, and that
-	// share (see owned).
-	owner    []int32
-	ownShare []float32
-	// By word id: a stop word (是, 怎么) or a filler (问题, 服务): no topic
-	// of its own (see fillerIDF).
-	filler []bool
 	// By word id: the intents that have the word alone as a question or a
-	// keyword (the editors say the word alone is about them).
+	// keyword (the editors say the word alone is about them; see
+	// classWord.alone).
 	alone map[int32][]int32
+	small bool // at most 64 intents: the words' masks are set
+}
+
+// classWord is one word id's entry in the class index.
+type classWord struct {
+	start, end int32   // its list: in[start:end], n[start:end]
+	total      float32 // the sum of its counts
+	// The intent with the largest share of its uses (-1: none), and that
+	// share (see owned).
+	owner    int32
+	ownShare float32
+	// A stop word (是, 怎么) or a filler (问题, 服务): no topic of its own
+	// (see fillerIDF).
+	filler bool
+	alone  bool // it has a list in classIndex.alone
+	// When the FAQ has at most 64 intents (classIndex.small): bit i set for
+	// every intent i in its list, so an intent's place in the list is the
+	// number of bits below its own, with no search.
+	mask uint64
 }
 
 // classUse is one word's use by one intent while the index is built.
@@ -88,23 +103,30 @@ func newClassIndex(nf int, qwords [][][]int32, awords [][]int32) classIndex {
 		}
 		return int(a.in - b.in)
 	})
-	x := classIndex{start: make([]int32, nf+1), total: make([]float32, nf), scale: scale}
+	start := make([]int32, nf+1)
+	x := classIndex{words: make([]classWord, nf), scale: scale}
 	for _, u := range uses {
-		x.start[u.word+1]++
+		start[u.word+1]++
 		x.in = append(x.in, u.in)
 		x.n = append(x.n, u.n)
-		x.total[u.word] += u.n
+		x.words[u.word].total += u.n
 	}
 	for id := range nf {
-		x.start[id+1] += x.start[id]
+		start[id+1] += start[id]
 	}
-	x.owner, x.ownShare = make([]int32, nf), make([]float32, nf)
+	x.small = len(qwords) <= 64
 	for id := range nf {
-		x.owner[id] = -1
-		total := x.total[id] + classSmoothing
-		for k := x.start[id]; k < x.start[id+1]; k++ {
-			if sh := x.n[k] / total; sh > x.ownShare[id] {
-				x.ownShare[id], x.owner[id] = sh, x.in[k]
+		cw := &x.words[id]
+		cw.start, cw.end, cw.owner = start[id], start[id+1], -1
+		if x.small {
+			for _, in := range x.in[cw.start:cw.end] {
+				cw.mask |= 1 << in
+			}
+		}
+		total := cw.total + classSmoothing
+		for k := cw.start; k < cw.end; k++ {
+			if sh := x.n[k] / total; sh > cw.ownShare {
+				cw.ownShare, cw.owner = sh, x.in[k]
 			}
 		}
 	}
@@ -127,15 +149,19 @@ func (x *classIndex) owned(words, q []feat, top int32) (owner int32, share, weig
 	}
 	best := 0.0
 	for _, f := range words {
-		if f.id < 0 || int(f.id) >= len(x.owner) || x.owner[f.id] < 0 || x.owner[f.id] == top {
+		if f.id < 0 || int(f.id) >= len(x.words) {
+			continue
+		}
+		cw := &x.words[f.id]
+		if cw.owner < 0 || cw.owner == top {
 			continue
 		}
 		if _, ok := slices.BinarySearchFunc(q, f.id, func(g feat, id int32) int { return int(g.id - id) }); ok {
 			continue
 		}
-		sh, w := float64(x.ownShare[f.id]), float64(f.w)/all
+		sh, w := float64(cw.ownShare), float64(f.w)/all
 		if sh*w > best {
-			best, owner, share, weight = sh*w, x.owner[f.id], sh, w
+			best, owner, share, weight = sh*w, cw.owner, sh, w
 		}
 	}
 	return owner, share, weight
@@ -155,11 +181,16 @@ const (
 // A word the FAQ never uses has none. Leave-one-out: the question skipQ
 // (when it is one of in's, and uses the word) is not counted.
 func (x *classIndex) share(word, in int32, skip *skipped) float64 {
-	if word < 0 || int(word) >= len(x.total) {
+	if word < 0 || int(word) >= len(x.words) {
 		return 0
 	}
-	total := float64(x.total[word])
-	n := x.count(word, in)
+	return x.shareOf(word, in, x.count(word, in), skip)
+}
+
+// shareOf is share with the intent's count n of the word (see count)
+// already looked up.
+func (x *classIndex) shareOf(word, in int32, n float64, skip *skipped) float64 {
+	total := float64(x.words[word].total)
 	if skip != nil && skip.uses(word) {
 		total -= float64(x.scale[skip.in])
 		if in == skip.in {
@@ -234,7 +265,7 @@ func (x *classIndex) topic(tokens []string, ids []int32, lx *Lexicon, top int32,
 		id := ids[i]
 		// A word the FAQ never uses is a stop word or says something the
 		// FAQ may not be about (股票怎么买 is not the topic 买).
-		if id >= 0 && int(id) < len(x.filler) && x.filler[id] || id < 0 && lx != nil && lx.Stop(t) {
+		if id >= 0 && int(id) < len(x.words) && x.words[id].filler || id < 0 && lx != nil && lx.Stop(t) {
 			continue
 		}
 		if id < 0 || word >= 0 && word != id {
@@ -242,17 +273,21 @@ func (x *classIndex) topic(tokens []string, ids []int32, lx *Lexicon, top int32,
 		}
 		word = id
 	}
-	if word < 0 || int(word) >= len(x.total) || x.total[word] < topicMinUses || slices.Contains(x.alone[word], top) {
+	if word < 0 || int(word) >= len(x.words) {
 		return touched, false
 	}
-	total := float64(x.total[word]) + classSmoothing
-	for k := x.start[word]; k < x.start[word+1]; k++ {
+	cw := &x.words[word]
+	if cw.total < topicMinUses || cw.alone && slices.Contains(x.alone[word], top) {
+		return touched, false
+	}
+	total := float64(cw.total) + classSmoothing
+	for k := cw.start; k < cw.end; k++ {
 		if x.in[k] == top && float64(x.n[k])/total > topicMaxShare {
 			return touched, false
 		}
 	}
 	start := len(touched)
-	for k := x.start[word]; k < x.start[word+1]; k++ {
+	for k := cw.start; k < cw.end; k++ {
 		in := x.in[k]
 		touched = append(touched, in)
 		acc[in] = float64(x.n[k]) / total
@@ -277,7 +312,7 @@ func (x *classIndex) contrast(words []feat, a, b int32, skip *skipped) float64 {
 		return 0
 	}
 	for _, f := range words {
-		if f.id < 0 || int(f.id) >= len(x.total) {
+		if f.id < 0 || int(f.id) >= len(x.words) {
 			continue
 		}
 		na, nb := x.uses(f.id, a, skip), x.uses(f.id, b, skip)
@@ -299,7 +334,12 @@ const (
 // uses is how many of intent in's texts use the word, in units of the
 // intent's texts (a share of them, times the mean number per intent).
 func (x *classIndex) uses(word, in int32, skip *skipped) float64 {
-	n := x.count(word, in)
+	return x.usesOf(word, in, x.count(word, in), skip)
+}
+
+// usesOf is uses with the intent's count n of the word (see count) already
+// looked up.
+func (x *classIndex) usesOf(word, in int32, n float64, skip *skipped) float64 {
 	if skip != nil && in == skip.in && skip.uses(word) {
 		n -= float64(x.scale[in])
 	}
@@ -316,9 +356,116 @@ func isFiller(w string, lx *Lexicon) bool {
 // count is intent in's count for the word (0: it never uses it); the word's
 // intents are sorted, and a common word of a large FAQ has thousands.
 func (x *classIndex) count(word, in int32) float64 {
-	lo, hi := x.start[word], x.start[word+1]
-	if k, ok := slices.BinarySearch(x.in[lo:hi], in); ok {
-		return float64(x.n[lo+int32(k)])
+	cw := &x.words[word]
+	if x.small {
+		if cw.mask&(1<<in) == 0 {
+			return 0
+		}
+		return float64(x.n[int(cw.start)+bits.OnesCount64(cw.mask&(1<<in-1))])
+	}
+	ins := x.in[cw.start:cw.end]
+	if k := lowerBound(ins, in); k < len(ins) && ins[k] == in {
+		return float64(x.n[int(cw.start)+k])
 	}
 	return 0
+}
+
+// lowerBound is the index of the first of xs (sorted) not below v: a binary
+// search without branches on the comparisons (flag moves), whose
+// outcomes a processor could not predict.
+func lowerBound(xs []int32, v int32) int {
+	base, n := 0, len(xs)
+	for n > 1 {
+		half := n / 2
+		base += half & -b2i(xs[base+half-1] < v)
+		n -= half
+	}
+	if n == 1 && xs[base] < v {
+		base++
+	}
+	return base
+}
+
+// classCounts is what the class index says of one message's words about a
+// few candidate intents, looked up once: every candidate's evidence and the
+// contrast of the top two read the same counts (evidence, share, contrast
+// and uses look them up one by one, with the same results to the bit).
+type classCounts struct {
+	cands []int32   // the candidates
+	n     []float64 // by word i and candidate j: count(words[i].id, cands[j]) at i*len(cands)+j
+}
+
+// lookUp fills c with the counts of words (a message's, by id) for cands.
+func (x *classIndex) lookUp(c *classCounts, words []feat, cands []int32) {
+	c.cands = append(c.cands[:0], cands...)
+	nc := len(cands)
+	c.n = slices.Grow(c.n[:0], len(words)*nc)[:len(words)*nc]
+	for i, f := range words {
+		row := c.n[i*nc : (i+1)*nc]
+		if f.id < 0 || int(f.id) >= len(x.words) {
+			clear(row)
+			continue
+		}
+		cw := &x.words[f.id]
+		ins, ns := x.in[cw.start:cw.end], x.n[cw.start:cw.end]
+		if x.small {
+			for j, in := range cands {
+				row[j] = 0
+				if cw.mask&(1<<in) != 0 {
+					row[j] = float64(ns[bits.OnesCount64(cw.mask&(1<<in-1))])
+				}
+			}
+			continue
+		}
+		for j, in := range cands {
+			row[j] = 0
+			if k := lowerBound(ins, in); k < len(ins) && ins[k] == in {
+				row[j] = float64(ns[k])
+			}
+		}
+	}
+}
+
+// evidenceOf is evidence(words, c.cands[j], skip), c looked up for words.
+func (x *classIndex) evidenceOf(c *classCounts, words []feat, j int, skip *skipped) float64 {
+	in, nc := c.cands[j], len(c.cands)
+	sum, all := 0.0, 0.0
+	for i, f := range words {
+		all += float64(f.w)
+		if f.id < 0 || int(f.id) >= len(x.words) {
+			continue // a share of 0 adds nothing
+		}
+		sum += float64(f.w) * x.shareOf(f.id, in, c.n[i*nc+j], skip)
+	}
+	if all == 0 {
+		return 0
+	}
+	return sum / all
+}
+
+// contrastOf is contrast(words, a, b, skip), c looked up for words, a and b
+// among its candidates.
+func (x *classIndex) contrastOf(c *classCounts, words []feat, a, b int32, skip *skipped) float64 {
+	if b < 0 {
+		return 1
+	}
+	ja, jb, nc := slices.Index(c.cands, a), slices.Index(c.cands, b), len(c.cands)
+	z, all := 0.0, 0.0
+	for _, f := range words {
+		all += float64(f.w)
+	}
+	if all == 0 {
+		return 0
+	}
+	for i, f := range words {
+		if f.id < 0 || int(f.id) >= len(x.words) {
+			continue
+		}
+		na, nb := x.usesOf(f.id, a, c.n[i*nc+ja], skip), x.usesOf(f.id, b, c.n[i*nc+jb], skip)
+		if na == 0 && nb == 0 {
+			continue
+		}
+		z += float64(f.w) / all * math.Log((na+contrastPrior)/(nb+contrastPrior))
+	}
+	return max(-contrastClip, min(contrastClip, z)) / contrastClip
 }

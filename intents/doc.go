@@ -102,21 +102,29 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon, info []to
 	tf.units, tf.unitID, tf.unitKey, tf.unitW, tf.neg = tf.units[:0], tf.unitID[:0], tf.unitKey[:0], tf.unitW[:0], tf.neg[:0]
 	tf.tokEnd, tf.wordID, tf.wordKey, tf.wordW, tf.wneg = tf.tokEnd[:0], tf.wordID[:0], tf.wordKey[:0], tf.wordW[:0], tf.wneg[:0]
 	tf.oovUnits, tf.oovWords = tf.oovUnits[:0], tf.oovWords[:0]
-	addUnit := func(u string, id int32, ok bool) {
+	// addUnit appends unit u; w is its IDF when known and frozen.
+	addUnit := func(u string, id int32, ok bool, w float32) {
 		key := id
 		if !ok {
 			id, key = -1, -1-int32(indexOrAppend(&tf.oovUnits, u))
 		}
+		if !ok || !frozen {
+			w = idf(id)
+		}
 		tf.units = append(tf.units, u)
 		tf.unitID = append(tf.unitID, id)
 		tf.unitKey = append(tf.unitKey, key)
-		tf.unitW = append(tf.unitW, idf(id))
+		tf.unitW = append(tf.unitW, w)
 		tf.neg = append(tf.neg, isNegation(u))
 	}
 	for ti, t := range tokens {
 		if !hasHan(t) {
 			id, ok := st.units[t]
-			addUnit(t, id, ok)
+			w := float32(0)
+			if ok && frozen {
+				w = st.idfs[id]
+			}
+			addUnit(t, id, ok, w)
 			if isDigits(t) {
 				tf.unitW[len(tf.unitW)-1] *= numberFactor
 			}
@@ -126,13 +134,16 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon, info []to
 					continue
 				}
 				var id int32
+				var w float32
 				var ok bool
 				if frozen {
-					id, ok = st.hanUnits.get(r) // the same as units[string(r)], without hashing a string
+					// The same as units[string(r)] and idfs[id], without
+					// hashing a string, in one memory access.
+					id, w, ok = st.hanUnits.getW(r)
 				} else {
 					id, ok = st.units[string(r)]
 				}
-				addUnit(t[i:i+utf8.RuneLen(r)], id, ok)
+				addUnit(t[i:i+utf8.RuneLen(r)], id, ok, w)
 			}
 		}
 		tf.tokEnd = append(tf.tokEnd, int32(len(tf.units)))
@@ -173,19 +184,23 @@ func (tf *textFeatures) reset(tokens []string, st *stats, lx *Lexicon, info []to
 	tf.pairID, tf.pairW = tf.pairID[:0], tf.pairW[:0]
 	for i := 0; i+1 < len(tf.units); i++ {
 		a, b := tf.unitID[i], tf.unitID[i+1]
-		id, ok := int32(0), false
+		id, w, ok := int32(0), float32(0), false
 		switch {
 		case a < 0 || b < 0:
 		case frozen:
-			id, ok = st.bigramTab.get(pairKey(a, b)) // the same as bigrams[...], one cache line
+			// The same as bigrams[...] and idfs[id], one cache line.
+			id, w, ok = st.bigramTab.getW(pairKey(a, b))
 		default:
 			id, ok = st.bigrams[pairKey(a, b)]
 		}
 		if !ok {
 			id = -1
 		}
+		if !ok || !frozen {
+			w = idf(id)
+		}
 		tf.pairID = append(tf.pairID, id)
-		tf.pairW = append(tf.pairW, idf(id))
+		tf.pairW = append(tf.pairW, w)
 	}
 }
 
@@ -344,12 +359,19 @@ func hasHan(t string) bool {
 	return false
 }
 
+// sortFeats sorts fs by id (the ids of a list are distinct, so any sort
+// gives the same order). A message's lists are short: an insertion sort
+// that shifts rather than swaps beats the generic sort, which calls its
+// comparison, up to a few dozen.
 func sortFeats(fs []feat) {
-	if len(fs) < 12 {
+	if len(fs) <= 48 {
 		for i := 1; i < len(fs); i++ {
-			for j := i; j > 0 && fs[j].id < fs[j-1].id; j-- {
-				fs[j], fs[j-1] = fs[j-1], fs[j]
+			f := fs[i]
+			j := i
+			for ; j > 0 && fs[j-1].id > f.id; j-- {
+				fs[j] = fs[j-1]
 			}
+			fs[j] = f
 		}
 		return
 	}

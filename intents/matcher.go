@@ -284,9 +284,11 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 			m.classes.alone[ws[0].id] = append(m.classes.alone[ws[0].id], intentOf[qi])
 		}
 	}
-	m.classes.filler = make([]bool, len(m.st.df))
+	for id := range m.classes.alone {
+		m.classes.words[id].alone = true
+	}
 	for w, id := range m.st.words {
-		m.classes.filler[id] = isFiller(w, lx)
+		m.classes.words[id].filler = isFiller(w, lx)
 	}
 	m.postings = newPostings(len(m.st.df), docs)
 	nq := len(m.questions)
@@ -294,17 +296,17 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 	nf := len(m.st.df)
 	m.pool.New = func() any {
 		sc := &scratch{
-			acc:  accumulator{score: make([]float32, nq)},
-			best: make([]float64, ni), bestZ: make([]float64, ni), bestQ: make([]int32, ni), fromPart: make([]bool, ni),
-			bestSum: make([]float64, ni), bestUnmatched: make([]float64, ni), bestSame: make([]bool, ni),
-			probe:   probe{slot: make([]int32, nf)},
+			acc:     accumulator{score: make([]float32, nq)},
+			is:      make([]intentState, ni),
+			probe:   probe{slot8: make([]uint8, nf)},
 			leaders: leaders{n: max(cfg.TopN, 2)},
-			callZ:   make([]float64, ni),
 			topic:   make([]float64, ni),
 		}
 		for i := range ni {
-			sc.bestZ[i], sc.callZ[i] = math.Inf(-1), math.Inf(-1)
+			sc.is[i].bestZ, sc.is[i].callZ = math.Inf(-1), math.Inf(-1)
 		}
+		sc.an.oov, sc.an.withInfo = m.lex.oovToken()
+		sc.an.preset = true
 		return sc
 	}
 	m.handoff = newPhrases(cfg.HandoffPhrases)
@@ -387,8 +389,8 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// reports, and at least the two the confidence reads.
 	seen := sc.seen
 	slices.SortFunc(seen, func(a, b int32) int {
-		if sc.best[a] != sc.best[b] {
-			return cmp.Compare(sc.best[b], sc.best[a])
+		if sc.is[a].best != sc.is[b].best {
+			return cmp.Compare(sc.is[b].best, sc.is[a].best)
 		}
 		return strings.Compare(m.intentID[a], m.intentID[b])
 	})
@@ -396,8 +398,8 @@ func (m *Matcher) match(text string, skip int32) Result {
 	for i := range r.Candidates {
 		in := seen[i]
 		r.Candidates[i] = Candidate{
-			Intent: m.intentID[in], Score: sc.best[in], Question: m.questionText[sc.bestQ[in]],
-			same: sc.bestSame[in] && !sc.fromPart[in],
+			Intent: m.intentID[in], Score: sc.is[in].best, Question: m.questionText[sc.is[in].bestQ],
+			same: sc.is[in].bestSame && !sc.is[in].fromPart,
 		}
 	}
 	// Which of them the message's words point at in this FAQ (see
@@ -409,22 +411,25 @@ func (m *Matcher) match(text string, skip int32) Result {
 		q := &m.questions[skip]
 		skipQ = &skipped{in: q.intent, words: q.doc.words}
 	}
+	m.classes.lookUp(&sc.classes, wholeDoc.words, seen[:len(r.Candidates)])
 	for i := range r.Candidates {
 		c := &r.Candidates[i]
-		c.evidence = m.classes.evidence(wholeDoc.words, seen[i], skipQ)
+		// seen[i] is still sc.classes.cands[i]: the loop has moved only
+		// those before it.
+		c.evidence = m.classes.evidenceOf(&sc.classes, wholeDoc.words, i, skipQ)
 		for j := i; j > 0 && r.Candidates[j].rank() > r.Candidates[j-1].rank(); j-- {
 			r.Candidates[j], r.Candidates[j-1] = r.Candidates[j-1], r.Candidates[j]
 			seen[j], seen[j-1] = seen[j-1], seen[j]
 		}
 	}
 	if len(r.Candidates) > 1 {
-		r.Candidates[0].contrast = m.classes.contrast(wholeDoc.words, seen[0], seen[1], skipQ)
+		r.Candidates[0].contrast = m.classes.contrastOf(&sc.classes, wholeDoc.words, seen[0], seen[1], skipQ)
 	}
 	// A message word the top question lacks and another intent owns (see
 	// ownedMinShare).
 	owner, ownShare, ownWeight := int32(-1), 0.0, 0.0
 	if len(r.Candidates) > 0 {
-		owner, ownShare, ownWeight = m.classes.owned(wholeDoc.words, m.questions[sc.bestQ[seen[0]]].doc.words, seen[0])
+		owner, ownShare, ownWeight = m.classes.owned(wholeDoc.words, m.questions[sc.is[seen[0]].bestQ].doc.words, seen[0])
 	}
 	// How much of the message the best questions explain (the confidence's
 	// inputs), measured against the whole message, so that a fragment that
@@ -434,9 +439,10 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// found by a part is measured here.
 	for i := range min(2, len(r.Candidates)) {
 		c, in := &r.Candidates[i], seen[i]
-		sum, unmatched, same := sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in]
-		if sc.fromPart[in] {
-			d := &m.questions[sc.bestQ[in]].doc
+		is := &sc.is[in]
+		sum, unmatched, same := is.bestSum, is.bestUnmatched, is.bestSame
+		if is.fromPart {
+			d := &m.questions[is.bestQ].doc
 			_, _, sum = overlap(wholeDoc.chars, d.chars)
 			unmatched = oneSidedUnmatched(wholeDoc.words, d.words)
 			same = false
@@ -545,19 +551,26 @@ func (m *Matcher) topicChoices(sc *scratch, touched []int32, r *Result) {
 // every topic, are never offered).
 const topicMinChoice = 0.05
 
+// intentState is what a Match keeps of one intent, in one place (one cache
+// line rather than one per array).
+type intentState struct {
+	best     float64 // best similarity so far (0: none)
+	bestZ    float64 // its log-odds (-Inf: none)
+	callZ    float64 // the highest log-odds in this score call (-Inf: none)
+	bestQ    int32   // the question that scored it
+	fromPart bool    // scored by a part of the message
+	// When scored by the whole message: its best question's confidence
+	// inputs (see probe.sumc).
+	bestSame               bool
+	bestSum, bestUnmatched float64
+}
+
 // scratch is one Match's working memory, pooled: retrieval's accumulator,
 // each intent's best question so far, and the message's features and docs.
 type scratch struct {
-	acc      accumulator
-	best     []float64 // by intent: best similarity so far (0: none)
-	bestZ    []float64 // by intent: its log-odds (-Inf: none)
-	bestQ    []int32   // by intent: the question that scored it
-	fromPart []bool    // by intent: scored by a part of the message
-	// By intent, when scored by the whole message: its best question's
-	// confidence inputs (see probe.sumc).
-	bestSum, bestUnmatched []float64
-	bestSame               []bool
-	seen                   []int32 // intents with best > 0
+	acc  accumulator
+	is   []intentState // by intent
+	seen []int32       // intents with best > 0
 
 	an          analysisBuf  // the segmenter's words, the tokens' ids
 	tf          textFeatures // the message's features
@@ -567,15 +580,16 @@ type scratch struct {
 	probe       probe        // the doc being scored
 	evals       []evaluation // score's retrieved questions, in retrieval's order
 	leaders     leaders
-	callZ       []float64 // by intent: the highest log-odds in this score call (-Inf: none)
 	called      []int32   // intents with a callZ
 	topic       []float64 // by intent: its evidence when the message names a topic (see classIndex.topic)
 	topicIn     []int32   // intents with a topic evidence
+	classes     classCounts
 }
 
 func (sc *scratch) reset() {
 	for _, in := range sc.seen {
-		sc.best[in], sc.bestZ[in], sc.bestQ[in], sc.fromPart[in] = 0, math.Inf(-1), 0, false
+		is := &sc.is[in]
+		is.best, is.bestZ, is.bestQ, is.fromPart = 0, math.Inf(-1), 0, false
 	}
 	sc.leaders.reset()
 	sc.seen = sc.seen[:0]
@@ -620,15 +634,22 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 	// would not be reported; see leaders). Skipping does not change the
 	// result: a question skipped scores below a best that stands.
 	sc.probe.set(q)
+	// A part's bounds repeat (the floor, an intent's best): the last one
+	// converted is kept (NaN: none yet).
+	lastStop, lastRaw := math.NaN(), 0.0
 	for i := range ev {
 		e := &ev[i]
 		in := e.in
-		stop := max(sc.bestZ[in], sc.callZ[in], sc.leaders.floor())
+		is := &sc.is[in]
+		stop := max(is.bestZ, is.callZ, sc.leaders.floor())
 		if m.exhaustive {
 			stop = math.Inf(-1)
 		}
 		if f != 1 {
-			stop = rawLogit(stop, f)
+			if stop != lastStop {
+				lastStop, lastRaw = stop, rawLogit(stop, f)
+			}
+			stop = lastRaw
 			if math.IsInf(stop, 1) {
 				continue // even a perfect match would not count
 			}
@@ -641,19 +662,19 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 		if ok {
 			e.sum, e.unmatched, e.same = sc.probe.sumc, sc.probe.oneSided, sc.probe.sameSeq
 		}
-		if ok && z > sc.callZ[in] {
-			if sc.callZ[in] == math.Inf(-1) {
+		if ok && z > is.callZ {
+			if is.callZ == math.Inf(-1) {
 				sc.called = append(sc.called, in)
 			}
-			sc.callZ[in] = z
-			if z > sc.bestZ[in] {
+			is.callZ = z
+			if z > is.bestZ {
 				sc.leaders.raise(in, z)
 			}
 		}
 	}
 	sc.probe.clear()
 	for _, in := range sc.called {
-		sc.callZ[in] = math.Inf(-1)
+		sc.is[in].callZ = math.Inf(-1)
 	}
 	sc.called = sc.called[:0]
 	// Raise each intent's best in retrieval's order: on a tie the first
@@ -663,12 +684,13 @@ func (m *Matcher) score(sc *scratch, q *doc, part bool, skip int32, f float64) {
 			continue // shares nothing, or certainly below the best and the floor
 		}
 		in := e.in
-		if s := sigmoid(e.z); s > sc.best[in] {
-			if sc.best[in] == 0 {
+		is := &sc.is[in]
+		if s := sigmoid(e.z); s > is.best {
+			if is.best == 0 {
 				sc.seen = append(sc.seen, in)
 			}
-			sc.best[in], sc.bestZ[in], sc.bestQ[in], sc.fromPart[in] = s, e.z, e.qi, part
-			sc.bestSum[in], sc.bestUnmatched[in], sc.bestSame[in] = e.sum, e.unmatched, e.same
+			is.best, is.bestZ, is.bestQ, is.fromPart = s, e.z, e.qi, part
+			is.bestSum, is.bestUnmatched, is.bestSame = e.sum, e.unmatched, e.same
 		}
 	}
 }
@@ -1021,24 +1043,47 @@ func newPhrases(ws []string) *phrases {
 // word boundaries).
 func containsAny(s string, ps *phrases) bool {
 	for i, r := range s {
-		if ps.filter[r>>6&15]&(1<<(r&63)) == 0 {
+		if ps.may(r) && ps.at(s, i, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsWhich is containsAny(s, a), containsAny(s, b) in one pass over s;
+// the second is only certain when the first is false.
+func containsWhich(s string, a, b *phrases) (inA, inB bool) {
+	for i, r := range s {
+		if !inB && b.may(r) && b.at(s, i, r) {
+			inB = true
+		}
+		if a.may(r) && a.at(s, i, r) {
+			return true, inB
+		}
+	}
+	return false, inB
+}
+
+// may is false when no phrase starts with r.
+func (ps *phrases) may(r rune) bool { return ps.filter[r>>6&15]&(1<<(r&63)) != 0 }
+
+// at reports whether one of the phrases starts at s[i:], whose first rune
+// is r.
+func (ps *phrases) at(s string, i int, r rune) bool {
+	k, ok := slices.BinarySearch(ps.firsts, r)
+	if !ok {
+		return false
+	}
+	for _, p := range ps.list[ps.from[k]:ps.from[k+1]] {
+		if !strings.HasPrefix(s[i:], p.text) {
 			continue
 		}
-		k, ok := slices.BinarySearch(ps.firsts, r)
-		if !ok {
-			continue
+		if !p.english {
+			return true
 		}
-		for _, p := range ps.list[ps.from[k]:ps.from[k+1]] {
-			if !strings.HasPrefix(s[i:], p.text) {
-				continue
-			}
-			if !p.english {
-				return true
-			}
-			j := i + len(p.text)
-			if (i == 0 || !isLatin(s[i-1])) && (j == len(s) || !isLatin(s[j])) {
-				return true
-			}
+		j := i + len(p.text)
+		if (i == 0 || !isLatin(s[i-1])) && (j == len(s) || !isLatin(s[j])) {
+			return true
 		}
 	}
 	return false
@@ -1051,8 +1096,9 @@ func isLatin(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' 
 func (m *Matcher) decide(r *Result, topIn int32) {
 	cfg := m.cfg
 	top := r.Top()
+	handoff, complaint := containsWhich(r.Normalized, m.handoff, m.complaint)
 	switch {
-	case containsAny(r.Normalized, m.handoff):
+	case handoff:
 		r.Action, r.Reason = ActionHandoff, ReasonRequested
 		r.Intent = ""
 		if r.Confidence >= cfg.AnswerThreshold {
@@ -1060,7 +1106,7 @@ func (m *Matcher) decide(r *Result, topIn int32) {
 		}
 		r.Urgent = r.Intent != "" && m.urgent[topIn]
 		return
-	case containsAny(r.Normalized, m.complaint):
+	case complaint:
 		r.Action, r.Reason, r.Intent = ActionHandoff, ReasonComplaint, ""
 		return
 	}

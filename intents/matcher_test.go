@@ -370,3 +370,19 @@ func TestPhrasesMatchEnglishOnWordBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestContainsWhich: one pass finds what containsAny finds for each list.
+func TestContainsWhich(t *testing.T) {
+	cfg := DefaultConfig()
+	h, c := newPhrases(cfg.HandoffPhrases), newPhrases(cfg.ComplaintWords)
+	texts := append(append([]string{"", "我要投诉 转人工", "sb 人工", "sbc", "human agent scam", "你好"}, cfg.HandoffPhrases...), cfg.ComplaintWords...)
+	for _, a := range texts {
+		for _, b := range []string{"", " ", "投诉", "人工", "x"} {
+			s := Normalize(a + b)
+			inH, inC := containsWhich(s, h, c)
+			if inH != containsAny(s, h) || !inH && inC != containsAny(s, c) {
+				t.Errorf("containsWhich(%q) = %v, %v; containsAny: %v, %v", s, inH, inC, containsAny(s, h), containsAny(s, c))
+			}
+		}
+	}
+}

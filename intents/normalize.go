@@ -33,23 +33,24 @@ const (
 var entityPatterns = []struct {
 	typ      string
 	re       *regexp.Regexp
-	grp      int  // capture group holding the value
-	blankAll bool // blank the label with the value; else only the value
-	digits   int  // the pattern needs a run of at least this many digits
+	bracket  []string // re is `\[(?:bracket[0]|…)[a-z0-9]*\]`: found by findBracket
+	grp      int      // capture group holding the value
+	blankAll bool     // blank the label with the value; else only the value
+	digits   int      // the pattern needs a run of at least this many digits
 }{
 	// Anonymised logs carry placeholders such as [订单x]; treat them as an order
 	// reference and drop the other placeholders ([数字x], [地址x] ...) below.
-	{EntityOrder, regexp.MustCompile(`\[订单[a-z0-9]*\]`), 0, true, 0},
+	{EntityOrder, regexp.MustCompile(`\[订单[a-z0-9]*\]`), []string{"订单"}, 0, true, 0},
 	// Explicit order label followed by a number.
-	{EntityOrder, regexp.MustCompile(`(?i)(?:订单号|订单编号|订单|order(?:\s*(?:no\.?|number|id|#))?)\s*[:：#]?\s*(\d{6,24})`), 1, true, 6},
+	{EntityOrder, regexp.MustCompile(`(?i)(?:订单号|订单编号|订单|order(?:\s*(?:no\.?|number|id|#))?)\s*[:：#]?\s*(\d{6,24})`), nil, 1, true, 6},
 	// Courier prefix + digits: SF1234567890, YT1234567890123, JDV000123456789.
-	{EntityTracking, regexp.MustCompile(`(?i)(?:^|[^a-z0-9])((?:sf|yt|zto|sto|yd|jt|jdv|jdx|jd|ems|db|yz|ky|ane|best|htky)\d{9,15})(?:$|[^0-9])`), 1, false, 9},
+	{EntityTracking, regexp.MustCompile(`(?i)(?:^|[^a-z0-9])((?:sf|yt|zto|sto|yd|jt|jdv|jdx|jd|ems|db|yz|ky|ane|best|htky)\d{9,15})(?:$|[^0-9])`), nil, 1, false, 9},
 	// Explicit tracking-number label followed by a number.
-	{EntityTracking, regexp.MustCompile(`(?:运单号|快递单号|物流单号|快递号|单号)\s*[:：]?\s*([a-zA-Z]{0,4}\d{9,20})`), 1, true, 9},
+	{EntityTracking, regexp.MustCompile(`(?:运单号|快递单号|物流单号|快递号|单号)\s*[:：]?\s*([a-zA-Z]{0,4}\d{9,20})`), nil, 1, true, 9},
 	// Mainland mobile numbers.
-	{EntityPhone, regexp.MustCompile(`(?:^|[^0-9])(1[3-9]\d{9})(?:$|[^0-9])`), 1, false, 11},
+	{EntityPhone, regexp.MustCompile(`(?:^|[^0-9])(1[3-9]\d{9})(?:$|[^0-9])`), nil, 1, false, 11},
 	// A long bare number is most likely an order number.
-	{EntityOrder, regexp.MustCompile(`(?:^|[^0-9a-zA-Z])(\d{12,24})(?:$|[^0-9])`), 1, false, 12},
+	{EntityOrder, regexp.MustCompile(`(?:^|[^0-9a-zA-Z])(\d{12,24})(?:$|[^0-9])`), nil, 1, false, 12},
 }
 
 // longestDigitRun is the length of the longest run of ASCII digits in s.
@@ -68,6 +69,64 @@ func longestDigitRun(s string) int {
 
 var placeholderRE = regexp.MustCompile(`\[(?:数字|地址|姓名|电话|站点|链接|金额|日期|时间|邮箱|组织机构|身份证|数字x|url)[a-z0-9]*\]`)
 
+// placeholderNames are placeholderRE's alternatives: blankPlaceholders
+// matches it without the regexp engine.
+var placeholderNames = []string{"数字", "地址", "姓名", "电话", "站点", "链接", "金额", "日期", "时间", "邮箱", "组织机构", "身份证", "数字x", "url"}
+
+// findBracket is the leftmost match of `\[(?:names[0]|names[1]|…)[a-z0-9]*\]`
+// in text, as a regexp finds it (-1, -1: none). Whatever name matches, the
+// match ends at the first ']' after the run of [a-z0-9] that follows it.
+func findBracket(text string, names []string) (int, int) {
+	for i := strings.IndexByte(text, '['); i >= 0; {
+		if e := bracketAt(text, i, names); e >= 0 {
+			return i, e
+		}
+		j := strings.IndexByte(text[i+1:], '[')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return -1, -1
+}
+
+// bracketAt is the end of a match of findBracket's pattern that starts at
+// text[i] ('['), or -1.
+func bracketAt(text string, i int, names []string) int {
+	rest := text[i+1:]
+	for _, n := range names {
+		if !strings.HasPrefix(rest, n) {
+			continue
+		}
+		j := i + 1 + len(n)
+		for j < len(text) && (text[j] >= 'a' && text[j] <= 'z' || text[j] >= '0' && text[j] <= '9') {
+			j++
+		}
+		if j < len(text) && text[j] == ']' {
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// blankPlaceholders is placeholderRE.ReplaceAllString(text, " ").
+func blankPlaceholders(text string) string {
+	s, e := findBracket(text, placeholderNames)
+	if s < 0 {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	for s >= 0 {
+		b.WriteString(text[:s])
+		b.WriteByte(' ')
+		text = text[e:]
+		s, e = findBracket(text, placeholderNames)
+	}
+	b.WriteString(text)
+	return b.String()
+}
+
 // ExtractEntities returns text with entities blanked out, and the entities in
 // the order they were found. text should already have been through Fold.
 func ExtractEntities(text string) (string, []Entity) {
@@ -80,7 +139,15 @@ func ExtractEntities(text string) (string, []Entity) {
 			continue
 		}
 		for {
-			loc := p.re.FindStringSubmatchIndex(text)
+			var loc []int
+			if p.bracket != nil {
+				var at [2]int
+				if at[0], at[1] = findBracket(text, p.bracket); at[0] >= 0 {
+					loc = at[:]
+				}
+			} else {
+				loc = p.re.FindStringSubmatchIndex(text)
+			}
 			if loc == nil {
 				break
 			}
@@ -100,7 +167,7 @@ func ExtractEntities(text string) (string, []Entity) {
 		}
 	}
 	if placeholder {
-		text = placeholderRE.ReplaceAllString(text, " ")
+		text = blankPlaceholders(text)
 	}
 	return text, ents
 }
@@ -234,13 +301,78 @@ func normalizeCount(s string) (out string, han, latin int) {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true // collapse runs and trim the start
+	for i := 0; i < len(s); {
+		// ASCII and the common CJK ideographs (already in their one
+		// encoding) are copied without decoding and re-encoding a rune.
+		if c := s[i]; c < utf8.RuneSelf {
+			i++
+			switch {
+			case 'a' <= c && c <= 'z':
+				latin++
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+				latin++
+			case '0' <= c && c <= '9':
+			default:
+				if !space {
+					space = true
+					b.WriteByte(' ')
+				}
+				continue
+			}
+			space = false
+			b.WriteByte(c)
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r >= 0x4e00 && r <= 0x9fff {
+			// CJK Unified Ideographs: letters without case, all Han (the
+			// common rune; IsLetter would search a table).
+			space = false
+			han++
+			b.WriteString(s[i : i+size])
+			i += size
+			continue
+		}
+		i += size
+		switch {
+		case r == utf8.RuneError:
+			r = ' '
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			r = unicode.ToLower(r)
+		default:
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+			switch {
+			case isHan(r):
+				han++
+			case r < utf8.RuneSelf && unicode.IsLetter(r):
+				latin++
+			}
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimRight(b.String(), " "), han, latin
+}
+
+// normalizeCountRunes is normalizeCount rune by rune, as it was written
+// first: the tests hold the fast one to it.
+func normalizeCountRunes(s string) (out string, han, latin int) {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true
 	for _, r := range s {
 		switch {
 		case r == utf8.RuneError:
 			r = ' '
 		case r >= 0x4e00 && r <= 0x9fff:
-			// CJK Unified Ideographs: letters without case (the common rune;
-			// IsLetter would search a table).
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			r = unicode.ToLower(r)
 		default:

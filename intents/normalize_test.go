@@ -1,6 +1,7 @@
 package intents
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode"
@@ -82,9 +83,31 @@ func FuzzNormalize(f *testing.F) {
 		if n2, h, l := normalizeCount(Fold(s)); n2 != n || h != han || l != latin {
 			t.Fatalf("%q: normalizeCount gives %q, %d Han, %d Latin; want %q, %d, %d", s, n2, h, l, n, han, latin)
 		}
+		if n2, h, l := normalizeCountRunes(Fold(s)); n2 != n || h != han || l != latin {
+			t.Fatalf("%q: normalizeCountRunes gives %q, %d Han, %d Latin; want %q, %d, %d", s, n2, h, l, n, han, latin)
+		}
 		text, _ := ExtractEntities(Fold(s))
 		_ = Normalize(text)
 	})
+}
+
+// TestNormalizeCountAsRunes: normalizeCount, which copies ASCII and common
+// ideographs without decoding them, gives what the rune-by-rune loop gives.
+func TestNormalizeCountAsRunes(t *testing.T) {
+	pieces := []string{"a", "Z", "0", " ", "  ", "?", "-", "我", "訂", "\u212a", "\ufffd", "\xff", "\xe4\xb8", "😀", "ａ", "Ä", "ß", "\u3000", "一", "\u9fff", "\u4dff", "\U00020000", "١", "\t"}
+	rng := rand.New(rand.NewPCG(9, 1))
+	for range 200000 {
+		var sb strings.Builder
+		for range rng.IntN(12) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		a, h, l := normalizeCount(s)
+		a2, h2, l2 := normalizeCountRunes(s)
+		if a != a2 || h != h2 || l != l2 {
+			t.Fatalf("normalizeCount(%q) = %q, %d, %d; rune by rune %q, %d, %d", s, a, h, l, a2, h2, l2)
+		}
+	}
 }
 
 // TestFoldFastPath: Fold's shortcut for text it would not change agrees with
@@ -133,6 +156,28 @@ func TestHanFastPaths(t *testing.T) {
 		}
 		if r >= 0x4e00 && r <= 0x9fff && (!unicode.IsLetter(r) || unicode.ToLower(r) != r) {
 			t.Fatalf("%U: not a caseless letter, the fast path in normalizeFolded is wrong", r)
+		}
+	}
+}
+
+// TestBracketsAsRegexp: findBracket and blankPlaceholders find what the
+// regexps they stand for find, on texts made of the pieces that matter.
+func TestBracketsAsRegexp(t *testing.T) {
+	pieces := []string{"[", "]", "数字", "数字x", "订单", "地址", "url", "x", "a", "0", "9", "z", "Z", "-", " ", "我", "[订单", "[数字", "]]", "\xe4", "组织机构"}
+	rng := rand.New(rand.NewPCG(3, 5))
+	orderRE := entityPatterns[0].re
+	for range 200000 {
+		var sb strings.Builder
+		for range 1 + rng.IntN(10) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		if got, want := blankPlaceholders(s), placeholderRE.ReplaceAllString(s, " "); got != want {
+			t.Fatalf("blankPlaceholders(%q) = %q, the regexp gives %q", s, got, want)
+		}
+		want := orderRE.FindStringIndex(s)
+		if a, b := findBracket(s, entityPatterns[0].bracket); want == nil && a >= 0 || want != nil && (a != want[0] || b != want[1]) {
+			t.Fatalf("findBracket(%q) = %d, %d, the regexp gives %v", s, a, b, want)
 		}
 	}
 }

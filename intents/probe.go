@@ -24,8 +24,13 @@ const pruneMargin = 1e-7
 
 // probe is a message's doc indexed for comparison with many questions.
 type probe struct {
-	d    *doc
-	slot []int32 // by feature id: 1 + its index in d's list of its kind; 0: not in d
+	d *doc
+	// By feature id: 1 + its index in d's list of its kind; 0: not in d. In
+	// bytes (a quarter of the cache lines) unless a list of d is longer than
+	// a byte counts (wide; the int32 slots are made on the first such doc).
+	slot8 []uint8
+	slot  []int32
+	wide  bool
 
 	// By slot (so index 0 stands for a feature d lacks): the weight of d's
 	// unit or bigram (0 for none), and the positions of the question
@@ -48,25 +53,26 @@ type probe struct {
 	sameSeq  bool
 }
 
-// set indexes d; slot must be all zero (as clear leaves it).
+// set indexes d; the slots must be all zero (as clear leaves them).
 func (p *probe) set(d *doc) {
 	p.d = d
 	p.bigramMax, p.unmatchMin = 0, 0
-	for i, f := range d.chars {
-		if f.id >= 0 {
-			p.slot[f.id] = int32(i + 1)
+	p.wide = max(len(d.chars), len(d.bigrams), len(d.words)) > math.MaxUint8
+	if p.wide {
+		if p.slot == nil {
+			p.slot = make([]int32, len(p.slot8))
 		}
+		setSlots(p.slot, d)
+	} else {
+		setSlots(p.slot8, d)
 	}
-	for i, f := range d.bigrams {
+	for _, f := range d.bigrams {
 		if f.id >= 0 {
-			p.slot[f.id] = int32(i + 1)
 			p.bigramMax += float64(f.w) * float64(f.w)
 		}
 	}
-	for i, f := range d.words {
-		if f.id >= 0 {
-			p.slot[f.id] = int32(i + 1)
-		} else {
+	for _, f := range d.words {
+		if f.id < 0 {
 			p.unmatchMin = math.Max(p.unmatchMin, float64(f.w))
 		}
 	}
@@ -80,16 +86,35 @@ func (p *probe) set(d *doc) {
 	p.pm = slices.Grow(p.pm[:0], len(d.chars)+1)[:len(d.chars)+1]
 }
 
-// clear undoes set.
-func (p *probe) clear() {
-	for _, fs := range [][]feat{p.d.chars, p.d.bigrams, p.d.words} {
-		for _, f := range fs {
+// setSlots writes d's slots (see probe.slot).
+func setSlots[S uint8 | int32](slot []S, d *doc) {
+	for _, fs := range [][]feat{d.chars, d.bigrams, d.words} {
+		for i, f := range fs {
 			if f.id >= 0 {
-				p.slot[f.id] = 0
+				slot[f.id] = S(i + 1)
 			}
 		}
 	}
+}
+
+// clear undoes set.
+func (p *probe) clear() {
+	if p.wide {
+		clearSlots(p.slot, p.d)
+	} else {
+		clearSlots(p.slot8, p.d)
+	}
 	p.d = nil
+}
+
+func clearSlots[S uint8 | int32](slot []S, d *doc) {
+	for _, fs := range [][]feat{d.chars, d.bigrams, d.words} {
+		for _, f := range fs {
+			if f.id >= 0 {
+				slot[f.id] = 0
+			}
+		}
+	}
 }
 
 // logit is simLogit(simFeatures(p's doc, question qi's doc)) and true, or
@@ -101,6 +126,14 @@ func (p *probe) clear() {
 // the shared words at least r.sqMin minus that over the shared bigrams. The
 // bounds after the units and after the bigrams are the tighter for it.
 func (p *probe) logit(qx *questionIndex, qi int32, stop float64, r shareBounds) (float64, bool) {
+	if p.wide {
+		return probeLogit(p, p.slot, qx, qi, stop, r)
+	}
+	return probeLogit(p, p.slot8, qx, qi, stop, r)
+}
+
+// probeLogit is p.logit with p's slots.
+func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32, stop float64, r shareBounds) (float64, bool) {
 	a, h := p.d, &qx.heads[qi]
 	if len(a.chars) == 0 || h.nChars == 0 {
 		return 0, false
@@ -117,7 +150,7 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64, r shareBounds) 
 
 	var o simOverlap
 	bitLCS := len(a.chars) <= 64 && masks != nil
-	slot, cw, pm := p.slot, p.cw, p.pm
+	cw, pm := p.cw, p.pm
 	if bitLCS {
 		clear(pm)
 	}
@@ -134,19 +167,26 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64, r shareBounds) 
 	if o.nc == 0 {
 		return 0, false
 	}
+	// Bound the rest: the bigrams share at most what both have (and what
+	// retrieval found), the words at least what retrieval found beyond
+	// that, and the heaviest unmatched word weighs at least a's heaviest
+	// unknown word. First with the common subsequence at its longest (the
+	// shorter sequence): on the sample, two compared questions in five stop
+	// here, without it.
+	o.sqb = sqbMax
+	o.sqw = max(0, r.sqMin-sqbMax)
+	o.unmatched = p.unmatchMin
+	o.common = min(len(a.seq), int(h.nSeq))
+	x := o.features(&a.docStats, &h.docStats)
+	if canPruneLCS && bound(&x) < stop {
+		return 0, false
+	}
 	if bitLCS {
 		o.common = lcsBits(a.seqIdx, pm[1:], int(h.nSeq))
 	} else {
 		o.common = lcs(a.seq, qx.docs[qi].seq)
 	}
-	// Bound the rest: the bigrams share at most what both have (and what
-	// retrieval found), the words at least what retrieval found beyond
-	// that, and the heaviest unmatched word weighs at least a's heaviest
-	// unknown word.
-	o.sqb = sqbMax
-	o.sqw = max(0, r.sqMin-sqbMax)
-	o.unmatched = p.unmatchMin
-	x := o.features(&a.docStats, &h.docStats)
+	x[8] = float64(o.common) / math.Max(float64(a.nSeq), float64(h.nSeq)) // as features
 	b := bound(&x)
 	if b < stop {
 		return 0, false
@@ -205,6 +245,10 @@ func (p *probe) logit(qx *questionIndex, qi int32, stop float64, r shareBounds) 
 // canPrune: the bounds in logit rely on the signs of these coefficients (a
 // refit that flips one turns pruning off rather than making it wrong).
 var canPrune = simCoef[3] >= 0 && simCoef[4] <= 0 && simCoef[6] <= 0
+
+// canPruneLCS: the first bound in logit also relies on the common
+// subsequence's coefficient being positive.
+var canPruneLCS = canPrune && simCoef[8] >= 0
 
 // bound is an upper bound of the log-odds when x holds upper bounds of the
 // features whose coefficient is positive and lower bounds of the others.

@@ -5,7 +5,9 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // probeTexts are messages and the sample FAQ's questions, with sub-clauses.
@@ -98,16 +100,30 @@ func sameDoc(a, b doc) bool {
 func TestProbeLogitIsSimilarity(t *testing.T) {
 	m := mustSampleMatcher(t)
 	var tf textFeatures
-	p := probe{slot: make([]int32, len(m.st.df))}
+	p := probe{slot8: make([]uint8, len(m.st.df))}
 	n, pruned, prunedShare := 0, 0, 0
+	var texts []string
 	for i, text := range probeTexts(t, m) {
-		if i%4 != 0 {
-			continue // a quarter of them against every question is plenty
+		if i%4 == 0 { // a quarter of them against every question is plenty
+			texts = append(texts, text)
 		}
+	}
+	// And one with more distinct units, bigrams or words than a byte counts
+	// (the probe's int32 slots).
+	var qs []string
+	for _, q := range m.questions[:120] {
+		qs = append(qs, q.text)
+	}
+	wide := strings.Join(qs, "")
+	texts = append(texts, wide)
+	for _, text := range texts {
 		a := m.Analyze(text)
 		tf.reset(a.Tokens, m.st, m.lx, nil)
 		d := tf.doc(0, len(a.Tokens), nil)
 		p.set(&d)
+		if p.wide != (text == wide) {
+			t.Fatalf("%q: wide %v", text, p.wide)
+		}
 		for qi := range m.questions {
 			x, ok := simFeatures(&d, &m.questions[qi].doc)
 			want := simLogit(&x)
@@ -225,8 +241,23 @@ func TestPairTableIsTheMap(t *testing.T) {
 		t.Fatalf("only %d bigrams", len(st.bigrams))
 	}
 	for k, want := range st.bigrams {
-		if got, ok := st.bigramTab.get(k); !ok || got != want {
-			t.Fatalf("key %x: %d %v, want %d", k, got, ok, want)
+		if got, w, ok := st.bigramTab.getW(k); !ok || got != want || w != st.idfs[want] {
+			t.Fatalf("key %x: %d %v %v, want %d %v", k, got, w, ok, want, st.idfs[want])
+		}
+	}
+	// And the Han units' table.
+	for u, want := range st.units {
+		if r, size := utf8.DecodeRuneInString(u); size == len(u) && isHan(r) {
+			if got, w, ok := st.hanUnits.getW(r); !ok || got != want || w != st.idfs[want] {
+				t.Fatalf("unit %q: %d %v %v, want %d %v", u, got, w, ok, want, st.idfs[want])
+			}
+		}
+	}
+	for _, r := range []rune{'丂', '\U00020000', 'a'} {
+		if _, known := st.units[string(r)]; !known {
+			if _, _, ok := st.hanUnits.getW(r); ok {
+				t.Fatalf("unit %q: found", r)
+			}
 		}
 	}
 	n := int32(len(st.df))

@@ -149,10 +149,10 @@ func (s *stats) freeze(lx *Lexicon) {
 	s.hanUnits = newHanTable()
 	for u, id := range s.units {
 		if r, size := utf8.DecodeRuneInString(u); size == len(u) && isHan(r) {
-			s.hanUnits.set(r, id)
+			s.hanUnits.set(r, id, s.idfs[id])
 		}
 	}
-	s.bigramTab = newPairTable(s.bigrams)
+	s.bigramTab = newPairTable(s.bigrams, s.idfs)
 	s.oovIDF = float32(s.idf(-1))
 	s.frozen, s.stopLx = s.n, lx
 }
@@ -169,12 +169,13 @@ type pairTable struct {
 type pairSlot struct {
 	key uint64 // pairKey; emptyPair when free
 	id  int32
+	w   float32 // its IDF (stats.idfs[id]), in what would be padding
 }
 
 // emptyPair is no pairKey: unit ids are below 1<<31.
 const emptyPair = ^uint64(0)
 
-func newPairTable(m map[uint64]int32) pairTable {
+func newPairTable(m map[uint64]int32, idfs []float32) pairTable {
 	bits := uint(4)
 	for 1<<bits < 2*len(m) {
 		bits++
@@ -188,7 +189,7 @@ func newPairTable(m map[uint64]int32) pairTable {
 		for t.slots[i].key != emptyPair {
 			i = (i + 1) & (len(t.slots) - 1)
 		}
-		t.slots[i] = pairSlot{k, id}
+		t.slots[i] = pairSlot{k, id, idfs[id]}
 	}
 	return t
 }
@@ -197,42 +198,62 @@ func (t *pairTable) home(k uint64) int { return int((k * 0x9e3779b97f4a7c15) >> 
 
 // get is m[k] of the map the table was built from.
 func (t *pairTable) get(k uint64) (int32, bool) {
+	id, _, ok := t.getW(k)
+	return id, ok
+}
+
+// getW is get with the bigram's IDF, from the same slot.
+func (t *pairTable) getW(k uint64) (int32, float32, bool) {
 	for i := t.home(k); ; i = (i + 1) & (len(t.slots) - 1) {
 		switch t.slots[i].key {
 		case k:
-			return t.slots[i].id, true
+			return t.slots[i].id, t.slots[i].w, true
 		case emptyPair:
-			return 0, false
+			return 0, 0, false
 		}
 	}
 }
 
-// hanTable maps Han characters to ids: the common block (U+4E00–U+9FFF) in
-// an array, one memory access a lookup, the rare others in a map.
+// hanTable maps Han characters to ids and their IDF: the common block
+// (U+4E00–U+9FFF) in an array, one memory access a lookup, the rare others
+// in a map.
 type hanTable struct {
-	common []int32 // by rune - 0x4e00: id + 1, 0 for none
-	rare   map[rune]int32
+	common []hanEntry // by rune - 0x4e00
+	rare   map[rune]hanEntry
+}
+
+// hanEntry is one unit's id + 1 (0 for none) and IDF (stats.idfs[id]).
+type hanEntry struct {
+	id1 int32
+	w   float32
 }
 
 func newHanTable() hanTable {
-	return hanTable{common: make([]int32, 0x9fff-0x4e00+1), rare: map[rune]int32{}}
+	return hanTable{common: make([]hanEntry, 0x9fff-0x4e00+1), rare: map[rune]hanEntry{}}
 }
 
-func (h *hanTable) set(r rune, id int32) {
+func (h *hanTable) set(r rune, id int32, w float32) {
 	if r >= 0x4e00 && r <= 0x9fff {
-		h.common[r-0x4e00] = id + 1
+		h.common[r-0x4e00] = hanEntry{id + 1, w}
 		return
 	}
-	h.rare[r] = id
+	h.rare[r] = hanEntry{id + 1, w}
 }
 
 func (h *hanTable) get(r rune) (int32, bool) {
-	if r >= 0x4e00 && r <= 0x9fff {
-		id := h.common[r-0x4e00] - 1
-		return id, id >= 0
-	}
-	id, ok := h.rare[r]
+	id, _, ok := h.getW(r)
 	return id, ok
+}
+
+// getW is get with the unit's IDF.
+func (h *hanTable) getW(r rune) (int32, float32, bool) {
+	var e hanEntry
+	if r >= 0x4e00 && r <= 0x9fff {
+		e = h.common[r-0x4e00]
+	} else {
+		e = h.rare[r]
+	}
+	return e.id1 - 1, e.w, e.id1 > 0
 }
 
 func (s *stats) idf(id int32) float64 {
