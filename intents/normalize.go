@@ -362,41 +362,6 @@ func normalizeCount(s string) (out string, han, latin int) {
 	return strings.TrimRight(b.String(), " "), han, latin
 }
 
-// normalizeCountRunes is normalizeCount rune by rune, as it was written
-// first: the tests hold the fast one to it.
-func normalizeCountRunes(s string) (out string, han, latin int) {
-	var b strings.Builder
-	b.Grow(len(s))
-	space := true
-	for _, r := range s {
-		switch {
-		case r == utf8.RuneError:
-			r = ' '
-		case r >= 0x4e00 && r <= 0x9fff:
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			r = unicode.ToLower(r)
-		default:
-			r = ' '
-		}
-		if r == ' ' {
-			if space {
-				continue
-			}
-			space = true
-		} else {
-			space = false
-			switch {
-			case isHan(r):
-				han++
-			case r < utf8.RuneSelf && unicode.IsLetter(r):
-				latin++
-			}
-		}
-		b.WriteRune(r)
-	}
-	return strings.TrimRight(b.String(), " "), han, latin
-}
-
 // isHan reports whether r is a CJK ideograph. The common block is tested
 // first: unicode.Is searches a table.
 func isHan(r rune) bool {
