@@ -100,9 +100,13 @@ func (t *JiebaTokenizer) SameWords(words []string) bool {
 
 // Cut segments text (already normalised) and drops whitespace tokens.
 func (t *JiebaTokenizer) Cut(text string) []string {
-	raw := t.segment(text, nil, nil)
-	out := raw[:0]
-	for _, w := range raw {
+	return dropSpaces(t.segment(text, nil, nil))
+}
+
+// dropSpaces removes gojieba's whitespace tokens, in place.
+func dropSpaces(words []string) []string {
+	out := words[:0]
+	for _, w := range words {
 		if strings.TrimSpace(w) == "" {
 			continue
 		}
