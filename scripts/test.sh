@@ -35,8 +35,20 @@ fi
 need_pkg redis-server redis-server
 command -v redis-server >/dev/null || { echo "redis-server could not be installed" >&2; exit 1; }
 # Debian keeps PostgreSQL's programs off PATH, under /usr/lib/postgresql/N/bin.
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+# The client package makes that folder too: look for the server's programs.
+pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && echo "$d"
+  done | sort -V | tail -n 1
+}
 if [ -z "${KEFU_TEST_POSTGRES_URL:-}" ] && [ -z "$(pg_bin)" ]; then
+  # The package would create and start a cluster of its own on port 5432;
+  # this script starts a throw-away one instead.
+  if [ "$(id -u)" -eq 0 ]; then
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/kefu-test.conf
+  fi
   need_pkg pg_ctl postgresql
   [ -n "$(pg_bin)" ] || { echo "postgresql could not be installed" >&2; exit 1; }
 fi
@@ -71,12 +83,12 @@ if [ -z "${KEFU_TEST_POSTGRES_URL:-}" ]; then
   pgbin=$(pg_bin)
   pgtmp=$(mktemp -d)
   as_pg=()
+  stop_pg() { [ -d "$pgtmp/data" ] && "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgtmp/data" -m fast -w stop >/dev/null 2>&1; rm -rf "$pgtmp"; }
+  cleanups+=(stop_pg)
   if [ "$(id -u)" -eq 0 ]; then chown postgres "$pgtmp"; as_pg=(runuser -u postgres --); fi
   pgport=$(free_port 15432)
   "${as_pg[@]}" "$pgbin/initdb" -D "$pgtmp/data" -A trust -U kefu -E UTF8 --locale=C --no-sync >"$pgtmp/initdb.log" 2>&1 \
     || { cat "$pgtmp/initdb.log" >&2; echo "initdb failed" >&2; exit 1; }
-  stop_pg() { "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgtmp/data" -m fast -w stop >/dev/null 2>&1; rm -rf "$pgtmp"; }
-  cleanups+=(stop_pg)
   "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgtmp/data" -l "$pgtmp/log" -w \
     -o "-p $pgport -k $pgtmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null \
     || { cat "$pgtmp/log" >&2; echo "postgres did not start" >&2; exit 1; }
