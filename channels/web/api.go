@@ -234,7 +234,7 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outs, err := a.accept(r.Context(), t, a.clientAddr(r), in)
-	if !errors.Is(err, ErrNoVisitor) {
+	if revocationChecked(err) {
 		a.refreshHeader(w, t)
 	}
 	if errors.Is(err, bot.ErrInFlight) {
@@ -266,6 +266,14 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 // refreshHeader gives the client a fresh token when its own is due.
+// revocationChecked tells whether accept got as far as the limit script,
+// which refuses a revoked visitor before anything else: only then may a
+// fresh token go out. A message refused earlier (empty, too long,
+// malformed) or a Redis failure says nothing about revocation.
+func revocationChecked(err error) bool {
+	return err == nil || errors.Is(err, bot.ErrDuplicate) || errors.Is(err, bot.ErrInFlight) || errors.Is(err, ErrRateLimited)
+}
+
 func (a *Adapter) refreshHeader(w http.ResponseWriter, t token) {
 	if nt := a.refreshed(t); nt != "" {
 		w.Header().Set(tokenHeader, nt)

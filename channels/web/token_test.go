@@ -108,6 +108,11 @@ func TestRevoke(t *testing.T) {
 	if code != 401 || out["error"] != "no_visitor" || h.Get(tokenHeader) != "" {
 		t.Errorf("revoked: %d %v, refreshed %q", code, out, h.Get(tokenHeader))
 	}
+	// A message refused before the revocation check (empty) must not hand
+	// the revoked visitor a fresh token either.
+	if _, _, h := c.say(1, "", tok, "c", map[string]any{"text": ""}); h.Get(tokenHeader) != "" {
+		t.Errorf("an empty message refreshed a revoked token: %q", h.Get(tokenHeader))
+	}
 	if code, _, _ := c.call(0, "GET", "/api/messages", "", tok, nil); code != 401 {
 		t.Errorf("revoked reads the transcript: %d", code)
 	}
@@ -154,6 +159,9 @@ func TestV1Tokens(t *testing.T) {
 	}
 	if _, _, u := c.session(0, "", signV1(c.inst[0].signingSecret(), rid)); u == rid {
 		t.Error("a revoked v1 visitor was exchanged")
+	}
+	if ttl := c.rdb.PTTL(context.Background(), c.inst[0].revokedKey(rid)).Val(); ttl < until.Sub(c.clock.Now()) {
+		t.Errorf("revocation mark ttl %v ends before v1 tokens do (%v): the revoked v1 visitor would come back", ttl, until.Sub(c.clock.Now()))
 	}
 	c.clock.Advance(until.Sub(c.clock.Now()))
 	if _, _, u := c.session(0, "", v1); u == id {

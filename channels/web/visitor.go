@@ -136,12 +136,16 @@ func (a *Adapter) tokenRefresh() time.Duration {
 // Revoke refuses every token of a visitor issued until now, on every
 // instance, and closes the visitor's open sockets: the customer's page
 // starts a new visitor (the conversation stays in Redis for the agents). The
-// mark lives as long as a token does: any token it refuses has expired by
-// then.
+// mark lives as long as a token does (and until Config.V1Until): any token
+// it refuses has expired by then.
 func (a *Adapter) Revoke(ctx context.Context, visitor string) error {
 	// +1 ms: a token issued in this very second is refused too.
-	nb := a.now().UnixMilli() + 1
-	if err := a.rdb.Set(ctx, a.revokedKey(visitor), nb, a.tokenTTL()+clockSkew).Err(); err != nil {
+	now := a.now()
+	nb := now.UnixMilli() + 1
+	// Until the last old-format token (no issue time) can still be
+	// exchanged, the mark must outlive that day too.
+	ttl := max(a.tokenTTL(), a.cfg.V1Until.Sub(now)) + clockSkew
+	if err := a.rdb.Set(ctx, a.revokedKey(visitor), nb, ttl).Err(); err != nil {
 		return fmt.Errorf("revoke %s: %w", visitor, err)
 	}
 	if err := a.rdb.Publish(ctx, a.pushChannel(visitor), pushRevoked).Err(); err != nil {
