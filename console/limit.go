@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/internal/realip"
 )
 
 // The sign-in limit counts failures only, in Redis so that every instance
@@ -32,6 +34,7 @@ var (
 // exclude "|").
 func (c *Console) signInKeys(id, ip string) []string {
 	p := c.cfg.KeyPrefix + "signin:"
+	ip = realip.Key(ip) // an IPv6 client picks any address of its /64
 	keys := []string{p + "ip:" + ip}
 	if validAgentID(id) {
 		keys = append(keys, p+"pair:"+id+"|"+ip)

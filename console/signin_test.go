@@ -229,6 +229,16 @@ func TestSignInTrustedProxy(t *testing.T) {
 	})
 }
 
+// An IPv6 client picks any address of its /64 at will: its guesses count
+// as one address (and pair), whatever the last 64 bits say.
+func TestSignInIPv6Subnet(t *testing.T) {
+	e := MustEnvDeps(t, func(c *Config) { c.SignInFailures = 2 }, trustProxies(t, "127.0.0.1/32"))
+	e.expect(t, "guess", wrong401, "alice", "guess", "2001:db8:1:2::1")
+	e.expect(t, "guess", wrong401, "alice", "guess", "2001:db8:1:2::2")
+	e.expect(t, "another address of the /64", locked429("60"), "alice", testPassword, "2001:db8:1:2::3")
+	e.expect(t, "another /64", ok200, "alice", testPassword, "2001:db8:1:3::1")
+}
+
 // A burst of concurrent guesses gets no more than the limit checked: Redis
 // counts failures one at a time, and those that meet the lock placed by the
 // earlier ones are refused uncounted (so the back-off does not run away

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/internal/realip"
 )
 
 //go:embed static
@@ -169,7 +170,7 @@ func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		addr := a.clientAddr(r)
 		t = token{id: newVisitorID()}
-		if b, on := perPeriod(a.sessAddrKey(addrKey(addr)), a.cfg.Limits.SessionsPerMinutePerAddr, time.Minute); on {
+		if b, on := perPeriod(a.sessAddrKey(realip.Key(addr)), a.cfg.Limits.SessionsPerMinutePerAddr, time.Minute); on {
 			if err := a.take(r.Context(), t.id, time.Time{}, b); err != nil {
 				if !errors.Is(err, ErrRateLimited) {
 					a.log.Error("session", "err", err)

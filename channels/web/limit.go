@@ -5,13 +5,13 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/internal/realip"
 )
 
 // Limits are the channel's limits per visitor and per client address,
@@ -87,22 +87,6 @@ func (a *Adapter) wsUserKey(user string) string   { return a.prefix + "web:ws:v:
 func (a *Adapter) wsAddrKey(addr string) string   { return a.prefix + "web:ws:a:" + addr }
 func (a *Adapter) secretKey() string              { return a.prefix + "web:secret" }
 
-// addrKey is the part of a client address its limits are counted under: an
-// IPv4 address, or an IPv6 address's /64 (one subscriber's network: a
-// client picks any address in it at will).
-func addrKey(addr string) string {
-	ip := net.ParseIP(addr)
-	switch {
-	case ip == nil:
-		if len(addr) > 64 {
-			addr = addr[:64]
-		}
-		return addr
-	case ip.To4() != nil:
-		return ip.To4().String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
 
 // errRevoked reports a token issued before its visitor was revoked; it is
 // ErrNoVisitor.
@@ -148,7 +132,7 @@ func (a *Adapter) messageBuckets(user, addr string) []bucket {
 		bs = append(bs, b)
 	}
 	if addr != "" {
-		if b, ok := perSecond(a.msgAddrKey(addrKey(addr)), l.MessagesPerSecondPerAddr, l.MessageBurstPerAddr); ok {
+		if b, ok := perSecond(a.msgAddrKey(realip.Key(addr)), l.MessagesPerSecondPerAddr, l.MessageBurstPerAddr); ok {
 			bs = append(bs, b)
 		}
 	}
@@ -173,7 +157,7 @@ func (a *Adapter) openSocket(ctx context.Context, c *client) error {
 	if l.WSPerVisitor <= 0 && l.WSPerAddr <= 0 {
 		return nil
 	}
-	n, err := socketOpenScript.Run(ctx, a.rdb, []string{a.wsUserKey(c.user), a.wsAddrKey(addrKey(c.addr))},
+	n, err := socketOpenScript.Run(ctx, a.rdb, []string{a.wsUserKey(c.user), a.wsAddrKey(realip.Key(c.addr))},
 		a.now().UnixMilli(), socketLease.Milliseconds(), c.id, l.WSPerVisitor, l.WSPerAddr).Int64()
 	if err != nil {
 		return fmt.Errorf("socket open: %w", err)
@@ -192,7 +176,7 @@ func (a *Adapter) renewSocket(ctx context.Context, c *client) error {
 	}
 	until := float64(a.now().Add(socketLease).UnixMilli())
 	_, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range []string{a.wsUserKey(c.user), a.wsAddrKey(addrKey(c.addr))} {
+		for _, k := range []string{a.wsUserKey(c.user), a.wsAddrKey(realip.Key(c.addr))} {
 			p.ZAdd(ctx, k, redis.Z{Score: until, Member: c.id})
 			p.PExpire(ctx, k, socketLease)
 		}
@@ -211,7 +195,7 @@ func (a *Adapter) closeSocket(ctx context.Context, c *client) {
 	}
 	_, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, a.wsUserKey(c.user), c.id)
-		p.ZRem(ctx, a.wsAddrKey(addrKey(c.addr)), c.id)
+		p.ZRem(ctx, a.wsAddrKey(realip.Key(c.addr)), c.id)
 		return nil
 	})
 	if err != nil {
@@ -227,7 +211,7 @@ func (a *Adapter) HandoffAllowed(ctx context.Context, m bot.Message) (bool, erro
 	if m.Channel != Name || m.Addr == "" {
 		return true, nil
 	}
-	b, on := perPeriod(a.handAddrKey(addrKey(m.Addr)), a.cfg.Limits.HandoffsPerHourPerAddr, time.Hour)
+	b, on := perPeriod(a.handAddrKey(realip.Key(m.Addr)), a.cfg.Limits.HandoffsPerHourPerAddr, time.Hour)
 	if !on {
 		return true, nil
 	}

@@ -40,21 +40,6 @@ func TestVisitorToken(t *testing.T) {
 	}
 }
 
-func TestAddrKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"203.0.113.7":            "203.0.113.7",
-		"::ffff:203.0.113.7":     "203.0.113.7",
-		"2001:db8:1:2:aaaa::1":   "2001:db8:1:2::/64",
-		"2001:db8:1:2:bbbb::999": "2001:db8:1:2::/64", // same subscriber network
-		"2001:db8:1:3::1":        "2001:db8:1:3::/64",
-		"not-an-ip":              "not-an-ip",
-	} {
-		if got := addrKey(in); got != want {
-			t.Errorf("addrKey(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestValidStreamID(t *testing.T) {
 	for s, want := range map[string]bool{"1700000000000-0": true, "1-2": true, "": false, "abc": false, "1-x": false, "-1": false, "1700000000000": false} {
 		if validStreamID(s) != want {

@@ -83,3 +83,20 @@ func peer(r *http.Request) string {
 	}
 	return h
 }
+
+// Key is the part of a client address that limits per address count: an
+// IPv4 address, or an IPv6 address's /64 (one subscriber's network: a
+// client picks any address in it at will).
+func Key(addr string) string {
+	ip := net.ParseIP(addr)
+	switch {
+	case ip == nil:
+		if len(addr) > 64 {
+			addr = addr[:64]
+		}
+		return addr
+	case ip.To4() != nil:
+		return ip.To4().String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}

@@ -51,3 +51,18 @@ func TestNewRejectsGarbage(t *testing.T) {
 		}
 	}
 }
+
+func TestKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":            "203.0.113.7",
+		"::ffff:203.0.113.7":     "203.0.113.7",
+		"2001:db8:1:2:aaaa::1":   "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::999": "2001:db8:1:2::/64", // same subscriber network
+		"2001:db8:1:3::1":        "2001:db8:1:3::/64",
+		"not-an-ip":              "not-an-ip",
+	} {
+		if got := Key(in); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
