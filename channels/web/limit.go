@@ -87,7 +87,6 @@ func (a *Adapter) wsUserKey(user string) string   { return a.prefix + "web:ws:v:
 func (a *Adapter) wsAddrKey(addr string) string   { return a.prefix + "web:ws:a:" + addr }
 func (a *Adapter) secretKey() string              { return a.prefix + "web:secret" }
 
-
 // errRevoked reports a token issued before its visitor was revoked; it is
 // ErrNoVisitor.
 var errRevoked = fmt.Errorf("%w: revoked", ErrNoVisitor)
