@@ -38,19 +38,23 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // verifyURL answers the echostr check WeChat makes when the server URL is
 // saved. Official accounts send echostr in the clear, in safe mode too. The
-// check carries a current timestamp like every request; its nonce is not
-// remembered (answering it twice gives nothing away).
+// check carries a current timestamp like every request, and its (timestamp,
+// nonce) pair is claimed like a message's: the same signature on a POST (a
+// URL read from an access log) would otherwise carry any plaintext message.
 func (a *Adapter) verifyURL(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	echo := q.Get("echostr")
 	err := ErrSignature
 	if a.signed(q) {
 		err = a.fresh(q)
+	}
+	if err == nil && echo != "" {
+		_, err = a.claimNonce(r.Context(), q, []byte("echostr:"+echo))
 	}
 	if err != nil {
 		a.refuse(w, r, "wechat echostr check", err)
 		return
 	}
-	echo := q.Get("echostr")
 	if echo == "" {
 		http.Error(w, "missing echostr", http.StatusBadRequest)
 		return

@@ -114,6 +114,37 @@ func TestForgedBodyRefused(t *testing.T) {
 	}
 }
 
+// TestEchostrURLCarriesNoMessage: the echostr check is signed like a
+// message (token, timestamp, nonce); a POST under a captured echostr URL
+// (access logs keep GET queries) is refused like any other reuse, on every
+// instance.
+func TestEchostrURLCarriesNoMessage(t *testing.T) {
+	rdb, prefix := mustRedis(t)
+	h := &recordingHandler{}
+	cred := testCred
+	cred.AESKey = ""
+	a := mustAdapterFor(t, Config{Mode: ModePlain}, cred, h, rdb, prefix)
+	b := mustAdapterFor(t, Config{Mode: ModePlain}, cred, h, rdb, prefix)
+	q := signedQuery(time.Now())
+	q.Set("echostr", "e-check")
+	resp, err := http.Get(a.srv.URL + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("echostr check: %d", resp.StatusCode)
+	}
+	q.Del("echostr")
+	forged := []byte(textXML("oUser_victim", nextMsgID(), "投诉"))
+	if st, _ := rawPost(t, b.srv.URL, q.Encode(), forged); st != http.StatusForbidden {
+		t.Errorf("message under the echostr check's signature: %d, want 403", st)
+	}
+	if got := h.got(); len(got) != 0 {
+		t.Errorf("the engine saw %+v", got)
+	}
+}
+
 // TestRetrySameNonce: WeChat's retries repeat the first try's query and body
 // (same timestamp, nonce and signature). The first try fails (500), the
 // retry on another instance, byte for byte the same request, is answered;
@@ -211,6 +242,11 @@ func TestTimestampWindow(t *testing.T) {
 			}
 			before := len(h.got())
 			st, _ := rawPost(t, tc.a.srv.URL, q.Encode(), []byte(textXML("oUser_ts", nextMsgID(), "hi")))
+			// The echostr check under a nonce of its own: a pair carries
+			// one request (TestEchostrURLCarriesNoMessage).
+			nonce = fmt.Sprint(nonceSeq.Add(1))
+			q.Set("nonce", nonce)
+			q.Set("signature", sign(testCred.Token, strings.TrimPrefix(tc.ts, "-"), nonce))
 			q.Set("echostr", "e"+nonce)
 			resp, err := http.Get(tc.a.srv.URL + "?" + q.Encode())
 			if err != nil {
