@@ -1,11 +1,16 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
@@ -137,4 +142,72 @@ func cmdKey(c string) (name, key string) {
 		key = strings.Trim(f[1], `"`)
 	}
 	return name, key
+}
+
+// blockFirstXRange holds the first XRANGE until release is closed, then
+// fails it as a read cut off by its page going away would.
+type blockFirstXRange struct {
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (h *blockFirstXRange) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *blockFirstXRange) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *blockFirstXRange) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		first := false
+		if strings.EqualFold(cmd.Name(), "xrange") {
+			h.once.Do(func() { first = true })
+		}
+		if first {
+			close(h.entered)
+			<-h.release
+			return context.Canceled
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// TestGroupReadFailureNotShared: when the stream that makes a shared read
+// fails (its page went away mid-read), the streams waiting on that read
+// read for themselves instead of ending with its error.
+func TestGroupReadFailureNotShared(t *testing.T) {
+	rdb := testkit.Redis(t, 0)
+	prefix := testkit.PrefixOn(t, rdb)
+	stream := prefix + "shared-test"
+	if err := rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, Values: map[string]any{"type": "enqueued", "conv": "c1"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	hook := &blockFirstXRange{entered: make(chan struct{}), release: make(chan struct{})}
+	hooked := redis.NewClient(rdb.Options())
+	t.Cleanup(func() { hooked.Close() })
+	hooked.AddHook(hook)
+	q, err := handoff.New(hooked, handoff.Config{Prefix: prefix, Groups: []string{"pre_sales"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g groupReads
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := g.read(context.Background(), q, stream, "0", time.Minute)
+		firstErr <- err
+	}()
+	<-hook.entered // the first read holds the shared entry
+	second := make(chan error, 1)
+	var got []sharedEvent
+	go func() {
+		var err error
+		got, err = g.read(context.Background(), q, stream, "0", time.Minute)
+		second <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the second stream wait on the entry
+	close(hook.release)
+	if err := <-firstErr; err == nil {
+		t.Fatal("the first read did not fail")
+	}
+	if err := <-second; err != nil || len(got) != 1 {
+		t.Fatalf("a waiting stream got %d events, %v: the first stream's failure was shared", len(got), err)
+	}
 }

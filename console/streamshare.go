@@ -27,12 +27,11 @@ type groupRead struct {
 	// being made). Read without mu, by the lookup.
 	until atomic.Int64
 	mu    sync.Mutex // held while reading; guards what follows
-	done  bool
+	done  bool       // a read succeeded: evs are shared
 	evs   []sharedEvent
-	err   error
 }
 
-// stale reports whether the read is made and too old to share.
+// stale reports whether the read is made and too old to share, or failed.
 func (r *groupRead) stale(now time.Time) bool {
 	u := r.until.Load()
 	return u != 0 && now.UnixNano() >= u
@@ -71,17 +70,19 @@ func (g *groupReads) read(ctx context.Context, q *handoff.Queue, stream, after s
 	defer r.mu.Unlock()
 	if !r.done {
 		evs, err := q.Events(ctx, stream, after, 100, 0)
-		r.done, r.err = true, err
+		if err != nil {
+			// Not shared: the error may be this stream's own (its page went
+			// away mid-read); a stream waiting here reads for itself.
+			r.until.Store(1)
+			return nil, err
+		}
+		r.done = true
 		for _, e := range evs {
 			b, _ := json.Marshal(eventJSON{Stream: "group", ID: e.ID, Type: e.Type, Conv: e.Conv, Group: e.Group,
 				Agent: e.Agent, Epoch: e.Epoch, At: timePtr(e.At), Fields: e.Fields})
 			r.evs = append(r.evs, sharedEvent{ev: e, data: b})
 		}
-		until := time.Now().Add(shareFor).UnixNano()
-		if err != nil {
-			until = 1 // never shared
-		}
-		r.until.Store(until)
+		r.until.Store(time.Now().Add(shareFor).UnixNano())
 	}
-	return r.evs, r.err
+	return r.evs, nil
 }
