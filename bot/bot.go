@@ -24,8 +24,9 @@ type Message struct {
 	Lang    string    // a language hint from the channel (Telegram language_code), optional
 	At      time.Time // when the channel received it
 	// Addr is the client's network address (web only), for the limits per
-	// address (Engine.HandoffAllowed). Never stored.
-	Addr string
+	// address (Engine.HandoffAllowed). Never stored (a message the recoverer
+	// takes over has none: its hand-off is not limited by address).
+	Addr string `json:"-"`
 }
 
 // Inbound message kinds. A channel maps its own events onto these.

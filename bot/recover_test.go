@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/kefu-dev/kefu/internal/testkit"
@@ -215,5 +217,56 @@ func TestRecovererStartClose(t *testing.T) {
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// failOneHGet lets a pipeline run, then marks its first HGET failed, as a
+// read that did not come back would be.
+type failOneHGet struct{}
+
+func (failOneHGet) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (failOneHGet) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (failOneHGet) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, c := range cmds {
+			if c.Name() == "hget" && c.Err() == nil {
+				c.SetErr(testkit.ErrInjected)
+				break
+			}
+		}
+		return err
+	}
+}
+
+// TestOrphansKeepUnreadMessages: a pending message whose marker could not be
+// read this tick stays in the in-flight set (before, any failed read took
+// it out, and no recoverer would ever answer it); a message whose marker is
+// gone leaves it. The client's address is not kept on the marker.
+func TestOrphansKeepUnreadMessages(t *testing.T) {
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
+	lease := 10 * time.Second
+	e, _ := mustEngine(t, WithClock(clk.Now), WithLease(lease))
+	ctx := context.Background()
+	for _, id := range []string{"m1", "m2"} {
+		if _, err := e.Store.Claim(ctx, Message{Channel: "web", User: "u1", ID: id, Text: "你好", Addr: "203.0.113.9"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if raw, _ := e.Store.rdb.HGet(ctx, e.Store.markerKey(inflightMember("web", "m1")), "msg").Result(); raw == "" || strings.Contains(raw, "203.0.113.9") {
+		t.Errorf("the marker keeps %q: the address must not be stored", raw)
+	}
+	e.Store.rdb.Del(ctx, e.Store.markerKey(inflightMember("web", "m2"))) // m2's marker expired
+	clk.Advance(lease)
+	hooked := redis.NewClient(e.Store.rdb.(*redis.Client).Options())
+	t.Cleanup(func() { hooked.Close() })
+	hooked.AddHook(failOneHGet{})
+	s := NewStore(hooked, e.Store.prefix, WithClock(clk.Now), WithLease(lease))
+	if _, err := s.orphans(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	left, err := e.Store.rdb.ZRange(ctx, e.Store.inflightKey(), 0, -1).Result()
+	if err != nil || len(left) != 1 || left[0] != inflightMember("web", "m1") {
+		t.Fatalf("in flight after a tick whose read of m1 failed: %v %v, want m1 only", left, err)
 	}
 }

@@ -520,9 +520,18 @@ func (s *Store) orphans(ctx context.Context, n int) ([]Message, error) {
 	var ms []Message
 	var stale []any
 	for i, c := range cmds {
-		var m Message
-		if b, err := c.Bytes(); err != nil || json.Unmarshal(b, &m) != nil || m.ID == "" {
+		b, err := c.Bytes()
+		switch {
+		case errors.Is(err, redis.Nil), err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE"):
+			// The marker is gone, or is one written before claims existed.
 			stale = append(stale, members[i])
+			continue
+		case err != nil:
+			continue // a failed read says nothing: the next tick tries again
+		}
+		var m Message
+		if json.Unmarshal(b, &m) != nil || m.ID == "" {
+			stale = append(stale, members[i]) // unreadable: nothing to hand again
 			continue
 		}
 		ms = append(ms, m)
