@@ -232,13 +232,19 @@ func TestTextTooLong(t *testing.T) {
 	}
 	const uid, enUID = 777011, 777012
 	huge := strings.Repeat("长", 200000)
-	h.mustPost(textUpdate(uid, 1, huge, ""))
+	hugeUpdate := textUpdate(uid, 1, huge, "")
+	h.mustPost(hugeUpdate)
 	if tx := h.transcript(fmt.Sprint(uid)); len(tx) != 0 {
 		t.Errorf("a 200,000-character text was stored: %d entries", len(tx))
 	}
 	s := h.sentTo(uid)
 	if len(s) != 1 || s[0].Params["text"] != DefaultTexts()["zh"].TooLong {
 		t.Fatalf("customer not told: %+v", s)
+	}
+	// Telegram redelivers the update: the customer is not told twice.
+	h.mustPost(hugeUpdate)
+	if s := h.sentTo(uid); len(s) != 1 {
+		t.Errorf("redelivered too-long update: %d messages sent, want the first notice only", len(s))
 	}
 	logs := h.logs.String()
 	if !strings.Contains(logs, "telegram text too long") || !strings.Contains(logs, "user=777011") ||

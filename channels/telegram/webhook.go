@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-telegram/bot/models"
@@ -67,6 +69,10 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// tooLongTTL: how long a refused too-long text is remembered, so that
+// Telegram's redelivery of its update does not tell the customer twice.
+const tooLongTTL = 24 * time.Hour
+
 // process handles one update, from the webhook or the polling loop. It
 // returns an error only when the update could not be stored: the caller
 // must not acknowledge it. Replies are queued, not awaited.
@@ -103,7 +109,14 @@ func (a *Adapter) process(ctx context.Context, u *models.Update) error {
 		// Not stored: the customer is asked to split it, the operator sees
 		// who and how long (never the text).
 		log.Info("telegram text too long, not stored", "chars", n, "max", a.cfg.MaxMessageLen)
-		a.tooLong(act)
+		// Told once: a redelivery of the update is not told again.
+		first, err := a.rdb.SetNX(hctx, a.key("toolong:"+act.msg.ID), 1, tooLongTTL).Result()
+		if err != nil {
+			return fmt.Errorf("telegram: remember a refused text: %w", err)
+		}
+		if first {
+			a.tooLong(act)
+		}
 		return nil
 	}
 	outs, err := a.h.Handle(hctx, act.msg)
