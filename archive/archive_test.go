@@ -562,6 +562,10 @@ func TestWriteOutcomes(t *testing.T) {
 			ev("3-2", "left", Closed, map[string]string{"by": "system"}),
 			ev("4-1", "said", Closed, map[string]string{FieldOutcome: "spam"}),
 			ev("5-1", "open", CustomerMessage, map[string]string{FieldText: "hi"}),
+			// Archived out of order (several archivers): the close before
+			// the claim it follows.
+			ev("6-2", "late", Closed, nil),
+			ev("6-1", "late", Claimed, map[string]string{FieldAgent: "bob"}),
 		}
 		if err := db.Write(ctx, batch); err != nil {
 			t.Fatal(err)
@@ -577,7 +581,8 @@ func TestWriteOutcomes(t *testing.T) {
 				t.Errorf("%s: ended %v", r.Conv, r.Ended)
 			}
 		}
-		want := map[string]string{"bot": OutcomeBot, "agent": OutcomeAgent, "left": OutcomeAbandoned, "said": "spam", "open": ""}
+		want := map[string]string{"bot": OutcomeBot, "agent": OutcomeAgent, "left": OutcomeAbandoned, "said": "spam", "open": "",
+			"late": OutcomeAgent}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("outcomes (-want +got):\n%s", diff)
 		}

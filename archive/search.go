@@ -125,7 +125,7 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		snippet = `(SELECT h.text FROM hits h WHERE h.conv = c.id ORDER BY h.at DESC LIMIT 1)`
 	}
 	args := append([]any(nil), b.args...)
-	page := prefix + ` SELECT c.id, c.customer, c.channel, c.started, c.ended, c.agent, c.rating, c.outcome, COALESCE(` + snippet + `, '')` +
+	page := prefix + ` SELECT c.id, c.customer, c.channel, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL + `, COALESCE(` + snippet + `, '')` +
 		where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + b.arg(limit) + ` OFFSET ` + b.arg(offset)
 	args = append(args, limit, offset)
 	rows, err := tx.QueryContext(ctx, page, args...)
@@ -283,3 +283,9 @@ func (d *DB) Show(ctx context.Context, conv string) (Transcript, error) {
 	}
 	return t, nil
 }
+
+// outcomeSQL is a conversation's outcome: the one its close or abandonment
+// named, else, once ended, agent when an agent took part and bot otherwise.
+// Derived when read, so that the events' archiving order does not matter.
+var outcomeSQL = `CASE WHEN c.outcome <> '' THEN c.outcome WHEN c.ended IS NULL THEN '' ` +
+	`WHEN c.agent <> '' THEN '` + OutcomeAgent + `' ELSE '` + OutcomeBot + `' END`

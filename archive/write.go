@@ -171,13 +171,15 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) error {
 	case Claimed:
 		return exec(`UPDATE conversations SET agent = ? WHERE id = ?`, f(FieldAgent), e.Conv)
 	case Closed:
-		outcome := f(FieldOutcome)
-		return exec(`UPDATE conversations SET ended = ?,
-			outcome = CASE WHEN ? <> '' THEN ? WHEN outcome = ? THEN outcome WHEN agent <> '' THEN ? ELSE ? END
-			WHERE id = ?`,
-			at, outcome, outcome, OutcomeAbandoned, OutcomeAgent, OutcomeBot, e.Conv)
+		// Only an outcome the event names is stored; bot or agent is
+		// derived when read (outcomeSQL), so a claim archived after the
+		// close still counts.
+		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END,
+			outcome = CASE WHEN outcome = ? THEN outcome ELSE ? END WHERE id = ?`,
+			at, at, OutcomeAbandoned, f(FieldOutcome), e.Conv)
 	case Abandoned:
-		return exec(`UPDATE conversations SET ended = ?, outcome = ? WHERE id = ?`, at, OutcomeAbandoned, e.Conv)
+		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END,
+			outcome = ? WHERE id = ?`, at, at, OutcomeAbandoned, e.Conv)
 	case Rated:
 		score, _ := strconv.Atoi(f(FieldScore)) // checked before the transaction
 		return exec(`UPDATE conversations SET rating = ? WHERE id = ?`, score, e.Conv)
