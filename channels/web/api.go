@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -118,10 +117,7 @@ func (t token) issued() time.Time {
 
 // clientAddr is the address a request's limits are counted under.
 func (a *Adapter) clientAddr(r *http.Request) string {
-	peer, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		peer = r.RemoteAddr
-	}
+	peer := (*realip.Resolver)(nil).ClientIP(r) // the connection's peer
 	addr := peer
 	if a.cfg.ClientIP != nil {
 		addr = a.cfg.ClientIP(r)
