@@ -47,14 +47,9 @@ func cmdEvalCases(args []string, out io.Writer) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("eval cases: give one FILE.tsv (lines text<TAB>expected)")
 	}
-	f, err := os.Open(pos[0])
+	cases, err := readCases(pos[0])
 	if err != nil {
-		return err
-	}
-	cases, err := intents.ReadCases(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("eval cases %s: %w", pos[0], err)
+		return fmt.Errorf("eval cases: %w", err)
 	}
 	m, err := c.matcher()
 	if err != nil {
@@ -120,6 +115,20 @@ func cmdEvalCases(args []string, out io.Writer) error {
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// readCases reads a labelled cases file (text<TAB>expected).
+func readCases(path string) ([]intents.Case, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cases, err := intents.ReadCases(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cases, nil
+}
 
 // readPairs reads a sentence-pair CSV file.
 func readPairs(path string) ([][2]string, []bool, error) {
@@ -215,14 +224,8 @@ func cmdEvalFit(args []string, out io.Writer) error {
 	}
 	var cases []intents.Case
 	if *casesFile != "" {
-		fh, err := os.Open(*casesFile)
-		if err != nil {
-			return err
-		}
-		cases, err = intents.ReadCases(fh)
-		fh.Close()
-		if err != nil {
-			return fmt.Errorf("eval fit confidence %s: %w", *casesFile, err)
+		if cases, err = readCases(*casesFile); err != nil {
+			return fmt.Errorf("eval fit confidence: %w", err)
 		}
 	}
 	firsts := make([]string, len(pairs))
@@ -267,14 +270,9 @@ func cmdEvalThresholds(args []string, out io.Writer) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("eval thresholds: give one FILE.tsv (lines text<TAB>expected)")
 	}
-	fh, err := os.Open(pos[0])
+	cases, err := readCases(pos[0])
 	if err != nil {
-		return err
-	}
-	cases, err := intents.ReadCases(fh)
-	fh.Close()
-	if err != nil {
-		return fmt.Errorf("eval thresholds %s: %w", pos[0], err)
+		return fmt.Errorf("eval thresholds: %w", err)
 	}
 	if len(cases) == 0 {
 		return fmt.Errorf("eval thresholds %s: no cases", pos[0])
