@@ -34,22 +34,11 @@ func FitSimilarity(tok Tokenizer, lx *Lexicon, pairs [][2]string, labels []bool)
 	if len(pairs) < 2 || len(pairs) != len(labels) || !slices.Contains(labels, true) || !slices.Contains(labels, false) {
 		return SimilarityFit{}, ErrFitData
 	}
-	syn := newSynonymMap(builtinSynonyms)
-	st := newStats()
-	toks := make([][2][]string, len(pairs))
-	for i, p := range pairs {
-		for j := range 2 {
-			toks[i][j] = analyze(p[j], tok, syn).Tokens
-			st.observe(toks[i][j])
-		}
-	}
-	st.freeze(lx)
 	X := make([][]float64, len(pairs))
-	for i := range pairs {
-		a, b := makeDoc(toks[i][0], st, lx), makeDoc(toks[i][1], st, lx)
-		x, _ := simFeatures(&a, &b)
+	pairDocs(tok, lx, pairs, func(i int, a, b *doc) {
+		x, _ := simFeatures(a, b)
 		X[i] = x[:]
-	}
+	})
 	subset := func(idx []int) ([][]float64, []bool) {
 		var xs [][]float64
 		var ls []bool

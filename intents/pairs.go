@@ -47,22 +47,28 @@ func ReadPairs(r io.Reader) ([][2]string, []bool, error) {
 // taken from all the sentences given (as the matcher takes them from the
 // FAQ's questions).
 func PairScores(tok Tokenizer, lx *Lexicon, pairs [][2]string) []float64 {
+	out := make([]float64, len(pairs))
+	pairDocs(tok, lx, pairs, func(i int, a, b *doc) { out[i] = similarity(a, b) })
+	return out
+}
+
+// pairDocs makes the two documents of each pair as the matcher would, with
+// document frequencies from all the sentences given, and hands them to each.
+func pairDocs(tok Tokenizer, lx *Lexicon, pairs [][2]string, each func(i int, a, b *doc)) {
 	syn := newSynonymMap(builtinSynonyms)
 	toks := make([][2][]string, len(pairs))
 	st := newStats()
 	for i, p := range pairs {
-		for j := 0; j < 2; j++ {
+		for j := range 2 {
 			toks[i][j] = analyze(p[j], tok, syn).Tokens
-			st.observe((toks[i][j]))
+			st.observe(toks[i][j])
 		}
 	}
 	st.freeze(lx)
-	out := make([]float64, len(pairs))
 	for i := range pairs {
 		a, b := makeDoc(toks[i][0], st, lx), makeDoc(toks[i][1], st, lx)
-		out[i] = similarity(&a, &b)
+		each(i, &a, &b)
 	}
-	return out
 }
 
 // BestThreshold returns the threshold that maximises accuracy when a score at
