@@ -48,7 +48,7 @@ const noticeFiguresAge = time.Second
 // figures read that recently.
 func (q *Queue) position(ctx context.Context, cid string, maxAge time.Duration) (Position, string, error) {
 	v, err := q.run(ctx, "position", []string{q.convKey(cid), q.leasesKey()},
-		q.cfg.Prefix, cid, q.ms(q.now().Add(-q.cfg.Presence)), maxAge.Milliseconds())
+		q.cfg.Prefix, cid, q.ms(q.now().Add(-q.cfg.Presence)), maxAge.Milliseconds(), fieldNotice, agentOnline)
 	if err != nil {
 		return Position{}, "", wrap("position", cid, err)
 	}
@@ -104,7 +104,7 @@ func (q *Queue) Notice(ctx context.Context, cid string) (Position, bool, error) 
 	if b == told {
 		return p, false, nil
 	}
-	v, err := q.run(ctx, "notice", []string{q.convKey(cid)}, b)
+	v, err := q.run(ctx, "notice", []string{q.convKey(cid)}, b, fieldNotice)
 	if err != nil {
 		return p, false, wrap("notice", cid, err)
 	}

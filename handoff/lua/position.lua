@@ -12,11 +12,12 @@
 --         not read every online agent once per hand-off. Figures that
 --         found nobody online are not reused: an agent who has just signed
 --         in is seen at once (the customer is not told nobody is there).
+-- ARGV[5] the told-bucket field  ARGV[6] the agent status that counts as online
 -- Reply: {state ("waiting", "held" or "none"), group, rank (0-based, -1 when not waiting),
 --         online agents, slots (their max chats), busy (chats they hold),
 --         handled sum (ms), handled count, last notice bucket, urgent (0|1)}
 local p, cid = ARGV[1], ARGV[2]
-local h = redis.call('HMGET', KEYS[1], 'group', 'notice', 'prio')
+local h = redis.call('HMGET', KEYS[1], 'group', ARGV[5], 'prio')
 local g = h[1] or ''
 local state, rank = 'none', -1
 local r = g ~= '' and redis.call('ZRANK', p .. 'wait:' .. g, cid)
@@ -38,7 +39,7 @@ end
 if g ~= '' and not cached then
   for _, aid in ipairs(redis.call('ZRANGEBYSCORE', p .. 'group:' .. g .. ':online', '(' .. ARGV[3], '+inf')) do
     local a = redis.call('HMGET', p .. 'agent:' .. aid, 'max', 'status')
-    if a[2] == 'online' then
+    if a[2] == ARGV[6] then
       local m = tonumber(a[1] or 0)
       online, slots = online + 1, slots + m
       busy = busy + math.min(m, redis.call('SCARD', p .. 'agent:' .. aid .. ':convs'))
