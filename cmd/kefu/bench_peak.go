@@ -239,10 +239,15 @@ func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {
 		calib, n, float64(alone)/float64(calib))
 	printTop(out, c0, c1, calib, "  ")
 
-	// Agents sign in and open their event streams; the housekeeping runs.
+	// Agents sign in and open their event streams; the housekeeping runs
+	// (the reaper and the recoverer, as in every instance).
 	if err := s.reaper.Start(ctx); err != nil {
 		return err
 	}
+	if err := s.recoverer.Start(ctx); err != nil {
+		return err
+	}
+	defer s.recoverer.Close()
 	actx, stopAgents := context.WithCancel(ctx)
 	defer stopAgents()
 	freed := make(chan string, 4096) // conversations closed by agents: those customers may queue again
