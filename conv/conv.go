@@ -77,6 +77,34 @@ const (
 	FieldClosedMs = "closed_ms"
 )
 
+// Hash fields of conv:<thread> that only handoff writes: its queue's
+// bookkeeping on the conversation (others may read them).
+const (
+	FieldCategory      = "category"       // the intent's category that picked the group
+	FieldPrio          = "prio"           // 0 urgent lane, 1 normal
+	FieldSeq           = "seq"            // arrival order in the queue (kept when requeued)
+	FieldEnqueuedMs    = "enq_ms"         // when it was handed off (ms)
+	FieldClaimedMs     = "claimed_ms"     // when the holder got it (ms)
+	FieldWaitedMs      = "waited_ms"      // hand-off to claim (ms), at the last claim
+	FieldRepliedMs     = "replied_ms"     // the first agent message since the last hand-off (ms); unset before it
+	FieldOfferAgent    = "offer_agent"    // the agent it is offered to
+	FieldOfferUntil    = "offer_until"    // the offer's deadline (ms)
+	FieldOfferSkip     = "offer_skip"     // ",a,b,": agents whose offer lapsed or who declined
+	FieldNotice        = "notice"         // the position/ETA bucket the customer was last told
+	FieldLastAgent     = "last_agent"     // the agent who released it last
+	FieldReleasedMs    = "released_ms"    // when (ms)
+	FieldCanceledMs    = "canceled_ms"    // when the customer last left the queue (ms)
+	FieldRatingComment = "rating_comment" // with FieldRating
+	FieldRatingAgent   = "rating_agent"   // the agent the rating is credited to
+	FieldRatedMs       = "rated_ms"       // when it was rated (ms)
+	FieldRatedClose    = "rated_close"    // the FieldClosedMs of the close rated: once per close
+)
+
+// HandoffFields lists the fields only handoff writes.
+var HandoffFields = []string{FieldCategory, FieldPrio, FieldSeq, FieldEnqueuedMs, FieldClaimedMs, FieldWaitedMs,
+	FieldRepliedMs, FieldOfferAgent, FieldOfferUntil, FieldOfferSkip, FieldNotice, FieldLastAgent, FieldReleasedMs,
+	FieldCanceledMs, FieldRatingComment, FieldRatingAgent, FieldRatedMs, FieldRatedClose}
+
 // Lifecycle event types: every state change of a conversation emits exactly
 // one, in the script that makes the change.
 const (
@@ -89,7 +117,7 @@ const (
 	Claimed         = "claimed"              // agent, group, waited_ms
 	AgentMessage    = "agent_message"        // agent, text, kind, first ("1" on the first of a hand-off)
 	Note            = "note"                 // agent, text
-	Transfer        = "transfer"             // from, to (agent), group (to group), note
+	Transfer        = "transfer"             // from, to (agent), group (to group), note, by (who moved it)
 	BackToBot       = "back_to_bot"          // agent (released to the bot)
 	Abandoned       = "abandoned"            // by: customer (canceled while waiting) or left
 	Closed          = "closed"               // by: an agent id, "customer", "idle"
@@ -173,8 +201,9 @@ func buildPrelude() string {
 		b.WriteString("}\n")
 	}
 	table("MODE", []string{ModeBot, ModeWaiting, ModeAgent, ModeClosed})
-	table("F", []string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
-		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs})
+	table("F", append([]string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
+		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs},
+		HandoffFields...))
 	table("EV", append([]string(nil), EventTypes...))
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
 // Report is the result of an Audit.
@@ -111,7 +113,7 @@ func (q *Queue) Audit(ctx context.Context) (Report, error) {
 		}
 		if len(w) == 1 {
 			rep.Waiting++
-			if mode != "waiting" || group != w[0] || agent != "" {
+			if mode != conv.ModeWaiting || group != w[0] || agent != "" {
 				bad("conv %s waits in %s but mode=%q group=%q agent=%q", cid, w[0], mode, group, agent)
 			}
 			prio, _ := strconv.ParseInt(f[5], 10, 64)
@@ -122,7 +124,7 @@ func (q *Queue) Audit(ctx context.Context) (Report, error) {
 		}
 		if len(h) == 1 {
 			rep.Held++
-			if mode != "agent" || agent != h[0] {
+			if mode != conv.ModeAgent || agent != h[0] {
 				bad("conv %s held by %s but mode=%q agent=%q", cid, h[0], mode, agent)
 			}
 		}

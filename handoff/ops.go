@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
 // Ticket is a conversation handed to people: what the caller (the bot)
@@ -53,10 +55,10 @@ type Target struct {
 // End is how an agent releases a conversation.
 type End string
 
-// The ways to release.
+// The ways to release: the conversation's mode afterwards.
 const (
-	ToBot  End = "bot"    // back to the bot
-	Closed End = "closed" // done: the customer gets the survey
+	ToBot  End = conv.ModeBot    // back to the bot
+	Closed End = conv.ModeClosed // done: the customer gets the survey
 )
 
 // Enqueue puts a conversation in its group's queue (urgent lane first,
@@ -103,12 +105,20 @@ func (q *Queue) Enqueue(ctx context.Context, t Ticket) (Position, error) {
 }
 
 // Cancel takes a waiting conversation out of the queue, back to the bot (the
-// customer changed their mind). ErrNotWaiting if it is not in a queue.
+// customer changed their mind, or left). ErrNotWaiting if it is not in a
+// queue. It emits abandoned, by conv.ByLeft when the transcript's last entry
+// is the customer's leaving (KindLeave, written by the bot before it calls
+// Cancel), else by conv.ByCustomer.
 func (q *Queue) Cancel(ctx context.Context, cid string) error {
-	_, err := q.run(ctx, "cancel", []string{q.convKey(cid), q.openKey()},
-		q.cfg.Prefix, cid, q.ms(q.now()), q.cfg.EventsMax)
+	_, err := q.run(ctx, "cancel", []string{q.convKey(cid), q.openKey(), q.txKey(cid)},
+		q.cfg.Prefix, cid, q.ms(q.now()), q.cfg.EventsMax, KindLeave, conv.ByCustomer, conv.ByLeft)
 	return wrap("cancel", cid, err)
 }
+
+// KindLeave is the transcript kind of a customer's leaving the channel
+// (unsubscribed, blocked the bot): bot.KindLeave, which bot writes as the
+// inbound entry's kind. Cancel reads it to tell leaving from canceling.
+const KindLeave = "leave"
 
 // Claim gives agent aid a conversation: the named one (cid), or with cid
 // empty the next in the agent's groups (urgent lane first, then arrival
@@ -149,16 +159,32 @@ func (q *Queue) Heartbeat(ctx context.Context, aid string, held []Claim) (lost [
 // (dir=out, kind=agent), once per msgID (the console's own id for the
 // message: a retry returns the first entry with dup true). A write from a
 // stale claim is refused with ErrLeaseLost or ErrNotHolder. The caller
-// sends the text to the customer's channel after a successful append.
+// sends the text to the customer's channel after a successful append. It
+// emits agent_message, first "1" on the first since the last hand-off.
 func (q *Queue) Append(ctx context.Context, c Claim, msgID, text string) (entry string, dup bool, err error) {
+	return q.appendEntry(ctx, "append", c, msgID, text, "")
+}
+
+// Note writes the holder's private note into the transcript (dir=note,
+// kind=note; never sent to the customer), once per msgID as Append does,
+// and emits note. A note from a stale claim is refused as Append's are.
+func (q *Queue) Note(ctx context.Context, c Claim, msgID, text string) (entry string, dup bool, err error) {
+	return q.appendEntry(ctx, "note", c, msgID, text, noteEntry)
+}
+
+// noteEntry tells append.lua to write a private note.
+const noteEntry = "note"
+
+func (q *Queue) appendEntry(ctx context.Context, op string, c Claim, msgID, text, what string) (string, bool, error) {
 	if msgID == "" {
-		return "", false, fmt.Errorf("append %s: message id: %w", c.Conv, ErrBadID)
+		return "", false, fmt.Errorf("%s %s: message id: %w", op, c.Conv, ErrBadID)
 	}
 	v, err := q.run(ctx, "append",
 		[]string{q.convKey(c.Conv), q.leasesKey(), q.txKey(c.Conv), q.key("seen", "agent", msgID)},
-		c.Conv, c.Agent, c.Epoch, q.ms(q.now()), text, msgID, int64(q.cfg.DedupeTTL/time.Second))
+		c.Conv, c.Agent, c.Epoch, q.ms(q.now()), text, msgID, int64(q.cfg.DedupeTTL/time.Second),
+		q.cfg.Prefix, what)
 	if err != nil {
-		return "", false, wrap("append", c.Conv, err)
+		return "", false, wrap(op, c.Conv, err)
 	}
 	r := asSlice(v)
 	return asString(r[0]), asInt(r[1]) == 1, nil

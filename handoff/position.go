@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
 // Position is where a conversation stands, for the customer waiting.
@@ -147,7 +149,7 @@ func (q *Queue) Notices(ctx context.Context) ([]Position, error) {
 }
 
 // fieldNotice is the conversation-hash field holding the bucket last told.
-const fieldNotice = "notice"
+const fieldNotice = conv.FieldNotice
 
 // agentOnline is the status of an agent who takes conversations (the
 // others: away, offline).

@@ -7,11 +7,17 @@
 // streams for agent consoles, and an audit of the invariants.
 //
 // Every state change is one Lua script (lua/*.lua), so several gateway
-// instances can share one Redis. It shares the conversation hash and the
-// transcript stream with package bot (same key prefix) but imports no other
-// package of ours: the caller adapts its conversation to a Ticket. It does
-// not talk to customers or serve the console: the caller does, with what the
-// queue returns and the events it writes.
+// instances can share one Redis, and each script that changes a
+// conversation writes its lifecycle event (package conv's types: handoff,
+// offered, declined, claimed, agent_message, note, transfer, back_to_bot,
+// closed, abandoned, rated, lease_lost) to the lifecycle stream in the same
+// step: no change without its event, and a refused operation writes none.
+// It shares the conversation hash and the transcript stream with package bot
+// through package conv, which owns their schema (the only package of ours it
+// imports): the caller adapts its conversation to a Ticket. It does not talk
+// to customers or serve the console: the caller does, with what the queue
+// returns and the events it writes on the console streams (GroupStream,
+// AgentStream), which are the consoles' live feed, not the record.
 package handoff
 
 import (
@@ -24,12 +30,17 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
 //go:embed lua/*.lua
 var luaFS embed.FS
 
-// scripts holds every script by operation name (the file name).
+// scripts holds every script by operation name (the file name), each made
+// with conv.Script: the conversation's modes, hash fields and lifecycle
+// events come from package conv (MODE, F, EV, EF), and a script that changes
+// a conversation emits its lifecycle event with emit() in the same step.
 var scripts = func() map[string]*redis.Script {
 	m := map[string]*redis.Script{}
 	ents, err := luaFS.ReadDir("lua")
@@ -41,7 +52,7 @@ var scripts = func() map[string]*redis.Script {
 		if err != nil {
 			panic(err)
 		}
-		m[e.Name()[:len(e.Name())-len(".lua")]] = redis.NewScript(string(b))
+		m[e.Name()[:len(e.Name())-len(".lua")]] = conv.Script(string(b))
 	}
 	return m
 }()
@@ -129,8 +140,8 @@ func (q *Queue) key(parts ...string) string {
 	}
 	return k
 }
-func (q *Queue) convKey(cid string) string      { return q.key("conv", cid) }
-func (q *Queue) txKey(cid string) string        { return q.key("tx", cid) }
+func (q *Queue) convKey(cid string) string      { return conv.Key(q.cfg.Prefix, cid) }
+func (q *Queue) txKey(cid string) string        { return conv.TxKey(q.cfg.Prefix, cid) }
 func (q *Queue) agentKey(aid string) string     { return q.key("agent", aid) }
 func (q *Queue) waitKey(g string) string        { return q.key("wait", g) }
 func (q *Queue) leasesKey() string              { return q.key("leases") }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
 // Waiting is a conversation in a group's queue, for the console's list.
@@ -39,7 +41,8 @@ func (q *Queue) Waiting(ctx context.Context, group string) ([]Waiting, error) {
 }
 
 // waitingFields are the conversation-hash fields Head reads for Waiting.
-var waitingFields = []string{"channel", "user", "reason", "category", "enq_ms", "offer_agent", "offer_until"}
+var waitingFields = []string{conv.FieldChannel, conv.FieldUser, conv.FieldReason, conv.FieldCategory,
+	conv.FieldEnqueuedMs, conv.FieldOfferAgent, conv.FieldOfferUntil}
 
 // Head lists the first limit conversations of a group's queue in order (all
 // when limit < 0) and returns the queue's length: one script that reads each
@@ -109,7 +112,8 @@ func (q *Queue) Held(ctx context.Context, aid string) ([]Held, error) {
 		return nil, fmt.Errorf("held %s: %w", aid, err)
 	}
 	slices.Sort(cids)
-	hs, err := q.hmget(ctx, cids, []string{"agent", "epoch", "group", "channel", "user", "reason", "prio", "claimed_ms"})
+	hs, err := q.hmget(ctx, cids, []string{conv.FieldAgent, conv.FieldEpoch, conv.FieldGroup,
+		conv.FieldChannel, conv.FieldUser, conv.FieldReason, conv.FieldPrio, conv.FieldClaimedMs})
 	if err != nil {
 		return nil, fmt.Errorf("held %s: %w", aid, err)
 	}
@@ -242,7 +246,7 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 			for j, z := range ws {
 				cids[j], _ = z.Member.(string)
 			}
-			hs, err := q.hmget(ctx, cids, []string{"enq_ms"})
+			hs, err := q.hmget(ctx, cids, []string{conv.FieldEnqueuedMs})
 			if err != nil {
 				return ov, fmt.Errorf("overview: %w", err)
 			}

@@ -33,7 +33,7 @@ for _, aid in ipairs(redis.call('SMEMBERS', KEYS[3])) do
 end
 local convs = {}
 for _, cid in ipairs(list) do
-  local h = redis.call('HMGET', p .. 'conv:' .. cid, 'mode', 'group', 'agent', 'epoch', 'prio', 'seq', 'offer_agent')
+  local h = redis.call('HMGET', p .. 'conv:' .. cid, F.mode, F.group, F.agent, F.epoch, F.prio, F.seq, F.offer_agent)
   convs[#convs + 1] = {cid, h[1] or '', h[2] or '', h[3] or '', h[4] or '0', h[5] or '', h[6] or '', h[7] or ''}
 end
 return {open, waits, leases, agents, convs}

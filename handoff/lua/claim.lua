@@ -2,7 +2,9 @@
 -- groups (urgent lane first, then arrival order), or a named one. The ZREM
 -- from the wait queue is the single point where a claim succeeds, so two
 -- agents can never hold one conversation. Each claim raises the epoch; every
--- later write by the agent carries it, and a stale one is refused.
+-- later write by the agent carries it, and a stale one is refused. Emits
+-- claimed{agent, group, waited_ms} (waited since the hand-off); a refused
+-- claim emits nothing.
 --
 -- KEYS[1] agent:<aid>          agent hash (max, status)
 -- KEYS[2] agent:<aid>:convs    SET of conversations the agent holds
@@ -21,7 +23,7 @@ if redis.call('SCARD', KEYS[2]) >= tonumber(a[1]) then return redis.error_reply(
 
 local cid, g
 if want ~= '' then
-  g = redis.call('HGET', p .. 'conv:' .. want, 'group')
+  g = redis.call('HGET', p .. 'conv:' .. want, F.group)
   if not g or not redis.call('ZSCORE', p .. 'wait:' .. g, want) then
     return redis.error_reply('TAKEN')
   end
@@ -42,7 +44,7 @@ else
       for i = 1, #items, 2 do
         local c, s = items[i], tonumber(items[i + 1])
         if best and s >= best then done = true; break end
-        local o = redis.call('HMGET', p .. 'conv:' .. c, 'offer_agent', 'offer_until')
+        local o = redis.call('HMGET', p .. 'conv:' .. c, F.offer_agent, F.offer_until)
         if not o[1] or o[1] == aid or tonumber(o[2] or 0) <= now then
           best, cid, g = s, c, grp
           done = true
@@ -57,18 +59,21 @@ end
 if redis.call('ZREM', p .. 'wait:' .. g, cid) == 0 then return redis.error_reply('TAKEN') end
 
 local ck = p .. 'conv:' .. cid
-local oa = redis.call('HGET', ck, 'offer_agent')
+-- An offer standing for it (to this agent, or lapsed) ends with the claim:
+-- the claimed event says who got it.
+local oa = redis.call('HGET', ck, F.offer_agent)
 if oa then
   redis.call('SREM', p .. 'agent:' .. oa .. ':offers', cid)
   redis.call('ZREM', p .. 'group:' .. g .. ':offers', cid)
-  redis.call('HDEL', ck, 'offer_agent', 'offer_until', 'offer_skip')
+  redis.call('HDEL', ck, F.offer_agent, F.offer_until, F.offer_skip)
 end
-local epoch = redis.call('HINCRBY', ck, 'epoch', 1)
-local enq = tonumber(redis.call('HGET', ck, 'enq_ms') or now)
-redis.call('HSET', ck, 'mode', 'agent', 'agent', aid, 'claimed_ms', now, 'waited_ms', now - enq)
+local epoch = redis.call('HINCRBY', ck, F.epoch, 1)
+local enq = tonumber(redis.call('HGET', ck, F.enq_ms) or now)
+redis.call('HSET', ck, F.mode, MODE.agent, F.agent, aid, F.claimed_ms, now, F.waited_ms, now - enq)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[5]), cid)
 redis.call('SADD', KEYS[2], cid)
 redis.call('HSET', KEYS[1], 'last_claim', now)
 redis.call('XADD', p .. 'events:' .. g, 'MAXLEN', '~', maxlen, '*', 'type', 'claimed', 'conv', cid,
   'group', g, 'agent', aid, 'epoch', epoch, 'at', now)
+emit(p, cid, EV.claimed, now, EF.agent, aid, EF.group, g, EF.waited_ms, now - enq)
 return {cid, epoch, g}

@@ -1,6 +1,7 @@
--- enqueue: put a conversation in its group's wait queue, once.
--- A repeated call (the bot retrying, a second 转人工) changes nothing and
--- reports where the conversation already is.
+-- enqueue: put a conversation in its group's wait queue, once, and emit the
+-- lifecycle event handoff{reason, group, urgent, priority}.
+-- A repeated call (the bot retrying, a second 转人工) changes nothing, emits
+-- nothing and reports where the conversation already is.
 --
 -- KEYS[1] conv:<cid>       conversation hash (shared with bot)
 -- KEYS[2] seq              INCR counter: FIFO order that does not depend on clocks
@@ -14,7 +15,7 @@
 --   "waiting" already queued (its group and rank, unchanged),
 --   "held"    an agent holds it (rank -1).
 local p, cid, now, maxlen = ARGV[1], ARGV[2], ARGV[5], ARGV[10]
-local g0 = redis.call('HGET', KEYS[1], 'group')
+local g0 = redis.call('HGET', KEYS[1], F.group)
 if g0 and redis.call('ZSCORE', p .. 'wait:' .. g0, cid) then
   return {'waiting', g0, redis.call('ZRANK', p .. 'wait:' .. g0, cid)}
 end
@@ -22,19 +23,23 @@ if redis.call('ZSCORE', KEYS[4], cid) then
   return {'held', g0 or '', -1}
 end
 local g, prio = ARGV[3], tonumber(ARGV[4])
+local urgent = prio == 0 and 1 or 0
 local seq = redis.call('INCR', KEYS[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'created', now, 'updated', now)
+  redis.call('HSET', KEYS[1], F.created, now, F.updated, now)
 end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'channel', ARGV[6]) end
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'user', ARGV[7]) end
-redis.call('HSETNX', KEYS[1], 'epoch', 0)
-redis.call('HSET', KEYS[1], 'mode', 'waiting', 'group', g, 'prio', prio, 'seq', seq, 'enq_ms', now,
-  'reason', ARGV[8], 'category', ARGV[9], 'urgent', prio == 0 and 1 or 0)
-redis.call('HDEL', KEYS[1], 'agent', 'claimed_ms', 'notice', 'offer_agent', 'offer_until', 'offer_skip')
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], F.channel, ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], F.user, ARGV[7]) end
+redis.call('HSETNX', KEYS[1], F.epoch, 0)
+redis.call('HSET', KEYS[1], F.mode, MODE.waiting, F.group, g, F.prio, prio, F.seq, seq, F.enq_ms, now,
+  F.reason, ARGV[8], F.category, ARGV[9], F.urgent, urgent)
+-- A new hand-off: the next agent message is its first (agent_message first=1).
+redis.call('HDEL', KEYS[1], F.agent, F.claimed_ms, F.notice, F.offer_agent, F.offer_until, F.offer_skip,
+  F.replied_ms)
 local wait = p .. 'wait:' .. g
 redis.call('ZADD', wait, string.format('%.0f', prio * 1e13 + seq), cid)
 redis.call('SADD', KEYS[3], cid)
 redis.call('XADD', p .. 'events:' .. g, 'MAXLEN', '~', maxlen, '*', 'type', 'enqueued', 'conv', cid,
-  'group', g, 'urgent', prio == 0 and 1 or 0, 'reason', ARGV[8], 'at', now)
+  'group', g, 'urgent', urgent, 'reason', ARGV[8], 'at', now)
+emit(p, cid, EV.handoff, now, EF.reason, ARGV[8], EF.group, g, EF.urgent, urgent, EF.priority, prio)
 return {'new', g, redis.call('ZRANK', wait, cid)}

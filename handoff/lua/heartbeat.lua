@@ -20,7 +20,7 @@ end
 local lost = {}
 for i = 5, #ARGV, 2 do
   local cid, epoch = ARGV[i], tonumber(ARGV[i + 1])
-  local h = redis.call('HMGET', p .. 'conv:' .. cid, 'agent', 'epoch')
+  local h = redis.call('HMGET', p .. 'conv:' .. cid, F.agent, F.epoch)
   local exp = tonumber(redis.call('ZSCORE', KEYS[3], cid) or 0)
   if h[1] == aid and tonumber(h[2]) == epoch and exp > now then
     redis.call('ZADD', KEYS[3], 'XX', now + lease, cid)

@@ -8,7 +8,7 @@
 -- ARGV[5] events MAXLEN
 -- Reply: the stream written ("" when the conversation is neither waiting nor held)
 local p, cid = ARGV[1], ARGV[2]
-local h = redis.call('HMGET', KEYS[1], 'agent', 'group')
+local h = redis.call('HMGET', KEYS[1], F.agent, F.group)
 local key = ''
 if h[1] and redis.call('ZSCORE', KEYS[2], cid) then
   key = p .. 'agent:' .. h[1] .. ':events'

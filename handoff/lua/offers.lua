@@ -7,6 +7,10 @@
 -- the queue until the free slots are taken, each pick from the least-busy
 -- end of the candidates.
 --
+-- Lifecycle: offered{agent, group} for each offer made; declined{agent,
+-- group} for each offer withdrawn because it lapsed (the agent let it
+-- expire: a decline by silence, as decline.lua is one by word).
+--
 -- KEYS[1] wait:<group>           the group's queue
 -- KEYS[2] group:<group>:offers   ZSET cid -> offer deadline (ms)
 -- KEYS[3] group:<group>:online   ZSET aid -> last heartbeat (ms)
@@ -19,13 +23,14 @@ local expired = 0
 for _, cid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
   redis.call('ZREM', KEYS[2], cid)
   local ck = p .. 'conv:' .. cid
-  local o = redis.call('HMGET', ck, 'offer_agent', 'offer_skip')
+  local o = redis.call('HMGET', ck, F.offer_agent, F.offer_skip)
   if o[1] then
     redis.call('SREM', p .. 'agent:' .. o[1] .. ':offers', cid)
-    redis.call('HSET', ck, 'offer_skip', (o[2] or ',') .. o[1] .. ',')
-    redis.call('HDEL', ck, 'offer_agent', 'offer_until')
+    redis.call('HSET', ck, F.offer_skip, (o[2] or ',') .. o[1] .. ',')
+    redis.call('HDEL', ck, F.offer_agent, F.offer_until)
     redis.call('XADD', p .. 'agent:' .. o[1] .. ':events', 'MAXLEN', '~', maxlen, '*', 'type',
       'offer_expired', 'conv', cid, 'group', g, 'at', now)
+    emit(p, cid, EV.declined, now, EF.agent, o[1], EF.group, g)
     expired = expired + 1
   end
 end
@@ -89,24 +94,25 @@ local scan = tonumber(ARGV[6]) + redis.call('ZCARD', KEYS[2])
 for _, cid in ipairs(redis.call('ZRANGE', KEYS[1], 0, scan - 1)) do
   if free == 0 then break end
   local ck = p .. 'conv:' .. cid
-  local o = redis.call('HMGET', ck, 'offer_agent', 'offer_until', 'offer_skip')
+  local o = redis.call('HMGET', ck, F.offer_agent, F.offer_until, F.offer_skip)
   if not (o[1] and tonumber(o[2] or 0) > now) then
     local c, i = pick(o[3])
     if not c and o[3] then
       -- Everyone able to take it has let an offer lapse: start the round again.
-      redis.call('HDEL', ck, 'offer_skip')
+      redis.call('HDEL', ck, F.offer_skip)
       c, i = pick(nil)
     end
     if not c then break end
     local deadline = now + tonumber(ARGV[4])
     take(c, i)
-    redis.call('HSET', ck, 'offer_agent', c.aid, 'offer_until', deadline)
+    redis.call('HSET', ck, F.offer_agent, c.aid, F.offer_until, deadline)
     redis.call('ZADD', KEYS[2], deadline, cid)
     redis.call('SADD', p .. 'agent:' .. c.aid .. ':offers', cid)
     redis.call('XADD', p .. 'agent:' .. c.aid .. ':events', 'MAXLEN', '~', maxlen, '*', 'type', 'offer',
       'conv', cid, 'group', g, 'until', deadline, 'at', now)
     redis.call('XADD', p .. 'events:' .. g, 'MAXLEN', '~', maxlen, '*', 'type', 'offered', 'conv', cid,
       'group', g, 'agent', c.aid, 'at', now)
+    emit(p, cid, EV.offered, now, EF.agent, c.aid, EF.group, g)
     offered = offered + 1
   end
 end

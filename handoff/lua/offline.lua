@@ -1,7 +1,9 @@
 -- offline: an agent signs out. They leave their groups' online sets, their
 -- open offers are withdrawn, and the leases of the conversations they hold
 -- expire now, so the next reap puts them back in line (the caller reaps at
--- once).
+-- once). Each offer withdrawn emits declined{agent, group} (the agent
+-- left without answering it); the conversations held emit lease_lost when
+-- the reap requeues them.
 --
 -- KEYS[1] agent:<aid>          agent hash
 -- KEYS[2] agent:<aid>:groups   SET of the agent's groups
@@ -19,11 +21,12 @@ for _, g in ipairs(redis.call('SMEMBERS', KEYS[2])) do
 end
 for _, cid in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   local ck = p .. 'conv:' .. cid
-  local o = redis.call('HMGET', ck, 'offer_agent', 'offer_skip', 'group')
+  local o = redis.call('HMGET', ck, F.offer_agent, F.offer_skip, F.group)
   if o[1] == aid then
     redis.call('ZREM', p .. 'group:' .. (o[3] or '') .. ':offers', cid)
-    redis.call('HSET', ck, 'offer_skip', (o[2] or ',') .. aid .. ',')
-    redis.call('HDEL', ck, 'offer_agent', 'offer_until')
+    redis.call('HSET', ck, F.offer_skip, (o[2] or ',') .. aid .. ',')
+    redis.call('HDEL', ck, F.offer_agent, F.offer_until)
+    emit(p, cid, EV.declined, now, EF.agent, aid, EF.group, o[3] or '')
   end
 end
 redis.call('DEL', KEYS[4])

@@ -17,7 +17,7 @@
 --         online agents, slots (their max chats), busy (chats they hold),
 --         handled sum (ms), handled count, last notice bucket, urgent (0|1)}
 local p, cid = ARGV[1], ARGV[2]
-local h = redis.call('HMGET', KEYS[1], 'group', ARGV[5], 'prio')
+local h = redis.call('HMGET', KEYS[1], F.group, ARGV[5], F.prio)
 local g = h[1] or ''
 local state, rank = 'none', -1
 local r = g ~= '' and redis.call('ZRANK', p .. 'wait:' .. g, cid)

@@ -1,7 +1,8 @@
 -- reap: conversations whose lease expired go back to their group's queue
 -- with their ORIGINAL seq and lane, so the customer keeps their place; the
--- epoch goes up so the agent who vanished is fenced out. Also forgets agents
--- whose presence is stale. Safe to run in every instance at once.
+-- epoch goes up so the agent who vanished is fenced out. Each emits
+-- lease_lost{agent, group}. Also forgets agents whose presence is stale.
+-- Safe to run in every instance at once.
 --
 -- KEYS[1] leases   ZSET cid -> lease expiry (ms)
 -- ARGV[1] key prefix  ARGV[2] now (ms)  ARGV[3] batch limit  ARGV[4] events MAXLEN
@@ -13,12 +14,12 @@ local out = {}
 for _, cid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))) do
   redis.call('ZREM', KEYS[1], cid)
   local ck = p .. 'conv:' .. cid
-  local h = redis.call('HMGET', ck, 'agent', 'group', 'prio', 'seq', 'epoch')
+  local h = redis.call('HMGET', ck, F.agent, F.group, F.prio, F.seq, F.epoch)
   if h[1] then redis.call('SREM', p .. 'agent:' .. h[1] .. ':convs', cid) end
   if h[2] and h[4] then
-    local epoch = redis.call('HINCRBY', ck, 'epoch', 1)
-    redis.call('HSET', ck, 'mode', 'waiting')
-    redis.call('HDEL', ck, 'agent', 'claimed_ms', 'notice')
+    local epoch = redis.call('HINCRBY', ck, F.epoch, 1)
+    redis.call('HSET', ck, F.mode, MODE.waiting)
+    redis.call('HDEL', ck, F.agent, F.claimed_ms, F.notice)
     redis.call('ZADD', p .. 'wait:' .. h[2],
       string.format('%.0f', tonumber(h[3] or 1) * 1e13 + tonumber(h[4])), cid)
     redis.call('XADD', p .. 'events:' .. h[2], 'MAXLEN', '~', maxlen, '*', 'type', 'requeued',
@@ -28,6 +29,9 @@ for _, cid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 
         'conv', cid, 'group', h[2], 'epoch', tonumber(h[5] or 0), 'at', now)
     end
   end
+  -- The lease is gone either way (a conversation without a group or place
+  -- cannot be requeued, but its holder has lost it all the same).
+  emit(p, cid, EV.lease_lost, now, EF.agent, h[1] or '', EF.group, h[2] or '')
   out[#out + 1] = cid
 end
 for i = 6, #ARGV do

@@ -2,6 +2,12 @@
 -- its original place in line) or to a named agent (who holds it at once),
 -- with a private note in the transcript. With no holder given it is a
 -- supervisor's reassignment: the conversation may be waiting or held.
+-- Emits transfer{from (the holder, "" when it was waiting), to (the agent,
+-- "" for a group), group (where it is now), note, by (who moved it)}; a
+-- refused transfer emits nothing. The note is the transfer's: it joins the
+-- transcript (dir note) without an event of its own. A transfer to a group
+-- is a new hand-off for the first-reply mark: the next agent message is its
+-- first.
 --
 -- KEYS[1] conv:<cid>   conversation hash
 -- KEYS[2] leases       ZSET cid -> lease expiry (ms)
@@ -13,7 +19,7 @@
 -- Reply: {new epoch, group}
 -- Errors: LEASE_LOST, NOT_HOLDER, NOT_OPEN, UNKNOWN_AGENT, OFFLINE, CAPACITY, SAME_AGENT
 local p, cid, aid, now, maxlen = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[11]
-local h = redis.call('HMGET', KEYS[1], 'agent', 'epoch', 'group', 'prio', 'seq')
+local h = redis.call('HMGET', KEYS[1], F.agent, F.epoch, F.group, F.prio, F.seq)
 local exp = tonumber(redis.call('ZSCORE', KEYS[2], cid) or 0)
 local held = h[1] and exp > 0
 if aid ~= '' then
@@ -43,18 +49,18 @@ if held then
 end
 if waiting then
   redis.call('ZREM', p .. 'wait:' .. g, cid)
-  local oa = redis.call('HGET', KEYS[1], 'offer_agent')
+  local oa = redis.call('HGET', KEYS[1], F.offer_agent)
   if oa then
     redis.call('SREM', p .. 'agent:' .. oa .. ':offers', cid)
     redis.call('ZREM', p .. 'group:' .. g .. ':offers', cid)
   end
-  redis.call('HDEL', KEYS[1], 'offer_agent', 'offer_until', 'offer_skip')
+  redis.call('HDEL', KEYS[1], F.offer_agent, F.offer_until, F.offer_skip)
 end
-local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+local epoch = redis.call('HINCRBY', KEYS[1], F.epoch, 1)
 local to
 if ta ~= '' then
   to = 'agent:' .. ta
-  redis.call('HSET', KEYS[1], 'mode', 'agent', 'agent', ta, 'claimed_ms', now)
+  redis.call('HSET', KEYS[1], F.mode, MODE.agent, F.agent, ta, F.claimed_ms, now)
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), cid)
   redis.call('SADD', p .. 'agent:' .. ta .. ':convs', cid)
   redis.call('XADD', p .. 'agent:' .. ta .. ':events', 'MAXLEN', '~', maxlen, '*', 'type', 'assigned',
@@ -62,8 +68,8 @@ if ta ~= '' then
   tg = g
 else
   to = 'group:' .. tg
-  redis.call('HSET', KEYS[1], 'mode', 'waiting', 'group', tg)
-  redis.call('HDEL', KEYS[1], 'agent', 'claimed_ms', 'notice')
+  redis.call('HSET', KEYS[1], F.mode, MODE.waiting, F.group, tg)
+  redis.call('HDEL', KEYS[1], F.agent, F.claimed_ms, F.notice, F.replied_ms)
   redis.call('ZADD', p .. 'wait:' .. tg,
     string.format('%.0f', tonumber(h[4] or 1) * 1e13 + tonumber(h[5] or 0)), cid)
 end
@@ -79,4 +85,5 @@ if tg ~= g then
   redis.call('XADD', p .. 'events:' .. tg, 'MAXLEN', '~', maxlen, '*', 'type', 'enqueued', 'conv', cid,
     'group', tg, 'urgent', tonumber(h[4] or 1) == 0 and 1 or 0, 'from', g, 'at', now)
 end
+emit(p, cid, EV.transfer, now, EF.from, held and h[1] or '', EF.to, ta, EF.group, tg, EF.note, ARGV[9], EF.by, ARGV[10])
 return {epoch, tg}
