@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
 // 64 agents claim one waiting conversation at once, 1,000 times: exactly
@@ -75,5 +77,33 @@ func TestClaimRaceOneWinner(t *testing.T) {
 	rep := MustAudit(t, q)
 	if rep.Held != rounds || rep.Waiting != 0 {
 		t.Errorf("audit %+v: want %d held, none waiting", rep, rounds)
+	}
+	// The record agrees: one claimed event per successful claim, naming the
+	// winner; never two agents, never two events.
+	xs, err := rdb.XRange(ctx, conv.LifecycleKey(q.cfg.Prefix), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]string{}
+	n := 0
+	for _, x := range xs {
+		if x.Values[conv.EvType] != conv.Claimed {
+			continue
+		}
+		n++
+		cid, _ := x.Values[conv.EvConv].(string)
+		agent, _ := x.Values[conv.EvAgent].(string)
+		if prev, ok := claimed[cid]; ok {
+			t.Errorf("%s claimed twice: by %s and %s", cid, prev, agent)
+		}
+		claimed[cid] = cid + "@" + agent
+	}
+	if n != rounds {
+		t.Errorf("%d claimed events, want %d (one per successful claim)", n, rounds)
+	}
+	for r, res := range results {
+		if got := claimed[fmt.Sprintf("race:%d", r)]; got != res.winner {
+			t.Errorf("round %d: claimed event %q, winner %q", r, got, res.winner)
+		}
 	}
 }
