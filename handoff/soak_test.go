@@ -12,6 +12,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
 // soakRun is the shared record of a model test: what the queue accepted, to
@@ -321,8 +325,12 @@ func TestModelSoak(t *testing.T) {
 						run.count("stale_append_refused")
 					}
 				case n < 91:
-					if _, err := q.AgentOffline(ctx, aid); err != nil {
+					got, err := q.AgentOffline(ctx, aid)
+					if err != nil {
 						fail("offline: %v", err)
+					}
+					for range got {
+						run.count("offline_requeued")
 					}
 					dead = append(dead, held...)
 					held = nil
@@ -370,7 +378,8 @@ func TestModelSoak(t *testing.T) {
 
 	// Every lease ends; everything still held goes back in line.
 	clk.Advance(cfg.Lease + time.Second)
-	if _, err := q.Reap(ctx); err != nil {
+	finalReap, err := q.Reap(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	rep := MustAudit(t, q)
@@ -418,6 +427,23 @@ func TestModelSoak(t *testing.T) {
 	if drained != waiting {
 		t.Errorf("drained %d, want %d", drained, waiting)
 	}
+	// The record: one event per accepted change, each one the conversation
+	// could make in the state the earlier ones left it in.
+	n := func(k string) int64 {
+		if run.stats[k] == nil {
+			return 0
+		}
+		return run.stats[k].Load()
+	}
+	checkLifecycle(t, rdb, q, map[string]int64{
+		conv.Handoff:      n("enqueued"),
+		conv.Claimed:      n("claimed") + int64(drained),
+		conv.AgentMessage: n("appended") + n("stale_append_accepted"),
+		conv.Transfer:     n("transferred"),
+		conv.Abandoned:    n("canceled"),
+		conv.Rated:        n("rated"),
+		conv.LeaseLost:    n("reaped") + n("offline_requeued") + int64(len(finalReap)),
+	}, n("released"))
 	// Transcripts: exactly the accepted messages, once each, epochs never
 	// going down, every (agent, epoch) one the queue granted.
 	missing, extra := 0, 0
@@ -479,12 +505,6 @@ func TestModelSoak(t *testing.T) {
 		line += fmt.Sprintf(" %s=%d", k, run.stats[k].Load())
 	}
 	t.Log(line)
-	n := func(k string) int64 {
-		if run.stats[k] == nil {
-			return 0
-		}
-		return run.stats[k].Load()
-	}
 	for _, must := range []string{"claimed", "appended", "reaped", "transferred", "released"} {
 		if n(must) == 0 {
 			t.Errorf("the run never exercised %s", must)
@@ -500,4 +520,123 @@ func TestModelSoak(t *testing.T) {
 	if os.Getenv("KEFU_SOAK") != "" && n("append_refused") == 0 {
 		t.Error("the long run never exercised append_refused")
 	}
+}
+
+// checkLifecycle replays the lifecycle stream conversation by conversation:
+// every event must be a change the conversation could make in the state the
+// earlier events left it in (claimed only while waiting, an agent's message
+// only from its holder, first only on the first since the hand-off…), the
+// counts of each type must be the operations the queue accepted (want), and
+// back_to_bot plus closed the releases.
+func checkLifecycle(t *testing.T, rdb *redis.Client, q *Queue, want map[string]int64, released int64) {
+	t.Helper()
+	type state struct {
+		mode, holder, offer string // mode: "" (bot or closed), waiting, held
+		replied             bool
+	}
+	convs := map[string]*state{}
+	got := map[string]int64{}
+	bad := 0
+	fail := func(id string, f map[string]string, format string, a ...any) {
+		if bad++; bad <= 10 {
+			t.Errorf("lifecycle %s %v: %s", id, f, fmt.Sprintf(format, a...))
+		}
+	}
+	start := "-"
+	for {
+		xs, err := rdb.XRangeN(context.Background(), conv.LifecycleKey(q.cfg.Prefix), start, "+", 5000).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range xs {
+			f := map[string]string{}
+			for k, v := range x.Values {
+				f[k], _ = v.(string)
+			}
+			st := convs[f[conv.EvConv]]
+			if st == nil {
+				st = &state{}
+				convs[f[conv.EvConv]] = st
+			}
+			typ, agent := f[conv.EvType], f[conv.EvAgent]
+			got[typ]++
+			switch typ {
+			case conv.Handoff:
+				if st.mode != "" {
+					fail(x.ID, f, "handed off while %s", st.mode)
+				}
+				*st = state{mode: "waiting"}
+			case conv.Offered:
+				if st.mode != "waiting" || st.offer != "" {
+					fail(x.ID, f, "offered while %s, offered to %q", st.mode, st.offer)
+				}
+				st.offer = agent
+			case conv.Declined:
+				if st.mode != "waiting" || st.offer != agent {
+					fail(x.ID, f, "declined while %s, offered to %q", st.mode, st.offer)
+				}
+				st.offer = ""
+			case conv.Claimed:
+				if st.mode != "waiting" {
+					fail(x.ID, f, "claimed while %s", st.mode)
+				}
+				st.mode, st.holder, st.offer = "held", agent, ""
+			case conv.AgentMessage:
+				if st.mode != "held" || st.holder != agent {
+					fail(x.ID, f, "agent message while %s by %q", st.mode, st.holder)
+				}
+				if first := f[conv.EvFirst] == "1"; first == st.replied {
+					fail(x.ID, f, "first=%v after replied=%v", first, st.replied)
+				}
+				st.replied = true
+			case conv.Transfer:
+				from := f[conv.EvFrom]
+				if !(st.mode == "held" && st.holder == from || st.mode == "waiting" && from == "") {
+					fail(x.ID, f, "transfer from %q while %s by %q", from, st.mode, st.holder)
+				}
+				if to := f[conv.EvTo]; to != "" {
+					st.mode, st.holder = "held", to
+				} else {
+					st.mode, st.holder, st.replied = "waiting", "", false
+				}
+				st.offer = ""
+			case conv.BackToBot, conv.Closed:
+				by := agent
+				if typ == conv.Closed {
+					by = f[conv.EvBy]
+				}
+				if st.mode != "held" || st.holder != by {
+					fail(x.ID, f, "released by %q while %s by %q", by, st.mode, st.holder)
+				}
+				*st = state{}
+				got["released"]++
+			case conv.Abandoned:
+				if st.mode != "waiting" || f[conv.EvBy] != conv.ByCustomer {
+					fail(x.ID, f, "abandoned while %s", st.mode)
+				}
+				*st = state{}
+			case conv.LeaseLost:
+				if st.mode != "held" || st.holder != agent {
+					fail(x.ID, f, "lease lost while %s by %q", st.mode, st.holder)
+				}
+				st.mode, st.holder = "waiting", ""
+			case conv.Rated:
+			default:
+				fail(x.ID, f, "unexpected type")
+			}
+			start = "(" + x.ID
+		}
+		if len(xs) < 5000 {
+			break
+		}
+	}
+	for typ, n := range want {
+		if got[typ] != n {
+			t.Errorf("%d %s events, want %d", got[typ], typ, n)
+		}
+	}
+	if got["released"] != released {
+		t.Errorf("%d back_to_bot and closed events, want %d releases", got["released"], released)
+	}
+	t.Logf("lifecycle: %d conversations, events %v", len(convs), got)
 }
