@@ -54,3 +54,25 @@ func TestArchiveID(t *testing.T) {
 		t.Fatal("an id without an episode split")
 	}
 }
+
+// TestHandoffFieldsInPrelude: every field handoff writes is in F, and no
+// name is both one of bot's fields and one of handoff's.
+func TestHandoffFieldsInPrelude(t *testing.T) {
+	rdb := testkit.Redis(t, 2)
+	ctx := context.Background()
+	for _, f := range conv.HandoffFields {
+		got, err := conv.Script(`return F[ARGV[1]]`).Run(ctx, rdb, nil, f).Text()
+		if err != nil || got != f {
+			t.Errorf("F.%s = %q, %v", f, got, err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range append([]string{conv.FieldChannel, conv.FieldUser, conv.FieldMode, conv.FieldEpisode,
+		conv.FieldCreated, conv.FieldUpdated, conv.FieldLang, conv.FieldReason, conv.FieldUrgent, conv.FieldSurvey,
+		conv.FieldGroup, conv.FieldAgent, conv.FieldEpoch, conv.FieldRating, conv.FieldClosedMs}, conv.HandoffFields...) {
+		if seen[f] {
+			t.Errorf("field %q listed twice", f)
+		}
+		seen[f] = true
+	}
+}

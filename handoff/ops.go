@@ -70,6 +70,7 @@ const (
 // Notice reports only later meaningful changes. When Online is 0 no agent is
 // there: tell the customer so (and whether it is outside business hours,
 // see Open); the conversation stays queued for the first agent online.
+// Queued now, it emits handoff (a repeat emits nothing).
 func (q *Queue) Enqueue(ctx context.Context, t Ticket) (Position, error) {
 	if t.Conv == "" {
 		return Position{}, fmt.Errorf("enqueue: %w", ErrBadID)
@@ -125,7 +126,8 @@ const KindLeave = "leave"
 // order; a conversation offered to another agent is passed over while the
 // offer stands). Exactly one of any number of concurrent claimers wins.
 // Errors: ErrEmpty, ErrTaken, ErrCapacity, ErrSkill, ErrOffline,
-// ErrUnknownAgent.
+// ErrUnknownAgent. A claim emits claimed, with the time waited since the
+// hand-off.
 func (q *Queue) Claim(ctx context.Context, aid, cid string) (Claim, error) {
 	v, err := q.run(ctx, "claim",
 		[]string{q.agentKey(aid), q.key("agent", aid, "convs"), q.key("agent", aid, "groups"), q.leasesKey()},
@@ -194,7 +196,7 @@ func (q *Queue) appendEntry(ctx context.Context, op string, c Claim, msgID, text
 // the transcript, never sent to the customer): to a group, where it waits
 // keeping its original place in line, or to a named agent who holds it at
 // once (respecting their capacity). It returns the new claim (Agent empty
-// for a group). The old claim is dead afterwards.
+// for a group). The old claim is dead afterwards. It emits transfer.
 func (q *Queue) Transfer(ctx context.Context, c Claim, to Target, note string) (Claim, error) {
 	return q.transfer(ctx, "transfer", c.Conv, c.Agent, c.Epoch, c.Agent, to, note)
 }
@@ -226,7 +228,8 @@ func (q *Queue) transfer(ctx context.Context, op, cid, holder string, epoch int6
 
 // Release ends the holder's part: back to the bot (ToBot) or Closed (the
 // caller then sends the survey; Rate records the answer). The handling time
-// joins the group's window for the ETA.
+// joins the group's window for the ETA. It emits back_to_bot or closed (by
+// the holder).
 func (q *Queue) Release(ctx context.Context, c Claim, end End) error {
 	if end != ToBot && end != Closed {
 		return fmt.Errorf("release %s: end %q: %w", c.Conv, end, ErrBadID)
@@ -242,7 +245,8 @@ func (q *Queue) Release(ctx context.Context, c Claim, end End) error {
 
 // Rate records the customer's satisfaction rating (1–5, optional comment)
 // for the last close, on the conversation and credited to the agent who
-// closed it (returned). Once per close, within Config.SurveyWindow.
+// closed it (returned). Once per close, within Config.SurveyWindow. It
+// emits rated.
 func (q *Queue) Rate(ctx context.Context, cid string, score int, comment string) (agent string, err error) {
 	if score < 1 || score > 5 {
 		return "", fmt.Errorf("rate %s: %d: %w", cid, score, ErrBadRating)
@@ -268,7 +272,8 @@ func (q *Queue) CustomerMessage(ctx context.Context, cid, entry string) (stream 
 // Reap puts every conversation whose lease has expired back in its group's
 // queue, in its original place (its agent is fenced out: their claim's epoch
 // is stale), and forgets agents whose presence lapsed. It returns the
-// conversations requeued. Safe to run in every instance at once.
+// conversations requeued, each with a lease_lost event. Safe to run in
+// every instance at once.
 func (q *Queue) Reap(ctx context.Context) ([]string, error) {
 	var all []string
 	for {
@@ -327,7 +332,8 @@ func (q *Queue) SetAway(ctx context.Context, aid string, away bool) error {
 
 // AgentOffline signs an agent out: they leave their groups, their offers are
 // withdrawn and the conversations they held go back in line at once (in
-// their places). It returns those conversations.
+// their places). It returns those conversations. Each offer withdrawn
+// emits declined, each conversation requeued lease_lost.
 func (q *Queue) AgentOffline(ctx context.Context, aid string) ([]string, error) {
 	_, err := q.run(ctx, "offline",
 		[]string{q.agentKey(aid), q.key("agent", aid, "groups"), q.key("agent", aid, "convs"),
@@ -345,7 +351,8 @@ func (q *Queue) AgentOffline(ctx context.Context, aid string) ([]string, error) 
 // offer are offered to the least-busy online agent of their group with a
 // free slot. The agent accepts with Claim(aid, cid) or turns it down with
 // Decline. Run it periodically (the Reaper does when AutoAssign is set);
-// safe in every instance at once.
+// safe in every instance at once. Each offer made emits offered; each
+// withdrawn because it lapsed, declined.
 func (q *Queue) Offers(ctx context.Context) (offered, expired int, err error) {
 	now := q.now()
 	for _, g := range q.cfg.Groups {
@@ -364,7 +371,8 @@ func (q *Queue) Offers(ctx context.Context) (offered, expired int, err error) {
 }
 
 // Decline turns down the conversation offered to agent aid; it goes to the
-// next agent on the next Offers run. ErrNoOffer if it is not offered to aid.
+// next agent on the next Offers run, and emits declined. ErrNoOffer if it
+// is not offered to aid.
 func (q *Queue) Decline(ctx context.Context, aid, cid string) error {
 	_, err := q.run(ctx, "decline", []string{q.convKey(cid)}, q.cfg.Prefix, cid, aid, q.ms(q.now()), q.cfg.EventsMax)
 	return wrap("decline", cid, err)
