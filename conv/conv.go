@@ -16,7 +16,8 @@ package conv
 
 import (
 	"fmt"
-	"sort"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -170,8 +171,8 @@ const (
 	ByLeft     = "left" // the customer unsubscribed or blocked the bot
 )
 
-// Script returns a Redis script whose source is src after a prelude that
-// defines, from this package's constants:
+// Script returns a Redis script made from src, in which these names stand
+// for this package's constants:
 //
 //	MODE.bot, MODE.waiting, MODE.agent, MODE.closed
 //	F.<hash field>   e.g. F.mode, F.ep, F.agent  (the Field* constants' values)
@@ -181,24 +182,44 @@ const (
 //	    type, conv, ep (read from the hash), at and the extra field/value
 //	    pairs, and returns the entry id.
 //
-// The prelude is a few local declarations: it adds no round trip.
-func Script(src string) *redis.Script { return redis.NewScript(Prelude + src) }
+// The names are replaced by their quoted values when the script is made, so
+// they cost nothing per call (tables built on every call cost 5-10 µs), and
+// a name the constants lack panics then: scripts are embedded, so a typo
+// fails the package's first test rather than writing nil in production.
+// emit is a local function put before src: it adds no round trip.
+func Script(src string) *redis.Script { return redis.NewScript(Compile(src)) }
+
+// Compile is the Lua text Script makes from src.
+func Compile(src string) string {
+	return Prelude + nameRe.ReplaceAllStringFunc(src, func(m string) string {
+		table, name, _ := strings.Cut(m, ".")
+		v, ok := names[table][name]
+		if !ok {
+			panic(fmt.Sprintf("conv: %s has no %q (in a script made with conv.Script)", table, name))
+		}
+		return strconv.Quote(v)
+	})
+}
+
+// nameRe finds the names Compile replaces (not inside a longer identifier).
+var nameRe = regexp.MustCompile(`\b(MODE|F|EV|EF)\.[A-Za-z_][A-Za-z0-9_]*`)
+
+// names are the tables of Script: table -> name -> value.
+var names = map[string]map[string]string{}
 
 // Prelude is the Lua text Script puts before a script.
 var Prelude = buildPrelude()
 
 func buildPrelude() string {
-	var b strings.Builder
 	table := func(name string, vals []string) {
-		sort.Strings(vals)
-		fmt.Fprintf(&b, "local %s = {", name)
-		for i, v := range vals {
-			if i > 0 {
-				b.WriteString(", ")
+		t := map[string]string{}
+		for _, v := range vals {
+			if _, dup := t[v]; dup {
+				panic("conv: " + name + " lists " + v + " twice")
 			}
-			fmt.Fprintf(&b, "[%q] = %q", v, v)
+			t[v] = v
 		}
-		b.WriteString("}\n")
+		names[name] = t
 	}
 	table("MODE", []string{ModeBot, ModeWaiting, ModeAgent, ModeClosed})
 	table("F", append([]string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
@@ -208,16 +229,9 @@ func buildPrelude() string {
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment})
-	// A table read with a name it lacks is a bug in the script: fail loudly
-	// rather than write nil.
-	b.WriteString(`local function strict(t, name) return setmetatable(t, {__index = function(_, k) error('conv: no ` +
-		`' .. name .. ' ' .. tostring(k)) end}) end
-strict(MODE, 'mode'); strict(F, 'field'); strict(EV, 'event'); strict(EF, 'event field')
-`)
-	fmt.Fprintf(&b, `local function emit(p, thread, typ, now, ...)
+	return fmt.Sprintf(`local function emit(p, thread, typ, now, ...)
   local ep = redis.call('HGET', p .. %q .. thread, %q) or '0'
   return redis.call('XADD', p .. %q, '*', %q, typ, %q, thread, %q, ep, %q, now, ...)
 end
 `, Key("", ""), FieldEpisode, LifecycleKey(""), EvType, EvConv, EvEpisode, EvAt)
-	return b.String()
 }
