@@ -35,7 +35,10 @@ type classIndex struct {
 	// keyword (the editors say the word alone is about them; see
 	// classWord.alone).
 	alone map[int32][]int32
-	small bool // at most 64 intents: the words' masks are set
+	// By word id: a word's uses as a topic, when longer FAQ words contain it
+	// (see setCompounds).
+	compound map[int32]compoundUses
+	small    bool // at most 64 intents: the words' masks are set
 }
 
 // classWord is one word id's entry in the class index.
@@ -252,47 +255,188 @@ const topicMaxTokens = 4
 const fillerIDF = 5.5
 
 // topic reports whether a message (its tokens with their word ids) only
-// names a topic several intents share, top among them: one topic word, and
-// besides it only stop words and fillers. If so it fills acc (by intent)
-// with the share of the word's uses that are each intent's and returns the
-// intents touched (appended to touched).
+// names a topic several intents share, top among them: topic words (售后,
+// 快递 物流), and besides them only stop words and fillers. If so it fills
+// acc (by intent) with how much the topic points at each intent and returns
+// the intents touched (appended to touched). One word points at an intent
+// by the share of its uses that are the intent's; several words by the
+// product of their shares (naive Bayes: words that name one topic together
+// keep it spread, a word that names an intent of its own decides).
 func (x *classIndex) topic(tokens []string, ids []int32, lx *Lexicon, top int32, acc []float64, touched []int32) ([]int32, bool) {
 	if len(tokens) > topicMaxTokens || len(tokens) == 0 {
 		return touched, false
 	}
-	word := int32(-1)
+	var buf [topicMaxTokens]int32
+	words := buf[:0]
 	for i, t := range tokens {
 		id := ids[i]
+		if isNegation(t) {
+			return touched, false // says what is wrong, not only the topic
+		}
 		// A word the FAQ never uses is a stop word or says something the
 		// FAQ may not be about (股票怎么买 is not the topic 买).
 		if id >= 0 && int(id) < len(x.words) && x.words[id].filler || id < 0 && lx != nil && lx.Stop(t) {
 			continue
 		}
-		if id < 0 || word >= 0 && word != id {
-			return touched, false // a word the FAQ never uses, or a second content word
+		if id < 0 || int(id) >= len(x.words) {
+			return touched, false // a word the FAQ never uses
 		}
-		word = id
+		if !slices.Contains(words, id) {
+			words = append(words, id)
+		}
 	}
-	if word < 0 || int(word) >= len(x.words) {
+	if len(words) == 0 {
 		return touched, false
 	}
-	cw := &x.words[word]
-	if cw.total < topicMinUses || cw.alone && slices.Contains(x.alone[word], top) {
-		return touched, false
-	}
-	total := float64(cw.total) + classSmoothing
-	for k := cw.start; k < cw.end; k++ {
-		if x.in[k] == top && float64(x.n[k])/total > topicMaxShare {
+	for _, w := range words {
+		// A word that is alone one of top's questions or keywords is top's.
+		if cw := &x.words[w]; cw.alone && slices.Contains(x.alone[w], top) {
 			return touched, false
+		}
+		ins, ns, sum := x.topicUses(w)
+		if sum < topicMinUses {
+			return touched, false // a rare word says more than a topic
+		}
+		if len(words) > 1 {
+			// Each of several words must name a topic by itself: no
+			// intent has more than topicMaxShare of its uses.
+			for k := range ins {
+				if float64(ns[k])/(float64(sum)+classSmoothing) > topicMaxShare {
+					return touched, false
+				}
+			}
 		}
 	}
 	start := len(touched)
-	for k := cw.start; k < cw.end; k++ {
-		in := x.in[k]
-		touched = append(touched, in)
-		acc[in] = float64(x.n[k]) / total
+	if len(words) == 1 {
+		ins, ns, sum := x.topicUses(words[0])
+		total := float64(sum) + classSmoothing
+		for k, in := range ins {
+			if in == top && float64(ns[k])/total > topicMaxShare {
+				return touched, false
+			}
+		}
+		for k, in := range ins {
+			touched = append(touched, in)
+			acc[in] = float64(ns[k]) / total
+		}
+		return touched, len(touched)-start >= 2
 	}
-	return touched, len(touched)-start >= 2
+	// Several topic words: the intents any of them points at, each by the
+	// product of the words' shares (topicFloor for a word it never uses),
+	// normalised.
+	for _, w := range words {
+		ins, _, _ := x.topicUses(w)
+		for _, in := range ins {
+			if acc[in] == 0 {
+				acc[in] = 1
+				touched = append(touched, in)
+			}
+		}
+	}
+	sum := 0.0
+	for _, in := range touched[start:] {
+		p := 1.0
+		for _, w := range words {
+			ins, ns, total := x.topicUses(w)
+			sh := 0.0
+			if k, ok := slices.BinarySearch(ins, in); ok {
+				sh = float64(ns[k]) / (float64(total) + classSmoothing)
+			}
+			p *= max(sh, topicFloor)
+		}
+		acc[in] = p
+		sum += p
+	}
+	isTopic := len(touched)-start >= 2
+	for _, in := range touched[start:] {
+		acc[in] /= sum
+		if in == top && acc[in] > topicMaxShare {
+			isTopic = false
+		}
+	}
+	return touched, isTopic
+}
+
+// topicFloor is the share a topic word gives an intent that never uses it,
+// when several words name the topic.
+const topicFloor = 0.01
+
+// topicUses is a word's uses as a topic, by intent (sorted): its own, and
+// those of the FAQ's longer words that contain it (优惠 names 优惠券 too;
+// see setCompounds).
+func (x *classIndex) topicUses(w int32) ([]int32, []float32, float32) {
+	if t, ok := x.compound[w]; ok {
+		return t.in, t.n, t.total
+	}
+	cw := &x.words[w]
+	return x.in[cw.start:cw.end], x.n[cw.start:cw.end], cw.total
+}
+
+// compoundUses is a word's uses as a topic when longer FAQ words contain
+// it: its own and theirs, by intent (sorted).
+type compoundUses struct {
+	in    []int32
+	n     []float32
+	total float32
+}
+
+// topicMinRunes: a word names the topic of the longer words that contain it
+// when it has at least this many characters (退 is in too many words to
+// name one topic).
+const topicMinRunes = 2
+
+// setCompounds fills x.compound from the FAQ's words (text -> id): a word
+// that at least one longer FAQ word contains (优惠 in 优惠券) gets the uses
+// of those words added to its own. Each word's substrings are looked up, so
+// the cost grows with the vocabulary, not its square.
+func (x *classIndex) setCompounds(words map[string]int32) {
+	x.compound = map[int32]compoundUses{}
+	inner := map[int32][]int32{} // word id -> the longer words containing it
+	for w, id := range words {
+		rs := []rune(w)
+		if len(rs) <= topicMinRunes || !hasHan(w) {
+			continue
+		}
+		seen := map[int32]bool{}
+		for i := range rs {
+			for j := i + topicMinRunes; j <= len(rs); j++ {
+				if i == 0 && j == len(rs) {
+					continue
+				}
+				if sub, ok := words[string(rs[i:j])]; ok && !seen[sub] {
+					seen[sub] = true
+					inner[sub] = append(inner[sub], id)
+				}
+			}
+		}
+	}
+	for sub, longer := range inner {
+		if x.words[sub].filler {
+			continue
+		}
+		acc := map[int32]float32{}
+		cw := &x.words[sub]
+		for k := cw.start; k < cw.end; k++ {
+			acc[x.in[k]] += x.n[k]
+		}
+		for _, id := range longer {
+			lw := &x.words[id]
+			for k := lw.start; k < lw.end; k++ {
+				acc[x.in[k]] += x.n[k]
+			}
+		}
+		var t compoundUses
+		for in := range acc {
+			t.in = append(t.in, in)
+		}
+		slices.Sort(t.in)
+		for _, in := range t.in {
+			t.n = append(t.n, acc[in])
+			t.total += acc[in]
+		}
+		x.compound[sub] = t
+	}
 }
 
 // contrast is the naive-Bayes log-likelihood ratio of the message's words
