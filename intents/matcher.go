@@ -1032,7 +1032,7 @@ const numConfFeatures = 9
 //
 // (testdata/heldout_cases.tsv and heldout_classes.tsv are never used to fit
 // or choose anything).
-var confCoef = [numConfFeatures]float64{-7.711, 8.141, -2.468, 0.013, -0.090, 0.429, 4.980, 4.596, 4.879}
+var confCoef = [numConfFeatures]float64{-7.801, 8.169, -2.444, 0.035, -0.096, 0.449, 4.969, 4.546, 4.837}
 
 // confidence is the calibrated probability that the top candidate is right.
 func (m *Matcher) confidence(cs []Candidate) float64 {
