@@ -415,6 +415,7 @@ func (x *classIndex) setCompounds(words map[string]int32) {
 		if x.words[sub].filler {
 			continue
 		}
+		slices.Sort(longer) // the sums below in one order: the same result every build
 		acc := map[int32]float32{}
 		cw := &x.words[sub]
 		for k := cw.start; k < cw.end; k++ {
