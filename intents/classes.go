@@ -37,7 +37,7 @@ type classIndex struct {
 	alone map[int32][]int32
 	// By word id: a word's uses as a topic, when longer FAQ words contain it
 	// (see setCompounds).
-	compound map[int32]compoundUses
+	compound []compoundUses
 	small    bool // at most 64 intents: the words' masks are set
 }
 
@@ -53,6 +53,11 @@ type classWord struct {
 	// (see fillerIDF).
 	filler bool
 	alone  bool // it has a list in classIndex.alone
+	// Its uses as a topic (see topicUses) are at least topicMinUses and no
+	// intent has more than topicMaxShare of them: alone, it names a topic.
+	topical bool
+	// Its index in classIndex.compound (-1: none; see setCompounds).
+	compound int32
 	// When the FAQ has at most 64 intents (classIndex.small): bit i set for
 	// every intent i in its list, so an intent's place in the list is the
 	// number of bits below its own, with no search.
@@ -289,22 +294,18 @@ func (x *classIndex) topic(tokens []string, ids []int32, lx *Lexicon, top int32,
 		return touched, false
 	}
 	for _, w := range words {
-		// A word that is alone one of top's questions or keywords is top's.
-		if cw := &x.words[w]; cw.alone && slices.Contains(x.alone[w], top) {
+		cw := &x.words[w]
+		// Each of several words must name a topic by itself (see
+		// classWord.topical).
+		if len(words) > 1 && !cw.topical {
 			return touched, false
 		}
-		ins, ns, sum := x.topicUses(w)
-		if sum < topicMinUses {
-			return touched, false // a rare word says more than a topic
+		// A word that is alone one of top's questions or keywords is top's.
+		if cw.alone && slices.Contains(x.alone[w], top) {
+			return touched, false
 		}
-		if len(words) > 1 {
-			// Each of several words must name a topic by itself: no
-			// intent has more than topicMaxShare of its uses.
-			for k := range ins {
-				if float64(ns[k])/(float64(sum)+classSmoothing) > topicMaxShare {
-					return touched, false
-				}
-			}
+		if _, _, sum := x.topicUses(w); sum < topicMinUses {
+			return touched, false // a rare word says more than a topic
 		}
 	}
 	start := len(touched)
@@ -366,10 +367,11 @@ const topicFloor = 0.01
 // those of the FAQ's longer words that contain it (优惠 names 优惠券 too;
 // see setCompounds).
 func (x *classIndex) topicUses(w int32) ([]int32, []float32, float32) {
-	if t, ok := x.compound[w]; ok {
+	cw := &x.words[w]
+	if cw.compound >= 0 {
+		t := &x.compound[cw.compound]
 		return t.in, t.n, t.total
 	}
-	cw := &x.words[w]
 	return x.in[cw.start:cw.end], x.n[cw.start:cw.end], cw.total
 }
 
@@ -391,7 +393,10 @@ const topicMinRunes = 2
 // of those words added to its own. Each word's substrings are looked up, so
 // the cost grows with the vocabulary, not its square.
 func (x *classIndex) setCompounds(words map[string]int32) {
-	x.compound = map[int32]compoundUses{}
+	x.compound = nil
+	for id := range x.words {
+		x.words[id].compound = -1
+	}
 	inner := map[int32][]int32{} // word id -> the longer words containing it
 	for w, id := range words {
 		rs := []rune(w)
@@ -436,7 +441,16 @@ func (x *classIndex) setCompounds(words map[string]int32) {
 			t.n = append(t.n, acc[in])
 			t.total += acc[in]
 		}
-		x.compound[sub] = t
+		x.words[sub].compound = int32(len(x.compound))
+		x.compound = append(x.compound, t)
+	}
+	for id := range x.words {
+		ins, ns, sum := x.topicUses(int32(id))
+		top := float32(0)
+		for k := range ins {
+			top = max(top, ns[k])
+		}
+		x.words[id].topical = sum >= topicMinUses && float64(top)/(float64(sum)+classSmoothing) <= topicMaxShare
 	}
 }
 
