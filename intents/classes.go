@@ -156,6 +156,7 @@ func (x *classIndex) owned(words, q []feat, top int32) (owner int32, share, weig
 		return owner, 0, 0
 	}
 	best := 0.0
+	k := 0 // words and q are sorted by id: q[k] is the first not below f
 	for _, f := range words {
 		if f.id < 0 || int(f.id) >= len(x.words) {
 			continue
@@ -164,7 +165,10 @@ func (x *classIndex) owned(words, q []feat, top int32) (owner int32, share, weig
 		if cw.owner < 0 || cw.owner == top {
 			continue
 		}
-		if _, ok := slices.BinarySearchFunc(q, f.id, func(g feat, id int32) int { return int(g.id - id) }); ok {
+		for k < len(q) && q[k].id < f.id {
+			k++
+		}
+		if k < len(q) && q[k].id == f.id {
 			continue
 		}
 		sh, w := float64(cw.ownShare), float64(f.w)/all
@@ -600,6 +604,44 @@ func (x *classIndex) evidenceOf(c *classCounts, words []feat, j int, skip *skipp
 		return 0
 	}
 	return sum / all
+}
+
+// evidenceAll sets ev[j] to evidenceOf(c, words, j, skip) for every
+// candidate j of c, in one pass over the words (the same values to the bit:
+// each candidate's sum is taken over the words in the same order).
+func (x *classIndex) evidenceAll(c *classCounts, words []feat, skip *skipped, ev []float64) {
+	nc := len(c.cands)
+	ev = ev[:nc]
+	clear(ev)
+	all := 0.0
+	for i, f := range words {
+		all += float64(f.w)
+		if f.id < 0 || int(f.id) >= len(x.words) {
+			continue // a share of 0 adds nothing
+		}
+		total := float64(x.words[f.id].total)
+		skipped := skip != nil && skip.uses(f.id)
+		if skipped {
+			total -= float64(x.scale[skip.in])
+		}
+		row := c.n[i*nc : (i+1)*nc]
+		for j, n := range row {
+			if skipped && c.cands[j] == skip.in {
+				n -= float64(x.scale[skip.in])
+			}
+			sh := 0.0
+			if total > 0 && n > 0 {
+				sh = n / (total + classSmoothing)
+			}
+			ev[j] += float64(f.w) * sh
+		}
+	}
+	if all == 0 {
+		return
+	}
+	for j := range ev {
+		ev[j] /= all
+	}
 }
 
 // contrastOf is contrast(words, a, b, skip), c looked up for words, a and b

@@ -413,11 +413,13 @@ func (m *Matcher) match(text string, skip int32) Result {
 		skipQ = &skipped{in: q.intent, words: q.doc.words}
 	}
 	m.classes.lookUp(&sc.classes, wholeDoc.words, seen[:len(r.Candidates)])
+	sc.ev = slices.Grow(sc.ev[:0], len(r.Candidates))[:len(r.Candidates)]
+	m.classes.evidenceAll(&sc.classes, wholeDoc.words, skipQ, sc.ev)
 	for i := range r.Candidates {
 		c := &r.Candidates[i]
-		// seen[i] is still sc.classes.cands[i]: the loop has moved only
-		// those before it.
-		c.evidence = m.classes.evidenceOf(&sc.classes, wholeDoc.words, i, skipQ)
+		// sc.ev[i] is still for Candidates[i] (sc.classes.cands[i]): the
+		// loop has moved only those before it.
+		c.evidence = sc.ev[i]
 		for j := i; j > 0 && r.Candidates[j].rank() > r.Candidates[j-1].rank(); j-- {
 			r.Candidates[j], r.Candidates[j-1] = r.Candidates[j-1], r.Candidates[j]
 			seen[j], seen[j-1] = seen[j-1], seen[j]
@@ -634,6 +636,7 @@ type scratch struct {
 	splitTok    []string  // a short message's tokens, unknown words split (see splitUnknown)
 	splitID     []int32
 	classes     classCounts
+	ev          []float64 // the candidates' evidence (see classIndex.evidenceAll)
 }
 
 func (sc *scratch) reset() {
