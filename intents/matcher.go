@@ -1033,7 +1033,7 @@ const numConfFeatures = 9
 //	(cat intents/testdata/dev_cases.tsv; sed -E 's/\t@clarify\|.*/\t@clarify/' intents/testdata/dev_classes.tsv) >/tmp/fitcases.tsv
 //	kefu eval fit confidence --cases /tmp/fitcases.tsv --cases-weight 1 ../shared/data/bq/dev.csv
 //
-// (testdata/heldout_cases.tsv and heldout_classes.tsv are never used to fit
+// (testdata/heldout_cases.tsv, heldout_classes.tsv and heldout2_cases.tsv are never used to fit
 // or choose anything).
 var confCoef = [numConfFeatures]float64{-7.801, 8.169, -2.444, 0.035, -0.096, 0.449, 4.969, 4.546, 4.837}
 
