@@ -35,7 +35,10 @@ type classIndex struct {
 	// keyword (the editors say the word alone is about them; see
 	// classWord.alone).
 	alone map[int32][]int32
-	small bool // at most 64 intents: the words' masks are set
+	// By word id: a word's uses as a topic, when longer FAQ words contain it
+	// (see setCompounds).
+	compound []compoundUses
+	small    bool // at most 64 intents: the words' masks are set
 }
 
 // classWord is one word id's entry in the class index.
@@ -50,6 +53,11 @@ type classWord struct {
 	// (see fillerIDF).
 	filler bool
 	alone  bool // it has a list in classIndex.alone
+	// Its uses as a topic (see topicUses) are at least topicMinUses and no
+	// intent has more than topicMaxShare of them: alone, it names a topic.
+	topical bool
+	// Its index in classIndex.compound (-1: none; see setCompounds).
+	compound int32
 	// When the FAQ has at most 64 intents (classIndex.small): bit i set for
 	// every intent i in its list, so an intent's place in the list is the
 	// number of bits below its own, with no search.
@@ -148,6 +156,7 @@ func (x *classIndex) owned(words, q []feat, top int32) (owner int32, share, weig
 		return owner, 0, 0
 	}
 	best := 0.0
+	k := 0 // words and q are sorted by id: q[k] is the first not below f
 	for _, f := range words {
 		if f.id < 0 || int(f.id) >= len(x.words) {
 			continue
@@ -156,7 +165,10 @@ func (x *classIndex) owned(words, q []feat, top int32) (owner int32, share, weig
 		if cw.owner < 0 || cw.owner == top {
 			continue
 		}
-		if _, ok := slices.BinarySearchFunc(q, f.id, func(g feat, id int32) int { return int(g.id - id) }); ok {
+		for k < len(q) && q[k].id < f.id {
+			k++
+		}
+		if k < len(q) && q[k].id == f.id {
 			continue
 		}
 		sh, w := float64(cw.ownShare), float64(f.w)/all
@@ -252,47 +264,198 @@ const topicMaxTokens = 4
 const fillerIDF = 5.5
 
 // topic reports whether a message (its tokens with their word ids) only
-// names a topic several intents share, top among them: one topic word, and
-// besides it only stop words and fillers. If so it fills acc (by intent)
-// with the share of the word's uses that are each intent's and returns the
-// intents touched (appended to touched).
+// names a topic several intents share, top among them: topic words (售后,
+// 快递 物流), and besides them only stop words and fillers. If so it fills
+// acc (by intent) with how much the topic points at each intent and returns
+// the intents touched (appended to touched). One word points at an intent
+// by the share of its uses that are the intent's; several words by the
+// product of their shares (naive Bayes: words that name one topic together
+// keep it spread, a word that names an intent of its own decides).
 func (x *classIndex) topic(tokens []string, ids []int32, lx *Lexicon, top int32, acc []float64, touched []int32) ([]int32, bool) {
 	if len(tokens) > topicMaxTokens || len(tokens) == 0 {
 		return touched, false
 	}
-	word := int32(-1)
+	var buf [topicMaxTokens]int32
+	words := buf[:0]
 	for i, t := range tokens {
 		id := ids[i]
+		if isNegation(t) {
+			return touched, false // says what is wrong, not only the topic
+		}
 		// A word the FAQ never uses is a stop word or says something the
 		// FAQ may not be about (股票怎么买 is not the topic 买).
 		if id >= 0 && int(id) < len(x.words) && x.words[id].filler || id < 0 && lx != nil && lx.Stop(t) {
 			continue
 		}
-		if id < 0 || word >= 0 && word != id {
-			return touched, false // a word the FAQ never uses, or a second content word
+		if id < 0 || int(id) >= len(x.words) {
+			return touched, false // a word the FAQ never uses
 		}
-		word = id
+		if !slices.Contains(words, id) {
+			words = append(words, id)
+		}
 	}
-	if word < 0 || int(word) >= len(x.words) {
+	if len(words) == 0 {
 		return touched, false
 	}
-	cw := &x.words[word]
-	if cw.total < topicMinUses || cw.alone && slices.Contains(x.alone[word], top) {
-		return touched, false
-	}
-	total := float64(cw.total) + classSmoothing
-	for k := cw.start; k < cw.end; k++ {
-		if x.in[k] == top && float64(x.n[k])/total > topicMaxShare {
+	for _, w := range words {
+		cw := &x.words[w]
+		// Each of several words must name a topic by itself (see
+		// classWord.topical).
+		if len(words) > 1 && !cw.topical {
 			return touched, false
+		}
+		// A word that is alone one of top's questions or keywords is top's.
+		if cw.alone && slices.Contains(x.alone[w], top) {
+			return touched, false
+		}
+		if _, _, sum := x.topicUses(w); sum < topicMinUses {
+			return touched, false // a rare word says more than a topic
 		}
 	}
 	start := len(touched)
-	for k := cw.start; k < cw.end; k++ {
-		in := x.in[k]
-		touched = append(touched, in)
-		acc[in] = float64(x.n[k]) / total
+	if len(words) == 1 {
+		ins, ns, sum := x.topicUses(words[0])
+		total := float64(sum) + classSmoothing
+		for k, in := range ins {
+			if in == top && float64(ns[k])/total > topicMaxShare {
+				return touched, false
+			}
+		}
+		for k, in := range ins {
+			touched = append(touched, in)
+			acc[in] = float64(ns[k]) / total
+		}
+		return touched, len(touched)-start >= 2
 	}
-	return touched, len(touched)-start >= 2
+	// Several topic words: the intents any of them points at, each by the
+	// product of the words' shares (topicFloor for a word it never uses),
+	// normalised.
+	for _, w := range words {
+		ins, _, _ := x.topicUses(w)
+		for _, in := range ins {
+			if acc[in] == 0 {
+				acc[in] = 1
+				touched = append(touched, in)
+			}
+		}
+	}
+	sum := 0.0
+	for _, in := range touched[start:] {
+		p := 1.0
+		for _, w := range words {
+			ins, ns, total := x.topicUses(w)
+			sh := 0.0
+			if k, ok := slices.BinarySearch(ins, in); ok {
+				sh = float64(ns[k]) / (float64(total) + classSmoothing)
+			}
+			p *= max(sh, topicFloor)
+		}
+		acc[in] = p
+		sum += p
+	}
+	isTopic := len(touched)-start >= 2
+	for _, in := range touched[start:] {
+		acc[in] /= sum
+		if in == top && acc[in] > topicMaxShare {
+			isTopic = false
+		}
+	}
+	return touched, isTopic
+}
+
+// topicFloor is the share a topic word gives an intent that never uses it,
+// when several words name the topic.
+const topicFloor = 0.01
+
+// topicUses is a word's uses as a topic, by intent (sorted): its own, and
+// those of the FAQ's longer words that contain it (优惠 names 优惠券 too;
+// see setCompounds).
+func (x *classIndex) topicUses(w int32) ([]int32, []float32, float32) {
+	cw := &x.words[w]
+	if cw.compound >= 0 {
+		t := &x.compound[cw.compound]
+		return t.in, t.n, t.total
+	}
+	return x.in[cw.start:cw.end], x.n[cw.start:cw.end], cw.total
+}
+
+// compoundUses is a word's uses as a topic when longer FAQ words contain
+// it: its own and theirs, by intent (sorted).
+type compoundUses struct {
+	in    []int32
+	n     []float32
+	total float32
+}
+
+// topicMinRunes: a word names the topic of the longer words that contain it
+// when it has at least this many characters (退 is in too many words to
+// name one topic).
+const topicMinRunes = 2
+
+// setCompounds fills x.compound from the FAQ's words (text -> id): a word
+// that at least one longer FAQ word contains (优惠 in 优惠券) gets the uses
+// of those words added to its own. Each word's substrings are looked up, so
+// the cost grows with the vocabulary, not its square.
+func (x *classIndex) setCompounds(words map[string]int32) {
+	x.compound = nil
+	for id := range x.words {
+		x.words[id].compound = -1
+	}
+	inner := map[int32][]int32{} // word id -> the longer words containing it
+	for w, id := range words {
+		rs := []rune(w)
+		if len(rs) <= topicMinRunes || !hasHan(w) {
+			continue
+		}
+		seen := map[int32]bool{}
+		for i := range rs {
+			for j := i + topicMinRunes; j <= len(rs); j++ {
+				if i == 0 && j == len(rs) {
+					continue
+				}
+				if sub, ok := words[string(rs[i:j])]; ok && !seen[sub] {
+					seen[sub] = true
+					inner[sub] = append(inner[sub], id)
+				}
+			}
+		}
+	}
+	for sub, longer := range inner {
+		if x.words[sub].filler {
+			continue
+		}
+		slices.Sort(longer) // the sums below in one order: the same result every build
+		acc := map[int32]float32{}
+		cw := &x.words[sub]
+		for k := cw.start; k < cw.end; k++ {
+			acc[x.in[k]] += x.n[k]
+		}
+		for _, id := range longer {
+			lw := &x.words[id]
+			for k := lw.start; k < lw.end; k++ {
+				acc[x.in[k]] += x.n[k]
+			}
+		}
+		var t compoundUses
+		for in := range acc {
+			t.in = append(t.in, in)
+		}
+		slices.Sort(t.in)
+		for _, in := range t.in {
+			t.n = append(t.n, acc[in])
+			t.total += acc[in]
+		}
+		x.words[sub].compound = int32(len(x.compound))
+		x.compound = append(x.compound, t)
+	}
+	for id := range x.words {
+		ins, ns, sum := x.topicUses(int32(id))
+		top := float32(0)
+		for k := range ins {
+			top = max(top, ns[k])
+		}
+		x.words[id].topical = sum >= topicMinUses && float64(top)/(float64(sum)+classSmoothing) <= topicMaxShare
+	}
 }
 
 // contrast is the naive-Bayes log-likelihood ratio of the message's words
@@ -441,6 +604,44 @@ func (x *classIndex) evidenceOf(c *classCounts, words []feat, j int, skip *skipp
 		return 0
 	}
 	return sum / all
+}
+
+// evidenceAll sets ev[j] to evidenceOf(c, words, j, skip) for every
+// candidate j of c, in one pass over the words (the same values to the bit:
+// each candidate's sum is taken over the words in the same order).
+func (x *classIndex) evidenceAll(c *classCounts, words []feat, skip *skipped, ev []float64) {
+	nc := len(c.cands)
+	ev = ev[:nc]
+	clear(ev)
+	all := 0.0
+	for i, f := range words {
+		all += float64(f.w)
+		if f.id < 0 || int(f.id) >= len(x.words) {
+			continue // a share of 0 adds nothing
+		}
+		total := float64(x.words[f.id].total)
+		skipped := skip != nil && skip.uses(f.id)
+		if skipped {
+			total -= float64(x.scale[skip.in])
+		}
+		row := c.n[i*nc : (i+1)*nc]
+		for j, n := range row {
+			if skipped && c.cands[j] == skip.in {
+				n -= float64(x.scale[skip.in])
+			}
+			sh := 0.0
+			if total > 0 && n > 0 {
+				sh = n / (total + classSmoothing)
+			}
+			ev[j] += float64(f.w) * sh
+		}
+	}
+	if all == 0 {
+		return
+	}
+	for j := range ev {
+		ev[j] /= all
+	}
 }
 
 // contrastOf is contrast(words, a, b, skip), c looked up for words, a and b

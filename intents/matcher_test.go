@@ -190,10 +190,30 @@ func TestHeldOutCases(t *testing.T) {
 	n := float64(len(cases))
 	t.Logf("%d held-out cases: right %.3f wrong %.3f", len(cases), float64(right)/n, float64(wrong)/n)
 	// Issue 13 (fewer confident wrong answers) took wrong answers from 3 to 1
-	// and right from 54 to 52 of 88 (two clarifies became declines); see
-	// BENCHMARKS.md.
-	if float64(wrong)/n > 0.02 || float64(right)/n < 0.59 {
-		t.Errorf("held-out right %.3f wrong %.3f: want right >= 0.59, wrong <= 0.02", float64(right)/n, float64(wrong)/n)
+	// and right from 54 to 55 of 88; see BENCHMARKS.md.
+	if len(cases) != 88 || wrong > 1 || right < 55 {
+		t.Errorf("held-out %d cases: %d right, %d wrong; want 88 cases, at least 55 right, at most 1 wrong", len(cases), right, wrong)
+	}
+}
+
+// TestHeldOut2Cases guards the second held-out set's figures in
+// BENCHMARKS.md (labelled and committed before issue 13's second session
+// tuned anything; measured once before and once after).
+func TestHeldOut2Cases(t *testing.T) {
+	m := mustSampleMatcher(t)
+	fh, err := os.Open("testdata/heldout2_cases.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	cases, err := ReadCases(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right, wrong := judgeAll(m, cases)
+	t.Logf("%d held-out cases: %d right, %d wrong", len(cases), right, wrong)
+	if len(cases) != 103 || wrong > 7 || right < 87 {
+		t.Errorf("second held-out set, %d cases: %d right, %d wrong; want 103 cases, at least 87 right, at most 7 wrong", len(cases), right, wrong)
 	}
 }
 
