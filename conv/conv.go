@@ -44,6 +44,12 @@ func SplitArchiveID(id string) (thread, ep string, ok bool) {
 func Key(prefix, thread string) string   { return prefix + "conv:" + thread }
 func TxKey(prefix, thread string) string { return prefix + "tx:" + thread }
 
+// ActiveKey is a ZSET of threads scored by their last customer activity
+// (ms), written by bot's ingest script on every new message and left when
+// the bot closes a thread, so that a sweeper finds the idle ones without
+// scanning every conversation.
+func ActiveKey(prefix string) string { return prefix + "active" }
+
 // LifecycleKey is the lifecycle stream: one entry per event, written by the
 // script that makes the change, read by the archiver's consumer group and
 // trimmed by it once archived.
@@ -76,6 +82,23 @@ const (
 	FieldRating   = "rating" // the last episode's rating (1-5)
 	FieldClosedMs = "closed_ms"
 )
+
+// Hash fields of conv:<thread> that only bot writes: its policy's memory of
+// the thread and the queue view's preview of the customer's last message.
+const (
+	FieldLow           = "low"         // messages in a row the bot could not answer
+	FieldLastIntent    = "last_intent" // the last intent answered or offered
+	FieldEntities      = "entities"    // JSON: order and tracking numbers seen
+	FieldGuesses       = "guesses"     // JSON: the bot's top intents for the last message
+	FieldCategory      = "category"    // the FAQ category of last_intent (picks the group)
+	FieldRatingComment = "rating_comment"
+	FieldLastIn        = "last_in"    // the customer's last text, cut for the preview
+	FieldLastInAt      = "last_in_ms" // when it arrived (ms)
+)
+
+// botFields are the fields of the block above, for the prelude's F table.
+var botFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldCategory,
+	FieldRatingComment, FieldLastIn, FieldLastInAt}
 
 // Lifecycle event types: every state change of a conversation emits exactly
 // one, in the script that makes the change.
@@ -173,8 +196,8 @@ func buildPrelude() string {
 		b.WriteString("}\n")
 	}
 	table("MODE", []string{ModeBot, ModeWaiting, ModeAgent, ModeClosed})
-	table("F", []string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
-		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs})
+	table("F", append([]string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
+		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs}, botFields...))
 	table("EV", append([]string(nil), EventTypes...))
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
