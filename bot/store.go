@@ -292,8 +292,13 @@ func (s *Store) commit(ctx context.Context, d decision, state string, stage []Ou
 	if d.closed {
 		closed = "1"
 	}
+	// A conversation loaded, not claimed, has no claim to check or finish.
+	key, epoch := c.claim.key, any(c.claim.epoch)
+	if key == "" {
+		key, epoch = s.convKey(c.ID), ""
+	}
 	args := make([]any, 0, 10+len(fields)+7*len(d.replies)+4*len(d.events))
-	args = append(args, c.claim.epoch, s.now().UnixMilli(), state, string(stageJSON), c.claim.member,
+	args = append(args, epoch, s.now().UnixMilli(), state, string(stageJSON), c.claim.member,
 		s.prefix, c.ID, closed, len(fields))
 	args = append(args, fields...)
 	args = append(args, len(d.replies))
@@ -307,7 +312,7 @@ func (s *Store) commit(ctx context.Context, d decision, state string, stage []Ou
 			args = append(args, f)
 		}
 	}
-	n, err := finishScript.Run(ctx, s.rdb, []string{c.claim.key, s.convKey(c.ID), s.txKey(c.ID), s.inflightKey(), s.activeKey()}, args...).Int()
+	n, err := finishScript.Run(ctx, s.rdb, []string{key, s.convKey(c.ID), s.txKey(c.ID), s.inflightKey(), s.activeKey()}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("record %s: %w", c.ID, err)
 	}
@@ -365,10 +370,11 @@ func parseConv(id string, h map[string]string) Conversation {
 	return c
 }
 
-// Record saves the bot-owned fields of a claimed conversation, appends the
-// reply to its transcript with its bot_reply event and marks the inbound
-// message done, in one script; it refuses (ErrInFlight, nothing written)
-// when another delivery took the message over meanwhile.
+// Record saves the bot-owned fields of a conversation and appends the reply
+// to its transcript with its bot_reply event, in one script. For a
+// conversation returned by Claim it also marks the inbound message done, and
+// refuses (ErrInFlight, nothing written) when another delivery took the
+// message over meanwhile.
 func (s *Store) Record(ctx context.Context, c Conversation, out Outbound) error {
 	d := decision{conv: c, save: true}
 	d.say(out)

@@ -6,13 +6,16 @@
 -- event; each names the inbound entry it answers (re), so that a retry of
 -- the message can be given the replies recorded for it. Done, the message
 -- leaves the in-flight set and its marker drops the copy of the message.
+-- Without a claim (ARGV[1] empty: a conversation loaded, not claimed) the
+-- fields, events and replies are written as they are.
 --
 -- KEYS[1] seen:<channel>:<msg id>   HASH state, entry, until, epoch, stage, msg
+--         (without a claim: the conversation hash again, not read)
 -- KEYS[2] conv:<thread>             conversation hash
 -- KEYS[3] tx:<thread>               transcript stream
 -- KEYS[4] inflight                  ZSET <channel>:<msg id> -> end of the lease (ms)
 -- KEYS[5] active                    ZSET thread -> last customer activity (ms)
--- ARGV[1] epoch of the claim (from ingest.lua)
+-- ARGV[1] epoch of the claim (from ingest.lua); '' without a claim
 -- ARGV[2] now (ms)
 -- ARGV[3] 'done', or 'stage': record a first part and keep the claim
 --         (a hand-off: the notice is recorded before the queue is asked)
@@ -26,11 +29,14 @@
 --   text, agent, choices (JSON), confidence, guesses (JSON)
 -- then the events, each: type, k, and k field/value arguments
 -- Reply: 1 written, 0 refused (the claim is done or another delivery's)
-local h = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'entry')
-if h[1] ~= 'pending' or h[2] ~= ARGV[1] then
-  return 0
+local claimed, re = ARGV[1] ~= '', ''
+if claimed then
+  local h = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'entry')
+  if h[1] ~= 'pending' or h[2] ~= ARGV[1] then
+    return 0
+  end
+  re = h[3]
 end
-local re = h[3]
 local p, thread, now = ARGV[6], ARGV[7], ARGV[2]
 local i = 9
 local n = tonumber(ARGV[i])
@@ -56,6 +62,9 @@ for j = replies, replies + 7 * (r - 1), 7 do
 end
 if ARGV[8] == '1' then
   redis.call('ZREM', KEYS[5], thread)
+end
+if not claimed then
+  return 1
 end
 if ARGV[3] == 'done' then
   redis.call('HSET', KEYS[1], 'state', 'done')
