@@ -65,7 +65,9 @@ func TestDecide(t *testing.T) {
 	waiting := with(bot, func(c *Conversation) { c.Mode, c.loadedMode = ModeWaiting, ModeWaiting })
 	agent := with(bot, func(c *Conversation) { c.Mode, c.loadedMode = ModeAgent, ModeAgent })
 	closed := with(bot, func(c *Conversation) { c.Mode, c.loadedMode = ModeClosed, ModeClosed })
-	msg := func(kind, text string) Message { return Message{Channel: "web", User: "u", ID: "1", Kind: kind, Text: text} }
+	msg := func(kind, text string) Message {
+		return Message{Channel: "web", User: "u", ID: "1", Kind: kind, Text: text}
+	}
 
 	for _, tc := range []struct {
 		name    string
