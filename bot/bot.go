@@ -2,7 +2,10 @@
 // the Channel interface each channel implements, the conversation state and
 // transcript on Redis, and the Engine that applies the policy (answer,
 // clarify, hand off, stay silent while a person has the conversation) on top
-// of the matcher's decision. It does not speak any channel's protocol
+// of the matcher's decision. The policy is a function (decide) of the
+// conversation's state and the message; the Store commits its result with
+// its lifecycle events in one script. The schema of those keys (fields,
+// modes, events) is conv's. It does not speak any channel's protocol
 // (channels/* do) and does not run the agents' queue (handoff does).
 package bot
 
