@@ -54,3 +54,19 @@ func TestArchiveID(t *testing.T) {
 		t.Fatal("an id without an episode split")
 	}
 }
+
+// TestSourceInlines: the names a script uses are inlined as quoted values,
+// so a script that uses only known names declares no tables; one that
+// indexes a table, or names what it lacks, gets the strict tables.
+func TestSourceInlines(t *testing.T) {
+	src := conv.Source(`return {MODE.closed, F.ep, EV.rated, EF.by}`)
+	if strings.Contains(src, "local F ") || strings.Contains(src, "setmetatable") ||
+		!strings.Contains(src, `return {"closed", "ep", "rated", "by"}`) || !strings.Contains(src, "local function emit(") {
+		t.Errorf("known names: %s", src)
+	}
+	for _, s := range []string{`return F.nosuch`, `return F[ARGV[1]]`} {
+		if got := conv.Source(s); !strings.HasPrefix(got, conv.Prelude) {
+			t.Errorf("%s: the tables are not declared", s)
+		}
+	}
+}
