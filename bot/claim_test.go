@@ -19,7 +19,7 @@ import (
 func hookFinish(e *Engine) *testkit.FailHook {
 	h := &testkit.FailHook{Match: func(cmd redis.Cmder) bool {
 		args := cmd.Args()
-		return len(args) > 1 && (cmd.Name() == "evalsha" && args[1] == finishScript.Hash() || cmd.Name() == "eval" && args[1] == conv.Source(finishLua))
+		return len(args) > 1 && (cmd.Name() == "evalsha" && args[1] == finishScript.Hash() || cmd.Name() == "eval" && args[1] == conv.Compile(finishLua))
 	}}
 	e.Store.rdb.AddHook(h)
 	return h

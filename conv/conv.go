@@ -17,7 +17,6 @@ package conv
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -46,7 +45,7 @@ func SplitArchiveID(id string) (thread, ep string, ok bool) {
 func Key(prefix, thread string) string   { return prefix + "conv:" + thread }
 func TxKey(prefix, thread string) string { return prefix + "tx:" + thread }
 
-// ActiveKey is a ZSET of threads scored by their last customer activity
+// ActiveKey is a ZSET of threads scored by their last customer message
 // (ms), written by bot's ingest script on every new message and left when
 // the bot closes a thread, so that a sweeper finds the idle ones without
 // scanning every conversation.
@@ -85,22 +84,49 @@ const (
 	FieldClosedMs = "closed_ms"
 )
 
-// Hash fields of conv:<thread> that only bot writes: its policy's memory of
-// the thread and the queue view's preview of the customer's last message.
+// Hash fields of conv:<thread> that only handoff writes: its queue's
+// bookkeeping on the conversation (others may read them).
 const (
-	FieldLow           = "low"         // messages in a row the bot could not answer
-	FieldLastIntent    = "last_intent" // the last intent answered or offered
-	FieldEntities      = "entities"    // JSON: order and tracking numbers seen
-	FieldGuesses       = "guesses"     // JSON: the bot's top intents for the last message
-	FieldCategory      = "category"    // the FAQ category of last_intent (picks the group)
-	FieldRatingComment = "rating_comment"
-	FieldLastIn        = "last_in"    // the customer's last text, cut for the preview
-	FieldLastInAt      = "last_in_ms" // when it arrived (ms)
+	FieldCategory      = "category"       // the intent's category that picked the group
+	FieldPrio          = "prio"           // 0 urgent lane, 1 normal
+	FieldSeq           = "seq"            // arrival order in the queue (kept when requeued)
+	FieldEnqueuedMs    = "enq_ms"         // when it was handed off (ms)
+	FieldClaimedMs     = "claimed_ms"     // when the holder got it (ms)
+	FieldWaitedMs      = "waited_ms"      // hand-off to claim (ms), at the last claim
+	FieldRepliedMs     = "replied_ms"     // the first agent message since the last hand-off (ms); unset before it
+	FieldOfferAgent    = "offer_agent"    // the agent it is offered to
+	FieldOfferUntil    = "offer_until"    // the offer's deadline (ms)
+	FieldOfferSkip     = "offer_skip"     // ",a,b,": agents whose offer lapsed or who declined
+	FieldNotice        = "notice"         // the position/ETA bucket the customer was last told
+	FieldLastAgent     = "last_agent"     // the agent who released it last
+	FieldReleasedMs    = "released_ms"    // when (ms)
+	FieldCanceledMs    = "canceled_ms"    // when the customer last left the queue (ms)
+	FieldRatingComment = "rating_comment" // with FieldRating
+	FieldRatingAgent   = "rating_agent"   // the agent the rating is credited to
+	FieldRatedMs       = "rated_ms"       // when it was rated (ms)
+	FieldRatedClose    = "rated_close"    // the FieldClosedMs of the close rated: once per close
 )
 
-// botFields are the fields of the block above, for the prelude's F table.
-var botFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldCategory,
-	FieldRatingComment, FieldLastIn, FieldLastInAt}
+// Hash fields of conv:<thread> that only bot writes: its policy's memory of
+// the thread and the queue view's preview of the customer's last message.
+// (bot also writes FieldCategory, before the hand-off, and FieldRating with
+// FieldRatingComment for a rating no agent's close takes.)
+const (
+	FieldLow        = "low"         // messages in a row the bot could not answer
+	FieldLastIntent = "last_intent" // the last intent answered or offered
+	FieldEntities   = "entities"    // JSON: order and tracking numbers seen
+	FieldGuesses    = "guesses"     // JSON: the bot's top intents for the last message
+	FieldLastIn     = "last_in"     // the customer's last text, cut for the preview
+	FieldLastInAt   = "last_in_ms"  // when it arrived (ms)
+)
+
+// BotFields lists the fields only bot writes.
+var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt}
+
+// HandoffFields lists the fields only handoff writes.
+var HandoffFields = []string{FieldCategory, FieldPrio, FieldSeq, FieldEnqueuedMs, FieldClaimedMs, FieldWaitedMs,
+	FieldRepliedMs, FieldOfferAgent, FieldOfferUntil, FieldOfferSkip, FieldNotice, FieldLastAgent, FieldReleasedMs,
+	FieldCanceledMs, FieldRatingComment, FieldRatingAgent, FieldRatedMs, FieldRatedClose}
 
 // Lifecycle event types: every state change of a conversation emits exactly
 // one, in the script that makes the change.
@@ -114,7 +140,7 @@ const (
 	Claimed         = "claimed"              // agent, group, waited_ms
 	AgentMessage    = "agent_message"        // agent, text, kind, first ("1" on the first of a hand-off)
 	Note            = "note"                 // agent, text
-	Transfer        = "transfer"             // from, to (agent), group (to group), note
+	Transfer        = "transfer"             // from, to (agent), group (to group), note, by (who moved it)
 	BackToBot       = "back_to_bot"          // agent (released to the bot)
 	Abandoned       = "abandoned"            // by: customer (canceled while waiting) or left
 	Closed          = "closed"               // by: an agent id, "customer", "idle"
@@ -167,8 +193,8 @@ const (
 	ByLeft     = "left" // the customer unsubscribed or blocked the bot
 )
 
-// Script returns a Redis script whose source is src with, from this
-// package's constants:
+// Script returns a Redis script made from src, in which these names stand
+// for this package's constants:
 //
 //	MODE.bot, MODE.waiting, MODE.agent, MODE.closed
 //	F.<hash field>   e.g. F.mode, F.ep, F.agent  (the Field* constants' values)
@@ -178,74 +204,56 @@ const (
 //	    type, conv, ep (read from the hash), at and the extra field/value
 //	    pairs, and returns the entry id.
 //
-// It adds no round trip (Source gives the text).
-func Script(src string) *redis.Script { return redis.NewScript(Source(src)) }
+// The names are replaced by their quoted values when the script is made, so
+// they cost nothing per call (tables built on every call cost 5-10 µs), and
+// a name the constants lack panics then: scripts are embedded, so a typo
+// fails the package's first test rather than writing nil in production.
+// emit is a local function put before src: it adds no round trip.
+func Script(src string) *redis.Script { return redis.NewScript(Compile(src)) }
 
-// Source is the Lua text Script gives Redis for src. Each X.name of the
-// tables above that names one of their constants is replaced by the quoted
-// value, so that a run builds no tables (the four tables cost about as much
-// as a whole script of bot's; measured with INFO commandstats); emit is
-// declared before src. Only when src still refers to a table (a name the
-// tables lack, or an index such as F[k]) are the tables declared too
-// (Prelude), strict: a name they lack fails the script.
-func Source(src string) string {
-	out := tableRef.ReplaceAllStringFunc(src, func(m string) string {
-		sub := tableRef.FindStringSubmatch(m)
-		if tableNames[sub[1]][sub[2]] {
-			return strconv.Quote(sub[2])
+// Compile is the Lua text Script makes from src.
+func Compile(src string) string {
+	return Prelude + nameRe.ReplaceAllStringFunc(src, func(m string) string {
+		table, name, _ := strings.Cut(m, ".")
+		v, ok := names[table][name]
+		if !ok {
+			panic(fmt.Sprintf("conv: %s has no %q (in a script made with conv.Script)", table, name))
 		}
-		return m
+		return strconv.Quote(v)
 	})
-	if anyTable.MatchString(out) {
-		return Prelude + out
-	}
-	return emitLua + out
 }
 
-var (
-	tableRef = regexp.MustCompile(`\b(MODE|F|EV|EF)\.([A-Za-z_][A-Za-z0-9_]*)`)
-	anyTable = regexp.MustCompile(`\b(MODE|F|EV|EF)\b`)
-)
+// nameRe finds the names Compile replaces (not inside a longer identifier).
+var nameRe = regexp.MustCompile(`\b(MODE|F|EV|EF)\.[A-Za-z_][A-Za-z0-9_]*`)
 
-// The tables' names and values.
-var tableNames = map[string]map[string]bool{}
+// names are the tables of Script: table -> name -> value.
+var names = map[string]map[string]string{}
 
-// Prelude is the Lua text declaring the tables (strict) and emit.
-var Prelude = buildTables() + emitLua
+// Prelude is the Lua text Script puts before a script.
+var Prelude = buildPrelude()
 
-var emitLua = fmt.Sprintf(`local function emit(p, thread, typ, now, ...)
-  local ep = redis.call('HGET', p .. %q .. thread, %q) or '0'
-  return redis.call('XADD', p .. %q, '*', %q, typ, %q, thread, %q, ep, %q, now, ...)
-end
-`, Key("", ""), FieldEpisode, LifecycleKey(""), EvType, EvConv, EvEpisode, EvAt)
-
-func buildTables() string {
-	var b strings.Builder
+func buildPrelude() string {
 	table := func(name string, vals []string) {
-		sort.Strings(vals)
-		tableNames[name] = map[string]bool{}
-		fmt.Fprintf(&b, "local %s = {", name)
-		for i, v := range vals {
-			if i > 0 {
-				b.WriteString(", ")
+		t := map[string]string{}
+		for _, v := range vals {
+			if _, dup := t[v]; dup {
+				panic("conv: " + name + " lists " + v + " twice")
 			}
-			tableNames[name][v] = true
-			fmt.Fprintf(&b, "[%q] = %q", v, v)
+			t[v] = v
 		}
-		b.WriteString("}\n")
+		names[name] = t
 	}
 	table("MODE", []string{ModeBot, ModeWaiting, ModeAgent, ModeClosed})
 	table("F", append([]string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
-		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs}, botFields...))
+		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs},
+		append(append([]string(nil), HandoffFields...), BotFields...)...))
 	table("EV", append([]string(nil), EventTypes...))
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment})
-	// A table read with a name it lacks is a bug in the script: fail loudly
-	// rather than write nil.
-	b.WriteString(`local function strict(t, name) return setmetatable(t, {__index = function(_, k) error('conv: no ` +
-		`' .. name .. ' ' .. tostring(k)) end}) end
-strict(MODE, 'mode'); strict(F, 'field'); strict(EV, 'event'); strict(EF, 'event field')
-`)
-	return b.String()
+	return fmt.Sprintf(`local function emit(p, thread, typ, now, ...)
+  local ep = redis.call('HGET', p .. %q .. thread, %q) or '0'
+  return redis.call('XADD', p .. %q, '*', %q, typ, %q, thread, %q, ep, %q, now, ...)
+end
+`, Key("", ""), FieldEpisode, LifecycleKey(""), EvType, EvConv, EvEpisode, EvAt)
 }
