@@ -2,7 +2,10 @@
 // the Channel interface each channel implements, the conversation state and
 // transcript on Redis, and the Engine that applies the policy (answer,
 // clarify, hand off, stay silent while a person has the conversation) on top
-// of the matcher's decision. It does not speak any channel's protocol
+// of the matcher's decision. The policy is a function (decide) of the
+// conversation's state and the message; the Store commits its result with
+// its lifecycle events in one script. The schema of those keys (fields,
+// modes, events) is conv's. It does not speak any channel's protocol
 // (channels/* do) and does not run the agents' queue (handoff does).
 package bot
 
@@ -10,6 +13,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/intents"
 )
 
@@ -86,16 +90,17 @@ type Guess struct {
 	Question string  `json:"question,omitempty"`
 }
 
-// Conversation modes.
+// Conversation modes: conv's (conv.Mode*), named here for bot's callers.
 const (
-	ModeBot     = "bot"     // the bot answers
-	ModeWaiting = "waiting" // handed off, waiting for an agent: the bot is silent
-	ModeAgent   = "agent"   // an agent has it: the bot is silent
-	ModeClosed  = "closed"  // ended; the next message opens it again with the bot
+	ModeBot     = conv.ModeBot     // the bot answers
+	ModeWaiting = conv.ModeWaiting // handed off, waiting for an agent: the bot is silent
+	ModeAgent   = conv.ModeAgent   // an agent has it: the bot is silent
+	ModeClosed  = conv.ModeClosed  // ended; the next message starts a new episode with the bot
 )
 
-// Conversation is the state of one customer's conversation, kept in Redis so
-// that any gateway instance can handle its next message.
+// Conversation is the state of one customer's thread (ID is its
+// conv.ThreadID), kept in Redis so that any gateway instance can handle its
+// next message.
 type Conversation struct {
 	ID         string
 	Channel    string
@@ -112,6 +117,7 @@ type Conversation struct {
 	Entities   []intents.Entity // order and tracking numbers seen so far
 	Guesses    []Guess          // the bot's top intents for the last message it matched
 	Category   string           // the FAQ category of LastIntent (picks the agents' group)
+	Episode    int              // the thread's current episode (conv.FieldEpisode): 1, 2, …
 	// LastEntry is the transcript id of the inbound message being handled
 	// (set by Claim and Ingest; not stored).
 	LastEntry string

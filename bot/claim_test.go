@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
@@ -18,7 +19,7 @@ import (
 func hookFinish(e *Engine) *testkit.FailHook {
 	h := &testkit.FailHook{Match: func(cmd redis.Cmder) bool {
 		args := cmd.Args()
-		return len(args) > 1 && (cmd.Name() == "evalsha" && args[1] == finishScript.Hash() || cmd.Name() == "eval" && args[1] == finishLua)
+		return len(args) > 1 && (cmd.Name() == "evalsha" && args[1] == finishScript.Hash() || cmd.Name() == "eval" && args[1] == conv.Compile(finishLua))
 	}}
 	e.Store.rdb.AddHook(h)
 	return h

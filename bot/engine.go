@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -101,7 +100,10 @@ type Notifier interface {
 }
 
 // Rater is implemented by a Handoff that stores satisfaction ratings (with
-// the agent who handled the conversation).
+// the agent who handled the conversation). A rating it takes it alone
+// writes, with its rated event; it returns ErrNotRated for one it cannot
+// credit to an agent's close, which the bot then writes itself. Without a
+// Rater the bot writes every rating.
 type Rater interface {
 	Rate(ctx context.Context, c Conversation, score int, comment string) error
 }
@@ -194,14 +196,16 @@ func (e *Engine) recoverMessage(ctx context.Context, m Message, maxTries int) ([
 	}
 	if conv.claim.epoch > int64(maxTries) {
 		out := Outbound{Channel: m.Channel, User: m.User, Conv: conv.ID, Kind: OutNotice, Text: e.texts(conv.Lang).Busy}
-		if err := e.Store.finish(ctx, conv, false, []Outbound{out}, finishDone, nil); err != nil {
+		d := decision{conv: conv}
+		d.say(out)
+		if err := e.Store.commit(ctx, d, finishDone, nil); err != nil {
 			return nil, err
 		}
 		return []Outbound{out}, nil
 	}
 	outs, err := e.handleClaimed(ctx, conv, m)
 	if errors.Is(err, ErrBadRating) {
-		return nil, e.Store.finish(ctx, conv, false, nil, finishDone, nil)
+		return nil, e.Store.commit(ctx, decision{conv: conv}, finishDone, nil)
 	}
 	return outs, err
 }
@@ -209,156 +213,80 @@ func (e *Engine) recoverMessage(ctx context.Context, m Message, maxTries int) ([
 // releaseTimeout bounds the release of a claim after a failure.
 const releaseTimeout = 2 * time.Second
 
-// handle answers a claimed message.
+// handle answers a claimed message: the decision (decide), then the hand-off
+// queue's side of it, then one commit of the fields, replies and events.
 func (e *Engine) handle(ctx context.Context, conv Conversation, m Message) ([]Outbound, error) {
 	if len(conv.claim.stage) > 0 {
 		// An earlier delivery recorded the hand-off notice but did not get
 		// the conversation into the queue: finish its work.
 		return e.enqueue(ctx, conv, conv.claim.stage)
 	}
-	out := Outbound{Channel: m.Channel, User: m.User, Conv: conv.ID}
-	// The channel's language hint (browser, Telegram language_code) sets the
-	// wording until the customer writes: then the language they write in wins.
-	if m.Lang != "" && (m.Kind != KindText || conv.Lang == "") {
-		conv.Lang = m.Lang
+	p := e.policy()
+	in := input{conv: conv, msg: m}
+	d := decide(p, in)
+	if d.err != nil {
+		return nil, d.err
 	}
-	if m.Kind == KindText && conv.Survey && isRating(m.Text) {
-		m.Kind = KindRating // a survey answered by typing the number (WeChat)
-	}
-	switch m.Kind {
-	case KindLeave:
-		return e.leave(ctx, conv)
-	case KindRating:
-		return e.rate(ctx, conv, m, out)
-	}
-	if conv.Mode == ModeWaiting && m.Kind == KindText && isCancel(m.Text) {
-		if l, ok := e.Handoff.(Leaver); ok {
-			if err := l.Leave(ctx, conv); err != nil {
-				return nil, fmt.Errorf("cancel %s: %w", conv.ID, err)
-			}
-		}
-		conv.Mode, conv.LowTurns = ModeBot, 0
-		out.Kind, out.Text = OutNotice, e.texts(conv.Lang).Cancelled
-		return e.reply(ctx, conv, out)
-	}
-	if conv.Mode == ModeWaiting || conv.Mode == ModeAgent {
-		// A person has it or will: the consoles hear of the message.
-		if n, ok := e.Handoff.(Notifier); ok {
-			if err := n.CustomerMessage(ctx, conv); err != nil {
-				return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
-			}
-		}
-		return nil, e.Store.finish(ctx, conv, false, nil, finishDone, nil)
-	}
-	tx := e.texts(conv.Lang)
-	switch m.Kind {
-	case KindStart:
-		out.Kind, out.Text = OutWelcome, tx.Welcome
-		return e.reply(ctx, conv, out)
-	case KindMedia:
-		out.Kind, out.Text = OutNotice, tx.MediaReply
-		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
-		return e.reply(ctx, conv, out)
-	case KindHuman:
-		m.Choice = ChoiceHuman
-	}
-	mt := e.Matcher()
-	var matchDur time.Duration
-	var action intents.Action
-	var reason, intent string
-	var choices []string
-	var urgent bool
-	if m.Choice == ChoiceHuman {
-		action, reason = intents.ActionHandoff, intents.ReasonRequested
-	} else if m.Choice != "" {
-		intent = m.Choice
-		action, reason = mt.PickChoice(m.Choice)
-		urgent = reason == intents.ReasonUrgent
-	} else {
-		t0 := time.Now()
-		r := mt.Match(m.Text)
-		matchDur = time.Since(t0)
-		action, reason, intent, choices, urgent = r.Action, r.Reason, r.Intent, r.Choices, r.Urgent
-		conv.Guesses = conv.Guesses[:0]
-		for i, c := range r.Candidates {
-			if i == 3 {
-				break
-			}
-			conv.Guesses = append(conv.Guesses, Guess{Intent: c.Intent, Score: c.Score, Question: c.Question})
-		}
-		conv.Entities = mergeEntities(conv.Entities, r.Entities)
-		if r.Lang != "" {
-			conv.Lang = r.Lang
-		}
-	}
-	tx = e.texts(conv.Lang)
-	// A message the bot cannot answer (declined or clarified) counts toward
-	// the hand-off after LowTurns in a row.
-	if action == intents.ActionClarify || action == intents.ActionNone {
-		conv.LowTurns++
-		if conv.LowTurns >= e.lowTurns() {
-			action, reason = intents.ActionHandoff, "low_confidence"
-		}
-	}
-	if action == intents.ActionHandoff && e.HandoffAllowed != nil {
+	if d.askAllowed {
 		ok, err := e.HandoffAllowed(ctx, m)
 		if err != nil {
 			return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
 		}
 		if !ok {
-			conv.LowTurns = 0
-			out.Kind, out.Text = OutNotice, tx.HandoffLimited
-			e.observe(out, "", matchDur)
-			return e.reply(ctx, conv, out)
+			in.refused = true
+			d = decide(p, in)
 		}
 	}
-	switch action {
-	case intents.ActionAnswer:
-		in := mt.FAQ().Intent(intent)
-		out.Kind, out.Intent, out.Text = OutAnswer, intent, in.Answer.For(m.Channel, conv.Lang)
-		for _, id := range in.Answer.Choices {
-			if c := mt.FAQ().Intent(id); c != nil {
-				out.Choices = append(out.Choices, Choice{ID: id, Label: c.Questions[0]})
-			}
+	if d.leave {
+		if err := e.Handoff.(Leaver).Leave(ctx, d.conv); err != nil {
+			return nil, fmt.Errorf("leave %s: %w", conv.ID, err)
 		}
-		conv.LowTurns, conv.LastIntent = 0, intent
-	case intents.ActionClarify:
-		out.Kind, out.Text = OutClarify, tx.ClarifyPrompt
-		for _, id := range choices {
-			out.Choices = append(out.Choices, Choice{ID: id, Label: mt.FAQ().Intent(id).Questions[0]})
+	}
+	if d.notify {
+		if err := e.Handoff.(Notifier).CustomerMessage(ctx, d.conv); err != nil {
+			return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
 		}
-		out.Choices = append(out.Choices, Choice{ID: ChoiceHuman, Label: tx.HumanButton})
-		if len(choices) > 0 {
-			conv.LastIntent = choices[0]
+	}
+	if d.rate != nil && p.rater {
+		err := e.Handoff.(Rater).Rate(ctx, d.conv, d.rate.score, d.rate.comment)
+		switch {
+		case errors.Is(err, ErrNotRated):
+			d.selfRate()
+		case err != nil:
+			return nil, fmt.Errorf("rate %s: %w", conv.ID, err)
 		}
-	case intents.ActionNone:
-		out.Kind, out.Text = OutFallback, tx.Fallback
-		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
-	case intents.ActionHandoff:
-		conv.Mode, conv.Reason, conv.Urgent, conv.LowTurns = ModeWaiting, reason, urgent, 0
-		if intent != "" {
-			conv.LastIntent = intent
+	}
+	if d.observe {
+		for _, r := range d.replies {
+			e.observe(r.Outbound, d.reason, d.match)
 		}
-		if in := mt.FAQ().Intent(conv.LastIntent); in != nil {
-			conv.Category = in.Category
-		}
-		out.Kind, out.Intent, out.Text, out.Choices = OutHandoff, intent, tx.HandoffNotice, nil
-		if e.Handoff == nil {
-			e.observe(out, reason, matchDur)
-			return e.reply(ctx, conv, out)
-		}
+	}
+	if d.enqueue {
 		// The mode is written before the queue is asked (an agent may claim
 		// at once and the queue then owns the mode); the claim is kept until
 		// the queue has the conversation, so that a retry finishes the job.
-		outs := []Outbound{out}
-		if err := e.Store.finish(ctx, conv, true, outs, finishStage, outs); err != nil {
+		outs := d.outbounds()
+		if err := e.Store.commit(ctx, d, finishStage, outs); err != nil {
 			return nil, err
 		}
-		e.observe(out, reason, matchDur)
-		return e.enqueue(ctx, conv, outs)
+		return e.enqueue(ctx, d.conv, outs)
 	}
-	e.observe(out, "", matchDur)
-	return e.reply(ctx, conv, out)
+	if err := e.Store.commit(ctx, d, finishDone, nil); err != nil {
+		return nil, err
+	}
+	return d.outbounds(), nil
+}
+
+// policy is the engine's configuration, for decide.
+func (e *Engine) policy() policy {
+	p := policy{texts: e.Texts, lowTurns: e.lowTurns(), queue: e.Handoff != nil, limited: e.HandoffAllowed != nil}
+	if e.Matcher != nil {
+		p.matcher = e.Matcher()
+	}
+	_, p.leaver = e.Handoff.(Leaver)
+	_, p.notifier = e.Handoff.(Notifier)
+	_, p.rater = e.Handoff.(Rater)
+	return p
 }
 
 // enqueue hands a conversation whose hand-off notice is recorded to the
@@ -372,7 +300,11 @@ func (e *Engine) enqueue(ctx context.Context, conv Conversation, outs []Outbound
 			return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
 		}
 	}
-	if err := e.Store.finish(ctx, conv, false, more, finishDone, nil); err != nil {
+	d := decision{conv: conv}
+	for _, o := range more {
+		d.say(o)
+	}
+	if err := e.Store.commit(ctx, d, finishDone, nil); err != nil {
 		return nil, err
 	}
 	return append(append([]Outbound(nil), outs...), more...), nil
@@ -384,32 +316,10 @@ func (e *Engine) observe(out Outbound, reason string, match time.Duration) {
 	}
 }
 
-// reply saves the conversation and records the reply in one round trip.
-func (e *Engine) reply(ctx context.Context, conv Conversation, out Outbound) ([]Outbound, error) {
-	if err := e.Store.Record(ctx, conv, out); err != nil {
-		return nil, err
-	}
-	return []Outbound{out}, nil
-}
-
-// leave closes the conversation of a customer who left the channel.
-func (e *Engine) leave(ctx context.Context, conv Conversation) ([]Outbound, error) {
-	if l, ok := e.Handoff.(Leaver); ok && (conv.Mode == ModeWaiting || conv.Mode == ModeAgent) {
-		if err := l.Leave(ctx, conv); err != nil {
-			return nil, fmt.Errorf("leave %s: %w", conv.ID, err)
-		}
-	}
-	if conv.Mode == ModeAgent {
-		// The agent sees the customer left and closes it.
-		return nil, e.Store.finish(ctx, conv, false, nil, finishDone, nil)
-	}
-	conv.Mode, conv.LowTurns = ModeClosed, 0
-	return nil, e.Store.Save(ctx, conv)
-}
-
 // Survey records the satisfaction survey in a closed conversation's
-// transcript, marks it pending, and returns it for the customer's channel.
-// The agent console calls it after an agent closes a conversation.
+// transcript, marks it pending and emits survey_sent (one script), and
+// returns it for the customer's channel. The agent console calls it after
+// an agent closes a conversation.
 func (e *Engine) Survey(ctx context.Context, convID string) (Outbound, error) {
 	conv, err := e.Store.Load(ctx, convID)
 	if err != nil {
@@ -420,37 +330,15 @@ func (e *Engine) Survey(ctx context.Context, convID string) (Outbound, error) {
 	for _, n := range []string{"1", "2", "3", "4", "5"} {
 		out.Choices = append(out.Choices, Choice{ID: n, Label: n})
 	}
-	if err := e.Store.AppendOut(ctx, out); err != nil {
-		return Outbound{}, err
-	}
-	if err := e.Store.SetSurvey(ctx, conv.ID, true); err != nil {
+	if err := e.Store.survey(ctx, out); err != nil {
 		return Outbound{}, err
 	}
 	return out, nil
 }
 
-// rate stores a satisfaction rating ("1".."5", optionally a comment).
-func (e *Engine) rate(ctx context.Context, conv Conversation, m Message, out Outbound) ([]Outbound, error) {
-	text := strings.TrimSpace(m.Text)
-	if m.Choice != "" {
-		text = strings.TrimSpace(m.Choice + " " + text)
-	}
-	score, comment, _ := strings.Cut(text, " ")
-	n, err := strconv.Atoi(score)
-	if err != nil || n < 1 || n > 5 {
-		return nil, fmt.Errorf("rate %s: %w: %q", conv.ID, ErrBadRating, score)
-	}
-	comment = strings.TrimSpace(comment)
-	if r, ok := e.Handoff.(Rater); ok {
-		if err := r.Rate(ctx, conv, n, comment); err != nil {
-			return nil, fmt.Errorf("rate %s: %w", conv.ID, err)
-		}
-	}
-	if err := e.Store.SetRating(ctx, conv.ID, n, comment); err != nil {
-		return nil, err
-	}
-	out.Kind, out.Text = OutNotice, e.texts(conv.Lang).RatingThanks
-	return e.reply(ctx, conv, out)
+// badRating is the error of a survey answer that is not a score.
+func badRating(conv, score string) error {
+	return fmt.Errorf("rate %s: %w: %q", conv, ErrBadRating, score)
 }
 
 func (e *Engine) lowTurns() int {

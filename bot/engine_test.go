@@ -247,7 +247,7 @@ func TestSaveKeepsQueueMode(t *testing.T) {
 	// Meanwhile the queue moves the conversation on (a claim).
 	e.Store.rdb.HSet(ctx, e.Store.convKey(conv.ID), "mode", ModeAgent)
 	conv.LowTurns = 1
-	if err := e.Store.Save(ctx, conv); err != nil {
+	if err := e.Store.commit(ctx, decision{conv: conv, save: true}, finishDone, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := e.Store.Load(ctx, conv.ID)
@@ -255,8 +255,14 @@ func TestSaveKeepsQueueMode(t *testing.T) {
 		t.Errorf("after a save of the stale copy: mode %q low %d, want agent 1", got.Mode, got.LowTurns)
 	}
 	// A mode the bot itself changes is written.
-	got.Mode = ModeClosed
-	e.Store.Save(ctx, got)
+	conv, _, err = e.Store.Ingest(ctx, Message{Channel: "web", User: "m1", ID: "m1-2", Text: "你好"})
+	if err != nil || conv.Mode != ModeAgent {
+		t.Fatalf("ingest: %+v %v", conv, err)
+	}
+	conv.Mode = ModeClosed
+	if err := e.Store.commit(ctx, decision{conv: conv, save: true}, finishDone, nil); err != nil {
+		t.Fatal(err)
+	}
 	if c, _ := e.Store.Load(ctx, conv.ID); c.Mode != ModeClosed {
 		t.Errorf("mode %q after the bot closed it", c.Mode)
 	}

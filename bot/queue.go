@@ -86,11 +86,16 @@ func (q *Queue) Leave(ctx context.Context, c Conversation) error {
 	return nil
 }
 
-// Rate stores the rating with the agent who closed the conversation.
+// Rate stores the rating with the agent who closed the conversation. A
+// rating without an agent's close is ErrNotRated (the bot keeps it); a
+// second rating of the same close is not stored again.
 func (q *Queue) Rate(ctx context.Context, c Conversation, score int, comment string) error {
 	_, err := q.Q.Rate(ctx, c.ID, score, comment)
-	if errors.Is(err, handoff.ErrNoSurvey) || errors.Is(err, handoff.ErrAlreadyRated) {
-		return nil // a rating without an agent's close: kept on the conversation only
+	switch {
+	case errors.Is(err, handoff.ErrNoSurvey):
+		return fmt.Errorf("rate %s: %w", c.ID, ErrNotRated)
+	case errors.Is(err, handoff.ErrAlreadyRated):
+		return nil
 	}
 	return err
 }

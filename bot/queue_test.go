@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/handoff"
 )
 
@@ -97,5 +98,71 @@ func TestQueueHandoffFlow(t *testing.T) {
 	rep, err := q.Audit(ctx)
 	if err != nil || len(rep.Problems) != 0 {
 		t.Errorf("audit: %+v %v", rep, err)
+	}
+}
+
+// TestQueueRatingWrittenOnce: with the real queue as Rater, a rating of an
+// agent's close is written by the queue alone (credited to the agent; the
+// bot emits no rated event of its own); a rating no agent's close takes
+// (ErrNotRated) is written by the bot, with one rated event and no agent.
+func TestQueueRatingWrittenOnce(t *testing.T) {
+	e, q := mustQueueEngine(t)
+	ctx := context.Background()
+	if _, err := e.Handle(ctx, Message{Channel: "web", User: "r1", ID: "r1-1", Kind: KindHuman}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.AgentOnline(ctx, handoff.Agent{ID: "a1", Groups: []string{"after_sales"}, Max: 2}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := q.Claim(ctx, "a1", "web:r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Release(ctx, cl, handoff.Closed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Survey(ctx, "web:r1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Handle(ctx, Message{Channel: "web", User: "r1", ID: "r1-2", Kind: KindRating, Text: "4"}); err != nil {
+		t.Fatal(err)
+	}
+	h := e.Store.rdb.HGetAll(ctx, e.Store.convKey("web:r1")).Val()
+	if h["rating"] != "4" || h["rating_agent"] != "a1" {
+		t.Errorf("rating %q credited to %q, want 4 by the queue to a1", h["rating"], h["rating_agent"])
+	}
+	rated := func(thread string) []map[string]any {
+		t.Helper()
+		xs, err := e.Store.rdb.XRange(ctx, conv.LifecycleKey(e.Store.prefix), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []map[string]any
+		for _, x := range xs {
+			if x.Values[conv.EvType] == conv.Rated && x.Values[conv.EvConv] == thread {
+				got = append(got, x.Values)
+			}
+		}
+		return got
+	}
+	// The queue's rated (once its script emits it) is the only one.
+	for _, r := range rated("web:r1") {
+		if r[conv.EvAgent] != "a1" {
+			t.Errorf("a rated event not the queue's: %v", r)
+		}
+	}
+	if n := len(rated("web:r1")); n > 1 {
+		t.Errorf("%d rated events, want at most the queue's one", n)
+	}
+
+	// A rating with no agent's close: the bot keeps it, once.
+	if _, err := e.Handle(ctx, Message{Channel: "web", User: "r2", ID: "r2-1", Kind: KindRating, Text: "2 太慢"}); err != nil {
+		t.Fatal(err)
+	}
+	h = e.Store.rdb.HGetAll(ctx, e.Store.convKey("web:r2")).Val()
+	got := rated("web:r2")
+	if h["rating"] != "2" || h["rating_comment"] != "太慢" || h["rating_agent"] != "" || len(got) != 1 ||
+		got[0][conv.EvScore] != "2" || got[0][conv.EvComment] != "太慢" || got[0][conv.EvAgent] != nil {
+		t.Errorf("bot's rating: hash %q %q %q, events %v", h["rating"], h["rating_comment"], h["rating_agent"], got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/intents"
 )
 
@@ -23,10 +24,18 @@ var (
 	finishLua string
 	//go:embed lua/release.lua
 	releaseLua string
+	//go:embed lua/survey.lua
+	surveyLua string
+	//go:embed lua/say.lua
+	sayLua string
 
-	ingestScript  = redis.NewScript(ingestLua)
-	finishScript  = redis.NewScript(finishLua)
-	releaseScript = redis.NewScript(releaseLua)
+	// The scripts get the conversation's schema (MODE, F, EV, EF, emit)
+	// from conv.
+	ingestScript  = conv.Script(ingestLua)
+	finishScript  = conv.Script(finishLua)
+	releaseScript = conv.Script(releaseLua)
+	surveyScript  = conv.Script(surveyLua)
+	sayScript     = conv.Script(sayLua)
 )
 
 // Store keeps conversations and transcripts in Redis. Every key shares one
@@ -56,11 +65,21 @@ var (
 // The in-flight set has no TTL: it holds only messages being handled (a
 // member leaves when its message is done, or when the recoverer finds its
 // marker gone), so its size is bounded by the messages in flight.
+//
+// The conversation's schema (keys, hash fields, modes, lifecycle events) is
+// conv's; the Store's scripts write each change with its lifecycle event.
+// A thread's episode (conv.FieldEpisode) starts in the claim's script: on
+// the first message, after a close, or when a bot episode was idle for the
+// Store's idle time. The active set (conv.ActiveKey), thread -> last
+// customer message (ms), lets a sweeper find idle threads; it has no TTL:
+// a thread leaves it when the bot closes it (or the sweeper does), so its
+// size is bounded by the threads not yet closed.
 type Store struct {
 	rdb       redis.UniversalClient
 	prefix    string        // "{kefu}:" by default
 	dedupeTTL time.Duration // how long a channel message id is remembered
 	lease     time.Duration // how long a delivery owns a message it has not finished
+	idle      time.Duration // a bot episode quiet this long is over
 	now       func() time.Time
 }
 
@@ -76,6 +95,20 @@ func WithLease(d time.Duration) StoreOption {
 		}
 	}
 }
+
+// WithIdle sets how long a conversation with the bot may stay quiet before
+// the customer's next message starts a new episode, the old one closed by
+// idle (default DefaultIdle; config retention.idle).
+func WithIdle(d time.Duration) StoreOption {
+	return func(s *Store) {
+		if d > 0 {
+			s.idle = d
+		}
+	}
+}
+
+// DefaultIdle is the idle time of a bot episode by default.
+const DefaultIdle = 24 * time.Hour
 
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) StoreOption {
@@ -96,7 +129,7 @@ func NewStore(rdb redis.UniversalClient, prefix string, opts ...StoreOption) *St
 	if prefix == "" {
 		prefix = "{kefu}:"
 	}
-	s := &Store{rdb: rdb, prefix: prefix, dedupeTTL: 72 * time.Hour, lease: DefaultLease, now: time.Now}
+	s := &Store{rdb: rdb, prefix: prefix, dedupeTTL: 72 * time.Hour, lease: DefaultLease, idle: DefaultIdle, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -108,8 +141,8 @@ func NewStore(rdb redis.UniversalClient, prefix string, opts ...StoreOption) *St
 // transcript). Written by ingest.lua in the same step as the transcript
 // entry; messages without text leave it as it was.
 const (
-	FieldLastIn   = "last_in"    // its text, cut to PreviewLen characters
-	FieldLastInAt = "last_in_ms" // when it arrived (ms)
+	FieldLastIn   = conv.FieldLastIn   // its text, cut to PreviewLen characters
+	FieldLastInAt = conv.FieldLastInAt // when it arrived (ms)
 	PreviewLen    = 200
 )
 
@@ -121,12 +154,13 @@ func Preview(text string) string {
 	return string([]rune(text)[:PreviewLen]) + "…"
 }
 
-// ConvID is the conversation id of a customer on a channel: one conversation
-// per customer, reopened after it closes, so history is never split.
-func ConvID(channel, user string) string { return channel + ":" + user }
+// ConvID is the conversation id of a customer on a channel: their thread
+// (conv.ThreadID), one per customer, whose episodes follow each other.
+func ConvID(channel, user string) string { return conv.ThreadID(channel, user) }
 
-func (s *Store) convKey(id string) string      { return s.prefix + "conv:" + id }
-func (s *Store) txKey(id string) string        { return s.prefix + "tx:" + id }
+func (s *Store) convKey(id string) string      { return conv.Key(s.prefix, id) }
+func (s *Store) txKey(id string) string        { return conv.TxKey(s.prefix, id) }
+func (s *Store) activeKey() string             { return conv.ActiveKey(s.prefix) }
 func (s *Store) seenKey(ch, mid string) string { return s.markerKey(inflightMember(ch, mid)) }
 
 // markerKey is the dedupe marker of the in-flight set's member.
@@ -160,34 +194,35 @@ func (s *Store) Claim(ctx context.Context, m Message) (Conversation, error) {
 // message whose lease ran out, and a message that is not pending any more
 // (done, or its marker gone) is ErrDuplicate and leaves the in-flight set.
 func (s *Store) claim(ctx context.Context, m Message, takeOver bool) (Conversation, error) {
-	var conv Conversation
+	var c Conversation
 	if m.ID == "" {
-		return conv, fmt.Errorf("ingest: message has no id")
+		return c, fmt.Errorf("ingest: message has no id")
 	}
 	id := ConvID(m.Channel, m.User)
 	now := s.now()
 	seen, member := s.seenKey(m.Channel, m.ID), inflightMember(m.Channel, m.ID)
 	msg, err := json.Marshal(m)
 	if err != nil {
-		return conv, fmt.Errorf("ingest %s: %w", id, err)
+		return c, fmt.Errorf("ingest %s: %w", id, err)
 	}
 	only := "0"
 	if takeOver {
 		only = "1"
 	}
 	res, err := ingestScript.Run(ctx, s.rdb,
-		[]string{seen, s.convKey(id), s.txKey(id), s.inflightKey()},
+		[]string{seen, s.convKey(id), s.txKey(id), s.inflightKey(), s.activeKey()},
 		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice, m.Kind,
-		s.lease.Milliseconds(), string(msg), only, member, FieldLastIn, FieldLastInAt, Preview(m.Text),
+		s.lease.Milliseconds(), string(msg), only, member, Preview(m.Text),
+		s.prefix, id, s.idle.Milliseconds(), opens(m), m.Lang, conv.ByIdle,
 	).Slice()
 	if err != nil {
-		return conv, fmt.Errorf("ingest %s: %w", id, err)
+		return c, fmt.Errorf("ingest %s: %w", id, err)
 	}
 	switch n, _ := res[0].(int64); n {
 	case 0:
-		return conv, fmt.Errorf("ingest %s %s: %w", id, m.ID, ErrDuplicate)
+		return c, fmt.Errorf("ingest %s %s: %w", id, m.ID, ErrDuplicate)
 	case 2:
-		return conv, fmt.Errorf("ingest %s %s: %w", id, m.ID, ErrInFlight)
+		return c, fmt.Errorf("ingest %s %s: %w", id, m.ID, ErrInFlight)
 	}
 	flat, _ := res[2].([]any)
 	h := make(map[string]string, len(flat)/2)
@@ -196,25 +231,37 @@ func (s *Store) claim(ctx context.Context, m Message, takeOver bool) (Conversati
 		v, _ := flat[i+1].(string)
 		h[k] = v
 	}
-	conv = parseConv(id, h)
-	conv.LastEntry, _ = res[1].(string)
-	conv.claim.key, conv.claim.member = seen, member
-	conv.claim.epoch, _ = res[3].(int64)
+	c = parseConv(id, h)
+	c.LastEntry, _ = res[1].(string)
+	c.claim.key, c.claim.member = seen, member
+	c.claim.epoch, _ = res[3].(int64)
 	if st, _ := res[4].(string); st != "" {
-		_ = json.Unmarshal([]byte(st), &conv.claim.stage)
+		_ = json.Unmarshal([]byte(st), &c.claim.stage)
 	}
-	return conv, nil
+	return c, nil
+}
+
+// opens says whether a message may start a new episode (ingest.lua): not a
+// customer leaving, not a rating; a bare 1-5 only when no survey is pending.
+func opens(m Message) string {
+	switch {
+	case m.Kind == KindLeave || m.Kind == KindRating:
+		return "0"
+	case m.Kind == KindText && isRating(m.Text):
+		return "r"
+	}
+	return "1"
 }
 
 // Ingest is Claim for callers that only need to know whether the message is
 // new: dup is true (and nothing written) for a repeated delivery, whether
 // the first one finished or is still being handled.
-func (s *Store) Ingest(ctx context.Context, m Message) (conv Conversation, dup bool, err error) {
-	conv, err = s.Claim(ctx, m)
+func (s *Store) Ingest(ctx context.Context, m Message) (c Conversation, dup bool, err error) {
+	c, err = s.Claim(ctx, m)
 	if errors.Is(err, ErrDuplicate) {
-		return conv, true, nil
+		return c, true, nil
 	}
-	return conv, false, err
+	return c, false, err
 }
 
 // Finish states (finish.lua).
@@ -223,28 +270,49 @@ const (
 	finishStage = "stage"
 )
 
-// finish writes, in one script, the conversation's bot-owned fields (when
-// save), the replies, and the claim's new state: done, or (finishStage) the
+// commit writes a decision in one script: the conversation's bot-owned
+// fields (when d.save) and d.set, the events, the replies with their
+// bot_reply events, and the claim's new state: done, or (finishStage) the
 // replies recorded so far with the claim kept. It refuses with ErrInFlight
 // when the claim is no longer the caller's (taken over after its lease).
-func (s *Store) finish(ctx context.Context, c Conversation, save bool, outs []Outbound, state string, stage []Outbound) error {
-	now := s.now().UnixMilli()
+func (s *Store) commit(ctx context.Context, d decision, state string, stage []Outbound) error {
+	c := d.conv
 	var fields []any
-	if save {
+	if d.save {
 		fields = s.fields(c)
+	}
+	for _, f := range d.set {
+		fields = append(fields, f)
 	}
 	var stageJSON []byte
 	if state == finishStage {
 		stageJSON, _ = json.Marshal(stage)
 	}
-	args := make([]any, 0, 6+len(fields)+5*len(outs))
-	args = append(args, c.claim.epoch, now, state, string(stageJSON), c.claim.member, len(fields))
-	args = append(args, fields...)
-	for _, o := range outs {
-		choices, _ := json.Marshal(o.Choices)
-		args = append(args, o.Kind, o.Intent, o.Text, o.Agent, string(choices))
+	closed := "0"
+	if d.closed {
+		closed = "1"
 	}
-	n, err := finishScript.Run(ctx, s.rdb, []string{c.claim.key, s.convKey(c.ID), s.txKey(c.ID), s.inflightKey()}, args...).Int()
+	// A conversation loaded, not claimed, has no claim to check or finish.
+	key, epoch := c.claim.key, any(c.claim.epoch)
+	if key == "" {
+		key, epoch = s.convKey(c.ID), ""
+	}
+	args := make([]any, 0, 10+len(fields)+7*len(d.replies)+4*len(d.events))
+	args = append(args, epoch, s.now().UnixMilli(), state, string(stageJSON), c.claim.member,
+		s.prefix, c.ID, closed, len(fields))
+	args = append(args, fields...)
+	args = append(args, len(d.replies))
+	for _, r := range d.replies {
+		choices, _ := json.Marshal(r.Choices)
+		args = append(args, r.Kind, r.Intent, r.Text, r.Agent, string(choices), r.confidence, r.guesses)
+	}
+	for _, ev := range d.events {
+		args = append(args, ev.typ, len(ev.fields))
+		for _, f := range ev.fields {
+			args = append(args, f)
+		}
+	}
+	n, err := finishScript.Run(ctx, s.rdb, []string{key, s.convKey(c.ID), s.txKey(c.ID), s.inflightKey(), s.activeKey()}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("record %s: %w", c.ID, err)
 	}
@@ -279,69 +347,62 @@ func (s *Store) Load(ctx context.Context, id string) (Conversation, error) {
 
 // parseConv builds a Conversation from its hash fields.
 func parseConv(id string, h map[string]string) Conversation {
-	c := Conversation{ID: id, Channel: h["channel"], User: h["user"], Mode: h["mode"], loadedMode: h["mode"],
-		LastIntent: h["last_intent"], Lang: h["lang"], Reason: h["reason"], Urgent: h["urgent"] == "1"}
-	c.LowTurns, _ = strconv.Atoi(h["low"])
-	c.Survey = h["survey"] == "1"
-	c.Group, c.Agent = h["group"], h["agent"]
-	if v, err := strconv.ParseInt(h["created"], 10, 64); err == nil {
+	c := Conversation{ID: id, Channel: h[conv.FieldChannel], User: h[conv.FieldUser], Mode: h[conv.FieldMode],
+		loadedMode: h[conv.FieldMode], LastIntent: h[conv.FieldLastIntent], Lang: h[conv.FieldLang],
+		Reason: h[conv.FieldReason], Urgent: h[conv.FieldUrgent] == "1"}
+	c.LowTurns, _ = strconv.Atoi(h[conv.FieldLow])
+	c.Episode, _ = strconv.Atoi(h[conv.FieldEpisode])
+	c.Survey = h[conv.FieldSurvey] == "1"
+	c.Group, c.Agent = h[conv.FieldGroup], h[conv.FieldAgent]
+	if v, err := strconv.ParseInt(h[conv.FieldCreated], 10, 64); err == nil {
 		c.Created = time.UnixMilli(v)
 	}
-	if v, err := strconv.ParseInt(h["updated"], 10, 64); err == nil {
+	if v, err := strconv.ParseInt(h[conv.FieldUpdated], 10, 64); err == nil {
 		c.Updated = time.UnixMilli(v)
 	}
-	if e := h["entities"]; e != "" {
+	if e := h[conv.FieldEntities]; e != "" {
 		_ = json.Unmarshal([]byte(e), &c.Entities)
 	}
-	if g := h["guesses"]; g != "" {
+	if g := h[conv.FieldGuesses]; g != "" {
 		_ = json.Unmarshal([]byte(g), &c.Guesses)
 	}
-	c.Category = h["category"]
+	c.Category = h[conv.FieldCategory]
 	return c
 }
 
 // Record saves the bot-owned fields of a conversation and appends the reply
-// to its transcript, in one round trip. For a conversation returned by
-// Claim it also marks the inbound message done, in the same script, and
+// to its transcript with its bot_reply event, in one script. For a
+// conversation returned by Claim it also marks the inbound message done, and
 // refuses (ErrInFlight, nothing written) when another delivery took the
 // message over meanwhile.
 func (s *Store) Record(ctx context.Context, c Conversation, out Outbound) error {
-	if c.claim.key != "" {
-		return s.finish(ctx, c, true, []Outbound{out}, finishDone, nil)
-	}
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		s.save(ctx, p, c)
-		s.appendOut(ctx, p, out)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record %s: %w", c.ID, err)
-	}
-	return nil
+	d := decision{conv: c, save: true}
+	d.say(out)
+	return s.commit(ctx, d, finishDone, nil)
 }
 
-// Save writes the bot-owned fields of a conversation. For a conversation
-// returned by Claim it also marks the inbound message done, like Record.
-func (s *Store) Save(ctx context.Context, c Conversation) error {
-	if c.claim.key != "" {
-		return s.finish(ctx, c, true, nil, finishDone, nil)
-	}
-	if err := s.save(ctx, s.rdb, c).Err(); err != nil {
-		return fmt.Errorf("save %s: %w", c.ID, err)
-	}
-	return nil
-}
-
-// AppendOut adds an outbound message to the transcript.
+// AppendOut adds a reply that answers no inbound message (a queue position
+// notice) to the transcript, with its bot_reply event.
 func (s *Store) AppendOut(ctx context.Context, out Outbound) error {
-	if err := s.appendOut(ctx, s.rdb, out).Err(); err != nil {
+	choices, _ := json.Marshal(out.Choices)
+	err := sayScript.Run(ctx, s.rdb, []string{s.txKey(out.Conv)}, s.prefix, out.Conv, s.now().UnixMilli(),
+		out.Kind, out.Intent, out.Text, out.Agent, string(choices)).Err()
+	if err != nil {
 		return fmt.Errorf("append %s: %w", out.Conv, err)
 	}
 	return nil
 }
 
-func (s *Store) save(ctx context.Context, r redis.Cmdable, c Conversation) *redis.IntCmd {
-	return r.HSet(ctx, s.convKey(c.ID), s.fields(c)...)
+// survey appends the survey to the transcript, marks it pending and emits
+// survey_sent, in one script.
+func (s *Store) survey(ctx context.Context, out Outbound) error {
+	choices, _ := json.Marshal(out.Choices)
+	err := surveyScript.Run(ctx, s.rdb, []string{s.convKey(out.Conv), s.txKey(out.Conv)}, s.prefix, out.Conv,
+		s.now().UnixMilli(), out.Kind, out.Text, string(choices)).Err()
+	if err != nil {
+		return fmt.Errorf("survey %s: %w", out.Conv, err)
+	}
+	return nil
 }
 
 // fields are the bot-owned fields of a conversation, as HSET arguments.
@@ -352,46 +413,16 @@ func (s *Store) fields(c Conversation) []any {
 	if c.Urgent {
 		urgent = "1"
 	}
-	fields := []any{"low", c.LowTurns, "last_intent", c.LastIntent,
-		"lang", c.Lang, "reason", c.Reason, "urgent", urgent, "entities", string(ents),
-		"guesses", string(guesses), "category", c.Category,
-		"updated", s.now().UnixMilli()}
+	fields := []any{conv.FieldLow, c.LowTurns, conv.FieldLastIntent, c.LastIntent,
+		conv.FieldLang, c.Lang, conv.FieldReason, c.Reason, conv.FieldUrgent, urgent,
+		conv.FieldEntities, string(ents), conv.FieldGuesses, string(guesses), conv.FieldCategory, c.Category,
+		conv.FieldUpdated, s.now().UnixMilli()}
 	// The mode is written only when the bot changed it: once handed off the
 	// queue owns it, and a stale copy must not undo a claim made meanwhile.
 	if c.Mode != c.loadedMode {
-		fields = append(fields, "mode", c.Mode)
+		fields = append(fields, conv.FieldMode, c.Mode)
 	}
 	return fields
-}
-
-func (s *Store) appendOut(ctx context.Context, r redis.Cmdable, out Outbound) *redis.StringCmd {
-	choices, _ := json.Marshal(out.Choices)
-	return r.XAdd(ctx, &redis.XAddArgs{Stream: s.txKey(out.Conv), Values: []any{
-		"dir", "out", "kind", out.Kind, "intent", out.Intent, "text", out.Text, "agent", out.Agent,
-		"choices", string(choices), "at", s.now().UnixMilli(),
-	}})
-}
-
-// SetSurvey marks the survey as sent (or answered) on the conversation.
-func (s *Store) SetSurvey(ctx context.Context, conv string, pending bool) error {
-	v := "0"
-	if pending {
-		v = "1"
-	}
-	if err := s.rdb.HSet(ctx, s.convKey(conv), "survey", v).Err(); err != nil {
-		return fmt.Errorf("survey %s: %w", conv, err)
-	}
-	return nil
-}
-
-// SetRating stores a satisfaction rating on the conversation (used when no
-// hand-off queue takes it) and clears the pending survey.
-func (s *Store) SetRating(ctx context.Context, conv string, score int, comment string) error {
-	err := s.rdb.HSet(ctx, s.convKey(conv), "rating", score, "rating_comment", comment, "survey", "0").Err()
-	if err != nil {
-		return fmt.Errorf("rate %s: %w", conv, err)
-	}
-	return nil
 }
 
 // Entry is one transcript line.
@@ -463,7 +494,7 @@ const repliesScan = 64
 // first delivery answered. Replies recorded before replies named the entry
 // they answer are not found (none is returned).
 func (s *Store) Replies(ctx context.Context, channel, user, msgID string) ([]Outbound, error) {
-	conv := ConvID(channel, user)
+	thread := ConvID(channel, user)
 	seen := s.seenKey(channel, msgID)
 	entry, err := s.rdb.HGet(ctx, seen, "entry").Result()
 	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
@@ -473,11 +504,11 @@ func (s *Store) Replies(ctx context.Context, channel, user, msgID string) ([]Out
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("replies %s %s: %w", conv, msgID, err)
+		return nil, fmt.Errorf("replies %s %s: %w", thread, msgID, err)
 	}
-	xs, err := s.rdb.XRangeN(ctx, s.txKey(conv), entry, "+", repliesScan).Result()
+	xs, err := s.rdb.XRangeN(ctx, s.txKey(thread), entry, "+", repliesScan).Result()
 	if err != nil {
-		return nil, fmt.Errorf("replies %s %s: %w", conv, msgID, err)
+		return nil, fmt.Errorf("replies %s %s: %w", thread, msgID, err)
 	}
 	var outs []Outbound
 	for _, x := range xs {
@@ -485,7 +516,7 @@ func (s *Store) Replies(ctx context.Context, channel, user, msgID string) ([]Out
 		if str("dir") != "out" || str("re") != entry {
 			continue
 		}
-		o := Outbound{Channel: channel, User: user, Conv: conv, Kind: str("kind"), Agent: str("agent"),
+		o := Outbound{Channel: channel, User: user, Conv: thread, Kind: str("kind"), Agent: str("agent"),
 			Intent: str("intent"), Text: str("text")}
 		if c := str("choices"); c != "" && c != "null" {
 			_ = json.Unmarshal([]byte(c), &o.Choices)

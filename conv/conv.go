@@ -45,6 +45,12 @@ func SplitArchiveID(id string) (thread, ep string, ok bool) {
 func Key(prefix, thread string) string   { return prefix + "conv:" + thread }
 func TxKey(prefix, thread string) string { return prefix + "tx:" + thread }
 
+// ActiveKey is a ZSET of threads scored by their last customer message
+// (ms), written by bot's ingest script on every new message and left when
+// the bot closes a thread, so that a sweeper finds the idle ones without
+// scanning every conversation.
+func ActiveKey(prefix string) string { return prefix + "active" }
+
 // LifecycleKey is the lifecycle stream: one entry per event, written by the
 // script that makes the change, read by the archiver's consumer group and
 // trimmed by it once archived.
@@ -100,6 +106,22 @@ const (
 	FieldRatedMs       = "rated_ms"       // when it was rated (ms)
 	FieldRatedClose    = "rated_close"    // the FieldClosedMs of the close rated: once per close
 )
+
+// Hash fields of conv:<thread> that only bot writes: its policy's memory of
+// the thread and the queue view's preview of the customer's last message.
+// (bot also writes FieldCategory, before the hand-off, and FieldRating with
+// FieldRatingComment for a rating no agent's close takes.)
+const (
+	FieldLow        = "low"         // messages in a row the bot could not answer
+	FieldLastIntent = "last_intent" // the last intent answered or offered
+	FieldEntities   = "entities"    // JSON: order and tracking numbers seen
+	FieldGuesses    = "guesses"     // JSON: the bot's top intents for the last message
+	FieldLastIn     = "last_in"     // the customer's last text, cut for the preview
+	FieldLastInAt   = "last_in_ms"  // when it arrived (ms)
+)
+
+// BotFields lists the fields only bot writes.
+var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt}
 
 // HandoffFields lists the fields only handoff writes.
 var HandoffFields = []string{FieldCategory, FieldPrio, FieldSeq, FieldEnqueuedMs, FieldClaimedMs, FieldWaitedMs,
@@ -224,7 +246,7 @@ func buildPrelude() string {
 	table("MODE", []string{ModeBot, ModeWaiting, ModeAgent, ModeClosed})
 	table("F", append([]string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
 		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs},
-		HandoffFields...))
+		append(append([]string(nil), HandoffFields...), BotFields...)...))
 	table("EV", append([]string(nil), EventTypes...))
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,

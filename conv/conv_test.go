@@ -60,10 +60,10 @@ func TestArchiveID(t *testing.T) {
 	}
 }
 
-// TestHandoffFieldsInPrelude: every field handoff writes is one of F's
+// TestHandoffFieldsInPrelude: every field handoff or bot writes is one of F's
 // names, and a longer identifier that ends like one is left alone.
 func TestHandoffFieldsInPrelude(t *testing.T) {
-	for _, f := range conv.HandoffFields {
+	for _, f := range append(append([]string(nil), conv.HandoffFields...), conv.BotFields...) {
 		if got, want := conv.Compile("return F."+f), conv.Prelude+"return "+strconv.Quote(f); got != want {
 			t.Errorf("F.%s: %q", f, got)
 		}

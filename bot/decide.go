@@ -1,0 +1,328 @@
+package bot
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/intents"
+)
+
+// The decision: what one inbound message does to its conversation, as a
+// function of the conversation's state (as the claim read it), the message,
+// the matcher, the wording and the rules. It reads nothing and writes
+// nothing: Engine.handle carries it out (the hand-off queue's side first,
+// then one commit script with the fields, the replies and the events).
+
+// policy is what the decision depends on besides the conversation and the
+// message.
+type policy struct {
+	matcher  *intents.Matcher
+	texts    map[string]Texts
+	lowTurns int
+	queue    bool // a Handoff takes hand-offs; without one a hand-off is only recorded
+	leaver   bool // the Handoff hears of a customer who leaves or cancels (Leaver)
+	notifier bool // the Handoff hears of messages while waiting or held (Notifier)
+	rater    bool // the Handoff stores ratings (Rater)
+	limited  bool // HandoffAllowed is asked before a hand-off
+}
+
+func (p policy) text(lang string) Texts {
+	if strings.HasPrefix(lang, "en") {
+		if t, ok := p.texts["en"]; ok {
+			return t
+		}
+	}
+	return p.texts["zh"]
+}
+
+// input is what one decision is about.
+type input struct {
+	conv Conversation // as claimed
+	msg  Message
+	// refused: HandoffAllowed refused the hand-off an earlier decision on
+	// this input asked about.
+	refused bool
+}
+
+// reply is one reply the bot decided, with what its bot_reply event says.
+type reply struct {
+	Outbound
+	confidence string // the matcher's confidence; "" when the matcher did not run
+	guesses    string // JSON [{"intent","score"}], its top three; "" when it did not run
+}
+
+// event is a lifecycle event the commit emits besides bot_reply (one per
+// reply, emitted by the commit script itself).
+type event struct {
+	typ    string
+	fields []string // field, value, …
+}
+
+// rating is a customer's survey answer.
+type rating struct {
+	score   int
+	comment string
+}
+
+// decision is what handling one message does.
+type decision struct {
+	conv    Conversation // the conversation with its new fields
+	save    bool         // write conv's bot-owned fields (fields())
+	set     []string     // more hash fields to write, field, value, …
+	replies []reply
+	events  []event
+	closed  bool // the bot ended the episode: the thread leaves the active set
+
+	// The hand-off queue's side, done before the commit.
+	leave      bool    // Leaver.Leave: the customer left or canceled while waiting or held
+	notify     bool    // Notifier.CustomerMessage: a person has it or will
+	rate       *rating // Rater.Rate; without a Rater the commit writes it (selfRate)
+	askAllowed bool    // a hand-off HandoffAllowed must allow (else decide again, refused)
+	// enqueue: record the notice keeping the claim, hand the conversation to
+	// the queue, then finish with the queue's notices.
+	enqueue bool
+
+	err error // ErrBadRating
+
+	// For Engine.Observe.
+	observe bool
+	reason  string
+	match   time.Duration
+}
+
+// outbounds are the replies for the customer's channel.
+func (d *decision) outbounds() []Outbound {
+	if len(d.replies) == 0 {
+		return nil
+	}
+	outs := make([]Outbound, len(d.replies))
+	for i, r := range d.replies {
+		outs[i] = r.Outbound
+	}
+	return outs
+}
+
+func (d *decision) say(out Outbound) { d.replies = append(d.replies, reply{Outbound: out}) }
+
+func (d *decision) emit(typ string, fields ...string) {
+	d.events = append(d.events, event{typ: typ, fields: fields})
+}
+
+// selfRate makes the commit write the rating and emit rated: there is no
+// Rater, or it did not take the rating (ErrNotRated).
+func (d *decision) selfRate() {
+	s := strconv.Itoa(d.rate.score)
+	d.set = append(d.set, conv.FieldRating, s, conv.FieldRatingComment, d.rate.comment)
+	d.emit(conv.Rated, conv.EvScore, s, conv.EvComment, d.rate.comment)
+}
+
+// decide is the conversation policy: answer, clarify, hand off, stay silent
+// while a person has the conversation, take a rating, let a customer leave.
+func decide(p policy, in input) decision {
+	c, m := in.conv, in.msg
+	d := decision{}
+	// The channel's language hint (browser, Telegram language_code) sets the
+	// wording until the customer writes: then the language they write in wins.
+	if m.Lang != "" && (m.Kind != KindText || c.Lang == "") {
+		c.Lang = m.Lang
+	}
+	if m.Kind == KindText && c.Survey && isRating(m.Text) {
+		m.Kind = KindRating // a survey answered by typing the number (WeChat)
+	}
+	out := Outbound{Channel: m.Channel, User: m.User, Conv: c.ID}
+	switch m.Kind {
+	case KindLeave:
+		return decideLeave(p, c)
+	case KindRating:
+		return decideRating(p, c, m, out)
+	}
+	if c.Mode == ModeWaiting && m.Kind == KindText && isCancel(m.Text) {
+		d.leave = p.leaver
+		if !p.leaver {
+			d.emit(conv.Abandoned, conv.EvBy, conv.ByCustomer) // no queue to say so
+		}
+		c.Mode, c.LowTurns = ModeBot, 0
+		out.Kind, out.Text = OutNotice, p.text(c.Lang).Cancelled
+		d.say(out)
+		d.conv, d.save = c, true
+		return d
+	}
+	if c.Mode == ModeWaiting || c.Mode == ModeAgent {
+		// A person has it or will: the consoles hear of the message.
+		d.conv, d.notify = c, p.notifier
+		return d
+	}
+	d.conv, d.save = c, true
+	tx := p.text(c.Lang)
+	switch m.Kind {
+	case KindStart:
+		out.Kind, out.Text = OutWelcome, tx.Welcome
+		d.say(out)
+		return d
+	case KindMedia:
+		out.Kind, out.Text = OutNotice, tx.MediaReply
+		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
+		d.say(out)
+		return d
+	case KindHuman:
+		m.Choice = ChoiceHuman
+	}
+	mt := p.matcher
+	var (
+		action      intents.Action
+		reason      string
+		intent      string
+		choices     []string
+		urgent      bool
+		conf, gjson string
+	)
+	if m.Choice == ChoiceHuman {
+		action, reason = intents.ActionHandoff, intents.ReasonRequested
+	} else if m.Choice != "" {
+		intent = m.Choice
+		action, reason = mt.PickChoice(m.Choice)
+		urgent = reason == intents.ReasonUrgent
+	} else {
+		t0 := time.Now()
+		r := mt.Match(m.Text)
+		d.match = time.Since(t0)
+		action, reason, intent, choices, urgent = r.Action, r.Reason, r.Intent, r.Choices, r.Urgent
+		c.Guesses = c.Guesses[:0]
+		type guess struct {
+			Intent string  `json:"intent"`
+			Score  float64 `json:"score"`
+		}
+		var gs []guess
+		for i, g := range r.Candidates {
+			if i == 3 {
+				break
+			}
+			c.Guesses = append(c.Guesses, Guess{Intent: g.Intent, Score: g.Score, Question: g.Question})
+			gs = append(gs, guess{g.Intent, g.Score})
+		}
+		b, _ := json.Marshal(gs)
+		conf, gjson = strconv.FormatFloat(r.Confidence, 'f', -1, 64), string(b)
+		c.Entities = mergeEntities(c.Entities, r.Entities)
+		if r.Lang != "" {
+			c.Lang = r.Lang
+		}
+	}
+	tx = p.text(c.Lang)
+	say := func(out Outbound) {
+		d.replies = append(d.replies, reply{Outbound: out, confidence: conf, guesses: gjson})
+	}
+	// A message the bot cannot answer (declined or clarified) counts toward
+	// the hand-off after lowTurns in a row.
+	if action == intents.ActionClarify || action == intents.ActionNone {
+		c.LowTurns++
+		if c.LowTurns >= p.lowTurns {
+			action, reason = intents.ActionHandoff, "low_confidence"
+		}
+	}
+	d.observe = true
+	if action == intents.ActionHandoff && p.limited {
+		if !in.refused {
+			d.askAllowed = true
+		} else {
+			c.LowTurns = 0
+			out.Kind, out.Text = OutNotice, tx.HandoffLimited
+			say(out)
+			d.conv = c
+			return d
+		}
+	}
+	switch action {
+	case intents.ActionAnswer:
+		in := mt.FAQ().Intent(intent)
+		out.Kind, out.Intent, out.Text = OutAnswer, intent, in.Answer.For(m.Channel, c.Lang)
+		for _, id := range in.Answer.Choices {
+			if ch := mt.FAQ().Intent(id); ch != nil {
+				out.Choices = append(out.Choices, Choice{ID: id, Label: ch.Questions[0]})
+			}
+		}
+		c.LowTurns, c.LastIntent = 0, intent
+	case intents.ActionClarify:
+		out.Kind, out.Text = OutClarify, tx.ClarifyPrompt
+		for _, id := range choices {
+			out.Choices = append(out.Choices, Choice{ID: id, Label: mt.FAQ().Intent(id).Questions[0]})
+		}
+		out.Choices = append(out.Choices, Choice{ID: ChoiceHuman, Label: tx.HumanButton})
+		if len(choices) > 0 {
+			c.LastIntent = choices[0]
+		}
+	case intents.ActionNone:
+		out.Kind, out.Text = OutFallback, tx.Fallback
+		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
+	case intents.ActionHandoff:
+		c.Mode, c.Reason, c.Urgent, c.LowTurns = ModeWaiting, reason, urgent, 0
+		if intent != "" {
+			c.LastIntent = intent
+		}
+		if in := mt.FAQ().Intent(c.LastIntent); in != nil {
+			c.Category = in.Category
+		}
+		out.Kind, out.Intent, out.Text, out.Choices = OutHandoff, intent, tx.HandoffNotice, nil
+		d.reason = reason
+		if p.queue {
+			// The queue records the hand-off (its handoff event) once it
+			// has the conversation.
+			d.enqueue = true
+		} else {
+			u := "0"
+			if urgent {
+				u = "1"
+			}
+			d.emit(conv.Handoff, conv.EvReason, reason, conv.EvUrgent, u)
+		}
+	}
+	say(out)
+	d.conv = c
+	return d
+}
+
+// decideLeave closes the conversation of a customer who left the channel.
+func decideLeave(p policy, c Conversation) decision {
+	d := decision{conv: c}
+	d.leave = p.leaver && (c.Mode == ModeWaiting || c.Mode == ModeAgent)
+	if c.Mode == ModeAgent {
+		return d // the agent sees the customer left and closes it
+	}
+	if c.Mode != ModeClosed {
+		if c.Mode == ModeWaiting && !p.leaver {
+			d.emit(conv.Abandoned, conv.EvBy, conv.ByLeft) // no queue to say so
+		}
+		d.emit(conv.Closed, conv.EvBy, conv.ByLeft)
+		d.closed = true
+	}
+	d.conv.Mode, d.conv.LowTurns = ModeClosed, 0
+	d.save = true
+	return d
+}
+
+// decideRating takes a satisfaction rating ("1".."5", optionally a comment).
+func decideRating(p policy, c Conversation, m Message, out Outbound) decision {
+	d := decision{conv: c}
+	text := strings.TrimSpace(m.Text)
+	if m.Choice != "" {
+		text = strings.TrimSpace(m.Choice + " " + text)
+	}
+	score, comment, _ := strings.Cut(text, " ")
+	n, err := strconv.Atoi(score)
+	if err != nil || n < 1 || n > 5 {
+		d.err = badRating(c.ID, score)
+		return d
+	}
+	d.rate = &rating{score: n, comment: strings.TrimSpace(comment)}
+	if !p.rater {
+		d.selfRate()
+	}
+	d.conv.Survey = false
+	d.set = append(d.set, conv.FieldSurvey, "0")
+	out.Kind, out.Text = OutNotice, p.text(c.Lang).RatingThanks
+	d.say(out)
+	d.save = true
+	return d
+}
