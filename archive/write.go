@@ -9,49 +9,23 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
-// Event is one lifecycle event as the lifecycle stream carries it.
+// Event is one lifecycle event as the lifecycle stream carries it. Its type
+// and field names are package conv's (conv.Started, conv.EvText, …).
 type Event struct {
 	// ID is the Redis stream entry id ("1733150000000-0"): the key that makes
 	// writing the same event twice store it once.
-	ID     string
-	Type   string
+	ID   string
+	Type string
+	// Conv is the archived conversation: one episode of a thread,
+	// conv.ArchiveID(thread, ep) ("web:v1#3"). Its customer is the thread.
 	Conv   string
 	At     time.Time
 	Fields map[string]string
 }
-
-// The event types Write applies to the conversation and its messages; any
-// other type is kept in the events table only. (They move to the package
-// that will own the conversation's schema when the events are emitted.)
-const (
-	ConversationStarted = "conversation_started" // customer, channel, group
-	CustomerMessage     = "customer_message"     // text, kind, entities
-	BotReply            = "bot_reply"            // text, kind, intent, action
-	AgentMessage        = "agent_message"        // agent, text, kind
-	Note                = "note"                 // agent, text
-	Claimed             = "claimed"              // agent
-	Closed              = "closed"               // by, outcome
-	Abandoned           = "abandoned"
-	Rated               = "rated" // score
-)
-
-// Field names inside Event.Fields.
-const (
-	FieldCustomer = "customer"
-	FieldChannel  = "channel"
-	FieldGroup    = "group"
-	FieldText     = "text"
-	FieldKind     = "kind"
-	FieldAgent    = "agent"
-	FieldIntent   = "intent"
-	FieldOutcome  = "outcome"
-	FieldScore    = "score"
-	// FieldEntities: the order, tracking and phone numbers found in the
-	// text, separated by spaces.
-	FieldEntities = "entities"
-)
 
 // Message directions.
 const (
@@ -110,9 +84,9 @@ func check(e *Event) error {
 	if e.ID == "" || e.Conv == "" || e.Type == "" {
 		return fmt.Errorf("%w: id %q, conversation %q, type %q: none may be empty", ErrBadEvent, e.ID, e.Conv, e.Type)
 	}
-	if e.Type == Rated {
-		if _, err := strconv.Atoi(e.Fields[FieldScore]); err != nil {
-			return fmt.Errorf("%w: %s: score %q", ErrBadEvent, e.ID, e.Fields[FieldScore])
+	if e.Type == conv.Rated {
+		if _, err := strconv.Atoi(e.Fields[conv.EvScore]); err != nil {
+			return fmt.Errorf("%w: %s: score %q", ErrBadEvent, e.ID, e.Fields[conv.EvScore])
 		}
 	}
 	return nil
@@ -142,10 +116,14 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) error {
 	}
 	// Every event has a conversation row to hang on, even one that arrives
 	// before its conversation_started (several archivers, any order): until
-	// that comes, the conversation started with its earliest event.
+	// that comes, the conversation started with its earliest event. Its
+	// customer is the thread and its channel the thread's first part
+	// (conv.ThreadID), whichever event comes first.
+	customer, channel := threadOf(e.Conv)
 	if _, err := tx.ExecContext(ctx, rebind(d.dialect,
-		`INSERT INTO conversations (id, started) VALUES (?, ?) ON CONFLICT (id) DO UPDATE
-		 SET started = CASE WHEN excluded.started < conversations.started THEN excluded.started ELSE conversations.started END`), e.Conv, at); err != nil {
+		`INSERT INTO conversations (id, customer, channel, started) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE
+		 SET started = CASE WHEN excluded.started < conversations.started THEN excluded.started ELSE conversations.started END`),
+		e.Conv, customer, channel, at); err != nil {
 		return err
 	}
 	exec := func(stmt string, args ...any) error {
@@ -154,53 +132,75 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) error {
 	}
 	f := func(k string) string { return fields[k] }
 	switch e.Type {
-	case ConversationStarted:
-		return exec(`UPDATE conversations SET customer = ?, channel = ?, group_name = ?, started = ? WHERE id = ?`,
-			f(FieldCustomer), f(FieldChannel), f(FieldGroup), at, e.Conv)
-	case CustomerMessage:
+	case conv.Started:
+		// A customer or channel the event names wins over the thread's.
+		if c := f(conv.EvCustomer); c != "" {
+			customer = c
+		}
+		if c := f(conv.EvChannel); c != "" {
+			channel = c
+		}
+		return exec(`UPDATE conversations SET customer = ?, channel = ?, started = ? WHERE id = ?`,
+			customer, channel, at, e.Conv)
+	case conv.CustomerMessage:
 		return d.message(ctx, tx, e, DirIn)
-	case BotReply:
+	case conv.BotReply:
 		return d.message(ctx, tx, e, DirOut)
-	case AgentMessage:
+	case conv.AgentMessage:
 		if err := d.message(ctx, tx, e, DirOut); err != nil {
 			return err
 		}
-		return exec(`UPDATE conversations SET agent = ? WHERE id = ? AND agent = ''`, f(FieldAgent), e.Conv)
-	case Note:
+		return exec(`UPDATE conversations SET agent = ? WHERE id = ? AND agent = ''`, f(conv.EvAgent), e.Conv)
+	case conv.Note:
 		return d.message(ctx, tx, e, DirNote)
-	case Claimed:
-		return exec(`UPDATE conversations SET agent = ? WHERE id = ?`, f(FieldAgent), e.Conv)
-	case Closed:
-		// Only an outcome the event names is stored; bot or agent is
-		// derived when read (outcomeSQL), so a claim archived after the
-		// close still counts.
-		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END,
-			outcome = CASE WHEN outcome = ? THEN outcome ELSE ? END WHERE id = ?`,
-			at, at, OutcomeAbandoned, f(FieldOutcome), e.Conv)
-	case Abandoned:
+	case conv.Handoff, conv.Transfer:
+		// The group it waits in; a transfer to another group moves it there.
+		if g := f(conv.EvGroup); g != "" {
+			return exec(`UPDATE conversations SET group_name = ? WHERE id = ?`, g, e.Conv)
+		}
+	case conv.Claimed:
+		return exec(`UPDATE conversations SET agent = ? WHERE id = ?`, f(conv.EvAgent), e.Conv)
+	case conv.Closed:
+		// The outcome is derived when read (outcomeSQL), so a claim
+		// archived after the close still counts.
+		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END WHERE id = ?`,
+			at, at, e.Conv)
+	case conv.Abandoned:
 		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END,
 			outcome = ? WHERE id = ?`, at, at, OutcomeAbandoned, e.Conv)
-	case Rated:
-		score, _ := strconv.Atoi(f(FieldScore)) // checked before the transaction
+	case conv.Rated:
+		score, _ := strconv.Atoi(f(conv.EvScore)) // checked before the transaction
 		return exec(`UPDATE conversations SET rating = ? WHERE id = ?`, score, e.Conv)
 	}
 	return nil
 }
 
-// message stores the message e carries, its words and its entities.
+// threadOf is the customer (the thread) and the channel of an archived
+// conversation id; an id that is no conv.ArchiveID has neither.
+func threadOf(id string) (customer, channel string) {
+	thread, _, ok := conv.SplitArchiveID(id)
+	if !ok {
+		return "", ""
+	}
+	channel, _, _ = strings.Cut(thread, ":")
+	return thread, channel
+}
+
+// message stores the message e carries, its words and its entities: those
+// the event names and those the extractor finds in the text.
 func (d *DB) message(ctx context.Context, tx *sql.Tx, e *Event, dir string) error {
 	f := e.Fields
-	text := f[FieldText]
-	kind := f[FieldKind]
+	text := f[conv.EvText]
+	kind := f[conv.EvKind]
 	if kind == "" {
 		kind = "text"
 	}
-	ents := strings.Fields(f[FieldEntities])
+	ents := d.entities(f[conv.EvEntities], text)
 	words := strings.Join(d.indexWords(text), " ")
 	if _, err := tx.ExecContext(ctx, rebind(d.dialect,
 		`INSERT INTO messages (event_id, conv, at, dir, kind, text, agent, intent, words, entities)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`),
-		e.ID, e.Conv, millis(e.At), dir, kind, text, f[FieldAgent], f[FieldIntent], words, strings.Join(ents, " ")); err != nil {
+		e.ID, e.Conv, millis(e.At), dir, kind, text, f[conv.EvAgent], f[conv.EvIntent], words, strings.Join(ents, " ")); err != nil {
 		return err
 	}
 	for _, v := range ents {
@@ -211,6 +211,23 @@ func (d *DB) message(ctx context.Context, tx *sql.Tx, e *Event, dir string) erro
 		}
 	}
 	return nil
+}
+
+// entities are the named ones and the extractor's, each once, in order.
+func (d *DB) entities(named, text string) []string {
+	ents := strings.Fields(named)
+	if d.extract != nil && text != "" {
+		ents = append(ents, d.extract(text)...)
+	}
+	seen := make(map[string]bool, len(ents))
+	out := ents[:0]
+	for _, v := range ents {
+		if v = strings.TrimSpace(v); v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // indexWords segments a message for the full-text index: with
