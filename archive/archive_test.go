@@ -665,3 +665,51 @@ func TestWriteThreadsAndEntities(t *testing.T) {
 		}
 	})
 }
+
+// TestPurge: a customer's conversations go, every row of them (the full-text
+// index too); another customer's, even one whose id starts alike, stay.
+func TestPurge(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		a1, a2 := conv.ArchiveID("web:a", "1"), conv.ArchiveID("web:a", "2")
+		other := conv.ArchiveID("web:a#x", "1") // another thread whose id starts with web:a#
+		var all []Event
+		all = append(all, convEvents(a1, "web:a", "web", "alice", t0, 0, "我的发票 1234567890", "1234567890")...)
+		all = append(all, convEvents(a2, "web:a", "web", "", t0.Add(time.Hour), 100, "发票又错了", "")...)
+		all = append(all, convEvents(other, "web:a#x", "web", "", t0.Add(2*time.Hour), 200, "发票", "")...)
+		if err := db.Write(ctx, all); err != nil {
+			t.Fatal(err)
+		}
+		ids, err := db.Conversations(ctx, "web:a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{a1, a2}, ids); diff != "" {
+			t.Errorf("conversations (-want +got):\n%s", diff)
+		}
+		p, err := db.Purge(ctx, "web:a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(Purged{Conversations: 2, Messages: 4 + 2, Events: 9 + 5, Entities: 1}, p); diff != "" {
+			t.Errorf("purged (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]int{"conversations": 1, "events": 5, "messages": 2, "entities": 0}, counts(t, db)); diff != "" {
+			t.Errorf("left (-want +got):\n%s", diff)
+		}
+		res, err := db.Search(ctx, Query{Words: "发票"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{other}, convs(res)); diff != "" {
+			t.Errorf("search after the purge (-want +got):\n%s", diff)
+		}
+		if db.dialect == SQLite {
+			var n int
+			if err := db.db.QueryRow(`SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH '"发票"'`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("the full-text index finds %d messages with 发票, want 1 (the other thread's), %v", n, err)
+			}
+		}
+	})
+}
