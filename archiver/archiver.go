@@ -65,7 +65,9 @@ type Config struct {
 	Prefix   string // the deployment's key prefix ("{kefu}:")
 	Consumer string // this instance's name in the group; default host-pid-random
 	// Batch is how many entries one read takes (default 256); Block how
-	// long a read waits for new ones (default 2 s).
+	// long a read waits for new ones (default 500 ms: entries are delivered
+	// as they come whatever it is, but go-redis does not interrupt a
+	// blocking read, so Close waits up to Block).
 	Batch int
 	Block time.Duration
 	// ClaimIdle: entries another consumer read and has not acknowledged for
@@ -75,6 +77,12 @@ type Config struct {
 	// Maintain: how often the stream is trimmed, the lag measured and
 	// entries of dead consumers claimed (default 5 s).
 	Maintain time.Duration
+	// ForgetIdle: a consumer that holds nothing and has not read for this
+	// long belonged to an instance that is gone (each process has a
+	// consumer of its own): it is removed from the group, so that the list
+	// does not grow with every restart. A live one removed is made again by
+	// its next read. Default 1 hour.
+	ForgetIdle time.Duration
 	// MinBackoff and MaxBackoff bound the wait between tries while the
 	// database refuses a batch (defaults 100 ms and 30 s).
 	MinBackoff, MaxBackoff time.Duration
@@ -116,13 +124,16 @@ func New(rdb redis.UniversalClient, w Writer, cfg Config) *Archiver {
 		cfg.Batch = 256
 	}
 	if cfg.Block <= 0 {
-		cfg.Block = 2 * time.Second
+		cfg.Block = 500 * time.Millisecond
 	}
 	if cfg.ClaimIdle <= 0 {
 		cfg.ClaimIdle = time.Minute
 	}
 	if cfg.Maintain <= 0 {
 		cfg.Maintain = 5 * time.Second
+	}
+	if cfg.ForgetIdle <= 0 {
+		cfg.ForgetIdle = time.Hour
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 100 * time.Millisecond
@@ -352,6 +363,10 @@ func (a *Archiver) archive(ctx context.Context, msgs []redis.XMessage) error {
 		fails++
 		wait := backoff(a.cfg.MinBackoff, a.cfg.MaxBackoff, fails)
 		a.log.Warn("archiver: the archive refused a batch, retrying", "entries", len(evs), "err", err, "retry_in", wait)
+		// Maintain does not run meanwhile: the lag shows the outage.
+		if lag, err := a.Lag(ctx); err == nil {
+			a.lag.Set(float64(lag))
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -445,8 +460,8 @@ func toEvent(m redis.XMessage) (archive.Event, error) {
 
 func isNoGroup(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOGROUP") }
 
-// Maintain claims the entries of dead consumers, trims the stream and
-// measures the lag.
+// Maintain claims the entries of dead consumers, trims the stream,
+// measures the lag and forgets consumers gone for good.
 func (a *Archiver) Maintain(ctx context.Context) error {
 	_, cerr := a.Claim(ctx)
 	_, terr := a.Trim(ctx)
@@ -454,8 +469,30 @@ func (a *Archiver) Maintain(ctx context.Context) error {
 	if lerr == nil {
 		a.lag.Set(float64(lag))
 	}
-	return errors.Join(cerr, terr, lerr)
+	return errors.Join(cerr, terr, lerr, a.forget(ctx))
 }
+
+func (a *Archiver) forget(ctx context.Context) error {
+	cs, err := a.rdb.XInfoConsumers(ctx, a.key, Group).Result()
+	if err != nil {
+		if isNoGroup(err) || strings.Contains(err.Error(), "no such key") {
+			return nil
+		}
+		return fmt.Errorf("archiver: consumers: %w", err)
+	}
+	for _, c := range cs {
+		if c.Name == a.cfg.Consumer || c.Pending > 0 || c.Idle < a.cfg.ForgetIdle {
+			continue
+		}
+		// DELCONSUMER drops the consumer's pending entries: re-check in
+		// the same step that it has none.
+		if err := forgetScript.Run(ctx, a.rdb, []string{a.key}, Group, c.Name).Err(); err != nil {
+			return fmt.Errorf("archiver: forget consumer %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
 
 // Trim deletes the stream's entries that every consumer group has
 // acknowledged: those older than each group's oldest pending entry and

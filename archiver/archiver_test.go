@@ -544,3 +544,44 @@ func TestBadEntriesParked(t *testing.T) {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// TestForgetGoneConsumers: a consumer that holds nothing and has been idle
+// past ForgetIdle leaves the group; one holding entries stays.
+func TestForgetGoneConsumers(t *testing.T) {
+	rdb := testkit.Redis(t, 0)
+	p := testkit.PrefixOn(t, rdb)
+	ctx := context.Background()
+	db, err := archive.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "a.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	emitConv(t, rdb, p, 0)
+	gone := newArchiver(rdb, db, p, "gone")
+	gone.cfg.Batch = 4
+	if err := gone.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	holding := newArchiver(rdb, db, p, "holding")
+	holding.cfg.Batch = 4
+	holding.testHookBeforeAck = func([]string) error { return errors.New("killed") }
+	if _, err := holding.Round(ctx); !errors.Is(err, errStopped) {
+		t.Fatal(err)
+	}
+	me := newArchiver(rdb, db, p, "me")
+	me.cfg.ForgetIdle = time.Millisecond
+	time.Sleep(5 * time.Millisecond)
+	if err := me.forget(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range rdb.XInfoConsumers(ctx, conv.LifecycleKey(p), Group).Val() {
+		names = append(names, c.Name)
+	}
+	if diff := cmp.Diff([]string{"holding"}, names); diff != "" {
+		t.Errorf("consumers (-want +got):\n%s", diff)
+	}
+}

@@ -22,6 +22,9 @@ var (
 	//go:embed lua/sweep.lua
 	sweepLua    string
 	sweepScript = conv.Script(sweepLua)
+	//go:embed lua/forget.lua
+	forgetLua    string
+	forgetScript = redis.NewScript(forgetLua)
 )
 
 // expireClosed lets the keys of the threads whose close or abandonment evs

@@ -168,3 +168,29 @@ func TestArchiveServeAndCommands(t *testing.T) {
 		t.Errorf("a bad day: exit %d\n%s", code, out)
 	}
 }
+
+// TestArchiveEmbeddedDefault: with nothing configured (the in-process Redis)
+// the archiver runs too, and the archive lands in the data folder.
+func TestArchiveEmbeddedDefault(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("KEFU_REDIS_URL", "")
+	data := t.TempDir()
+	var s *server
+	g := mustServeWith(t, func(srv *server) { s = srv }, "--data", data)
+	thread := conv.ThreadID("web", "embedded")
+	emitConvEvents(t, s.rdb, s.cfg.Redis.Prefix, thread, time.Date(2026, 11, 11, 10, 0, 0, 0, time.UTC))
+	waitFor(t, func() bool {
+		r := archiveSearch(t, "--data", data, "--customer", thread).Results
+		return len(r) == 1 && r[0].Rating != nil
+	})
+	waitFor(t, func() bool { // trimmed once archived
+		n, err := s.rdb.XLen(context.Background(), conv.LifecycleKey(s.cfg.Redis.Prefix)).Result()
+		return err == nil && n == 0
+	})
+	// Retention: the close was archived, the thread is still closed in
+	// episode 1: its keys expire.
+	if d := s.rdb.PTTL(context.Background(), conv.Key(s.cfg.Redis.Prefix, thread)).Val(); d <= 0 {
+		t.Errorf("the closed thread's hash has ttl %v, want retention.redis", d)
+	}
+	g.stop(t)
+}
