@@ -493,7 +493,6 @@ func (a *Archiver) forget(ctx context.Context) error {
 	return nil
 }
 
-
 // Trim deletes the stream's entries that every consumer group has
 // acknowledged: those older than each group's oldest pending entry and
 // not after its last delivered one. It returns how many it deleted.
