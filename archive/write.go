@@ -46,6 +46,11 @@ const (
 // batch replayed after a crash stores nothing twice. A bad event (no id or
 // conversation, an unparsable score) refuses the whole batch with
 // ErrBadEvent.
+//
+// Round trips, not rows, cost: the events, the conversations, the messages
+// and the entities go in one multi-row statement each (per writeChunk
+// events); only the changes events make to their conversation go one by
+// one, in the batch's order.
 func (d *DB) Write(ctx context.Context, batch []Event) error {
 	if len(batch) == 0 {
 		return nil
@@ -60,17 +65,55 @@ func (d *DB) Write(ctx context.Context, batch []Event) error {
 		return fmt.Errorf("write events: %w", err)
 	}
 	defer tx.Rollback()
-	for i := range batch {
-		if testHookApply != nil {
-			if err := testHookApply(i); err != nil {
-				return fmt.Errorf("write event %s: %w", batch[i].ID, err)
-			}
-		}
-		if err := d.apply(ctx, tx, &batch[i]); err != nil {
-			return fmt.Errorf("write event %s: %w", batch[i].ID, err)
+	for start := 0; start < len(batch); start += writeChunk {
+		if err := d.write(ctx, tx, batch[start:min(start+writeChunk, len(batch))], start); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	return nil
+}
+
+// writeChunk bounds one multi-row statement (SQLite allows 32,766
+// parameters, PostgreSQL 65,535; a message row has 10).
+const writeChunk = 500
+
+// write stores one chunk of a batch (base: its first event's index in the
+// batch) inside tx.
+func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) error {
+	fresh, err := d.insertEvents(ctx, tx, batch)
+	if err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	if len(fresh) == 0 {
+		return nil // stored before: their changes were applied then
+	}
+	if err := d.upsertConversations(ctx, tx, batch, fresh); err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	var msgs []messageRow
+	for i := range batch {
+		e := &batch[i]
+		if testHookApply != nil {
+			if err := testHookApply(base + i); err != nil {
+				return fmt.Errorf("write event %s: %w", e.ID, err)
+			}
+		}
+		if !fresh[e.ID] {
+			continue
+		}
+		delete(fresh, e.ID) // the same event twice in a batch applies once
+		m, err := d.apply(ctx, tx, e)
+		if err != nil {
+			return fmt.Errorf("write event %s: %w", e.ID, err)
+		}
+		if m != nil {
+			msgs = append(msgs, *m)
+		}
+	}
+	if err := d.insertMessages(ctx, tx, msgs); err != nil {
 		return fmt.Errorf("write events: %w", err)
 	}
 	return nil
@@ -92,48 +135,158 @@ func check(e *Event) error {
 	return nil
 }
 
-// apply stores e and, when it is new, its effect on the conversation.
-func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) error {
+// values writes a multi-row VALUES list of rows rows of n placeholders.
+func (q *query) values(rows [][]any) {
+	for i, r := range rows {
+		if i > 0 {
+			q.add(", ")
+		}
+		q.add("(")
+		for j, v := range r {
+			if j > 0 {
+				q.add(", ")
+			}
+			q.add(q.arg(v))
+		}
+		q.add(")")
+	}
+}
+
+// insertEvents inserts the events not stored yet and returns their ids.
+func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, batch []Event) (map[string]bool, error) {
+	q := &query{d: d.dialect}
+	q.add(`INSERT INTO events (id, conv, at, type, fields) VALUES `)
+	rows := make([][]any, 0, len(batch))
+	seen := make(map[string]bool, len(batch))
+	for i := range batch {
+		e := &batch[i]
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		fields := e.Fields
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		js, err := json.Marshal(fields)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, []any{e.ID, e.Conv, millis(e.At), e.Type, string(js)})
+	}
+	q.values(rows)
+	q.add(` ON CONFLICT (id) DO NOTHING RETURNING id`)
+	res, err := tx.QueryContext(ctx, q.sb.String(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	fresh := make(map[string]bool, len(rows))
+	for res.Next() {
+		var id string
+		if err := res.Scan(&id); err != nil {
+			return nil, err
+		}
+		fresh[id] = true
+	}
+	return fresh, res.Err()
+}
+
+// upsertConversations makes sure every new event has a conversation row to
+// hang on, even one that arrives before its conversation_started (several
+// archivers, any order): until that comes, the conversation started with
+// its earliest event. Its customer is the thread and its channel the
+// thread's first part (conv.ThreadID), whichever event comes first.
+func (d *DB) upsertConversations(ctx context.Context, tx *sql.Tx, batch []Event, fresh map[string]bool) error {
+	first := map[string]int64{}
+	var order []string
+	for i := range batch {
+		e := &batch[i]
+		if !fresh[e.ID] {
+			continue
+		}
+		at := millis(e.At)
+		if cur, ok := first[e.Conv]; !ok {
+			first[e.Conv] = at
+			order = append(order, e.Conv)
+		} else if at < cur {
+			first[e.Conv] = at
+		}
+	}
+	rows := make([][]any, 0, len(order))
+	for _, id := range order {
+		customer, channel := threadOf(id)
+		rows = append(rows, []any{id, customer, channel, first[id]})
+	}
+	q := &query{d: d.dialect}
+	q.add(`INSERT INTO conversations (id, customer, channel, started) VALUES `)
+	q.values(rows)
+	q.add(` ON CONFLICT (id) DO UPDATE
+		SET started = CASE WHEN excluded.started < conversations.started THEN excluded.started ELSE conversations.started END`)
+	_, err := tx.ExecContext(ctx, q.sb.String(), q.args...)
+	return err
+}
+
+// messageRow is a message to insert with its entities.
+type messageRow struct {
+	eventID, conv   string
+	at              int64
+	dir, kind, text string
+	agent, intent   string
+	words           string
+	ents            []string
+}
+
+// insertMessages inserts the messages and their entities (a message
+// replayed from an earlier batch is stored already: its event was, and it
+// is not fresh).
+func (d *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []messageRow) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	q := &query{d: d.dialect}
+	q.add(`INSERT INTO messages (event_id, conv, at, dir, kind, text, agent, intent, words, entities) VALUES `)
+	rows := make([][]any, 0, len(msgs))
+	var ents [][]any
+	for _, m := range msgs {
+		rows = append(rows, []any{m.eventID, m.conv, m.at, m.dir, m.kind, m.text, m.agent, m.intent, m.words, strings.Join(m.ents, " ")})
+		for _, v := range m.ents {
+			ents = append(ents, []any{v, m.conv, m.eventID})
+		}
+	}
+	q.values(rows)
+	q.add(` ON CONFLICT (event_id) DO NOTHING`)
+	if _, err := tx.ExecContext(ctx, q.sb.String(), q.args...); err != nil {
+		return err
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	q = &query{d: d.dialect}
+	q.add(`INSERT INTO entities (value, conv, event_id) VALUES `)
+	q.values(ents)
+	q.add(` ON CONFLICT DO NOTHING`)
+	_, err := tx.ExecContext(ctx, q.sb.String(), q.args...)
+	return err
+}
+
+// apply makes a new event's change to its conversation, and returns the
+// message it carries (nil if none).
+func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) (*messageRow, error) {
 	fields := e.Fields
 	if fields == nil {
 		fields = map[string]string{}
 	}
-	js, err := json.Marshal(fields)
-	if err != nil {
-		return err
-	}
 	at := millis(e.At)
-	res, err := tx.ExecContext(ctx, rebind(d.dialect,
-		`INSERT INTO events (id, conv, at, type, fields) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-		e.ID, e.Conv, at, e.Type, string(js))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return nil // stored before: its changes were applied then
-	}
-	// Every event has a conversation row to hang on, even one that arrives
-	// before its conversation_started (several archivers, any order): until
-	// that comes, the conversation started with its earliest event. Its
-	// customer is the thread and its channel the thread's first part
-	// (conv.ThreadID), whichever event comes first.
-	customer, channel := threadOf(e.Conv)
-	if _, err := tx.ExecContext(ctx, rebind(d.dialect,
-		`INSERT INTO conversations (id, customer, channel, started) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE
-		 SET started = CASE WHEN excluded.started < conversations.started THEN excluded.started ELSE conversations.started END`),
-		e.Conv, customer, channel, at); err != nil {
-		return err
-	}
-	exec := func(stmt string, args ...any) error {
+	exec := func(stmt string, args ...any) (*messageRow, error) {
 		_, err := tx.ExecContext(ctx, rebind(d.dialect, stmt), args...)
-		return err
+		return nil, err
 	}
 	f := func(k string) string { return fields[k] }
 	switch e.Type {
 	case conv.Started:
 		// A customer or channel the event names wins over the thread's.
+		customer, channel := threadOf(e.Conv)
 		if c := f(conv.EvCustomer); c != "" {
 			customer = c
 		}
@@ -143,16 +296,16 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) error {
 		return exec(`UPDATE conversations SET customer = ?, channel = ?, started = ? WHERE id = ?`,
 			customer, channel, at, e.Conv)
 	case conv.CustomerMessage:
-		return d.message(ctx, tx, e, DirIn)
+		return d.message(e, DirIn), nil
 	case conv.BotReply:
-		return d.message(ctx, tx, e, DirOut)
+		return d.message(e, DirOut), nil
 	case conv.AgentMessage:
-		if err := d.message(ctx, tx, e, DirOut); err != nil {
-			return err
+		if _, err := exec(`UPDATE conversations SET agent = ? WHERE id = ? AND agent = ''`, f(conv.EvAgent), e.Conv); err != nil {
+			return nil, err
 		}
-		return exec(`UPDATE conversations SET agent = ? WHERE id = ? AND agent = ''`, f(conv.EvAgent), e.Conv)
+		return d.message(e, DirOut), nil
 	case conv.Note:
-		return d.message(ctx, tx, e, DirNote)
+		return d.message(e, DirNote), nil
 	case conv.Handoff, conv.Transfer:
 		// The group it waits in; a transfer to another group moves it there.
 		if g := f(conv.EvGroup); g != "" {
@@ -172,7 +325,7 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) error {
 		score, _ := strconv.Atoi(f(conv.EvScore)) // checked before the transaction
 		return exec(`UPDATE conversations SET rating = ? WHERE id = ?`, score, e.Conv)
 	}
-	return nil
+	return nil, nil
 }
 
 // threadOf is the customer (the thread) and the channel of an archived
@@ -186,31 +339,18 @@ func threadOf(id string) (customer, channel string) {
 	return thread, channel
 }
 
-// message stores the message e carries, its words and its entities: those
-// the event names and those the extractor finds in the text.
-func (d *DB) message(ctx context.Context, tx *sql.Tx, e *Event, dir string) error {
+// message is the message e carries, its words and its entities: those the
+// event names and those the extractor finds in the text.
+func (d *DB) message(e *Event, dir string) *messageRow {
 	f := e.Fields
 	text := f[conv.EvText]
 	kind := f[conv.EvKind]
 	if kind == "" {
 		kind = "text"
 	}
-	ents := d.entities(f[conv.EvEntities], text)
-	words := strings.Join(d.indexWords(text), " ")
-	if _, err := tx.ExecContext(ctx, rebind(d.dialect,
-		`INSERT INTO messages (event_id, conv, at, dir, kind, text, agent, intent, words, entities)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`),
-		e.ID, e.Conv, millis(e.At), dir, kind, text, f[conv.EvAgent], f[conv.EvIntent], words, strings.Join(ents, " ")); err != nil {
-		return err
-	}
-	for _, v := range ents {
-		if _, err := tx.ExecContext(ctx, rebind(d.dialect,
-			`INSERT INTO entities (value, conv, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
-			v, e.Conv, e.ID); err != nil {
-			return err
-		}
-	}
-	return nil
+	return &messageRow{eventID: e.ID, conv: e.Conv, at: millis(e.At), dir: dir, kind: kind, text: text,
+		agent: f[conv.EvAgent], intent: f[conv.EvIntent], words: strings.Join(d.indexWords(text), " "),
+		ents: d.entities(f[conv.EvEntities], text)}
 }
 
 // entities are the named ones and the extractor's, each once, in order.
