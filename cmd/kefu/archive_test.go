@@ -194,3 +194,20 @@ func TestArchiveEmbeddedDefault(t *testing.T) {
 	}
 	g.stop(t)
 }
+
+// TestServeArchiveDSNPasswordNotShown: an archive that cannot be opened
+// stops serve with an error that does not show the DSN's password.
+func TestServeArchiveDSNPasswordNotShown(t *testing.T) {
+	mustRedisEnv(t)
+	t.Setenv("KEFU_ARCHIVE_DSN", "postgres://kefu:hunter2pw@127.0.0.1:1/kefu?sslmode=disable&connect_timeout=2")
+	code, out := runKefu(t, "serve", "--addr", "127.0.0.1:0")
+	if code == 0 {
+		t.Fatalf("serve started without its archive:\n%s", out)
+	}
+	if !strings.Contains(out, "archive") {
+		t.Errorf("the error does not say what failed:\n%s", out)
+	}
+	if strings.Contains(out, "hunter2pw") {
+		t.Errorf("the output shows the archive's password:\n%s", out)
+	}
+}
