@@ -211,3 +211,17 @@ func TestServeArchiveDSNPasswordNotShown(t *testing.T) {
 		t.Errorf("the output shows the archive's password:\n%s", out)
 	}
 }
+
+// TestBenchArchiveSmoke: the archive benchmarks run on a real redis-server
+// and print their figures.
+func TestBenchArchiveSmoke(t *testing.T) {
+	url := testkit.RedisURL(t)
+	code, out := runKefu(t, "bench", "archive", "--redis", url, "--events", "80", "--jieba=false")
+	if code != 0 || !strings.Contains(out, "archive sqlite (1 archiver(s), batch 256, jieba false): 80 events (10 conversations)") {
+		t.Errorf("bench archive: exit %d\n%s", code, out)
+	}
+	code, out = runKefu(t, "bench", "retention", "--redis", url, "--convs", "20", "--ttl", "1s")
+	if code != 0 || !strings.Contains(out, "without retention") || !strings.Contains(out, "with retention, after retention.redis (1s here)") {
+		t.Errorf("bench retention: exit %d\n%s", code, out)
+	}
+}
