@@ -102,7 +102,10 @@ var perConv = map[string]int{"conversations": 1, "events": 8, "messages": 3, "en
 func emitConv(t testing.TB, rdb redis.UniversalClient, prefix string, k int) {
 	thread := conv.ThreadID("web", fmt.Sprintf("v%d", k))
 	at := t0.Add(time.Duration(k) * time.Minute)
-	e := func(typ string, fields ...string) { emit(t, rdb, prefix, thread, "1", typ, at, fields...) }
+	e := func(typ string, fields ...string) {
+		emit(t, rdb, prefix, thread, "1", typ, at, fields...)
+		at = at.Add(time.Second)
+	}
 	e(conv.Started, conv.EvChannel, "web", conv.EvCustomer, thread)
 	e(conv.CustomerMessage, conv.EvText, fmt.Sprintf("订单 %d 的发票", 2026111100000+k), conv.EvEntities, fmt.Sprint(2026111100000+k))
 	e(conv.BotReply, conv.EvAction, "handoff", conv.EvText, "正在为您转接人工客服")
