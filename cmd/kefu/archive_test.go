@@ -147,14 +147,16 @@ func TestArchiveServeAndCommands(t *testing.T) {
 		len(ex.Redis.Transcript) != 1 {
 		t.Errorf("export: %s", out)
 	}
+	ctx := context.Background()
+	rdb.ZAdd(ctx, conv.ActiveKey(p), redis.Z{Score: 1, Member: thread})
+	rdb.SAdd(ctx, p+"open", thread)
 	code, out = runKefu(t, "archive", "purge", "--data", data, "--customer", thread)
-	if code != 0 || !strings.Contains(out, "1 conversations, 3 messages, 8 events") {
+	if code != 0 || !strings.Contains(out, "1 conversations, 3 messages, 8 events") || !strings.Contains(out, "2 set and queue memberships removed") {
 		t.Errorf("purge: exit %d\n%s", code, out)
 	}
 	if res := archiveSearch(t, "--data", data, "--customer", thread); res.Total != 0 {
 		t.Errorf("after the purge: %+v", res)
 	}
-	ctx := context.Background()
 	if n := rdb.Exists(ctx, conv.Key(p, thread), conv.TxKey(p, thread)).Val(); n != 0 {
 		t.Errorf("%d Redis keys of the thread left", n)
 	}
