@@ -5,12 +5,11 @@
 // default). Nothing else writes these tables; the migrations under
 // migrations/ (goose, one folder per dialect) are applied at Open.
 //
-// It writes events it is given (Write, idempotent on the event id) and
-// answers searches (Search) and transcripts (Show). It does not read the
-// lifecycle stream (the archiver does), and it imports none of bot,
-// channels, console or handoff. The event types it understands are
-// declared here until the package that owns the conversation's schema
-// exists.
+// It writes events it is given (Write, idempotent on the event id), answers
+// searches (Search) and transcripts (Show), and exports and purges one
+// customer's conversations (Export, Purge). It does not read the lifecycle
+// stream (package archiver does), and it imports none of bot, channels,
+// console or handoff: the event types and field names are package conv's.
 package archive
 
 import (
@@ -73,6 +72,18 @@ type DB struct {
 	read    *sql.DB // reads: on SQLite a pool whose transactions take no write lock
 	dialect Dialect
 	seg     Segmenter
+	extract func(text string) []string // entities in a message's text; nil: none
+}
+
+// Option changes how Open sets a DB up.
+type Option func(*DB)
+
+// WithEntities makes Write index, besides the entities an event names, those
+// extract finds in each message's text (order, tracking and phone numbers:
+// intents.ExtractEntities does it for the bot). extract must be safe for
+// concurrent use.
+func WithEntities(extract func(text string) []string) Option {
+	return func(d *DB) { d.extract = extract }
 }
 
 // sqliteBusyTimeout is how long an SQLite writer waits for another one
@@ -89,7 +100,7 @@ const sqliteBusyTimeout = 5 * time.Second
 // splits on spaces only.
 //
 // Errors never contain dsn: it may hold a password.
-func Open(ctx context.Context, dsn string, seg Segmenter) (*DB, error) {
+func Open(ctx context.Context, dsn string, seg Segmenter, opts ...Option) (*DB, error) {
 	if seg == nil {
 		seg = fieldsSegmenter{}
 	}
@@ -121,7 +132,11 @@ func Open(ctx context.Context, dsn string, seg Segmenter) (*DB, error) {
 			return nil, fmt.Errorf("open archive (%s): %w", dialect, err)
 		}
 	}
-	return &DB{db: db, read: read, dialect: dialect, seg: seg}, nil
+	d := &DB{db: db, read: read, dialect: dialect, seg: seg}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
 }
 
 // parseDSN tells the dialect and the driver's own DSNs for writing and for

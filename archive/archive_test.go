@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/internal/testkit/pgtest"
 )
@@ -64,24 +65,24 @@ var t0 = time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 // convEvents is one whole conversation: started, a customer message, a bot
 // reply, handed to agent, claimed, an agent message, a note, closed, rated.
 // Its event ids start at base.
-func convEvents(conv, customer, channel, agent string, start time.Time, base int, customerText string, ents string) []Event {
+func convEvents(cid, customer, channel, agent string, start time.Time, base int, customerText string, ents string) []Event {
 	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second) }
 	id := func(i int) string { return fmt.Sprintf("%d-%d", start.UnixMilli()+int64(i)*1000, base+i) }
 	evs := []Event{
-		{ID: id(0), Type: ConversationStarted, Conv: conv, At: at(0), Fields: map[string]string{FieldCustomer: customer, FieldChannel: channel, FieldGroup: "sales"}},
-		{ID: id(1), Type: CustomerMessage, Conv: conv, At: at(1), Fields: map[string]string{FieldText: customerText, FieldEntities: ents}},
-		{ID: id(2), Type: BotReply, Conv: conv, At: at(2), Fields: map[string]string{FieldText: "正在为您转接人工客服", FieldIntent: "handoff"}},
-		{ID: id(3), Type: "handoff", Conv: conv, At: at(3), Fields: map[string]string{"reason": "asked", "group": "sales"}},
+		{ID: id(0), Type: conv.Started, Conv: cid, At: at(0), Fields: map[string]string{conv.EvCustomer: customer, conv.EvChannel: channel, conv.EvGroup: "sales"}},
+		{ID: id(1), Type: conv.CustomerMessage, Conv: cid, At: at(1), Fields: map[string]string{conv.EvText: customerText, conv.EvEntities: ents}},
+		{ID: id(2), Type: conv.BotReply, Conv: cid, At: at(2), Fields: map[string]string{conv.EvText: "正在为您转接人工客服", conv.EvIntent: "handoff"}},
+		{ID: id(3), Type: conv.Handoff, Conv: cid, At: at(3), Fields: map[string]string{conv.EvReason: "asked", conv.EvGroup: "sales"}},
 	}
 	if agent == "" {
-		return append(evs, Event{ID: id(4), Type: Closed, Conv: conv, At: at(4), Fields: map[string]string{"by": "bot"}})
+		return append(evs, Event{ID: id(4), Type: conv.Closed, Conv: cid, At: at(4), Fields: map[string]string{conv.EvBy: conv.ByIdle}})
 	}
 	return append(evs,
-		Event{ID: id(4), Type: Claimed, Conv: conv, At: at(4), Fields: map[string]string{FieldAgent: agent}},
-		Event{ID: id(5), Type: AgentMessage, Conv: conv, At: at(5), Fields: map[string]string{FieldAgent: agent, FieldText: "您好，已经为您处理"}},
-		Event{ID: id(6), Type: Note, Conv: conv, At: at(6), Fields: map[string]string{FieldAgent: agent, FieldText: "customer was polite"}},
-		Event{ID: id(7), Type: Closed, Conv: conv, At: at(7), Fields: map[string]string{"by": agent}},
-		Event{ID: id(8), Type: Rated, Conv: conv, At: at(8), Fields: map[string]string{FieldScore: "5"}},
+		Event{ID: id(4), Type: conv.Claimed, Conv: cid, At: at(4), Fields: map[string]string{conv.EvAgent: agent}},
+		Event{ID: id(5), Type: conv.AgentMessage, Conv: cid, At: at(5), Fields: map[string]string{conv.EvAgent: agent, conv.EvText: "您好，已经为您处理"}},
+		Event{ID: id(6), Type: conv.Note, Conv: cid, At: at(6), Fields: map[string]string{conv.EvAgent: agent, conv.EvText: "customer was polite"}},
+		Event{ID: id(7), Type: conv.Closed, Conv: cid, At: at(7), Fields: map[string]string{conv.EvBy: agent}},
+		Event{ID: id(8), Type: conv.Rated, Conv: cid, At: at(8), Fields: map[string]string{conv.EvScore: "5"}},
 	)
 }
 
@@ -195,7 +196,7 @@ func TestWriteBatchIsAllOrNothing(t *testing.T) {
 		empty := map[string]int{"conversations": 0, "events": 0, "messages": 0, "entities": 0}
 
 		// A bad row at the end: refused before anything is written.
-		bad := append(append([]Event(nil), batch...), Event{ID: "9-9", Type: Rated, Conv: "c1", At: t0, Fields: map[string]string{FieldScore: "five"}})
+		bad := append(append([]Event(nil), batch...), Event{ID: "9-9", Type: conv.Rated, Conv: "c1", At: t0, Fields: map[string]string{conv.EvScore: "five"}})
 		if err := db.Write(ctx, bad); !errors.Is(err, ErrBadEvent) {
 			t.Fatalf("Write(bad score) = %v, want ErrBadEvent", err)
 		}
@@ -398,11 +399,11 @@ func TestShowInOrder(t *testing.T) {
 		for _, e := range tr.Events {
 			types = append(types, e.Type)
 		}
-		wantTypes := []string{ConversationStarted, CustomerMessage, BotReply, "handoff", Claimed, AgentMessage, Note, Closed, Rated}
+		wantTypes := []string{conv.Started, conv.CustomerMessage, conv.BotReply, conv.Handoff, conv.Claimed, conv.AgentMessage, conv.Note, conv.Closed, conv.Rated}
 		if diff := cmp.Diff(wantTypes, types); diff != "" {
 			t.Errorf("event types (-want +got):\n%s", diff)
 		}
-		if tr.Events[3].Fields["reason"] != "asked" {
+		if tr.Events[3].Fields[conv.EvReason] != "asked" {
 			t.Errorf("an unknown event's fields: %v", tr.Events[3].Fields)
 		}
 		// The start came last but is the start.
@@ -415,8 +416,8 @@ func TestShowInOrder(t *testing.T) {
 		}
 		// Events of one millisecond come in stream order: 9 before 10.
 		same := []Event{
-			{ID: "5000-10", Type: CustomerMessage, Conv: "c2", At: t0, Fields: map[string]string{FieldText: "second"}},
-			{ID: "5000-9", Type: CustomerMessage, Conv: "c2", At: t0, Fields: map[string]string{FieldText: "first"}},
+			{ID: "5000-10", Type: conv.CustomerMessage, Conv: "c2", At: t0, Fields: map[string]string{conv.EvText: "second"}},
+			{ID: "5000-9", Type: conv.CustomerMessage, Conv: "c2", At: t0, Fields: map[string]string{conv.EvText: "first"}},
 		}
 		if err := db.Write(ctx, same); err != nil {
 			t.Fatal(err)
@@ -449,8 +450,8 @@ func TestArchiveSQLiteWritersAndReader(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range n {
-				conv := fmt.Sprintf("w%d-%d", k, i)
-				if err := w.Write(ctx, convEvents(conv, "u", "web", "alice", t0.Add(time.Duration(i)*time.Minute), k*100000+i*10, "发票", "")); err != nil {
+				cid := fmt.Sprintf("w%d-%d", k, i)
+				if err := w.Write(ctx, convEvents(cid, "u", "web", "alice", t0.Add(time.Duration(i)*time.Minute), k*100000+i*10, "发票", "")); err != nil {
 					errs <- err
 				}
 			}
@@ -514,8 +515,8 @@ func TestSearchJSON(t *testing.T) {
 	db := mustOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
 	ctx := context.Background()
 	evs := []Event{
-		{ID: "1-0", Type: ConversationStarted, Conv: "c1", At: t0, Fields: map[string]string{FieldCustomer: "u1", FieldChannel: "web"}},
-		{ID: "2-0", Type: CustomerMessage, Conv: "c1", At: t0.Add(time.Second), Fields: map[string]string{FieldText: "hello"}},
+		{ID: "1-0", Type: conv.Started, Conv: "c1", At: t0, Fields: map[string]string{conv.EvCustomer: "u1", conv.EvChannel: "web"}},
+		{ID: "2-0", Type: conv.CustomerMessage, Conv: "c1", At: t0.Add(time.Second), Fields: map[string]string{conv.EvText: "hello"}},
 	}
 	if err := db.Write(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -554,18 +555,17 @@ func TestWriteOutcomes(t *testing.T) {
 			return Event{ID: id, Type: typ, Conv: conv, At: t0, Fields: fields}
 		}
 		batch := []Event{
-			ev("1-1", "bot", ConversationStarted, nil),
-			ev("1-2", "bot", Closed, nil),
-			ev("2-1", "agent", Claimed, map[string]string{FieldAgent: "alice"}),
-			ev("2-2", "agent", Closed, nil),
-			ev("3-1", "left", Abandoned, nil),
-			ev("3-2", "left", Closed, map[string]string{"by": "system"}),
-			ev("4-1", "said", Closed, map[string]string{FieldOutcome: "spam"}),
-			ev("5-1", "open", CustomerMessage, map[string]string{FieldText: "hi"}),
+			ev("1-1", "bot", conv.Started, nil),
+			ev("1-2", "bot", conv.Closed, nil),
+			ev("2-1", "agent", conv.Claimed, map[string]string{conv.EvAgent: "alice"}),
+			ev("2-2", "agent", conv.Closed, nil),
+			ev("3-1", "left", conv.Abandoned, nil),
+			ev("3-2", "left", conv.Closed, map[string]string{conv.EvBy: conv.ByIdle}),
+			ev("5-1", "open", conv.CustomerMessage, map[string]string{conv.EvText: "hi"}),
 			// Archived out of order (several archivers): the close before
 			// the claim it follows.
-			ev("6-2", "late", Closed, nil),
-			ev("6-1", "late", Claimed, map[string]string{FieldAgent: "bob"}),
+			ev("6-2", "late", conv.Closed, nil),
+			ev("6-1", "late", conv.Claimed, map[string]string{conv.EvAgent: "bob"}),
 		}
 		if err := db.Write(ctx, batch); err != nil {
 			t.Fatal(err)
@@ -581,7 +581,7 @@ func TestWriteOutcomes(t *testing.T) {
 				t.Errorf("%s: ended %v", r.Conv, r.Ended)
 			}
 		}
-		want := map[string]string{"bot": OutcomeBot, "agent": OutcomeAgent, "left": OutcomeAbandoned, "said": "spam", "open": "",
+		want := map[string]string{"bot": OutcomeBot, "agent": OutcomeAgent, "left": OutcomeAbandoned, "open": "",
 			"late": OutcomeAgent}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("outcomes (-want +got):\n%s", diff)
@@ -592,12 +592,124 @@ func TestWriteOutcomes(t *testing.T) {
 func TestWriteRefusesEventsWithoutKeys(t *testing.T) {
 	db := mustOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
 	for _, e := range []Event{
-		{Type: CustomerMessage, Conv: "c1", At: t0},
-		{ID: "1-0", Type: CustomerMessage, At: t0},
+		{Type: conv.CustomerMessage, Conv: "c1", At: t0},
+		{ID: "1-0", Type: conv.CustomerMessage, At: t0},
 		{ID: "1-0", Conv: "c1", At: t0},
 	} {
 		if err := db.Write(context.Background(), []Event{e}); !errors.Is(err, ErrBadEvent) {
 			t.Errorf("Write(%+v) = %v, want ErrBadEvent", e, err)
 		}
 	}
+}
+
+// TestWriteThreadsAndEntities: an episode of a thread (conv.ArchiveID) has
+// the thread as its customer and the thread's channel, whichever event comes
+// first; the extractor's entities are indexed from every message's text; the
+// hand-off names the group.
+func TestWriteThreadsAndEntities(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		var calls sync.Map
+		db, err := Open(ctx, dsn, segmenter(t), WithEntities(func(text string) []string {
+			calls.Store(text, true)
+			var out []string
+			for _, w := range strings.Fields(text) {
+				if len(w) >= 10 && strings.Trim(w, "0123456789") == "" {
+					out = append(out, w)
+				}
+			}
+			return out
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		id := conv.ArchiveID(conv.ThreadID("web", "v1"), "3")
+		evs := []Event{
+			// The message before its start, as another archiver may write it.
+			{ID: "2-0", Type: conv.CustomerMessage, Conv: id, At: t0.Add(time.Second), Fields: map[string]string{conv.EvText: "订单 2026110300123 没到"}},
+			{ID: "3-0", Type: conv.Handoff, Conv: id, At: t0.Add(2 * time.Second), Fields: map[string]string{conv.EvGroup: "after_sales"}},
+			{ID: "4-0", Type: conv.AgentMessage, Conv: id, At: t0.Add(3 * time.Second), Fields: map[string]string{conv.EvAgent: "alice", conv.EvText: "请拨打 13800138000", conv.EvEntities: "13800138000"}},
+		}
+		if err := db.Write(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.Search(ctx, Query{Customer: "web:v1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Results) != 1 || res.Results[0].Conv != id || res.Results[0].Channel != "web" {
+			t.Fatalf("before its start: %+v", res.Results)
+		}
+		if err := db.Write(ctx, []Event{{ID: "1-0", Type: conv.Started, Conv: id, At: t0, Fields: map[string]string{conv.EvChannel: "web"}}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, ent := range []string{"2026110300123", "13800138000"} {
+			res, err := db.Search(ctx, Query{Entity: ent})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Total != 1 || res.Results[0].Customer != "web:v1" || !res.Results[0].Started.Equal(t0) {
+				t.Errorf("entity %s: %+v", ent, res.Results)
+			}
+		}
+		if got := counts(t, db)["entities"]; got != 2 {
+			t.Errorf("%d entity rows, want 2 (the named one and the found one are the same)", got)
+		}
+		var group string
+		if err := db.db.QueryRow(rebind(db.dialect, `SELECT group_name FROM conversations WHERE id = ?`), id).Scan(&group); err != nil || group != "after_sales" {
+			t.Errorf("group %q, %v", group, err)
+		}
+		if _, ok := calls.Load("请拨打 13800138000"); !ok {
+			t.Error("the extractor did not see the agent's message")
+		}
+	})
+}
+
+// TestPurge: a customer's conversations go, every row of them (the full-text
+// index too); another customer's, even one whose id starts alike, stay.
+func TestPurge(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		a1, a2 := conv.ArchiveID("web:a", "1"), conv.ArchiveID("web:a", "2")
+		other := conv.ArchiveID("web:a#x", "1") // another thread whose id starts with web:a#
+		var all []Event
+		all = append(all, convEvents(a1, "web:a", "web", "alice", t0, 0, "我的发票 1234567890", "1234567890")...)
+		all = append(all, convEvents(a2, "web:a", "web", "", t0.Add(time.Hour), 100, "发票又错了", "")...)
+		all = append(all, convEvents(other, "web:a#x", "web", "", t0.Add(2*time.Hour), 200, "发票", "")...)
+		if err := db.Write(ctx, all); err != nil {
+			t.Fatal(err)
+		}
+		ids, err := db.Conversations(ctx, "web:a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{a1, a2}, ids); diff != "" {
+			t.Errorf("conversations (-want +got):\n%s", diff)
+		}
+		p, err := db.Purge(ctx, "web:a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(Purged{Conversations: 2, Messages: 4 + 2, Events: 9 + 5, Entities: 1}, p); diff != "" {
+			t.Errorf("purged (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]int{"conversations": 1, "events": 5, "messages": 2, "entities": 0}, counts(t, db)); diff != "" {
+			t.Errorf("left (-want +got):\n%s", diff)
+		}
+		res, err := db.Search(ctx, Query{Words: "发票"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{other}, convs(res)); diff != "" {
+			t.Errorf("search after the purge (-want +got):\n%s", diff)
+		}
+		if db.dialect == SQLite {
+			var n int
+			if err := db.db.QueryRow(`SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH '"发票"'`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("the full-text index finds %d messages with 发票, want 1 (the other thread's), %v", n, err)
+			}
+		}
+	})
 }

@@ -9,49 +9,23 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/kefu-dev/kefu/conv"
 )
 
-// Event is one lifecycle event as the lifecycle stream carries it.
+// Event is one lifecycle event as the lifecycle stream carries it. Its type
+// and field names are package conv's (conv.Started, conv.EvText, …).
 type Event struct {
 	// ID is the Redis stream entry id ("1733150000000-0"): the key that makes
 	// writing the same event twice store it once.
-	ID     string
-	Type   string
+	ID   string
+	Type string
+	// Conv is the archived conversation: one episode of a thread,
+	// conv.ArchiveID(thread, ep) ("web:v1#3"). Its customer is the thread.
 	Conv   string
 	At     time.Time
 	Fields map[string]string
 }
-
-// The event types Write applies to the conversation and its messages; any
-// other type is kept in the events table only. (They move to the package
-// that will own the conversation's schema when the events are emitted.)
-const (
-	ConversationStarted = "conversation_started" // customer, channel, group
-	CustomerMessage     = "customer_message"     // text, kind, entities
-	BotReply            = "bot_reply"            // text, kind, intent, action
-	AgentMessage        = "agent_message"        // agent, text, kind
-	Note                = "note"                 // agent, text
-	Claimed             = "claimed"              // agent
-	Closed              = "closed"               // by, outcome
-	Abandoned           = "abandoned"
-	Rated               = "rated" // score
-)
-
-// Field names inside Event.Fields.
-const (
-	FieldCustomer = "customer"
-	FieldChannel  = "channel"
-	FieldGroup    = "group"
-	FieldText     = "text"
-	FieldKind     = "kind"
-	FieldAgent    = "agent"
-	FieldIntent   = "intent"
-	FieldOutcome  = "outcome"
-	FieldScore    = "score"
-	// FieldEntities: the order, tracking and phone numbers found in the
-	// text, separated by spaces.
-	FieldEntities = "entities"
-)
 
 // Message directions.
 const (
@@ -72,6 +46,11 @@ const (
 // batch replayed after a crash stores nothing twice. A bad event (no id or
 // conversation, an unparsable score) refuses the whole batch with
 // ErrBadEvent.
+//
+// Round trips, not rows, cost: the events, the conversations, the messages
+// and the entities go in one multi-row statement each (per writeChunk
+// events); only the changes events make to their conversation go one by
+// one, in the batch's order.
 func (d *DB) Write(ctx context.Context, batch []Event) error {
 	if len(batch) == 0 {
 		return nil
@@ -86,17 +65,55 @@ func (d *DB) Write(ctx context.Context, batch []Event) error {
 		return fmt.Errorf("write events: %w", err)
 	}
 	defer tx.Rollback()
-	for i := range batch {
-		if testHookApply != nil {
-			if err := testHookApply(i); err != nil {
-				return fmt.Errorf("write event %s: %w", batch[i].ID, err)
-			}
-		}
-		if err := d.apply(ctx, tx, &batch[i]); err != nil {
-			return fmt.Errorf("write event %s: %w", batch[i].ID, err)
+	for start := 0; start < len(batch); start += writeChunk {
+		if err := d.write(ctx, tx, batch[start:min(start+writeChunk, len(batch))], start); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	return nil
+}
+
+// writeChunk bounds one multi-row statement (SQLite allows 32,766
+// parameters, PostgreSQL 65,535; a message row has 10).
+const writeChunk = 500
+
+// write stores one chunk of a batch (base: its first event's index in the
+// batch) inside tx.
+func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) error {
+	fresh, err := d.insertEvents(ctx, tx, batch)
+	if err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	if len(fresh) == 0 {
+		return nil // stored before: their changes were applied then
+	}
+	if err := d.upsertConversations(ctx, tx, batch, fresh); err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	var msgs []messageRow
+	for i := range batch {
+		e := &batch[i]
+		if testHookApply != nil {
+			if err := testHookApply(base + i); err != nil {
+				return fmt.Errorf("write event %s: %w", e.ID, err)
+			}
+		}
+		if !fresh[e.ID] {
+			continue
+		}
+		delete(fresh, e.ID) // the same event twice in a batch applies once
+		m, err := d.apply(ctx, tx, e)
+		if err != nil {
+			return fmt.Errorf("write event %s: %w", e.ID, err)
+		}
+		if m != nil {
+			msgs = append(msgs, *m)
+		}
+	}
+	if err := d.insertMessages(ctx, tx, msgs); err != nil {
 		return fmt.Errorf("write events: %w", err)
 	}
 	return nil
@@ -110,107 +127,247 @@ func check(e *Event) error {
 	if e.ID == "" || e.Conv == "" || e.Type == "" {
 		return fmt.Errorf("%w: id %q, conversation %q, type %q: none may be empty", ErrBadEvent, e.ID, e.Conv, e.Type)
 	}
-	if e.Type == Rated {
-		if _, err := strconv.Atoi(e.Fields[FieldScore]); err != nil {
-			return fmt.Errorf("%w: %s: score %q", ErrBadEvent, e.ID, e.Fields[FieldScore])
+	if e.Type == conv.Rated {
+		if _, err := strconv.Atoi(e.Fields[conv.EvScore]); err != nil {
+			return fmt.Errorf("%w: %s: score %q", ErrBadEvent, e.ID, e.Fields[conv.EvScore])
 		}
 	}
 	return nil
 }
 
-// apply stores e and, when it is new, its effect on the conversation.
-func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) error {
+// values writes a multi-row VALUES list of rows rows of n placeholders.
+func (q *query) values(rows [][]any) {
+	for i, r := range rows {
+		if i > 0 {
+			q.add(", ")
+		}
+		q.add("(")
+		for j, v := range r {
+			if j > 0 {
+				q.add(", ")
+			}
+			q.add(q.arg(v))
+		}
+		q.add(")")
+	}
+}
+
+// insertEvents inserts the events not stored yet and returns their ids.
+func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, batch []Event) (map[string]bool, error) {
+	q := &query{d: d.dialect}
+	q.add(`INSERT INTO events (id, conv, at, type, fields) VALUES `)
+	rows := make([][]any, 0, len(batch))
+	seen := make(map[string]bool, len(batch))
+	for i := range batch {
+		e := &batch[i]
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		fields := e.Fields
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		js, err := json.Marshal(fields)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, []any{e.ID, e.Conv, millis(e.At), e.Type, string(js)})
+	}
+	q.values(rows)
+	q.add(` ON CONFLICT (id) DO NOTHING RETURNING id`)
+	res, err := tx.QueryContext(ctx, q.sb.String(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	fresh := make(map[string]bool, len(rows))
+	for res.Next() {
+		var id string
+		if err := res.Scan(&id); err != nil {
+			return nil, err
+		}
+		fresh[id] = true
+	}
+	return fresh, res.Err()
+}
+
+// upsertConversations makes sure every new event has a conversation row to
+// hang on, even one that arrives before its conversation_started (several
+// archivers, any order): until that comes, the conversation started with
+// its earliest event. Its customer is the thread and its channel the
+// thread's first part (conv.ThreadID), whichever event comes first.
+func (d *DB) upsertConversations(ctx context.Context, tx *sql.Tx, batch []Event, fresh map[string]bool) error {
+	first := map[string]int64{}
+	var order []string
+	for i := range batch {
+		e := &batch[i]
+		if !fresh[e.ID] {
+			continue
+		}
+		at := millis(e.At)
+		if cur, ok := first[e.Conv]; !ok {
+			first[e.Conv] = at
+			order = append(order, e.Conv)
+		} else if at < cur {
+			first[e.Conv] = at
+		}
+	}
+	rows := make([][]any, 0, len(order))
+	for _, id := range order {
+		customer, channel := threadOf(id)
+		rows = append(rows, []any{id, customer, channel, first[id]})
+	}
+	q := &query{d: d.dialect}
+	q.add(`INSERT INTO conversations (id, customer, channel, started) VALUES `)
+	q.values(rows)
+	q.add(` ON CONFLICT (id) DO UPDATE
+		SET started = CASE WHEN excluded.started < conversations.started THEN excluded.started ELSE conversations.started END`)
+	_, err := tx.ExecContext(ctx, q.sb.String(), q.args...)
+	return err
+}
+
+// messageRow is a message to insert with its entities.
+type messageRow struct {
+	eventID, conv   string
+	at              int64
+	dir, kind, text string
+	agent, intent   string
+	words           string
+	ents            []string
+}
+
+// insertMessages inserts the messages and their entities (a message
+// replayed from an earlier batch is stored already: its event was, and it
+// is not fresh).
+func (d *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []messageRow) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	q := &query{d: d.dialect}
+	q.add(`INSERT INTO messages (event_id, conv, at, dir, kind, text, agent, intent, words, entities) VALUES `)
+	rows := make([][]any, 0, len(msgs))
+	var ents [][]any
+	for _, m := range msgs {
+		rows = append(rows, []any{m.eventID, m.conv, m.at, m.dir, m.kind, m.text, m.agent, m.intent, m.words, strings.Join(m.ents, " ")})
+		for _, v := range m.ents {
+			ents = append(ents, []any{v, m.conv, m.eventID})
+		}
+	}
+	q.values(rows)
+	q.add(` ON CONFLICT (event_id) DO NOTHING`)
+	if _, err := tx.ExecContext(ctx, q.sb.String(), q.args...); err != nil {
+		return err
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	q = &query{d: d.dialect}
+	q.add(`INSERT INTO entities (value, conv, event_id) VALUES `)
+	q.values(ents)
+	q.add(` ON CONFLICT DO NOTHING`)
+	_, err := tx.ExecContext(ctx, q.sb.String(), q.args...)
+	return err
+}
+
+// apply makes a new event's change to its conversation, and returns the
+// message it carries (nil if none).
+func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) (*messageRow, error) {
 	fields := e.Fields
 	if fields == nil {
 		fields = map[string]string{}
 	}
-	js, err := json.Marshal(fields)
-	if err != nil {
-		return err
-	}
 	at := millis(e.At)
-	res, err := tx.ExecContext(ctx, rebind(d.dialect,
-		`INSERT INTO events (id, conv, at, type, fields) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-		e.ID, e.Conv, at, e.Type, string(js))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return nil // stored before: its changes were applied then
-	}
-	// Every event has a conversation row to hang on, even one that arrives
-	// before its conversation_started (several archivers, any order): until
-	// that comes, the conversation started with its earliest event.
-	if _, err := tx.ExecContext(ctx, rebind(d.dialect,
-		`INSERT INTO conversations (id, started) VALUES (?, ?) ON CONFLICT (id) DO UPDATE
-		 SET started = CASE WHEN excluded.started < conversations.started THEN excluded.started ELSE conversations.started END`), e.Conv, at); err != nil {
-		return err
-	}
-	exec := func(stmt string, args ...any) error {
+	exec := func(stmt string, args ...any) (*messageRow, error) {
 		_, err := tx.ExecContext(ctx, rebind(d.dialect, stmt), args...)
-		return err
+		return nil, err
 	}
 	f := func(k string) string { return fields[k] }
 	switch e.Type {
-	case ConversationStarted:
-		return exec(`UPDATE conversations SET customer = ?, channel = ?, group_name = ?, started = ? WHERE id = ?`,
-			f(FieldCustomer), f(FieldChannel), f(FieldGroup), at, e.Conv)
-	case CustomerMessage:
-		return d.message(ctx, tx, e, DirIn)
-	case BotReply:
-		return d.message(ctx, tx, e, DirOut)
-	case AgentMessage:
-		if err := d.message(ctx, tx, e, DirOut); err != nil {
-			return err
+	case conv.Started:
+		// A customer or channel the event names wins over the thread's.
+		customer, channel := threadOf(e.Conv)
+		if c := f(conv.EvCustomer); c != "" {
+			customer = c
 		}
-		return exec(`UPDATE conversations SET agent = ? WHERE id = ? AND agent = ''`, f(FieldAgent), e.Conv)
-	case Note:
-		return d.message(ctx, tx, e, DirNote)
-	case Claimed:
-		return exec(`UPDATE conversations SET agent = ? WHERE id = ?`, f(FieldAgent), e.Conv)
-	case Closed:
-		// Only an outcome the event names is stored; bot or agent is
-		// derived when read (outcomeSQL), so a claim archived after the
-		// close still counts.
-		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END,
-			outcome = CASE WHEN outcome = ? THEN outcome ELSE ? END WHERE id = ?`,
-			at, at, OutcomeAbandoned, f(FieldOutcome), e.Conv)
-	case Abandoned:
+		if c := f(conv.EvChannel); c != "" {
+			channel = c
+		}
+		return exec(`UPDATE conversations SET customer = ?, channel = ?, started = ? WHERE id = ?`,
+			customer, channel, at, e.Conv)
+	case conv.CustomerMessage:
+		return d.message(e, DirIn), nil
+	case conv.BotReply:
+		return d.message(e, DirOut), nil
+	case conv.AgentMessage:
+		if _, err := exec(`UPDATE conversations SET agent = ? WHERE id = ? AND agent = ''`, f(conv.EvAgent), e.Conv); err != nil {
+			return nil, err
+		}
+		return d.message(e, DirOut), nil
+	case conv.Note:
+		return d.message(e, DirNote), nil
+	case conv.Handoff, conv.Transfer:
+		// The group it waits in; a transfer to another group moves it there.
+		if g := f(conv.EvGroup); g != "" {
+			return exec(`UPDATE conversations SET group_name = ? WHERE id = ?`, g, e.Conv)
+		}
+	case conv.Claimed:
+		return exec(`UPDATE conversations SET agent = ? WHERE id = ?`, f(conv.EvAgent), e.Conv)
+	case conv.Closed:
+		// The outcome is derived when read (outcomeSQL), so a claim
+		// archived after the close still counts.
+		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END WHERE id = ?`,
+			at, at, e.Conv)
+	case conv.Abandoned:
 		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END,
 			outcome = ? WHERE id = ?`, at, at, OutcomeAbandoned, e.Conv)
-	case Rated:
-		score, _ := strconv.Atoi(f(FieldScore)) // checked before the transaction
+	case conv.Rated:
+		score, _ := strconv.Atoi(f(conv.EvScore)) // checked before the transaction
 		return exec(`UPDATE conversations SET rating = ? WHERE id = ?`, score, e.Conv)
 	}
-	return nil
+	return nil, nil
 }
 
-// message stores the message e carries, its words and its entities.
-func (d *DB) message(ctx context.Context, tx *sql.Tx, e *Event, dir string) error {
+// threadOf is the customer (the thread) and the channel of an archived
+// conversation id; an id that is no conv.ArchiveID has neither.
+func threadOf(id string) (customer, channel string) {
+	thread, _, ok := conv.SplitArchiveID(id)
+	if !ok {
+		return "", ""
+	}
+	channel, _, _ = strings.Cut(thread, ":")
+	return thread, channel
+}
+
+// message is the message e carries, its words and its entities: those the
+// event names and those the extractor finds in the text.
+func (d *DB) message(e *Event, dir string) *messageRow {
 	f := e.Fields
-	text := f[FieldText]
-	kind := f[FieldKind]
+	text := f[conv.EvText]
+	kind := f[conv.EvKind]
 	if kind == "" {
 		kind = "text"
 	}
-	ents := strings.Fields(f[FieldEntities])
-	words := strings.Join(d.indexWords(text), " ")
-	if _, err := tx.ExecContext(ctx, rebind(d.dialect,
-		`INSERT INTO messages (event_id, conv, at, dir, kind, text, agent, intent, words, entities)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`),
-		e.ID, e.Conv, millis(e.At), dir, kind, text, f[FieldAgent], f[FieldIntent], words, strings.Join(ents, " ")); err != nil {
-		return err
+	return &messageRow{eventID: e.ID, conv: e.Conv, at: millis(e.At), dir: dir, kind: kind, text: text,
+		agent: f[conv.EvAgent], intent: f[conv.EvIntent], words: strings.Join(d.indexWords(text), " "),
+		ents: d.entities(f[conv.EvEntities], text)}
+}
+
+// entities are the named ones and the extractor's, each once, in order.
+func (d *DB) entities(named, text string) []string {
+	ents := strings.Fields(named)
+	if d.extract != nil && text != "" {
+		ents = append(ents, d.extract(text)...)
 	}
+	seen := make(map[string]bool, len(ents))
+	out := ents[:0]
 	for _, v := range ents {
-		if _, err := tx.ExecContext(ctx, rebind(d.dialect,
-			`INSERT INTO entities (value, conv, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
-			v, e.Conv, e.ID); err != nil {
-			return err
+		if v = strings.TrimSpace(v); v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
 		}
 	}
-	return nil
+	return out
 }
 
 // indexWords segments a message for the full-text index: with

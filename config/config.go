@@ -53,6 +53,32 @@ type Config struct {
 	// Telegram is the Telegram bot channel, enabled when KEFU_TELEGRAM_TOKEN
 	// is set (webhook mode also needs KEFU_TELEGRAM_WEBHOOK_SECRET).
 	Telegram telegram.Config `yaml:"telegram"`
+	// DataDir holds what the process keeps on disk (the embedded archive,
+	// archive.db). Empty: $XDG_DATA_HOME/kefu, else ~/.local/share/kefu.
+	// Also KEFU_DATA_DIR, or serve's --data.
+	DataDir   string    `yaml:"data_dir"`
+	Archive   Archive   `yaml:"archive"`
+	Retention Retention `yaml:"retention"`
+}
+
+// Archive is where every conversation is kept after Redis (package archive).
+type Archive struct {
+	// DSN: postgres://… (production: every instance shares it) or an SQLite
+	// file path (sqlite://PATH or a plain path). Empty: archive.db in the
+	// data directory. It may hold a password: KEFU_ARCHIVE_DSN overrides it,
+	// and it is never logged whole.
+	DSN string `yaml:"dsn"`
+}
+
+// Retention bounds what Redis keeps.
+type Retention struct {
+	// Idle: a conversation with the bot and no message for this long is
+	// closed (closed{by: idle}). Default 24h.
+	Idle time.Duration `yaml:"idle"`
+	// Redis: once a conversation's close is archived, its Redis keys
+	// (conversation and transcript) expire after this long; the archive
+	// keeps it. Default 168h (7 days).
+	Redis time.Duration `yaml:"redis"`
 }
 
 // Handoff is the agents' queue: skill groups, which FAQ categories go to
@@ -188,10 +214,11 @@ type WebLimits struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Matcher: intents.DefaultConfig(),
-		Server:  Server{Addr: "127.0.0.1:8080", LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second},
-		Redis:   Redis{Prefix: "{kefu}:"},
-		Bot:     Bot{LowTurns: 2},
+		Matcher:   intents.DefaultConfig(),
+		Server:    Server{Addr: "127.0.0.1:8080", LogFormat: "text", LogLevel: "info", ShutdownTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second},
+		Redis:     Redis{Prefix: "{kefu}:"},
+		Bot:       Bot{LowTurns: 2},
+		Retention: Retention{Idle: 24 * time.Hour, Redis: 7 * 24 * time.Hour},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
 				HandoffsPerHourPerAddr: 20, WSPerVisitor: 5, WSPerAddr: 200},
@@ -298,6 +325,8 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	integer("KEFU_LOW_TURNS", &c.Bot.LowTurns)
 	str("KEFU_FAQ_DIR", &c.FAQDir)
 	str("KEFU_DICT_DIR", &c.DictDir)
+	str("KEFU_DATA_DIR", &c.DataDir)
+	str("KEFU_ARCHIVE_DSN", &c.Archive.DSN)
 	num("KEFU_ANSWER_THRESHOLD", &c.Matcher.AnswerThreshold)
 	num("KEFU_CLARIFY_THRESHOLD", &c.Matcher.ClarifyThreshold)
 	return errors.Join(errs...)
@@ -432,6 +461,14 @@ func (c Config) Validate() error {
 		if err := intents.CheckDictDir(c.DictDir); err != nil {
 			errs = append(errs, fmt.Errorf("dict_dir: %w", err))
 		}
+	}
+	if d := c.Archive.DSN; strings.Contains(d, "://") && !strings.HasPrefix(d, "postgres://") &&
+		!strings.HasPrefix(d, "postgresql://") && !strings.HasPrefix(d, "sqlite://") {
+		// The DSN may hold a password: name the problem, not the DSN.
+		errs = append(errs, errors.New("archive.dsn: want postgres://… or an SQLite file path (sqlite://PATH or a plain path)"))
+	}
+	if r := c.Retention; r.Idle < time.Minute || r.Redis < time.Minute {
+		errs = append(errs, fmt.Errorf("retention.idle %v / retention.redis %v: each at least 1m", r.Idle, r.Redis))
 	}
 	return errors.Join(errs...)
 }

@@ -45,10 +45,10 @@ func SplitArchiveID(id string) (thread, ep string, ok bool) {
 func Key(prefix, thread string) string   { return prefix + "conv:" + thread }
 func TxKey(prefix, thread string) string { return prefix + "tx:" + thread }
 
-// ActiveKey is a ZSET of threads scored by their last customer message
-// (ms), written by bot's ingest script on every new message and left when
-// the bot closes a thread, so that a sweeper finds the idle ones without
-// scanning every conversation.
+// ActiveKey is the ZSET of threads with the bot, thread -> its last
+// activity (ms): bot's ingest script keeps it, the idle sweeper (package
+// archiver) closes the threads idle past retention.idle and removes the
+// threads that are no longer with the bot.
 func ActiveKey(prefix string) string { return prefix + "active" }
 
 // LifecycleKey is the lifecycle stream: one entry per event, written by the

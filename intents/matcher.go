@@ -338,6 +338,10 @@ func (m *Matcher) FAQ() *faq.FAQ { return m.faq }
 // Config returns the matcher's effective configuration.
 func (m *Matcher) Config() Config { return m.cfg }
 
+// Tokenizer is the segmenter the matcher cuts messages with (the archive
+// indexes messages with the same one).
+func (m *Matcher) Tokenizer() Tokenizer { return m.tok }
+
 // Analyze normalises and tokenises text as the matcher does, without scoring.
 func (m *Matcher) Analyze(text string) Analysis { return analyze(text, m.tok, m.syn) }
 

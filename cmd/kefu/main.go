@@ -15,7 +15,17 @@ import (
 const usage = `kefu: customer-service gateway for online shops
 
 Usage:
-  kefu serve [--config FILE] [--addr HOST:PORT] [--faq DIR]   run the gateway (web chat at /)
+  kefu serve [--config FILE] [--addr HOST:PORT] [--faq DIR] [--data DIR]
+                                              run the gateway (web chat at /); --data: the embedded archive's folder
+  kefu archive search [--config F] [--data DIR] [--json] [--customer ID] [--agent ID] [--channel C]
+                      [--entity VALUE] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [WORDS...]
+                                              find archived conversations, newest first
+  kefu archive show [--config F] [--data DIR] [--json] CONV   one archived conversation, whole
+  kefu archive export --customer ID           everything kept about one customer, as JSON
+  kefu archive purge --customer ID            delete it everywhere, Redis included (needs REDIS_URL for Redis)
+  kefu bench archive --redis URL [--dsn DSN] [--events N] [--archivers K]
+                                              archiver throughput, events/s into SQLite or PostgreSQL
+  kefu bench retention --redis URL [--convs N]   Redis used_memory of closed conversations, with and without retention
   kefu bench web [--url URL] [--customers N] [--messages N]   load the web chat's JSON API
   kefu bench peak --redis URL [--customers N] [--waiting N] [--agents N] [--rate R] [--duration D]
                                               a 双11 peak on a real redis-server (see BENCHMARKS.md)
@@ -80,7 +90,13 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return cmdBenchWeb(ctx, args[2:], stdout, stderr)
 		case "peak":
 			return cmdBenchPeak(ctx, args[2:], stdout, stderr)
+		case "archive":
+			return cmdBenchArchive(ctx, args[2:], stdout, stderr)
+		case "retention":
+			return cmdBenchRetention(ctx, args[2:], stdout, stderr)
 		}
+	case "archive":
+		return cmdArchive(ctx, args[1:], stdout, stderr)
 	case "ask":
 		return cmdAsk(args[1:], stdout)
 	case "web":

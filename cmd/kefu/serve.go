@@ -25,6 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kefu-dev/kefu/archive"
+	"github.com/kefu-dev/kefu/archiver"
 	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/channels/telegram"
 	"github.com/kefu-dev/kefu/channels/web"
@@ -43,12 +45,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var c common
 	c.register(fs)
 	addr := fs.String("addr", "", "listen address HOST:PORT (default from config: 127.0.0.1:8080)")
+	data := fs.String("data", "", "data folder: the embedded archive (default $XDG_DATA_HOME/kefu or ~/.local/share/kefu)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(c.config)
 	if err != nil {
 		return err
+	}
+	if *data != "" {
+		cfg.DataDir = *data
 	}
 	if c.faqDir != "" {
 		cfg.FAQDir = c.faqDir
@@ -113,6 +119,11 @@ type server struct {
 	ready    atomic.Bool
 	// clientIP resolves a client's address through the trusted proxies.
 	clientIP *realip.Resolver
+	// archive keeps every conversation (opened in run); the archiver fills
+	// it from the lifecycle stream; the sweeper closes idle bot threads.
+	archive  *archive.DB
+	archiver *archiver.Archiver
+	sweeper  *archiver.Sweeper
 }
 
 // newServer builds the components. The only I/O is loading the FAQ and the
@@ -294,6 +305,10 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 		}()
 		defer func() { stopTick(); <-tickDone }()
 	}
+	if err := s.startArchive(ctx); err != nil {
+		return err
+	}
+	defer s.closeArchive()
 	if err := s.web.Start(ctx); err != nil {
 		return err
 	}

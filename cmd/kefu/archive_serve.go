@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kefu-dev/kefu/archive"
+	"github.com/kefu-dev/kefu/archiver"
+	"github.com/kefu-dev/kefu/config"
+	"github.com/kefu-dev/kefu/intents"
+)
+
+// dataDir is the folder the process keeps its files in: the configured
+// one, else $XDG_DATA_HOME/kefu, else ~/.local/share/kefu.
+func dataDir(cfg config.Config) (string, error) {
+	if cfg.DataDir != "" {
+		return cfg.DataDir, nil
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "kefu"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("data folder: %w (set --data or KEFU_DATA_DIR)", err)
+	}
+	return filepath.Join(home, ".local", "share", "kefu"), nil
+}
+
+// archiveDSN is the archive's DSN: archive.dsn, else archive.db in the data
+// folder.
+func archiveDSN(cfg config.Config) (string, error) {
+	if cfg.Archive.DSN != "" {
+		return cfg.Archive.DSN, nil
+	}
+	dir, err := dataDir(cfg)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "archive.db"), nil
+}
+
+// openArchive opens the configured archive. seg segments messages (nil:
+// spaces only).
+func openArchive(ctx context.Context, cfg config.Config, seg archive.Segmenter) (*archive.DB, string, error) {
+	dsn, err := archiveDSN(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	db, err := archive.Open(ctx, dsn, seg, archive.WithEntities(entities))
+	if err != nil {
+		return nil, "", err
+	}
+	return db, archive.Redacted(dsn), nil
+}
+
+// entities are the order, tracking and phone numbers in a message, found as
+// the bot finds them.
+func entities(text string) []string {
+	_, ents := intents.ExtractEntities(intents.Fold(text))
+	out := make([]string, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, e.Value)
+	}
+	return out
+}
+
+// liveSegmenter cuts text with the tokenizer of the matcher in service: the
+// archive indexes messages as the bot reads them.
+type liveSegmenter struct{ live *intents.Live }
+
+func (s liveSegmenter) tok() intents.Tokenizer { return s.live.Matcher().Tokenizer() }
+
+func (s liveSegmenter) Cut(text string) []string { return s.tok().Cut(text) }
+
+func (s liveSegmenter) CutForSearch(text string) []string {
+	if t, ok := s.tok().(archive.IndexSegmenter); ok {
+		return t.CutForSearch(text)
+	}
+	return s.tok().Cut(text)
+}
+
+var _ archive.IndexSegmenter = liveSegmenter{}
+
+// startArchive opens the archive and starts the archiver and the idle
+// sweeper, in every instance.
+func (s *server) startArchive(ctx context.Context) error {
+	db, where, err := openArchive(ctx, s.cfg, liveSegmenter{s.live})
+	if err != nil {
+		return err
+	}
+	s.archive = db
+	s.log.Info("archive open", "dialect", db.Dialect(), "dsn", where)
+	s.archiver = archiver.New(s.rdb, db, archiver.Config{Prefix: s.cfg.Redis.Prefix,
+		Retention: s.cfg.Retention.Redis, Log: s.log})
+	for _, c := range s.archiver.Collectors() {
+		if err := s.metrics.reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	if err := s.archiver.Start(ctx); err != nil {
+		return err
+	}
+	s.sweeper = archiver.NewSweeper(s.rdb, archiver.SweeperConfig{Prefix: s.cfg.Redis.Prefix,
+		Idle: s.cfg.Retention.Idle, Now: func() time.Time { return s.now() }, Log: s.log})
+	return s.sweeper.Start(ctx)
+}
+
+// closeArchive stops the sweeper and the archiver, then closes the archive.
+func (s *server) closeArchive() {
+	if s.sweeper != nil {
+		s.sweeper.Close()
+	}
+	if s.archiver != nil {
+		s.archiver.Close()
+	}
+	if s.archive != nil {
+		s.archive.Close()
+	}
+}
