@@ -213,6 +213,7 @@ func webConfig(c config.Web, texts map[string]bot.Texts, clientIP func(*http.Req
 	wc := web.Config{Title: c.Title, MaxMessageLen: c.MaxMessageLen, MaxBodyBytes: c.MaxBodyBytes,
 		AllowedOrigins: c.AllowedOrigins, Secret: c.Secret, Texts: texts, ClientIP: clientIP,
 		TokenTTL: c.TokenTTL, TokenRefresh: c.TokenRefresh,
+		IdentitySecret: c.IdentitySecret, IdentityRequired: c.IdentityRequired, IdentityMaxAge: c.IdentityMaxAge,
 		Limits: web.Limits{MessagesPerSecond: c.RatePerSecond, MessageBurst: c.Burst,
 			MessagesPerSecondPerAddr: l.MessagesPerSecondPerAddr, MessageBurstPerAddr: l.MessageBurstPerAddr,
 			SessionsPerMinutePerAddr: l.SessionsPerMinutePerAddr, HandoffsPerHourPerAddr: l.HandoffsPerHourPerAddr,
