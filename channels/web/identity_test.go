@@ -421,3 +421,12 @@ func TestAnonymousWithIdentityOn(t *testing.T) {
 		t.Errorf("anonymous conversation has a customer: %v", h)
 	}
 }
+
+// TestIdentityHashVector: the README's test vector, which a shop checks its
+// own signing code against (the README's Node example gives the same).
+func TestIdentityHashVector(t *testing.T) {
+	got := IdentityHash([]byte("0123456789abcdef-secret"), "10086", "张三", "13800138000", "gold", 1764700000)
+	if want := "dd49bf66daea99d56395f73befcacaf38dc324a2032c7c8b6522aa7a0b6f8f39"; got != want {
+		t.Errorf("hash %s, want %s", got, want)
+	}
+}
