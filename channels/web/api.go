@@ -79,20 +79,35 @@ func (a *Adapter) embedJS(w http.ResponseWriter, r *http.Request) {
 // page's own session call and the WebSocket) the token query parameter or
 // cookie; false unless it is genuine and current (a v1 token only when
 // allowV1). Revocation is checked by take.
+//
+// An identified customer's token is never taken from the cookie: the page
+// passes it itself, and only while the shop says that user is signed in, so
+// the cookie left on a shared computer after a sign-out opens nothing.
 func (a *Adapter) visitor(r *http.Request, allowCookie, allowV1 bool) (token, bool) {
-	return a.check(rawToken(r, allowCookie), allowV1)
+	raw, fromCookie := rawTokenFrom(r, allowCookie)
+	t, ok := a.check(raw, allowV1)
+	if ok && fromCookie && t.identified() {
+		return token{}, false
+	}
+	return t, ok
 }
 
 // rawToken is the token a request carries, unchecked.
 func rawToken(r *http.Request, allowCookie bool) string {
+	t, _ := rawTokenFrom(r, allowCookie)
+	return t
+}
+
+// rawTokenFrom is rawToken, and whether it came from the cookie.
+func rawTokenFrom(r *http.Request, allowCookie bool) (string, bool) {
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		return strings.TrimPrefix(h, "Bearer ")
+		return strings.TrimPrefix(h, "Bearer "), false
 	} else if q := r.URL.Query().Get("token"); q != "" && allowCookie {
-		return q
+		return q, false
 	} else if c, err := r.Cookie(cookieName); err == nil && allowCookie {
-		return c.Value
+		return c.Value, true
 	}
-	return ""
+	return "", false
 }
 
 // check verifies a token and its age (and, when identities are required,

@@ -3,11 +3,13 @@ package web
 import (
 	"context"
 	"encoding/base64"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/kefu-dev/kefu/bot"
@@ -305,10 +307,24 @@ func TestIdentityTokenBinding(t *testing.T) {
 		t.Errorf("token profile %s", made)
 	}
 
+	// Due for refresh: ann's fresh token is ann's, with her details.
+	c.clock.Advance(25 * time.Hour)
+	_, _, h := c.say(1, "", tokA, "a2", map[string]any{"text": "还在吗"})
+	if fresh, ok := verify(c.inst[0].signingSecret(), h.Get(tokenHeader)); !ok || fresh.id != userA || fresh.prof == nil || *fresh.prof != (profile{ID: "ann", Name: "安"}) {
+		t.Errorf("refreshed %+v %v", fresh, ok)
+	}
+	// The cookie alone never opens an identified customer's chat.
+	if code := c.dialCookie(0, tokA); code != 401 {
+		t.Errorf("socket with ann's token in the cookie only: %d", code)
+	}
+	if anon, _ := c.mustSession(0, ""); c.dialCookie(0, anon) != 101 {
+		t.Error("a visitor's cookie no longer opens their socket")
+	}
+
 	// Two days later ann's page re-presents its old hash with her token:
 	// the session goes on. Without the token, or with other details, the
 	// old hash is refused.
-	c.clock.Advance(48 * time.Hour)
+	c.clock.Advance(23 * time.Hour)
 	if code, out := c.identify(0, tokA, &ann); code != 200 || out["user"] != userA {
 		t.Errorf("old hash with ann's current token: %d %v", code, out)
 	}
@@ -429,4 +445,23 @@ func TestIdentityHashVector(t *testing.T) {
 	if want := "dd49bf66daea99d56395f73befcacaf38dc324a2032c7c8b6522aa7a0b6f8f39"; got != want {
 		t.Errorf("hash %s, want %s", got, want)
 	}
+}
+
+// dialCookie opens a WebSocket carrying a token in the cookie only; the
+// HTTP status.
+func (c *cluster) dialCookie(i int, token string) int {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := http.Header{}
+	h.Set("Cookie", cookieName+"="+token)
+	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(c.urls[i], "http")+"/ws", &websocket.DialOptions{HTTPHeader: h})
+	if err == nil {
+		conn.CloseNow()
+		return http.StatusSwitchingProtocols
+	}
+	if resp == nil {
+		c.t.Fatal(err)
+	}
+	return resp.StatusCode
 }

@@ -193,7 +193,10 @@
     try { stored = localStorage.getItem("kefu_token"); identified = localStorage.getItem("kefu_identified") === "1"; } catch (e) {}
     // A signed-in customer's conversation is not resumed on a page that no
     // longer says who is signed in (a shared computer after sign-out).
-    if (identified && !identity) stored = null;
+    if (identified && !identity) {
+      stored = null;
+      try { localStorage.removeItem("kefu_token"); localStorage.removeItem("kefu_identified"); } catch (e) {}
+    }
     var body = { token: stored || "" };
     if (identity) body.identity = identity;
     var forKey = identityKey;
