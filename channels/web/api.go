@@ -194,12 +194,13 @@ func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
 	}
 	t, ok := a.check(tok, true)
 	var want *profile
+	expired := false // an old hash, good only to resume the current token
 	if body.Identity != nil {
 		p, err := a.verifyIdentity(*body.Identity)
 		// An old hash re-presented with a current token of the very same
 		// customer (a page open for days) keeps its session.
 		if errors.Is(err, ErrIdentityExpired) && ok && t.identified() && *t.prof == p {
-			err = nil
+			err, expired = nil, true
 		}
 		if err != nil {
 			a.log.Info("session: identity refused", "err", err)
@@ -217,6 +218,9 @@ func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok {
 		switch err := a.take(r.Context(), t.id, t.issued()); {
+		case errors.Is(err, errRevoked) && expired:
+			a.fail(w, r, ErrIdentityExpired) // an old hash mints nothing
+			return
 		case errors.Is(err, errRevoked):
 			ok = false
 		case err != nil:

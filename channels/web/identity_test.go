@@ -334,6 +334,18 @@ func TestIdentityTokenBinding(t *testing.T) {
 	if code, out := c.identify(0, tokB, &ann); code != 401 || out["error"] != "identity_expired" {
 		t.Errorf("old hash with bob's token: %d %v", code, out)
 	}
+	// Revoked, ann's token and old hash together mint nothing; a fresh
+	// hash starts a new session.
+	if err := c.inst[0].Revoke(context.Background(), userA); err != nil {
+		t.Fatal(err)
+	}
+	c.clock.Advance(time.Second)
+	if code, out := c.identify(1, tokA, &ann); code != 401 || out["error"] != "identity_expired" {
+		t.Errorf("old hash with ann's revoked token: %d %v", code, out)
+	}
+	if tok, _ := c.mustIdentify(1, tokA, c.signed("ann", "安", "", "")); tok == tokA {
+		t.Error("a fresh hash kept the revoked token")
+	}
 }
 
 // TestIdentitySignIn: an anonymous visitor who signs in while chatting with
