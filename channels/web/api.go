@@ -421,16 +421,16 @@ func (a *Adapter) accept(ctx context.Context, t token, addr string, in inbound) 
 		_ = a.Send(ctx, bot.Outbound{Channel: Name, User: user, Conv: bot.ConvID(Name, user)})
 		return nil, errors.Join(ErrUnavailable, err)
 	}
-	// Who an identified customer is goes on their conversation (written
-	// when it changed; the first message has just created it).
-	if t.prof != nil {
-		if _, err := a.writeProfile(ctx, bot.ConvID(Name, user), *t.prof, ""); err != nil {
-			a.log.Warn("customer profile", "user", user, "err", err) // the next message writes it
-		}
-	}
 	// Wake this customer's pages (other tabs too) once, after the replies are
 	// in the transcript; without replies the inbound message still shows.
-	_ = a.Send(ctx, bot.Outbound{Channel: Name, User: user, Conv: bot.ConvID(Name, user), Kind: "in"})
+	// Who an identified customer is goes on their conversation (the first
+	// message has just created it), checked in the same round trip.
+	out := bot.Outbound{Channel: Name, User: user, Conv: bot.ConvID(Name, user), Kind: "in"}
+	if t.prof == nil {
+		_ = a.Send(ctx, out)
+	} else if err := a.sendAndProfile(ctx, out, *t.prof); err != nil {
+		a.log.Warn("customer profile", "user", user, "err", err) // the next message writes it
+	}
 	return outs, nil
 }
 

@@ -12,6 +12,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/conv"
 )
 
@@ -187,6 +190,34 @@ func (a *Adapter) Customer(ctx context.Context, thread string) (Customer, error)
 	}
 	s := func(i int) string { v, _ := vs[i].(string); return v }
 	return Customer{ID: s(0), Name: s(1), Phone: s(2), Level: s(3), SignedInAs: s(4)}, nil
+}
+
+// profileFields are the conversation's fields profile.lua compares, in its
+// order, after the mode.
+var profileFields = []string{conv.FieldMode, conv.FieldCustomerID, conv.FieldCustomerName, conv.FieldCustomerPhone,
+	conv.FieldCustomerLevel}
+
+// sendAndProfile is Send for an identified customer, with a read of the
+// details on their conversation in the same round trip: the script that
+// writes them (a second round trip) runs only when they differ, i.e. on
+// the conversation's first message and when the shop signed new ones.
+func (a *Adapter) sendAndProfile(ctx context.Context, out bot.Outbound, p profile) error {
+	var have *redis.SliceCmd
+	_, err := a.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		have = pipe.HMGet(ctx, conv.Key(a.prefix, out.Conv), profileFields...)
+		pipe.Publish(ctx, a.pushChannel(out.User), out.Kind)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("send %s: %w", out.Conv, err)
+	}
+	vs := have.Val()
+	str := func(i int) string { v, _ := vs[i].(string); return v }
+	if vs[0] == nil || (str(1) == p.ID && str(2) == p.Name && str(3) == p.Phone && str(4) == p.Level) {
+		return nil // no conversation, or nothing new
+	}
+	_, err = a.writeProfile(ctx, out.Conv, p, "")
+	return err
 }
 
 // writeProfile writes who an identified customer is on a thread's
