@@ -21,7 +21,7 @@ import (
 // own origin) embeds the chat with the snippet of the README and a signed
 // user. The customer asks a question in the chat bubble; the conversation
 // is the shop user's (web:u:<id>, with the signed name, phone and level on
-// it). On a second device (another browser profile) the same signed user
+// it), and the agent who takes it sees them in the console. On a second device (another browser profile) the same signed user
 // sees that history. A page whose identity was tampered with gets the
 // refusal and no conversation; kefu.logout() switches the open chat to an
 // anonymous visitor.
@@ -29,7 +29,7 @@ func TestBrowserIdentifiedCustomer(t *testing.T) {
 	prefix := mustRedisEnv(t)
 	const secret = "the-shop-and-kefu-share-this"
 	t.Setenv("KEFU_WEB_IDENTITY_SECRET", secret)
-	g := mustServe(t)
+	g := mustServe(t, "--config", agentConfig(t, ""))
 	rdb := testkit.Redis(t, 0)
 
 	sign := func(id, name, phone, level string) web.Identity {
@@ -65,6 +65,28 @@ func TestBrowserIdentifiedCustomer(t *testing.T) {
 	if h[conv.FieldCustomerName] != "张三" || h[conv.FieldCustomerPhone] != "13800138000" || h[conv.FieldCustomerLevel] != "gold" {
 		t.Errorf("conversation %s: %v, want the signed details", thread, h)
 	}
+
+	// The customer asks for a person: the agent's conversation view says who
+	// they are.
+	if err := chromedp.Do(laptop, chromedp.Click(chromedp.CSS("#human"), chromedp.FromNode(frame))); err != nil {
+		t.Fatal(err)
+	}
+	pollFrame(t, laptop, frame, "the hand-off notice", `document.querySelectorAll('.msg.out[data-kind="handoff"]').length === 1`)
+	agentTab, cancelAgent := chromedp.NewContext(laptop)
+	defer cancelAgent()
+	if err := chromedp.Do(agentTab,
+		chromedp.Navigate(g.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#signin-id")),
+		chromedp.SendKeys(chromedp.CSS("#signin-id"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#signin-password"), "alice-pw"),
+		chromedp.Click(chromedp.CSS("#signin-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#queue li.waiting")),
+		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
+		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
+	); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	poll(t, agentTab, "the customer in the console", `(document.querySelector('#conv-meta .customer') || {}).textContent === '张三 · 13800138000 · gold · id shop-42'`)
 
 	// Another device: a browser profile with no cookie and no storage.
 	phone, cancel := chromedp.NewContext(laptop, chromedp.WithNewBrowserContext())
