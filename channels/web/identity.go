@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -61,6 +63,55 @@ type Identity struct {
 	Level string `json:"level,omitempty"` // member level, e.g. "gold"
 	TS    int64  `json:"ts"`              // when the hash was made, unix seconds
 	Hash  string `json:"hash"`            // hex HMAC-SHA256, see IdentityHash
+}
+
+// UnmarshalJSON takes the id and ts as JSON strings or numbers (a shop
+// writing its numeric user id as 10086 means "10086").
+func (in *Identity) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ID    json.RawMessage `json:"id"`
+		Name  string          `json:"name"`
+		Phone string          `json:"phone"`
+		Level string          `json:"level"`
+		TS    json.RawMessage `json:"ts"`
+		Hash  string          `json:"hash"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	id, err := stringOrNumber(raw.ID)
+	if err != nil {
+		return fmt.Errorf("identity id: %w", err)
+	}
+	tss, err := stringOrNumber(raw.TS)
+	if err != nil {
+		return fmt.Errorf("identity ts: %w", err)
+	}
+	var ts int64
+	if tss != "" {
+		if ts, err = strconv.ParseInt(tss, 10, 64); err != nil {
+			return fmt.Errorf("identity ts %q: not unix seconds", tss)
+		}
+	}
+	*in = Identity{ID: id, Name: raw.Name, Phone: raw.Phone, Level: raw.Level, TS: ts, Hash: raw.Hash}
+	return nil
+}
+
+// stringOrNumber is a JSON string's value or a JSON number's text ("" for
+// nothing or null).
+func stringOrNumber(b json.RawMessage) (string, error) {
+	if len(b) == 0 || string(b) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		return s, nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return "", errors.New("neither a string nor a number")
+	}
+	return n.String(), nil
 }
 
 // Limits on what a page may pass.

@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -476,4 +478,34 @@ func (c *cluster) dialCookie(i int, token string) int {
 		c.t.Fatal(err)
 	}
 	return resp.StatusCode
+}
+
+// TestIdentityNumbers: a page may write a numeric user id and the time as
+// JSON numbers or strings; the signature is over their decimal text.
+func TestIdentityNumbers(t *testing.T) {
+	c := mustCluster(t, Limits{}, nil, withIdentity(false))
+	id := c.signed("10086", "", "", "")
+	for _, body := range []string{
+		fmt.Sprintf(`{"identity":{"id":10086,"ts":%d,"hash":%q}}`, id.TS, id.Hash),
+		fmt.Sprintf(`{"identity":{"id":"10086","ts":"%d","hash":%q}}`, id.TS, id.Hash),
+	} {
+		resp, err := http.Post(c.urls[0]+"/api/session", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || out["user"] != "u:10086" {
+			t.Errorf("%s: %d %v", body, resp.StatusCode, out)
+		}
+	}
+	resp, err := http.Post(c.urls[0]+"/api/session", "application/json", strings.NewReader(`{"identity":{"id":{"x":1},"ts":1,"hash":""}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("an object id: %d, want 400", resp.StatusCode)
+	}
 }
