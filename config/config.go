@@ -187,6 +187,16 @@ type Web struct {
 	// Secret signs visitor ids; from KEFU_WEB_SECRET only. Empty: a random
 	// secret kept in Redis and shared by every instance.
 	Secret string `yaml:"-"`
+	// IdentitySecret is shared with the shop's server, which signs its
+	// signed-in users with it (HMAC-SHA256; README "Who the customer is");
+	// from KEFU_WEB_IDENTITY_SECRET only, like every secret. Empty: signed
+	// identities are refused and every web customer is an anonymous visitor.
+	IdentitySecret string `yaml:"-"`
+	// IdentityRequired: only signed-in customers of the shop may chat.
+	IdentityRequired bool `yaml:"identity_required"`
+	// IdentityMaxAge: a signed identity made longer ago than this is
+	// refused, so a leaked one does not work forever (default 24h).
+	IdentityMaxAge time.Duration `yaml:"identity_max_age"`
 }
 
 // WebLimits are the web chat's limits per client address (the address
@@ -222,7 +232,7 @@ func Default() Config {
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
 				HandoffsPerHourPerAddr: 20, WSPerVisitor: 5, WSPerAddr: 200},
-			TokenTTL: 30 * 24 * time.Hour, TokenRefresh: 24 * time.Hour},
+			TokenTTL: 30 * 24 * time.Hour, TokenRefresh: 24 * time.Hour, IdentityMaxAge: 24 * time.Hour},
 		Handoff: Handoff{
 			Groups: []string{"pre_sales", "after_sales", "payments"},
 			Categories: map[string]string{"product": "pre_sales", "promotion": "pre_sales",
@@ -321,6 +331,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("KEFU_LOG_FORMAT", &c.Server.LogFormat)
 	str("KEFU_LOG_LEVEL", &c.Server.LogLevel)
 	str("KEFU_WEB_SECRET", &c.Web.Secret)
+	str("KEFU_WEB_IDENTITY_SECRET", &c.Web.IdentitySecret)
 	str("KEFU_AGENTS_FILE", &c.AgentsFile)
 	integer("KEFU_LOW_TURNS", &c.Bot.LowTurns)
 	str("KEFU_FAQ_DIR", &c.FAQDir)
@@ -412,6 +423,15 @@ func (c Config) Validate() error {
 	}
 	if c.Web.Secret != "" && len(c.Web.Secret) < 16 {
 		errs = append(errs, errors.New("KEFU_WEB_SECRET: must be at least 16 characters"))
+	}
+	if c.Web.IdentitySecret != "" && len(c.Web.IdentitySecret) < 16 {
+		errs = append(errs, errors.New("KEFU_WEB_IDENTITY_SECRET: must be at least 16 characters"))
+	}
+	if c.Web.IdentityRequired && c.Web.IdentitySecret == "" {
+		errs = append(errs, errors.New("web.identity_required: needs KEFU_WEB_IDENTITY_SECRET (the secret the shop signs its users with)"))
+	}
+	if c.Web.IdentityMaxAge < time.Minute || c.Web.IdentityMaxAge > c.Web.TokenTTL {
+		errs = append(errs, fmt.Errorf("web.identity_max_age %v: at least 1m and at most web.token_ttl", c.Web.IdentityMaxAge))
 	}
 	h := c.Handoff
 	if len(h.Groups) == 0 {

@@ -256,6 +256,16 @@ type convJSON struct {
 	Updated    *time.Time       `json:"updated,omitempty"`
 }
 
+// Customer is who a conversation's customer is, as their channel knows it
+// (a shop's signed-in user, vouched for by the shop); "" is unknown.
+type Customer struct {
+	ID         string `json:"id,omitempty"` // the shop's user id
+	Name       string `json:"name,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	Level      string `json:"level,omitempty"`        // member level
+	SignedInAs string `json:"signed_in_as,omitempty"` // an anonymous visitor's: the identified conversation
+}
+
 // guessJSON is one of the bot's top guesses at hand-off.
 type guessJSON struct {
 	Intent   string  `json:"intent"`
@@ -324,7 +334,16 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 		tx[i] = entryJSON{ID: e.ID, Dir: e.Dir, Kind: e.Kind, Agent: e.Agent, Intent: e.Intent, Text: e.Text,
 			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At)}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx})
+	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx}
+	if c.deps.Customer != nil {
+		cu, err := c.deps.Customer(ctx, cid)
+		if err != nil {
+			c.log.WarnContext(ctx, "console: customer", "conv", cid, "err", err) // the conversation shows without it
+		} else if cu != (Customer{}) {
+			out["customer"] = cu
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // validStreamID accepts a Redis stream id ("1700000000000-0").

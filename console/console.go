@@ -56,6 +56,9 @@ type Deps struct {
 	Deliver func(ctx context.Context, out bot.Outbound) error
 	// Surveyor, when set, provides the survey delivered after a close.
 	Surveyor Surveyor
+	// Customer, when set, says who a conversation's customer is (the web
+	// channel's signed-in shop users); the conversation view shows it.
+	Customer func(ctx context.Context, conv string) (Customer, error)
 	// ClientIP returns the client address the sign-in limit counts under.
 	// Default: the host of r.RemoteAddr. Behind a reverse proxy, pass
 	// (*realip.Resolver).ClientIP, which reads X-Forwarded-For / X-Real-IP

@@ -82,6 +82,15 @@ const (
 	FieldEpoch    = "epoch"  // handoff: the holder's fencing token
 	FieldRating   = "rating" // the last episode's rating (1-5)
 	FieldClosedMs = "closed_ms"
+	// Who a web customer is, written by channels/web when the shop vouches
+	// for its signed-in user (an HMAC-signed identity): the shop's user id,
+	// name, phone and member level, and, on an anonymous visitor's thread,
+	// the identified web user ("u:<id>") the visitor signed in as.
+	FieldCustomerID    = "customer_id"
+	FieldCustomerName  = "customer_name"
+	FieldCustomerPhone = "customer_phone"
+	FieldCustomerLevel = "customer_level"
+	FieldSignedInAs    = "signed_in_as"
 )
 
 // Hash fields of conv:<thread> that only handoff writes: its queue's
@@ -147,11 +156,15 @@ const (
 	SurveySent      = "survey_sent"          //
 	Rated           = "rated"                // score, comment, agent
 	LeaseLost       = "lease_lost"           // agent, group
+	// CustomerProfile: the web channel learned or changed who the customer
+	// is (a signed identity): customer_id, name, phone, level, signed_in_as
+	// (on an anonymous visitor's thread: the identified user's thread id).
+	CustomerProfile = "customer_profile"
 )
 
 // EventTypes lists every event type.
 var EventTypes = []string{Started, CustomerMessage, BotReply, Handoff, Offered, Declined, Claimed,
-	AgentMessage, Note, Transfer, BackToBot, Abandoned, Closed, SurveySent, Rated, LeaseLost}
+	AgentMessage, Note, Transfer, BackToBot, Abandoned, Closed, SurveySent, Rated, LeaseLost, CustomerProfile}
 
 // Fields of a lifecycle stream entry. Every entry has type, conv (the
 // thread), ep (its episode) and at (ms); the others depend on the type.
@@ -184,6 +197,11 @@ const (
 	EvBy         = "by"
 	EvScore      = "score"
 	EvComment    = "comment"
+	EvCustomerID = "customer_id" // customer_profile: the shop's user id
+	EvName       = "name"
+	EvPhone      = "phone"
+	EvLevel      = "level"
+	EvSignedInAs = "signed_in_as"
 )
 
 // Who closed or abandoned a conversation (EvBy), besides an agent id.
@@ -245,12 +263,14 @@ func buildPrelude() string {
 	}
 	table("MODE", []string{ModeBot, ModeWaiting, ModeAgent, ModeClosed})
 	table("F", append([]string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
-		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs},
+		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs,
+		FieldCustomerID, FieldCustomerName, FieldCustomerPhone, FieldCustomerLevel, FieldSignedInAs},
 		append(append([]string(nil), HandoffFields...), BotFields...)...))
 	table("EV", append([]string(nil), EventTypes...))
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
-		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment})
+		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment, EvCustomerID, EvName, EvPhone, EvLevel,
+		EvSignedInAs})
 	return fmt.Sprintf(`local function emit(p, thread, typ, now, ...)
   local ep = redis.call('HGET', p .. %q .. thread, %q) or '0'
   return redis.call('XADD', p .. %q, '*', %q, typ, %q, thread, %q, ep, %q, now, ...)

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/internal/realip"
 )
 
@@ -78,29 +79,45 @@ func (a *Adapter) embedJS(w http.ResponseWriter, r *http.Request) {
 // page's own session call and the WebSocket) the token query parameter or
 // cookie; false unless it is genuine and current (a v1 token only when
 // allowV1). Revocation is checked by take.
+//
+// An identified customer's token is never taken from the cookie: the page
+// passes it itself, and only while the shop says that user is signed in, so
+// the cookie left on a shared computer after a sign-out opens nothing.
 func (a *Adapter) visitor(r *http.Request, allowCookie, allowV1 bool) (token, bool) {
-	return a.check(rawToken(r, allowCookie), allowV1)
+	raw, fromCookie := rawTokenFrom(r, allowCookie)
+	t, ok := a.check(raw, allowV1)
+	if ok && fromCookie && t.identified() {
+		return token{}, false
+	}
+	return t, ok
 }
 
 // rawToken is the token a request carries, unchecked.
 func rawToken(r *http.Request, allowCookie bool) string {
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		return strings.TrimPrefix(h, "Bearer ")
-	} else if q := r.URL.Query().Get("token"); q != "" && allowCookie {
-		return q
-	} else if c, err := r.Cookie(cookieName); err == nil && allowCookie {
-		return c.Value
-	}
-	return ""
+	t, _ := rawTokenFrom(r, allowCookie)
+	return t
 }
 
-// check verifies a token and its age.
+// rawTokenFrom is rawToken, and whether it came from the cookie.
+func rawTokenFrom(r *http.Request, allowCookie bool) (string, bool) {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer "), false
+	} else if q := r.URL.Query().Get("token"); q != "" && allowCookie {
+		return q, false
+	} else if c, err := r.Cookie(cookieName); err == nil && allowCookie {
+		return c.Value, true
+	}
+	return "", false
+}
+
+// check verifies a token and its age (and, when identities are required,
+// that it is an identified customer's).
 func (a *Adapter) check(tok string, allowV1 bool) (token, bool) {
 	if tok == "" {
 		return token{}, false
 	}
 	t, ok := verify(a.signingSecret(), tok)
-	if !ok || !a.current(t, allowV1) {
+	if !ok || !a.current(t, allowV1) || (a.cfg.IdentityRequired && !t.identified()) {
 		return token{}, false
 	}
 	return t, true
@@ -132,14 +149,41 @@ func (a *Adapter) clientAddr(r *http.Request) string {
 	return addr
 }
 
-// session returns the caller's visitor token: the one the request carries
+// sessionRequest is the session call's body; both fields are optional.
+type sessionRequest struct {
+	Token    string    `json:"token"`
+	Identity *Identity `json:"identity"` // the shop's signed-in user (identity.go)
+}
+
+// sessionReply is the session call's answer.
+type sessionReply struct {
+	Token      string `json:"token"`
+	User       string `json:"user"` // a visitor id, or "u:<shop user id>"
+	Conv       string `json:"conv"`
+	Identified bool   `json:"identified,omitempty"` // the token is an identified customer's
+	// SignIn "deferred": an anonymous visitor signed in while a person is
+	// serving their conversation; they stay in it (the agent now sees who
+	// they are) and move to their own thread once it is closed.
+	SignIn string `json:"sign_in,omitempty"`
+}
+
+// session returns the caller's token: the one the request carries
 // (replaced by a fresh one when due), or a new visitor's when it carries
 // none, or one forged, expired or revoked. New visitors are limited per
-// client address (429, nothing minted). Body: optional {"token": "…"}.
+// client address (429, nothing minted).
+//
+// With an identity (the shop's signed-in user), the identity is verified
+// first and a refusal writes nothing: the answer is that customer's token,
+// the one carried when it is theirs with the same details, else a new one.
+// An identified token is resumed only with its customer's identity, so a
+// page whose user signed out (no identity) starts an anonymous visitor and
+// the cookie is overwritten. An anonymous visitor who signs in moves to the
+// identified thread, and their visitor thread is marked with who they turned
+// out to be (conv.FieldSignedInAs); unless a person is serving it (waiting
+// or with an agent): then the visitor stays in it until it closes, with the
+// identity written on it (SignIn "deferred").
 func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Token string `json:"token"`
-	}
+	var body sessionRequest
 	if err := decode(r, &body, true); err != nil {
 		a.fail(w, r, err)
 		return
@@ -149,21 +193,71 @@ func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
 		tok = body.Token
 	}
 	t, ok := a.check(tok, true)
+	var want *profile
+	expired := false // an old hash, good only to resume the current token
+	if body.Identity != nil {
+		p, err := a.verifyIdentity(*body.Identity)
+		// An old hash re-presented with a current token of the very same
+		// customer (a page open for days) keeps its session.
+		if errors.Is(err, ErrIdentityExpired) && ok && t.identified() && *t.prof == p {
+			err, expired = nil, true
+		}
+		if err != nil {
+			a.log.Info("session: identity refused", "err", err)
+			a.fail(w, r, err)
+			return
+		}
+		want = &p
+	}
+	if ok && t.identified() && (want == nil || want.ID != t.prof.ID) {
+		ok = false // an identified token is resumed with its customer's identity only
+	}
+	if !ok && want == nil && a.cfg.IdentityRequired {
+		a.fail(w, r, ErrIdentityRequired)
+		return
+	}
 	if ok {
 		switch err := a.take(r.Context(), t.id, t.issued()); {
+		case errors.Is(err, errRevoked) && expired:
+			a.fail(w, r, ErrIdentityExpired) // an old hash mints nothing
+			return
 		case errors.Is(err, errRevoked):
 			ok = false
 		case err != nil:
 			a.log.Error("session", "user", t.id, "err", err)
 			a.fail(w, r, ErrUnavailable)
 			return
-		default:
+		}
+	}
+	signIn := ""
+	switch {
+	case want != nil && ok && !t.identified():
+		// An anonymous visitor signs in.
+		mode, err := a.writeProfile(r.Context(), bot.ConvID(Name, t.id), *want, bot.ConvID(Name, want.user()))
+		if err != nil {
+			a.log.Error("session: sign in", "user", t.id, "err", err)
+			a.fail(w, r, ErrUnavailable)
+			return
+		}
+		if mode == conv.ModeWaiting || mode == conv.ModeAgent {
+			signIn = "deferred"
 			if nt := a.refreshed(t); nt != "" {
 				tok = nt
 			}
+			break
 		}
-	}
-	if !ok {
+		a.log.Info("session: visitor signed in", "user", want.user(), "visitor", t.id)
+		t, tok = token{id: want.user(), iat: a.now(), prof: want}, signProfile(a.signingSecret(), *want, a.now())
+	case want != nil && (!ok || *t.prof != *want):
+		// A new identified session, or new details for this customer. Not
+		// counted as a new visitor: the shop vouches for it, and nothing is
+		// stored.
+		t, tok = token{id: want.user(), iat: a.now(), prof: want}, signProfile(a.signingSecret(), *want, a.now())
+	case ok:
+		if nt := a.refreshed(t); nt != "" {
+			tok = nt
+		}
+	default:
 		addr := a.clientAddr(r)
 		t = token{id: newVisitorID()}
 		if b, on := perPeriod(a.sessAddrKey(realip.Key(addr)), a.cfg.Limits.SessionsPerMinutePerAddr, time.Minute); on {
@@ -180,7 +274,8 @@ func (a *Adapter) session(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(a.tokenTTL() / time.Second)})
-	writeJSON(w, http.StatusOK, map[string]string{"token": tok, "user": t.id, "conv": bot.ConvID(Name, t.id)})
+	writeJSON(w, http.StatusOK, sessionReply{Token: tok, User: t.id, Conv: bot.ConvID(Name, t.id),
+		Identified: t.identified(), SignIn: signIn})
 }
 
 // inbound is a customer message on the API or the WebSocket.
@@ -328,7 +423,14 @@ func (a *Adapter) accept(ctx context.Context, t token, addr string, in inbound) 
 	}
 	// Wake this customer's pages (other tabs too) once, after the replies are
 	// in the transcript; without replies the inbound message still shows.
-	_ = a.Send(ctx, bot.Outbound{Channel: Name, User: user, Conv: bot.ConvID(Name, user), Kind: "in"})
+	// Who an identified customer is goes on their conversation (the first
+	// message has just created it), checked in the same round trip.
+	out := bot.Outbound{Channel: Name, User: user, Conv: bot.ConvID(Name, user), Kind: "in"}
+	if t.prof == nil {
+		_ = a.Send(ctx, out)
+	} else if err := a.sendAndProfile(ctx, out, *t.prof); err != nil {
+		a.log.Warn("customer profile", "user", user, "err", err) // the next message writes it
+	}
 	return outs, nil
 }
 

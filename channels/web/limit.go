@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/internal/realip"
 )
 
@@ -31,6 +32,9 @@ var (
 	//go:embed lua/limit.lua
 	limitLua    string
 	limitScript = redis.NewScript(limitLua)
+	//go:embed lua/profile.lua
+	profileLua    string
+	profileScript = conv.Script(profileLua)
 	//go:embed lua/socket_open.lua
 	socketOpenLua    string
 	socketOpenScript = redis.NewScript(socketOpenLua)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -29,10 +30,17 @@ import (
 // by the session call, exchanged for a v2 token of the same visitor, and only
 // until the configured day (Config.V1Until); afterwards it is refused like a
 // forged token and the page starts a new visitor.
+//
+// An identified customer (identity.go) gets "v3.<profile>.<iat>.<mac>",
+// where profile is the base64url JSON of the shop's user id and the details
+// its server signed, and mac covers "v3.<profile>.<iat>" as above: the token
+// is worth that user only (web user "u:<id>"), with those details, and ages
+// and is refreshed and revoked like a visitor's.
 
 const (
 	tokenV1 = "v1"
 	tokenV2 = "v2"
+	tokenV3 = "v3"
 )
 
 // newVisitorID returns a fresh random visitor id.
@@ -54,6 +62,21 @@ func sign(secret []byte, id string, iat time.Time) string {
 	return payload + "." + mac(secret, payload)
 }
 
+// signProfile returns a v3 token of an identified customer issued at iat.
+func signProfile(secret []byte, p profile, iat time.Time) string {
+	b, _ := json.Marshal(p)
+	payload := tokenV3 + "." + base64.RawURLEncoding.EncodeToString(b) + "." + strconv.FormatInt(iat.Unix(), 10)
+	return payload + "." + mac(secret, payload)
+}
+
+// signToken returns a fresh token of t's customer, issued at iat.
+func signToken(secret []byte, t token, iat time.Time) string {
+	if t.prof != nil {
+		return signProfile(secret, *t.prof, iat)
+	}
+	return sign(secret, t.id, iat)
+}
+
 // signV1 returns a token in the first format (tests of the transition only).
 func signV1(secret []byte, id string) string {
 	payload := tokenV1 + "." + id
@@ -62,9 +85,13 @@ func signV1(secret []byte, id string) string {
 
 // token is what a verified token says.
 type token struct {
-	id  string
-	iat time.Time // zero for a v1 token
+	id   string
+	iat  time.Time // zero for a v1 token
+	prof *profile  // an identified customer's (v3); nil for a visitor
 }
+
+// identified reports a token of an identified customer.
+func (t token) identified() bool { return t.prof != nil }
 
 // verify returns what a token signed with secret says, whatever its age.
 func verify(secret []byte, tok string) (token, bool) {
@@ -76,7 +103,7 @@ func verify(secret []byte, tok string) (token, bool) {
 	switch {
 	case len(parts) == 3 && parts[0] == tokenV1:
 		t.id = parts[1]
-	case len(parts) == 4 && parts[0] == tokenV2:
+	case len(parts) == 4 && (parts[0] == tokenV2 || parts[0] == tokenV3):
 		sec, err := strconv.ParseInt(parts[2], 10, 64)
 		if err != nil || sec <= 0 || strconv.FormatInt(sec, 10) != parts[2] {
 			return token{}, false
@@ -85,12 +112,20 @@ func verify(secret []byte, tok string) (token, bool) {
 	default:
 		return token{}, false
 	}
-	if len(t.id) != 22 {
+	if parts[0] != tokenV3 && len(t.id) != 22 {
 		return token{}, false
 	}
 	payload := tok[:strings.LastIndexByte(tok, '.')]
 	if !hmac.Equal([]byte(mac(secret, payload)), []byte(parts[len(parts)-1])) {
 		return token{}, false
+	}
+	if parts[0] == tokenV3 { // signed by this gateway: decoded only now
+		var p profile
+		b, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil || json.Unmarshal(b, &p) != nil || !validIdentityID(p.ID) {
+			return token{}, false
+		}
+		t.id, t.prof = p.user(), &p
 	}
 	return t, true
 }
@@ -116,7 +151,7 @@ func (a *Adapter) refreshed(t token) string {
 	if !t.iat.IsZero() && a.now().Sub(t.iat) < a.tokenRefresh() {
 		return ""
 	}
-	return sign(a.signingSecret(), t.id, a.now())
+	return signToken(a.signingSecret(), t, a.now())
 }
 
 func (a *Adapter) tokenTTL() time.Duration {

@@ -2,7 +2,9 @@
 // from embedded files, no CDN), its WebSocket, and a plain JSON API for shops
 // that build their own front end and for load tests.
 //
-// A customer is a visitor id in a signed token (cookie and local storage).
+// A customer is a visitor id in a signed token (cookie and local storage),
+// or, when the shop vouches for its signed-in user with an HMAC-signed
+// identity (identity.go), that user: one customer on every device.
 // Everything a customer sees is read from the conversation's transcript in
 // Redis, after the last entry the page has: a reload or a lost network shows
 // the whole conversation again and what was sent meanwhile, and an agent's
@@ -68,6 +70,15 @@ type Config struct {
 	// shared by every instance (created on Start, and written back by any
 	// instance that finds it gone).
 	Secret string
+	// IdentitySecret is shared with the shop's server, which signs its
+	// signed-in users with it (identity.go). Empty: identities are refused.
+	IdentitySecret string
+	// IdentityRequired: only identified customers may chat (anonymous
+	// visitors get no token).
+	IdentityRequired bool
+	// IdentityMaxAge: an identity signed longer ago than this is refused
+	// (default 24 h).
+	IdentityMaxAge time.Duration
 	// Lang is the default language of the page's own labels ("zh" or "en").
 	Lang string
 	// Texts is the wording the page shows (errors, busy).
@@ -303,6 +314,14 @@ func status(err error) (int, string) {
 	switch {
 	case errors.Is(err, ErrNoVisitor):
 		return http.StatusUnauthorized, "no_visitor"
+	case errors.Is(err, ErrIdentityExpired):
+		return http.StatusUnauthorized, "identity_expired"
+	case errors.Is(err, ErrIdentityRequired):
+		return http.StatusUnauthorized, "identity_required"
+	case errors.Is(err, ErrIdentity):
+		return http.StatusUnauthorized, "bad_identity"
+	case errors.Is(err, ErrIdentityOff):
+		return http.StatusBadRequest, "identity_disabled"
 	case errors.Is(err, ErrEmpty):
 		return http.StatusBadRequest, "empty"
 	case errors.Is(err, ErrTooLong):

@@ -218,12 +218,20 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	return s, nil
 }
 
+// customer is who a conversation's customer is, for the console: the web
+// channel knows its signed-in shop users.
+func (s *server) customer(ctx context.Context, conv string) (console.Customer, error) {
+	c, err := s.web.Customer(ctx, conv)
+	return console.Customer(c), err
+}
+
 // webConfig is the web channel's configuration.
 func webConfig(c config.Web, texts map[string]bot.Texts, clientIP func(*http.Request) string) web.Config {
 	l := c.Limits
 	wc := web.Config{Title: c.Title, MaxMessageLen: c.MaxMessageLen, MaxBodyBytes: c.MaxBodyBytes,
 		AllowedOrigins: c.AllowedOrigins, Secret: c.Secret, Texts: texts, ClientIP: clientIP,
 		TokenTTL: c.TokenTTL, TokenRefresh: c.TokenRefresh,
+		IdentitySecret: c.IdentitySecret, IdentityRequired: c.IdentityRequired, IdentityMaxAge: c.IdentityMaxAge,
 		Limits: web.Limits{MessagesPerSecond: c.RatePerSecond, MessageBurst: c.Burst,
 			MessagesPerSecondPerAddr: l.MessagesPerSecondPerAddr, MessageBurstPerAddr: l.MessageBurstPerAddr,
 			SessionsPerMinutePerAddr: l.SessionsPerMinutePerAddr, HandoffsPerHourPerAddr: l.HandoffsPerHourPerAddr,
@@ -448,7 +456,7 @@ func (s *server) newConsole() error {
 		s.log.Warn("no agents configured (console.agents or KEFU_AGENTS_FILE): nobody can sign in to the console")
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
-		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP}, s.log)
+		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP, Customer: s.customer}, s.log)
 	return nil
 }
 

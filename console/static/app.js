@@ -327,6 +327,11 @@
     const meta = $('conv-meta');
     clear(meta);
     if (c.urgent) meta.appendChild(el('span', 'badge urgent', 'URGENT'));
+    const cu = r.customer;
+    if (cu && (cu.name || cu.phone || cu.level || cu.id)) {
+      meta.appendChild(el('span', 'customer', [cu.name, cu.phone, cu.level, cu.id ? 'id ' + cu.id : ''].filter(Boolean).join(' · ')));
+    }
+    if (cu && cu.signed_in_as) meta.appendChild(el('span', 'muted', ' → ' + cu.signed_in_as));
     meta.appendChild(el('span', 'muted', ' ' + [c.channel, 'user ' + c.user, 'group ' + c.group, 'reason ' + (c.reason || '—'),
       c.last_intent ? 'last intent ' + c.last_intent : '', c.lang ? 'lang ' + c.lang : ''].filter(Boolean).join(' · ')));
     const gl = $('guesses');

@@ -11,12 +11,25 @@
   var lang = app.dataset.lang || "zh";
   var L = {
     zh: { agent: "人工客服", bot: "智能客服", offline: "连接中断，正在重连…", too_long: "消息太长了，请分几条发送。",
-          rate_limited: "发送太快了，请稍等再发。", empty: "请输入内容。", no_visitor: "会话已失效，请刷新页面。" },
+          rate_limited: "发送太快了，请稍等再发。", empty: "请输入内容。", no_visitor: "会话已失效，请刷新页面。",
+          bad_identity: "无法确认您的登录身份，请刷新页面或重新登录。", identity_expired: "登录信息已过期，请刷新页面。",
+          identity_required: "请先登录后再咨询客服。", identity_disabled: "暂时无法识别登录身份，请稍后再试。" },
     en: { agent: "Agent", bot: "Assistant", offline: "Connection lost, reconnecting…", too_long: "That message is too long; please split it.",
-          rate_limited: "You're sending too fast; please wait a moment.", empty: "Please type a message.", no_visitor: "Session expired, please reload." }
+          rate_limited: "You're sending too fast; please wait a moment.", empty: "Please type a message.", no_visitor: "Session expired, please reload.",
+          bad_identity: "We could not confirm who you are; please reload or sign in again.", identity_expired: "Your sign-in has expired; please reload the page.",
+          identity_required: "Please sign in to chat with us.", identity_disabled: "Signed-in chat is not available right now; please try later." }
   }[lang === "en" ? "en" : "zh"];
 
   var token = null, ws = null, lastId = "", seen = {}, queue = [], backoff = 500, started = false;
+  // The shop's signed-in customer, as the embedding page passes it in the
+  // URL fragment (#identity=<JSON>; embed.js), or null: an anonymous visitor.
+  var identity = readIdentity(), identityKey = location.hash, gen = 0;
+
+  function readIdentity() {
+    var m = /^#identity=(.*)$/.exec(location.hash);
+    if (!m) return null;
+    try { return JSON.parse(decodeURIComponent(m[1])); } catch (e) { return null; }
+  }
   // Messages sent but not yet seen in the transcript: their bubble, and the
   // message itself for resending after a reconnect.
   var pending = {}, pendingMsg = {};
@@ -147,26 +160,56 @@
       });
       // Refused before opening (token expired or revoked, too many sockets):
       // ask for the session again, which renews or replaces the token.
-      setTimeout(opened ? connect : start, backoff); backoff = Math.min(backoff * 2, 10000);
+      var g = gen;
+      setTimeout(function () { if (g === gen) (opened ? connect : start)(); }, backoff); backoff = Math.min(backoff * 2, 10000);
     };
   }
 
   var offlineShown = false;
 
-  function keep(t) {
+  function keep(t, identified) {
     token = t;
-    try { localStorage.setItem("kefu_token", token); } catch (e) {}
+    try {
+      localStorage.setItem("kefu_token", token);
+      if (identified !== undefined) localStorage.setItem("kefu_identified", identified ? "1" : "");
+    } catch (e) {}
   }
 
+  // The page's customer changed (signed in or out, another user): leave the
+  // old conversation and start the session again.
+  window.addEventListener("hashchange", function () {
+    if (location.hash === identityKey) return;
+    identityKey = location.hash; identity = readIdentity();
+    gen++; // retries scheduled for the old customer are dropped
+    if (ws) { ws.onclose = null; ws.close(); ws = null; }
+    statusDot.classList.remove("online");
+    while (log.firstChild) log.removeChild(log.firstChild);
+    lastId = ""; seen = {}; queue = []; pending = {}; pendingMsg = {}; started = false; backoff = 500; wait(false);
+    start();
+  });
+
   function start() {
-    var stored = null;
-    try { stored = localStorage.getItem("kefu_token"); } catch (e) {}
+    var stored = null, identified = false;
+    try { stored = localStorage.getItem("kefu_token"); identified = localStorage.getItem("kefu_identified") === "1"; } catch (e) {}
+    // A signed-in customer's conversation is not resumed on a page that no
+    // longer says who is signed in (a shared computer after sign-out).
+    if (identified && !identity) {
+      stored = null;
+      try { localStorage.removeItem("kefu_token"); localStorage.removeItem("kefu_identified"); } catch (e) {}
+    }
+    var body = { token: stored || "" };
+    if (identity) body.identity = identity;
+    var forKey = identityKey;
     fetch("/api/session", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ token: stored || "" }) })
+      body: JSON.stringify(body) })
       .then(function (r) {
+        if (forKey !== identityKey) return null; // the customer changed meanwhile
         if (r.status === 429) { // too many new chats from this network: wait as told
           var wait = parseInt(r.headers.get("Retry-After"), 10) || 5;
           return r.json().then(function (b) { system(b.message || L.rate_limited); setTimeout(start, wait * 1000); return null; });
+        }
+        if (r.status === 400 || r.status === 401) { // an identity refused: retrying would not help
+          return r.json().then(function (b) { system(L[b.error] || b.message || app.dataset.busy); return null; });
         }
         if (!r.ok) throw new Error(r.status);
         return r.json();
@@ -174,10 +217,11 @@
       .then(function (s) {
         if (!s) return;
         offlineShown = false;
-        keep(s.token);
+        keep(s.token, !!s.identified);
         connect();
       })
       .catch(function () {
+        if (forKey !== identityKey) return;
         if (!offlineShown) { offlineShown = true; system(L.offline); } // once, not at every retry
         setTimeout(start, Math.max(backoff, 2000));
       });
