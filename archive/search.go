@@ -14,6 +14,8 @@ import (
 // Query selects archived conversations. Every field set narrows the search;
 // the zero Query finds every conversation.
 type Query struct {
+	// Conv: that one conversation (its archive id), when set.
+	Conv string
 	// Words: Chinese or English, segmented as the messages were. A
 	// conversation matches when one of its messages has every word.
 	Words    string
@@ -21,6 +23,17 @@ type Query struct {
 	Customer string
 	Agent    string
 	Channel  string
+	Group    string // the agents' group it was handed to
+	// RatingMin and RatingMax bound the customer's rating (1-5), both ends
+	// included; 0 leaves that end open. Either set leaves out the
+	// conversations never rated.
+	RatingMin, RatingMax int
+	// Groups, when not nil, is the groups whose conversations may be read:
+	// a conversation of another group is never found. "" in it stands for
+	// the conversations never handed to a group (the bot's alone). An
+	// empty, non-nil Groups finds nothing. The console sets it to an
+	// agent's groups; nil (supervisors, the command line) reads all.
+	Groups []string
 	// From and To bound the conversation's start: From <= started < To.
 	From, To time.Time
 	// Limit is the page size (DefaultLimit when 0, at most MaxLimit);
@@ -49,6 +62,7 @@ type Result struct {
 	Conv     string     `json:"conv"`
 	Customer string     `json:"customer"`
 	Channel  string     `json:"channel"`
+	Group    string     `json:"group,omitempty"` // the agents' group it was handed to
 	Started  time.Time  `json:"started"`
 	Ended    *time.Time `json:"ended"` // nil while open
 	Agent    string     `json:"agent"`
@@ -90,6 +104,9 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	if words != nil {
 		where.WriteString(` AND c.id IN (SELECT conv FROM hits)`)
 	}
+	if q.Conv != "" {
+		where.WriteString(` AND c.id = ` + b.arg(q.Conv))
+	}
 	if q.Entity != "" {
 		where.WriteString(` AND c.id IN (SELECT conv FROM entities WHERE value = ` + b.arg(q.Entity) + `)`)
 	}
@@ -101,6 +118,26 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	}
 	if q.Channel != "" {
 		where.WriteString(` AND c.channel = ` + b.arg(q.Channel))
+	}
+	if q.Group != "" {
+		where.WriteString(` AND c.group_name = ` + b.arg(q.Group))
+	}
+	if q.RatingMin > 0 {
+		where.WriteString(` AND c.rating >= ` + b.arg(q.RatingMin))
+	}
+	if q.RatingMax > 0 {
+		where.WriteString(` AND c.rating <= ` + b.arg(q.RatingMax))
+	}
+	if q.Groups != nil {
+		if len(q.Groups) == 0 {
+			where.WriteString(` AND 1 = 0`)
+		} else {
+			ps := make([]string, len(q.Groups))
+			for i, g := range q.Groups {
+				ps[i] = b.arg(g)
+			}
+			where.WriteString(` AND c.group_name IN (` + strings.Join(ps, ", ") + `)`)
+		}
 	}
 	if !q.From.IsZero() {
 		where.WriteString(` AND c.started >= ` + b.arg(millis(q.From)))
@@ -125,7 +162,7 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		snippet = `(SELECT h.text FROM hits h WHERE h.conv = c.id ORDER BY h.at DESC LIMIT 1)`
 	}
 	args := append([]any(nil), b.args...)
-	page := prefix + ` SELECT c.id, c.customer, c.channel, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL + `, COALESCE(` + snippet + `, '')` +
+	page := prefix + ` SELECT c.id, c.customer, c.channel, c.group_name, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL + `, COALESCE(` + snippet + `, '')` +
 		where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + b.arg(limit) + ` OFFSET ` + b.arg(offset)
 	args = append(args, limit, offset)
 	rows, err := tx.QueryContext(ctx, page, args...)
@@ -139,7 +176,7 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		var started int64
 		var ended sql.NullInt64
 		var rating sql.NullInt32
-		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &started, &ended, &r.Agent, &rating, &r.Outcome, &r.Snippet); err != nil {
+		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &r.Group, &started, &ended, &r.Agent, &rating, &r.Outcome, &r.Snippet); err != nil {
 			return Results{}, fmt.Errorf("search: %w", err)
 		}
 		r.Started = fromMillis(started)
@@ -158,6 +195,20 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
 	return out, nil
+}
+
+// Conversation is one archived conversation as Search gives it (its
+// snippet is the customer's first message), ErrNotFound when it is not
+// archived.
+func (d *DB) Conversation(ctx context.Context, conv string) (Result, error) {
+	res, err := d.Search(ctx, Query{Conv: conv, Limit: 1})
+	if err != nil {
+		return Result{}, fmt.Errorf("conversation %s: %w", conv, err)
+	}
+	if len(res.Results) == 0 {
+		return Result{}, fmt.Errorf("conversation %s: %w", conv, ErrNotFound)
+	}
+	return res.Results[0], nil
 }
 
 // ftsQuery is an FTS5 query with every word, each quoted as a phrase so that

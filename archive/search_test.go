@@ -1,0 +1,96 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// handled is a conversation handed to group (none: the bot's alone) and,
+// when score > 0, rated score. Its event ids start at base.
+func handled(conv, customer, group string, score int, start time.Time, base int) []Event {
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second) }
+	id := func(i int) string { return fmt.Sprintf("%d-%d", start.UnixMilli()+int64(i)*1000, base+i) }
+	fields := map[string]string{FieldCustomer: customer, FieldChannel: "web"}
+	if group != "" {
+		fields[FieldGroup] = group
+	}
+	evs := []Event{
+		{ID: id(0), Type: ConversationStarted, Conv: conv, At: at(0), Fields: fields},
+		{ID: id(1), Type: CustomerMessage, Conv: conv, At: at(1), Fields: map[string]string{FieldText: "我的快递到哪了"}},
+	}
+	if group != "" {
+		evs = append(evs, Event{ID: id(2), Type: "handoff", Conv: conv, At: at(2), Fields: map[string]string{FieldGroup: group}})
+	}
+	evs = append(evs, Event{ID: id(3), Type: Closed, Conv: conv, At: at(3)})
+	if score > 0 {
+		evs = append(evs, Event{ID: id(4), Type: Rated, Conv: conv, At: at(4), Fields: map[string]string{FieldScore: fmt.Sprint(score)}})
+	}
+	return evs
+}
+
+func TestSearchGroupsAndRatings(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		var all []Event
+		for i, c := range []struct {
+			group string
+			score int
+		}{
+			{"pre_sales", 5}, {"pre_sales", 2}, {"after_sales", 1}, {"after_sales", 4}, {"", 0}, {"vip", 3},
+		} {
+			all = append(all, handled(fmt.Sprintf("g%d", i+1), fmt.Sprintf("u%d", i%2), c.group, c.score, t0.Add(time.Duration(i)*time.Hour), i*10)...)
+		}
+		if err := db.Write(ctx, all); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name string
+			q    Query
+			want []string
+		}{
+			{"group", Query{Group: "after_sales"}, []string{"g4", "g3"}},
+			{"rating exactly", Query{RatingMin: 4, RatingMax: 4}, []string{"g4"}},
+			{"low ratings", Query{RatingMax: 2}, []string{"g3", "g2"}},
+			{"high ratings", Query{RatingMin: 4}, []string{"g4", "g1"}},
+			{"allowed groups", Query{Groups: []string{"pre_sales", "vip"}}, []string{"g6", "g2", "g1"}},
+			{"allowed groups and the bot's alone", Query{Groups: []string{"after_sales", ""}}, []string{"g5", "g4", "g3"}},
+			{"no group allowed", Query{Groups: []string{}}, []string{}},
+			{"a group not allowed", Query{Group: "vip", Groups: []string{"pre_sales"}}, []string{}},
+			{"allowed groups and a customer", Query{Customer: "u0", Groups: []string{"pre_sales", "after_sales"}}, []string{"g3", "g1"}},
+			{"allowed groups and low ratings", Query{RatingMax: 2, Groups: []string{"pre_sales"}}, []string{"g2"}},
+			{"one conversation", Query{Conv: "g3"}, []string{"g3"}},
+			{"one conversation, not allowed", Query{Conv: "g3", Groups: []string{"pre_sales"}}, []string{}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res, err := db.Search(ctx, tt.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tt.want, convs(res)); diff != "" {
+					t.Errorf("conversations (-want +got):\n%s", diff)
+				}
+				if res.Total != len(tt.want) {
+					t.Errorf("total %d, want %d", res.Total, len(tt.want))
+				}
+			})
+		}
+
+		r, err := db.Conversation(ctx, "g4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Group != "after_sales" || r.Rating == nil || *r.Rating != 4 || r.Customer != "u1" || r.Snippet != "我的快递到哪了" {
+			t.Errorf("Conversation(g4) = %+v", r)
+		}
+		if _, err := db.Conversation(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Conversation(nope) = %v, want ErrNotFound", err)
+		}
+	})
+}
