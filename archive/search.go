@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -90,19 +92,17 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	}
 
 	b := &query{d: d.dialect}
-	// hits: the messages that have every word.
-	if words != nil {
-		b.add(`WITH hits AS (`)
-		if d.dialect == Postgres {
-			b.add(`SELECT m.conv, m.at, m.text FROM messages m WHERE m.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `))`)
-		} else {
-			b.add(`SELECT m.conv, m.at, m.text FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ` + b.arg(ftsQuery(words)) + `)`)
-		}
-	}
 	where := &strings.Builder{}
 	where.WriteString(` FROM conversations c WHERE 1 = 1`)
+	// The conversations with a message that has every word: one
+	// uncorrelated set, looked up once (snippets come after, for the page
+	// alone).
 	if words != nil {
-		where.WriteString(` AND c.id IN (SELECT conv FROM hits)`)
+		if d.dialect == Postgres {
+			where.WriteString(` AND c.id IN (SELECT m.conv FROM messages m WHERE m.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `))`)
+		} else {
+			where.WriteString(` AND c.id IN (SELECT m.conv FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ` + b.arg(ftsQuery(words)) + `)`)
+		}
 	}
 	if q.Conv != "" {
 		where.WriteString(` AND c.id = ` + b.arg(q.Conv))
@@ -152,17 +152,16 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	}
 	defer tx.Rollback()
 
-	prefix := b.sb.String()
 	var out Results
-	if err := tx.QueryRowContext(ctx, prefix+` SELECT COUNT(*)`+where.String(), b.args...).Scan(&out.Total); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+where.String(), b.args...).Scan(&out.Total); err != nil {
 		return Results{}, fmt.Errorf("search: count: %w", err)
 	}
-	snippet := `(SELECT m.text FROM messages m WHERE m.conv = c.id AND m.dir = 'in' ORDER BY m.at, LENGTH(m.event_id), m.event_id LIMIT 1)`
-	if words != nil {
-		snippet = `(SELECT h.text FROM hits h WHERE h.conv = c.id ORDER BY h.at DESC LIMIT 1)`
+	out.Results = []Result{}
+	if offset >= out.Total {
+		return out, nil
 	}
 	args := append([]any(nil), b.args...)
-	page := prefix + ` SELECT c.id, c.customer, c.channel, c.group_name, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL + `, COALESCE(` + snippet + `, '')` +
+	page := `SELECT c.id, c.customer, c.channel, c.group_name, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL +
 		where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + b.arg(limit) + ` OFFSET ` + b.arg(offset)
 	args = append(args, limit, offset)
 	rows, err := tx.QueryContext(ctx, page, args...)
@@ -170,13 +169,12 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	out.Results = []Result{}
 	for rows.Next() {
 		var r Result
 		var started int64
 		var ended sql.NullInt64
 		var rating sql.NullInt32
-		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &r.Group, &started, &ended, &r.Agent, &rating, &r.Outcome, &r.Snippet); err != nil {
+		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &r.Group, &started, &ended, &r.Agent, &rating, &r.Outcome); err != nil {
 			return Results{}, fmt.Errorf("search: %w", err)
 		}
 		r.Started = fromMillis(started)
@@ -188,13 +186,79 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 			v := int(rating.Int32)
 			r.Rating = &v
 		}
-		r.Snippet = clip(r.Snippet, snippetRunes)
 		out.Results = append(out.Results, r)
 	}
 	if err := rows.Err(); err != nil {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
+	rows.Close()
+	if err := d.snippets(ctx, tx, out.Results, words); err != nil {
+		return Results{}, fmt.Errorf("search: %w", err)
+	}
 	return out, nil
+}
+
+// snippets sets each result's snippet: its newest message with every word,
+// else the customer's first message. It reads the page's messages only and
+// matches the words as the index's tokenizer splits them.
+func (d *DB) snippets(ctx context.Context, tx *sql.Tx, rs []Result, words []string) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	q := &query{d: d.dialect}
+	ps := make([]string, len(rs))
+	at := map[string]int{}
+	for i, r := range rs {
+		ps[i] = q.arg(r.Conv)
+		at[r.Conv] = i
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT conv, dir, text, words FROM messages WHERE conv IN (`+strings.Join(ps, ", ")+
+		`) ORDER BY conv, at, LENGTH(event_id), event_id`, q.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var want []string
+	for _, w := range words {
+		want = append(want, tokens(w)...)
+	}
+	matched := make([]bool, len(rs))
+	for rows.Next() {
+		var conv, dir, text, ws string
+		if err := rows.Scan(&conv, &dir, &text, &ws); err != nil {
+			return err
+		}
+		i := at[conv]
+		if want != nil && hasAll(tokens(ws), want) {
+			rs[i].Snippet, matched[i] = text, true // the newest so far
+			continue
+		}
+		if !matched[i] && rs[i].Snippet == "" && dir == DirIn {
+			rs[i].Snippet = text
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range rs {
+		rs[i].Snippet = clip(rs[i].Snippet, snippetRunes)
+	}
+	return nil
+}
+
+// tokens splits text as FTS5's unicode61 and PostgreSQL's parser do, near
+// enough for a snippet: runs of letters and digits, lower-cased.
+func tokens(text string) []string {
+	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+}
+
+func hasAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // Conversation is one archived conversation as Search gives it (its

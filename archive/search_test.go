@@ -94,3 +94,92 @@ func TestSearchGroupsAndRatings(t *testing.T) {
 		}
 	})
 }
+
+func TestSearchSnippetIsTheNewestMatch(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		evs := handled("s1", "u1", "pre_sales", 0, t0, 0)
+		evs = append(evs,
+			Event{ID: "9000-1", Type: AgentMessage, Conv: "s1", At: t0.Add(time.Minute), Fields: map[string]string{FieldAgent: "alice", FieldText: "快递明天到"}},
+			Event{ID: "9000-2", Type: AgentMessage, Conv: "s1", At: t0.Add(2 * time.Minute), Fields: map[string]string{FieldAgent: "alice", FieldText: "好的，快递单号发您了"}},
+			Event{ID: "9000-3", Type: AgentMessage, Conv: "s1", At: t0.Add(3 * time.Minute), Fields: map[string]string{FieldAgent: "alice", FieldText: "再见"}},
+		)
+		if err := db.Write(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		for words, want := range map[string]string{"快递": "好的，快递单号发您了", "明天": "快递明天到", "": "我的快递到哪了"} {
+			res, err := db.Search(ctx, Query{Words: words})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Results) != 1 || res.Results[0].Snippet != want {
+				t.Errorf("Search(%q) = %+v, want the snippet %q", words, res.Results, want)
+			}
+		}
+	})
+}
+
+func TestGenerate(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		err := db.Generate(ctx, GenerateConfig{Conversations: 300, Batch: 120, Seed: 3, End: t0,
+			Texts: []string{"我的发票开错了", "查询订单号:[订单x]，商品号:[数字x]", "退款什么时候到账"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := counts(t, db)
+		if got["conversations"] != 300 || got["messages"] < 600 || got["events"] < 1200 || got["entities"] == 0 {
+			t.Fatalf("rows: %v", got)
+		}
+		all, err := db.Search(ctx, Query{Limit: MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outcomes := map[string]int{}
+		for _, r := range all.Results {
+			outcomes[r.Outcome]++
+			if r.Started.After(t0) || r.Started.Before(t0.Add(-2*365*24*time.Hour)) {
+				t.Errorf("%s started %s, outside the two years before %s", r.Conv, r.Started, t0)
+			}
+		}
+		if outcomes[OutcomeBot] == 0 || outcomes[OutcomeAgent] == 0 || outcomes[OutcomeAbandoned] == 0 {
+			t.Errorf("outcomes %v: want each of bot, agent, abandoned", outcomes)
+		}
+		// What was generated is found as written ones are: a word, and an
+		// order number from a transcript.
+		res, err := db.Search(ctx, Query{Words: "发票"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total == 0 {
+			t.Fatal("no conversation with 发票")
+		}
+		var order string
+		for _, r := range all.Results {
+			tr, err := db.Show(ctx, r.Conv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range tr.Events {
+				if e.Type == CustomerMessage && e.Fields[FieldEntities] != "" {
+					order = e.Fields[FieldEntities]
+				}
+			}
+			if order != "" {
+				res, err := db.Search(ctx, Query{Entity: order})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Results) == 0 || res.Results[0].Conv != r.Conv {
+					t.Errorf("Search(entity %s) = %+v, want %s", order, res.Results, r.Conv)
+				}
+				break
+			}
+		}
+		if order == "" {
+			t.Error("no entity generated")
+		}
+	})
+}
