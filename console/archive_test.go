@@ -99,7 +99,7 @@ var archiveFixture = []archived{
 		said: "订单 202401150001 的退款还没到账", answer: "退款已经处理", entities: "202401150001"},
 	{user: "visitor1", ep: "3", start: day0.AddDate(0, 3, 0), said: "你们几点下班", answer: "我们全天在线"},
 	{user: "visitor2", ep: "1", group: "pre_sales", agent: "bob", score: 4, start: day0.AddDate(0, 4, 0),
-		said: "我要开发票", answer: "好的，发票稍后发您邮箱"},
+		said: "我要开发票，订单 202405150002", answer: "好的，发票稍后发您邮箱", entities: "202405150002"},
 	{user: "visitor3", ep: "1", group: "after_sales", agent: "carol", start: day0.AddDate(0, 5, 0),
 		said: "发票抬头写错了", answer: "已经为您重开发票"},
 }
@@ -274,7 +274,7 @@ func TestConversationFromArchiveWhenExpired(t *testing.T) {
 		got.Archived = nil
 		c.must("GET", "convs/web:visitor2", nil, &got)
 		if got.Archived == nil || got.Archived.Conv != "web:visitor2#1" || got.Mine || got.Conv.ID != "web:visitor2" ||
-			got.Conv.User != "visitor2" || got.Conv.Agent != "bob" || len(got.Transcript) != 2 || got.Transcript[0].Text != "我要开发票" {
+			got.Conv.User != "visitor2" || got.Conv.Agent != "bob" || len(got.Transcript) != 2 || got.Transcript[0].Text != "我要开发票，订单 202405150002" {
 			t.Errorf("expired conversation from the archive: %+v", got)
 		}
 	}
