@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -41,7 +42,21 @@ type Query struct {
 	// Limit is the page size (DefaultLimit when 0, at most MaxLimit);
 	// Offset skips that many results.
 	Limit, Offset int
+	// ExactTotal counts every match. Without it counting stops past
+	// CountCap (Results.Capped): an exact count of a common word's 100,000
+	// conversations costs seconds, its first pages milliseconds.
+	ExactTotal bool
 }
+
+// CountCap is where Search stops counting unless Query.ExactTotal.
+const CountCap = 1000
+
+// sqliteScanAbove: on SQLite, a search whose words are in more messages
+// than this reads the conversations newest first and checks each one's
+// messages (cheap when many match); below, it reads the index's matches
+// and their conversations (cheap when few do). Measured at 1,000,000
+// conversations (BENCHMARKS.md).
+var sqliteScanAbove = 20000
 
 // Page sizes.
 const (
@@ -55,7 +70,9 @@ const snippetRunes = 80
 // Results is a page of conversations, newest first, and how many match in
 // all.
 type Results struct {
-	Total   int      `json:"total"`
+	Total int `json:"total"`
+	// Capped: more than Total match (counting stopped at CountCap).
+	Capped  bool     `json:"capped,omitempty"`
 	Results []Result `json:"results"`
 }
 
@@ -91,18 +108,29 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		}
 	}
 
+	// The count and the page read one snapshot.
+	tx, err := d.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.dialect == Postgres})
+	if err != nil {
+		return Results{}, fmt.Errorf("search: %w", err)
+	}
+	defer tx.Rollback()
+	if d.dialect == Postgres {
+		// Compiling these short queries costs more than it saves.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
+			return Results{}, fmt.Errorf("search: %w", err)
+		}
+	}
+
 	b := &query{d: d.dialect}
 	where := &strings.Builder{}
 	where.WriteString(` FROM conversations c WHERE 1 = 1`)
-	// The conversations with a message that has every word: one
-	// uncorrelated set, looked up once (snippets come after, for the page
-	// alone).
+	// The conversations with a message that has every word.
 	if words != nil {
-		if d.dialect == Postgres {
-			where.WriteString(` AND c.id IN (SELECT m.conv FROM messages m WHERE m.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `))`)
-		} else {
-			where.WriteString(` AND c.id IN (SELECT m.conv FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ` + b.arg(ftsQuery(words)) + `)`)
+		cond, err := d.wordsCond(ctx, tx, b, words)
+		if err != nil {
+			return Results{}, fmt.Errorf("search: %w", err)
 		}
+		where.WriteString(cond)
 	}
 	if q.Conv != "" {
 		where.WriteString(` AND c.id = ` + b.arg(q.Conv))
@@ -145,19 +173,19 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	if !q.To.IsZero() {
 		where.WriteString(` AND c.started < ` + b.arg(millis(q.To)))
 	}
-	// The count and the page read one snapshot.
-	tx, err := d.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.dialect == Postgres})
-	if err != nil {
-		return Results{}, fmt.Errorf("search: %w", err)
-	}
-	defer tx.Rollback()
-
 	var out Results
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+where.String(), b.args...).Scan(&out.Total); err != nil {
+	count := `SELECT COUNT(*)` + where.String()
+	if !q.ExactTotal {
+		count = `SELECT COUNT(*) FROM (SELECT 1` + where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + strconv.Itoa(CountCap+1) + `) x`
+	}
+	if err := tx.QueryRowContext(ctx, count, b.args...).Scan(&out.Total); err != nil {
 		return Results{}, fmt.Errorf("search: count: %w", err)
 	}
+	if out.Total > CountCap && !q.ExactTotal {
+		out.Total, out.Capped = CountCap, true
+	}
 	out.Results = []Result{}
-	if offset >= out.Total {
+	if offset >= out.Total && !out.Capped {
 		return out, nil
 	}
 	args := append([]any(nil), b.args...)
@@ -259,6 +287,34 @@ func hasAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// wordsCond is the condition that a conversation has a message with every
+// word. PostgreSQL's planner chooses between the GIN index's matches and
+// reading conversations newest first; SQLite's cannot tell a common word
+// from a rare one, so the size of the word's posting list chooses.
+func (d *DB) wordsCond(ctx context.Context, tx *sql.Tx, b *query, words []string) (string, error) {
+	if d.dialect == Postgres {
+		return ` AND c.id IN (SELECT m.conv FROM messages m WHERE m.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `))`, nil
+	}
+	fts := ftsQuery(words)
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT `+
+		strconv.Itoa(sqliteScanAbove+1)+`) x`, fts).Scan(&n); err != nil {
+		return "", err
+	}
+	if n <= sqliteScanAbove {
+		return ` AND c.id IN (SELECT m.conv FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ` + b.arg(fts) + `)`, nil
+	}
+	// Many matches: each conversation's messages are checked for the words
+	// as the index holds them (words: the segmented words, space-joined).
+	var sb strings.Builder
+	sb.WriteString(` AND EXISTS (SELECT 1 FROM messages m WHERE m.conv = c.id`)
+	for _, w := range words {
+		sb.WriteString(` AND instr(' ' || m.words || ' ', ` + b.arg(" "+w+" ") + `) > 0`)
+	}
+	sb.WriteString(`)`)
+	return sb.String(), nil
 }
 
 // Conversation is one archived conversation as Search gives it (its

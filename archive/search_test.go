@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -180,6 +181,65 @@ func TestGenerate(t *testing.T) {
 		}
 		if order == "" {
 			t.Error("no entity generated")
+		}
+	})
+}
+
+// TestSearchWordsScanPlan: on SQLite, the plan for common words (each
+// conversation's messages checked) finds what the index's matches find.
+func TestSearchWordsScanPlan(t *testing.T) {
+	db := mustOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
+	fill(t, db)
+	ctx := context.Background()
+	queries := []Query{{Words: "发票"}, {Words: "开发票"}, {Words: "发票什么时候"}, {Words: "INVOICE"}, {Words: "invoice parcel"},
+		{Words: "polite"}, {Words: "人工客服", Limit: 2, Offset: 1}, {Words: "发票", Channel: "web", Agent: "alice"}, {Words: "保修"}}
+	for _, q := range queries {
+		want, err := db.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sqliteScanAbove = 0
+		got, err := db.Search(ctx, q)
+		sqliteScanAbove = 20000
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%+v: the scan plan differs (-index +scan):\n%s", q, diff)
+		}
+	}
+}
+
+// TestSearchCountStopsAtCap: past CountCap the total is a lower bound,
+// marked Capped; ExactTotal counts all; pages past the cap still come.
+func TestSearchCountStopsAtCap(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		const n = CountCap + 50
+		if err := db.Generate(ctx, GenerateConfig{Conversations: n, Seed: 1, End: t0, Texts: []string{"发票", "退款"}}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.Search(ctx, Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total != CountCap || !res.Capped || len(res.Results) != DefaultLimit {
+			t.Errorf("capped: total %d capped %v, %d results", res.Total, res.Capped, len(res.Results))
+		}
+		res, err = db.Search(ctx, Query{ExactTotal: true, Offset: n - 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total != n || res.Capped || len(res.Results) != 5 {
+			t.Errorf("exact: total %d capped %v, %d results", res.Total, res.Capped, len(res.Results))
+		}
+		res, err = db.Search(ctx, Query{Offset: n - 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Results) != 5 {
+			t.Errorf("the last page past the cap: %d results, want 5", len(res.Results))
 		}
 	})
 }

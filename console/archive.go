@@ -81,7 +81,10 @@ func toResultJSON(r archive.Result) resultJSON {
 
 // pageJSON is a page of archived conversations.
 type pageJSON struct {
-	Total   int          `json:"total"`
+	Total int `json:"total"`
+	// Capped: more than Total match (the archive stopped counting); Pages
+	// then counts the pages up to Total, and more follow.
+	Capped  bool         `json:"capped"`
 	Page    int          `json:"page"`
 	PerPage int          `json:"per_page"`
 	Pages   int          `json:"pages"`
@@ -89,7 +92,7 @@ type pageJSON struct {
 }
 
 func toPageJSON(res archive.Results, page, per int) pageJSON {
-	out := pageJSON{Total: res.Total, Page: page, PerPage: per, Pages: (res.Total + per - 1) / per, Results: []resultJSON{}}
+	out := pageJSON{Total: res.Total, Capped: res.Capped, Page: page, PerPage: per, Pages: (res.Total + per - 1) / per, Results: []resultJSON{}}
 	for _, r := range res.Results {
 		out.Results = append(out.Results, toResultJSON(r))
 	}

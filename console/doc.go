@@ -103,7 +103,9 @@
 //	            "events":[{"type","at","fields"}]}   (read-only; 403 skill for
 //	            an agent outside its group, whether it exists or not)
 //
-// page is {"total","page","per_page","pages","results":[result]}, result
+// page is {"total","capped","page","per_page","pages","results":[result]}
+// (capped: more than total match; the archive stops counting at
+// archive.CountCap), result
 // {"conv","thread","customer","channel","group","started","ended","agent",
 // "rating","outcome","snippet"}. GET convs/{id} of a conversation whose Redis
 // keys have expired answers from the archive: its newest episode the agent

@@ -534,11 +534,11 @@
     }
     if (conv !== state.current) return;
     const h = r.history;
-    $('history-count').textContent = t('history.count', h.total);
+    $('history-count').textContent = t('history.count', h.total, h.capped);
     for (const x of h.results) ul.appendChild(resultItem(x));
     if (!h.total) ul.appendChild(el('li', 'muted', t('history.none')));
     const more = $('history-more');
-    more.hidden = h.page >= h.pages;
+    more.hidden = h.capped ? h.results.length < h.per_page : h.page >= h.pages;
     more.onclick = () => loadHistory(conv, h.page + 1);
   }
 
@@ -614,10 +614,10 @@
       r = await api('GET', 'archive/search?' + searchParams(page).toString());
     } catch (e) { $('search-error').textContent = e.message; return; }
     state.searchPage = r.page;
-    $('search-total').textContent = t('search.total', r.total);
-    $('search-page').textContent = t('search.page', r.page, r.pages);
+    $('search-total').textContent = t('search.total', r.total, r.capped);
+    $('search-page').textContent = t('search.page', r.page, r.pages, r.capped);
     $('search-prev').disabled = r.page <= 1;
-    $('search-next').disabled = r.page >= r.pages;
+    $('search-next').disabled = r.capped ? r.results.length < r.per_page : r.page >= r.pages;
     const ul = $('search-results');
     clear(ul);
     for (const x of r.results) ul.appendChild(resultItem(x));
