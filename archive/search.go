@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,14 +50,15 @@ type Query struct {
 }
 
 // CountCap is where Search stops counting unless Query.ExactTotal.
-const CountCap = 1000
+const CountCap = 500
 
-// sqliteScanAbove: on SQLite, a search whose words are in more messages
-// than this reads the conversations newest first and checks each one's
-// messages (cheap when many match); below, it reads the index's matches
-// and their conversations (cheap when few do). Measured at 1,000,000
-// conversations (BENCHMARKS.md).
-var sqliteScanAbove = 20000
+// sqliteScanFactor: on SQLite, a search whose words are in more than
+// sqrt(sqliteScanFactor × rows wanted) messages reads the conversations
+// newest first and checks each one's messages (cheap when many match);
+// below, it reads the index's matches and their conversations (cheap when
+// few do). 800,000: the two cross near 20,000 messages for a first page
+// and its count, measured at 1,000,000 conversations (BENCHMARKS.md).
+var sqliteScanFactor = 800000.0
 
 // Page sizes.
 const (
@@ -124,9 +126,13 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	b := &query{d: d.dialect}
 	where := &strings.Builder{}
 	where.WriteString(` FROM conversations c WHERE 1 = 1`)
+	// small: the words match few messages, whose conversations are read
+	// once, counted with the page.
+	small := false
 	// The conversations with a message that has every word.
 	if words != nil {
-		cond, err := d.wordsCond(ctx, tx, b, words)
+		var cond string
+		cond, small, err = d.wordsCond(ctx, tx, b, words, max(offset+limit, CountCap+1))
 		if err != nil {
 			return Results{}, fmt.Errorf("search: %w", err)
 		}
@@ -174,22 +180,35 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		where.WriteString(` AND c.started < ` + b.arg(millis(q.To)))
 	}
 	var out Results
-	count := `SELECT COUNT(*)` + where.String()
-	if !q.ExactTotal {
-		count = `SELECT COUNT(*) FROM (SELECT 1` + where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + strconv.Itoa(CountCap+1) + `) x`
-	}
-	if err := tx.QueryRowContext(ctx, count, b.args...).Scan(&out.Total); err != nil {
-		return Results{}, fmt.Errorf("search: count: %w", err)
-	}
-	if out.Total > CountCap && !q.ExactTotal {
-		out.Total, out.Capped = CountCap, true
-	}
 	out.Results = []Result{}
-	if offset >= out.Total && !out.Capped {
-		return out, nil
+	count := func() error {
+		stmt := `SELECT COUNT(*)` + where.String()
+		if !q.ExactTotal && !small {
+			stmt = `SELECT COUNT(*) FROM (SELECT 1` + where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + strconv.Itoa(CountCap+1) + `) x`
+		}
+		if err := tx.QueryRowContext(ctx, stmt, b.args...).Scan(&out.Total); err != nil {
+			return fmt.Errorf("search: count: %w", err)
+		}
+		if out.Total > CountCap && !q.ExactTotal && !small {
+			out.Total, out.Capped = CountCap, true
+		}
+		return nil
+	}
+	// A small set is counted in the page's own query (one read of the
+	// index's matches, not two), and exactly.
+	total := `, 0`
+	if small {
+		total = `, COUNT(*) OVER ()`
+	} else {
+		if err := count(); err != nil {
+			return Results{}, err
+		}
+		if offset >= out.Total && !out.Capped {
+			return out, nil
+		}
 	}
 	args := append([]any(nil), b.args...)
-	page := `SELECT c.id, c.customer, c.channel, c.group_name, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL +
+	page := `SELECT c.id, c.customer, c.channel, c.group_name, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL + total +
 		where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + b.arg(limit) + ` OFFSET ` + b.arg(offset)
 	args = append(args, limit, offset)
 	rows, err := tx.QueryContext(ctx, page, args...)
@@ -197,12 +216,13 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
+	n := 0 // COUNT(*) OVER (), when small
 	for rows.Next() {
 		var r Result
 		var started int64
 		var ended sql.NullInt64
 		var rating sql.NullInt32
-		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &r.Group, &started, &ended, &r.Agent, &rating, &r.Outcome); err != nil {
+		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &r.Group, &started, &ended, &r.Agent, &rating, &r.Outcome, &n); err != nil {
 			return Results{}, fmt.Errorf("search: %w", err)
 		}
 		r.Started = fromMillis(started)
@@ -220,6 +240,14 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
 	rows.Close()
+	if small {
+		out.Total = n
+		if len(out.Results) == 0 && offset > 0 { // past the end: no row to carry the count
+			if err := count(); err != nil {
+				return Results{}, err
+			}
+		}
+	}
 	if err := d.snippets(ctx, tx, out.Results, words); err != nil {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
@@ -290,31 +318,38 @@ func hasAll(have, want []string) bool {
 }
 
 // wordsCond is the condition that a conversation has a message with every
-// word. PostgreSQL's planner chooses between the GIN index's matches and
-// reading conversations newest first; SQLite's cannot tell a common word
-// from a rare one, so the size of the word's posting list chooses.
-func (d *DB) wordsCond(ctx context.Context, tx *sql.Tx, b *query, words []string) (string, error) {
+// word; small when it reads the index's matches whole (few of them).
+// PostgreSQL's planner chooses between the GIN index's matches and reading
+// conversations newest first. SQLite's cannot tell a common word from a
+// rare one, so the size of the words' posting list chooses: reading the
+// matches costs about their number, reading conversations newest first
+// about need (the rows wanted) ÷ the share of conversations that match.
+func (d *DB) wordsCond(ctx context.Context, tx *sql.Tx, b *query, words []string, need int) (cond string, small bool, err error) {
 	if d.dialect == Postgres {
-		return ` AND c.id IN (SELECT m.conv FROM messages m WHERE m.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `))`, nil
+		return ` AND c.id IN (SELECT m.conv FROM messages m WHERE m.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `))`, false, nil
 	}
 	fts := ftsQuery(words)
+	// Scan when matches² > sqliteScanFactor × need (the two costs cross
+	// there, measured at 1,000,000 conversations).
+	above := int(math.Sqrt(sqliteScanFactor * float64(need)))
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT `+
-		strconv.Itoa(sqliteScanAbove+1)+`) x`, fts).Scan(&n); err != nil {
-		return "", err
+		strconv.Itoa(above+1)+`) x`, fts).Scan(&n); err != nil {
+		return "", false, err
 	}
-	if n <= sqliteScanAbove {
-		return ` AND c.id IN (SELECT m.conv FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ` + b.arg(fts) + `)`, nil
+	if n <= above {
+		return ` AND c.id IN (SELECT m.conv FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ` + b.arg(fts) + `)`, true, nil
 	}
 	// Many matches: each conversation's messages are checked for the words
-	// as the index holds them (words: the segmented words, space-joined).
+	// as the index holds them (words: the segmented words, space-joined;
+	// the index messages_conv_words covers it).
 	var sb strings.Builder
 	sb.WriteString(` AND EXISTS (SELECT 1 FROM messages m WHERE m.conv = c.id`)
 	for _, w := range words {
 		sb.WriteString(` AND instr(' ' || m.words || ' ', ` + b.arg(" "+w+" ") + `) > 0`)
 	}
 	sb.WriteString(`)`)
-	return sb.String(), nil
+	return sb.String(), false, nil
 }
 
 // Conversation is one archived conversation as Search gives it (its

@@ -198,9 +198,10 @@ func TestSearchWordsScanPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sqliteScanAbove = 0
+		old := sqliteScanFactor
+		sqliteScanFactor = 0
 		got, err := db.Search(ctx, q)
-		sqliteScanAbove = 20000
+		sqliteScanFactor = old
 		if err != nil {
 			t.Fatal(err)
 		}
