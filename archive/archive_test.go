@@ -332,7 +332,7 @@ func TestSearch(t *testing.T) {
 		}
 		ended := t0.Add(7 * time.Second)
 		rating := 5
-		want := []Result{{Conv: "c1", Customer: "u1", Channel: "web", Started: t0, Ended: &ended, Agent: "alice",
+		want := []Result{{Conv: "c1", Customer: "u1", Channel: "web", Group: "sales", Started: t0, Ended: &ended, Agent: "alice",
 			Rating: &rating, Outcome: OutcomeAgent, Snippet: "请问发票什么时候寄出"}}
 		if diff := cmp.Diff(want, res.Results); diff != "" {
 			t.Errorf("a result (-want +got):\n%s", diff)

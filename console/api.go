@@ -308,6 +308,10 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 	cid := r.PathValue("id")
 	cv, err := c.deps.Conversations.Load(ctx, cid)
 	if err != nil {
+		// Its Redis keys expired (retention): the archive has it.
+		if errors.Is(err, redis.Nil) && c.fromArchive(w, r, s, cid) {
+			return
+		}
 		if errors.Is(err, redis.Nil) && !s.supervisor() {
 			err = ErrNotHolder // do not tell agents which conversations exist
 		}

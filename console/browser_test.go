@@ -178,3 +178,121 @@ func TestBrowserSignInLockShowsWait(t *testing.T) {
 		t.Fatalf("locked: %q, want the wait (Retry-After 60 s) shown", got)
 	}
 }
+
+// TestBrowserHistoryAndSearch: an agent opens the customer's earlier
+// conversation from the conversation panel, then finds conversations on
+// the search page by a Chinese word and by an order number, only in her
+// groups.
+func TestBrowserHistoryAndSearch(t *testing.T) {
+	e, _ := MustArchiveEnv(t)
+	cid := e.customer(t, "visitor1", "上次的发票还没收到", "pre_sales", false)
+	bctx := MustBrowser(t)
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+	step := func(name string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	eval := func(js string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return s
+	}
+	// listed is the conversations a list shows, in order.
+	listed := func(sel string) string {
+		return eval(`Array.from(document.querySelectorAll('` + sel + ` li.result')).map((li) => li.dataset.conv).join(' ')`)
+	}
+	// waitFor polls the page until js gives want (the context's deadline
+	// is the hang guard).
+	waitFor := func(what, js, want string) {
+		t.Helper()
+		for {
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+			if err == nil && got == want {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s: %q, want %q (%v)", what, got, want, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	step("sign in and claim",
+		chromedp.Navigate(e.srv.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#signin-id")),
+		chromedp.SendKeys(chromedp.CSS("#signin-id"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#signin-password"), testPassword),
+		chromedp.Click(chromedp.CSS("#signin-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#queue li.waiting button.claim")),
+		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
+		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
+	)
+	if got := eval(`document.getElementById('conv-title').textContent`); got != cid {
+		t.Fatalf("conversation %q open, want %q", got, cid)
+	}
+
+	// History: her group's and the bot's own, newest first; not after_sales'.
+	step("open the history", chromedp.Click(chromedp.CSS("#history summary")), chromedp.WaitVisible(chromedp.CSS("#history-list li.result")))
+	if got := listed("#history-list"); got != "web:visitor1#3 web:visitor1#1" {
+		t.Fatalf("history lists %q", got)
+	}
+	row := eval(`document.querySelector('#history-list li.result[data-conv="web:visitor1#1"]').textContent`)
+	for _, want := range []string{"web", "agent", "alice", "★★★★★", "请问发票什么时候寄出"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("history row %q lacks %q", row, want)
+		}
+	}
+	step("open an earlier conversation",
+		chromedp.Click(chromedp.CSS(`#history-list li.result[data-conv="web:visitor1#1"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#archive-view #archive-transcript .entry.out.agent")),
+	)
+	if got := eval(`Array.from(document.querySelectorAll('#archive-transcript .entry .text')).map((n) => n.textContent).join('|')`); got != "请问发票什么时候寄出|发票已经寄出" {
+		t.Fatalf("archived transcript %q", got)
+	}
+	if got := eval(`String(document.getElementById('conv').hidden) + ' ' + String(!!document.querySelector('#archive-view textarea, #archive-view button.claim'))`); got != "true false" {
+		t.Fatalf("the archived view is not read-only alone: %q", got)
+	}
+	step("back", chromedp.Click(chromedp.CSS("#archive-back")), chromedp.WaitVisible(chromedp.CSS("#conv #reply-text")))
+
+	// Search by a Chinese word: her groups' only.
+	step("search a word",
+		chromedp.Click(chromedp.CSS("#search-open")),
+		chromedp.WaitVisible(chromedp.CSS("#search-q")),
+		chromedp.SendKeys(chromedp.CSS("#search-q"), "发票"),
+		chromedp.Click(chromedp.CSS("#search-btn")),
+	)
+	waitFor("total for 发票", `document.getElementById('search-total').textContent`, "2 conversations")
+	if got := listed("#search-results"); got != "web:visitor2#1 web:visitor1#1" {
+		t.Fatalf("发票 finds %q", got)
+	}
+	if got := eval(`document.getElementById('search-page').textContent`); got != "page 1 of 1" {
+		t.Errorf("pager %q", got)
+	}
+	// By an order number.
+	step("search an order number",
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('search-q').value = ''`),
+		chromedp.SendKeys(chromedp.CSS("#search-entity"), "202405150002"),
+		chromedp.Click(chromedp.CSS("#search-btn")),
+	)
+	waitFor("total for the order", `document.getElementById('search-total').textContent`, "1 conversation")
+	if got := listed("#search-results"); got != "web:visitor2#1" {
+		t.Fatalf("the order number finds %q", got)
+	}
+	step("open it",
+		chromedp.Click(chromedp.CSS(`#search-results li.result[data-conv="web:visitor2#1"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#archive-transcript .entry.in")),
+	)
+	if got := eval(`document.querySelector('#archive-transcript .entry.in .text').textContent`); got != "我要开发票，订单 202405150002" {
+		t.Fatalf("opened %q", got)
+	}
+	// Another group's order number finds nothing for her.
+	step("back to the search", chromedp.Click(chromedp.CSS("#archive-back")), chromedp.WaitVisible(chromedp.CSS("#search-entity")),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('search-entity').value = '202401150001'`), chromedp.Click(chromedp.CSS("#search-btn")))
+	waitFor("total for another group's order", `document.getElementById('search-total').textContent`, "0 conversations")
+}

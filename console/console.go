@@ -54,6 +54,10 @@ type Deps struct {
 	Conversations Conversations
 	// Deliver sends a message to the customer on their channel (required).
 	Deliver func(ctx context.Context, out bot.Outbound) error
+	// Archive, when set, is where closed conversations are read: the
+	// customer's history, the search page, and the transcript of a
+	// conversation whose Redis keys have expired (*archive.DB).
+	Archive Archive
 	// Surveyor, when set, provides the survey delivered after a close.
 	Surveyor Surveyor
 	// Customer, when set, says who a conversation's customer is (the web
@@ -175,6 +179,9 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+a+"convs/{id}/reassign", c.authed(c.supervisor(c.reassign)))
 	m.HandleFunc("GET "+a+"overview", c.authed(c.supervisor(c.overview)))
 	m.HandleFunc("GET "+a+"events", c.authed(c.events))
+	m.HandleFunc("GET "+a+"convs/{id}/history", c.authed(c.history))
+	m.HandleFunc("GET "+a+"archive/search", c.authed(c.searchArchive))
+	m.HandleFunc("GET "+a+"archive/convs/{id}", c.authed(c.archived))
 	m.HandleFunc(a, func(w http.ResponseWriter, r *http.Request) { c.fail(w, r, ErrNotFound) })
 	c.mux = m
 }

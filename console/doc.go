@@ -8,7 +8,8 @@
 // claims each agent got, and the page. It does not own the queue (package
 // handoff: every claim, lease, epoch and event stream is the queue's), the
 // conversations and transcripts (package bot, read through Conversations),
-// or the channels (Deps.Deliver sends to the customer). It runs no goroutine
+// the channels (Deps.Deliver sends to the customer), or the archive
+// (Deps.Archive: the console decides who reads what of it). It runs no goroutine
 // of its own: the page heartbeats its claims; the queue's Reaper (run by the
 // caller) takes back what a vanished agent held.
 //
@@ -88,6 +89,27 @@
 //	POST convs/{id}/bot -> {"conv"}                   (back to the bot)
 //	POST convs/{id}/close -> {"conv","survey":"sent|failed|none","survey_error"?}
 //	POST convs/{id}/dismiss -> {"ok"}                 (forget a lost claim)
+//
+// The archive (Deps.Archive; without one these answer 404 not_found):
+//
+//	GET  convs/{id}/history[?page=&per_page=] -> {"customer","history":page}
+//	            (the customer's conversations of any age, newest first; the
+//	            holder, or any supervisor; an agent sees their groups' and
+//	            the bot's own)
+//	GET  archive/search?q=&entity=&customer=&agent=&channel=&group=&rating_min=&rating_max=
+//	            &from=&to=&page=&per_page= -> page     (from/to: RFC 3339, or
+//	            YYYY-MM-DD in UTC, to included; agents: their groups' only)
+//	GET  archive/convs/{archive id} -> {"conv":result,"transcript":[entry],
+//	            "events":[{"type","at","fields"}]}   (read-only; 403 skill for
+//	            an agent outside its group, whether it exists or not)
+//
+// page is {"total","capped","page","per_page","pages","results":[result]}
+// (capped: more than total match; the archive stops counting at
+// archive.CountCap), result
+// {"conv","thread","customer","channel","group","started","ended","agent",
+// "rating","outcome","snippet"}. GET convs/{id} of a conversation whose Redis
+// keys have expired answers from the archive: its newest episode the agent
+// may read, with "archived": result and "mine": false.
 //
 // Supervisors:
 //

@@ -126,3 +126,40 @@ func (s *server) closeArchive() {
 		s.archive.Close()
 	}
 }
+
+// consoleArchive is the console's view of the archive, which run opens
+// after the console is built: it reads s.archive when asked.
+type consoleArchive struct{ s *server }
+
+var errNoArchive = errors.New("the archive is not open")
+
+func (a consoleArchive) db() (*archive.DB, error) {
+	if a.s.archive == nil {
+		return nil, errNoArchive
+	}
+	return a.s.archive, nil
+}
+
+func (a consoleArchive) Search(ctx context.Context, q archive.Query) (archive.Results, error) {
+	db, err := a.db()
+	if err != nil {
+		return archive.Results{}, err
+	}
+	return db.Search(ctx, q)
+}
+
+func (a consoleArchive) Conversation(ctx context.Context, id string) (archive.Result, error) {
+	db, err := a.db()
+	if err != nil {
+		return archive.Result{}, err
+	}
+	return db.Conversation(ctx, id)
+}
+
+func (a consoleArchive) Show(ctx context.Context, id string) (archive.Transcript, error) {
+	db, err := a.db()
+	if err != nil {
+		return archive.Transcript{}, err
+	}
+	return db.Show(ctx, id)
+}

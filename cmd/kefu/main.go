@@ -29,6 +29,8 @@ Usage:
   kefu bench web [--url URL] [--customers N] [--messages N]   load the web chat's JSON API
   kefu bench peak --redis URL [--customers N] [--waiting N] [--agents N] [--rate R] [--duration D]
                                               a 双11 peak on a real redis-server (see BENCHMARKS.md)
+  kefu bench search --dsn DSN [--generate N --texts FILE,…] [--queries N]
+                                              archive search p50/p95 (see BENCHMARKS.md)
   kefu ask [--faq DIR] [--json] TEXT          what the bot makes of one message, and why
   kefu web revoke [--config FILE] VISITOR...  refuse every token of web visitors (needs REDIS_URL)
   kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
@@ -94,6 +96,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return cmdBenchArchive(ctx, args[2:], stdout, stderr)
 		case "retention":
 			return cmdBenchRetention(ctx, args[2:], stdout, stderr)
+		case "search":
+			return cmdBenchSearch(ctx, args[2:], stdout, stderr)
 		}
 	case "archive":
 		return cmdArchive(ctx, args[1:], stdout, stderr)

@@ -158,7 +158,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		}
 		s.rdb = redis.NewClient(opt)
 	}
-	s.store = bot.NewStore(s.rdb, cfg.Redis.Prefix)
+	s.store = bot.NewStore(s.rdb, cfg.Redis.Prefix, bot.WithIdle(cfg.Retention.Idle))
 	if err := s.newQueue(); err != nil {
 		return nil, err
 	}
@@ -456,7 +456,8 @@ func (s *server) newConsole() error {
 		s.log.Warn("no agents configured (console.agents or KEFU_AGENTS_FILE): nobody can sign in to the console")
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
-		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP, Customer: s.customer}, s.log)
+		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
+		Archive: consoleArchive{s}}, s.log)
 	return nil
 }
 

@@ -21,6 +21,15 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
+  // t is the text of a key of the message catalogue (messages.js).
+  const MSG = window.KEFU_MSG || {};
+  function t(key, ...args) {
+    const m = MSG[key];
+    if (typeof m === 'function') return m(...args);
+    return m === undefined ? key : m;
+  }
+  for (const n of document.querySelectorAll('[data-msg]')) n.textContent = t(n.dataset.msg);
+
   class APIError extends Error {
     constructor(status, code, message, retryAfter) {
       super(message); this.status = status; this.code = code; this.retryAfter = retryAfter;
@@ -104,6 +113,7 @@
     clear(sel);
     sel.appendChild(el('option', null, '—')).value = '';
     for (const g of me.all_groups) { const o = el('option', null, g); o.value = g; sel.appendChild(o); }
+    fillSearchForm(me);
     api('POST', 'online').catch((e) => banner('Could not go online: ' + e.message, true));
     startLive();
     state.hb = setInterval(heartbeat, me.heartbeat_ms);
@@ -300,10 +310,13 @@
   function openConv(conv) {
     state.current = conv;
     state.lastEntry = '';
+    state.currentArchived = false;
     const m = state.mine.get(conv);
     if (m) m.unread = false;
     renderMine();
-    $('conv').hidden = false;
+    showView('conv');
+    $('conv-archived').hidden = true;
+    loadHistory(conv, 1);
     $('conv-error').textContent = '';
     $('lost-banner').hidden = true;
     setWritable(true);
@@ -313,6 +326,7 @@
   }
 
   async function loadConv(conv, more) {
+    if (state.currentArchived) more = false; // read from the archive: no stream ids to resume after
     let r;
     try {
       r = await api('GET', 'convs/' + encodeURIComponent(conv) + (more && state.lastEntry ? '?after=' + encodeURIComponent(state.lastEntry) : ''));
@@ -344,6 +358,9 @@
     if (!c.entities.length) en.appendChild(el('li', 'muted', 'none'));
     if (!more) clear($('transcript'));
     for (const e of r.transcript) addEntry(e);
+    state.currentArchived = !!r.archived;
+    $('conv-archived').hidden = !r.archived;
+    if (r.archived) { setWritable(false); $('conv-error').textContent = ''; return; }
     if (!r.mine) {
       if (state.me.agent.role === 'supervisor' && !state.mine.has(conv)) viewOnly(c);
       else showLost();
@@ -356,10 +373,8 @@
     $('conv-error').textContent = 'Viewing as supervisor (' + (c.agent ? 'held by ' + c.agent : c.mode) + '): use Transfer fields + Reassign.';
   }
 
-  function addEntry(e) {
-    const box = $('transcript');
-    if (box.querySelector('[data-id="' + CSS.escape(e.id) + '"]')) return;
-    state.lastEntry = e.id;
+  // entryNode is a transcript line (live or archived).
+  function entryNode(e) {
     const cls = 'entry ' + e.dir + (e.kind === 'agent' ? ' agent' : '');
     let who;
     if (e.dir === 'in') who = 'Customer' + (e.kind ? ' (' + e.kind + ')' : '');
@@ -370,7 +385,14 @@
     const d = el('div', cls, el('span', 'who', who), el('span', 'text', e.text || e.choice || ''));
     d.dataset.id = e.id;
     if (e.choices && e.choices.length) d.appendChild(el('span', 'muted', ' [' + e.choices.map((x) => x.label).join(' | ') + ']'));
-    box.appendChild(d);
+    return d;
+  }
+
+  function addEntry(e) {
+    const box = $('transcript');
+    if (box.querySelector('[data-id="' + CSS.escape(e.id) + '"]')) return;
+    state.lastEntry = e.id;
+    box.appendChild(entryNode(e));
     box.scrollTop = box.scrollHeight;
   }
 
@@ -471,6 +493,146 @@
     }
   }
   $('overview-refresh').addEventListener('click', refreshOverview);
+
+  // ---- the archive: history, search, read-only conversations ------------
+  // One view at a time in the main column: the conversation, the search
+  // page, or an archived conversation (Back returns to the one before).
+  function showView(name) {
+    if (name !== 'archive') state.view = name;
+    $('conv').hidden = name !== 'conv';
+    $('search').hidden = name !== 'search';
+    $('archive-view').hidden = name !== 'archive';
+  }
+
+  function fmtDate(iso) { return iso ? new Date(iso).toLocaleString() : ''; }
+  function outcomeText(r) { return r.outcome ? t('outcome.' + r.outcome) : t('outcome.open'); }
+  function ratingText(r) { return r.rating ? t('archive.rating', r.rating) : t('archive.unrated'); }
+
+  // resultItem is one archived conversation in a list (history, search).
+  function resultItem(r) {
+    const li = el('li', 'result');
+    li.dataset.conv = r.conv;
+    const head = el('div', 'item-head');
+    head.appendChild(el('span', 'conv-date', fmtDate(r.started)));
+    head.appendChild(el('span', 'badge', r.channel));
+    head.appendChild(el('span', 'badge outcome-' + (r.outcome || 'open'), outcomeText(r)));
+    head.appendChild(el('span', 'muted', r.agent || t('archive.noagent')));
+    head.appendChild(el('span', 'rating', ratingText(r)));
+    li.appendChild(head);
+    li.appendChild(el('div', 'muted', [r.conv, r.group ? t('archive.group', r.group) : ''].filter(Boolean).join(' · ')));
+    li.appendChild(el('div', 'preview', r.snippet || ''));
+    li.addEventListener('click', () => openArchived(r.conv));
+    return li;
+  }
+
+  // History: the customer's earlier conversations, of any age, newest first.
+  async function loadHistory(conv, page) {
+    const ul = $('history-list');
+    if (page === 1) { clear(ul); $('history-count').textContent = ''; }
+    $('history-more').hidden = true;
+    let r;
+    try {
+      r = await api('GET', 'convs/' + encodeURIComponent(conv) + '/history?page=' + page);
+    } catch (e) {
+      if (conv === state.current && e.code === 'not_found') ul.appendChild(el('li', 'muted', t('history.off')));
+      return;
+    }
+    if (conv !== state.current) return;
+    const h = r.history;
+    $('history-count').textContent = t('history.count', h.total, h.capped);
+    for (const x of h.results) ul.appendChild(resultItem(x));
+    if (!h.total) ul.appendChild(el('li', 'muted', t('history.none')));
+    const more = $('history-more');
+    more.hidden = h.capped ? h.results.length < h.per_page : h.page >= h.pages;
+    more.onclick = () => loadHistory(conv, h.page + 1);
+  }
+
+  // An archived conversation, read-only.
+  async function openArchived(aid) {
+    let r;
+    try {
+      r = await api('GET', 'archive/convs/' + encodeURIComponent(aid));
+    } catch (e) { banner(e.message); return; }
+    const c = r.conv;
+    $('archive-title').textContent = t('archive.title', c.conv);
+    $('archive-meta').textContent = [fmtDate(c.started) + (c.ended ? ' – ' + fmtDate(c.ended) : ''), c.channel, c.customer,
+      c.group ? t('archive.group', c.group) : '', outcomeText(c), c.agent || t('archive.noagent'), ratingText(c)].filter(Boolean).join(' · ');
+    const box = $('archive-transcript');
+    clear(box);
+    for (const e of r.transcript) box.appendChild(entryNode(e));
+    const ol = $('archive-events-list');
+    clear(ol);
+    for (const ev of r.events) {
+      const f = Object.keys(ev.fields).sort().map((k) => k + '=' + ev.fields[k]).join(' ');
+      ol.appendChild(el('li', null, new Date(ev.at).toLocaleTimeString() + ' ' + ev.type + (f ? ' · ' + f : '')));
+    }
+    showView('archive');
+  }
+  $('archive-back').addEventListener('click', () => showView(state.view || 'conv'));
+
+  // Search.
+  function option(sel, value, label) { const o = el('option', null, label); o.value = value; sel.appendChild(o); }
+  function fillSearchForm(me) {
+    const g = $('search-group');
+    clear(g);
+    option(g, '', t('search.any'));
+    for (const x of (me.agent.role === 'supervisor' ? me.all_groups : me.agent.groups)) option(g, x, x);
+    const ch = $('search-channel');
+    clear(ch);
+    option(ch, '', t('search.any'));
+    for (const x of ['web', 'wechat', 'telegram']) option(ch, x, x);
+    const rt = $('search-rating');
+    clear(rt);
+    option(rt, '', t('search.any'));
+    for (let n = 5; n >= 1; n--) option(rt, n + '-' + n, t('archive.rating', n));
+    option(rt, '1-2', t('search.rating.low'));
+    option(rt, '4-5', t('search.rating.high'));
+  }
+
+  // searchParams reads the form; days are the agent's local days.
+  function searchParams(page) {
+    const p = new URLSearchParams();
+    const set = (k, v) => { v = v.trim(); if (v) p.set(k, v); };
+    set('q', $('search-q').value);
+    set('entity', $('search-entity').value);
+    set('customer', $('search-customer').value);
+    set('agent', $('search-agent').value);
+    set('channel', $('search-channel').value);
+    set('group', $('search-group').value);
+    const [lo, hi] = $('search-rating').value.split('-');
+    if (lo) { p.set('rating_min', lo); p.set('rating_max', hi); }
+    const day = (v, next) => {
+      const d = new Date(v + 'T00:00:00');
+      if (next) d.setDate(d.getDate() + 1); // "to" includes its day
+      return d.toISOString();
+    };
+    if ($('search-from').value) p.set('from', day($('search-from').value, false));
+    if ($('search-to').value) p.set('to', day($('search-to').value, true));
+    p.set('page', String(page));
+    return p;
+  }
+
+  async function runSearch(page) {
+    $('search-error').textContent = '';
+    let r;
+    try {
+      r = await api('GET', 'archive/search?' + searchParams(page).toString());
+    } catch (e) { $('search-error').textContent = e.message; return; }
+    state.searchPage = r.page;
+    $('search-total').textContent = t('search.total', r.total, r.capped);
+    $('search-page').textContent = t('search.page', r.page, r.pages, r.capped);
+    $('search-prev').disabled = r.page <= 1;
+    $('search-next').disabled = r.capped ? r.results.length < r.per_page : r.page >= r.pages;
+    const ul = $('search-results');
+    clear(ul);
+    for (const x of r.results) ul.appendChild(resultItem(x));
+    if (!r.total) ul.appendChild(el('li', 'muted', t('search.none')));
+  }
+  $('search-form').addEventListener('submit', (ev) => { ev.preventDefault(); runSearch(1); });
+  $('search-prev').addEventListener('click', () => runSearch(state.searchPage - 1));
+  $('search-next').addEventListener('click', () => runSearch(state.searchPage + 1));
+  $('search-open').addEventListener('click', () => { showView('search'); $('search-q').focus(); });
+  $('search-close').addEventListener('click', () => showView(state.current ? 'conv' : 'none'));
 
   // ---- boot ------------------------------------------------------------
   api('GET', 'me').then(start).catch(() => showSignIn());
