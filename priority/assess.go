@@ -1,5 +1,7 @@
 package priority
 
+import "strings"
+
 // Assessment is what a message's words say about its priority, with what
 // raised it so that an agent can see why.
 type Assessment struct {
@@ -36,7 +38,7 @@ func (x *Lexicon) Assess(text string) Assessment {
 			i = end + 1 + len(e.toks)
 			continue
 		}
-		if x.negated(ts, i, e) || x.mentioned(ts, i, end) {
+		if x.negated(ts, i, e) || x.mentioned(ts, i, end) || !e.urgent && x.supposed(ts, i) {
 			i = end
 			continue
 		}
@@ -63,7 +65,7 @@ func (x *Lexicon) Assess(text string) Assessment {
 		a.Score += x.bonus.Repetition
 	}
 	switch run := longestMarkRun(ts); {
-	case run >= 3:
+	case run >= 3 || saidThrice(ts):
 		a.Score += x.bonus.Shouting
 		a.Words = append(a.Words, "!!!")
 	case run == 2 && len(found) > 0:
@@ -97,6 +99,9 @@ func (x *Lexicon) negated(ts []token, i int, e *entry) bool {
 		if n.imperN && !e.imper {
 			continue
 		}
+		if n.rhet && x.rhetEnd[clauseEnd(ts, i)] {
+			continue
+		}
 		return true
 	}
 	return false
@@ -124,6 +129,54 @@ func (x *Lexicon) mentioned(ts []token, i, end int) bool {
 // or "A没A" (急不急).
 func aNotA(ts []token, end int, e *entry) bool {
 	return end < len(ts) && (ts[end].text == "不" || ts[end].text == "没") && matches(e.toks, ts, end+1)
+}
+
+// supposed reports whether the clause around ts[i] has a hypothetical
+// marker (如果, 的话).
+func (x *Lexicon) supposed(ts []token, i int) bool {
+	lo, hi := i, i
+	for lo > 0 && !ts[lo-1].mark {
+		lo--
+	}
+	for hi < len(ts) && !ts[hi].mark {
+		hi++
+	}
+	for k := lo; k < hi; k++ {
+		if h := at(x.hypo, ts, k); h != nil && k+len(h.toks) <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// clauseEnd is the last token of the clause around ts[i].
+func clauseEnd(ts []token, i int) string {
+	for i+1 < len(ts) && !ts[i+1].mark {
+		i++
+	}
+	return ts[i].text
+}
+
+// saidThrice reports whether one clause is said three times or more
+// (人工！人工！人工！).
+func saidThrice(ts []token) bool {
+	seen := map[string]int{}
+	var b strings.Builder
+	for k := 0; k <= len(ts); k++ {
+		if k < len(ts) && !ts[k].mark {
+			b.WriteString(ts[k].text)
+			b.WriteByte(' ')
+			continue
+		}
+		if b.Len() > 0 {
+			seen[b.String()]++
+			if seen[b.String()] >= 3 {
+				return true
+			}
+			b.Reset()
+		}
+	}
+	return false
 }
 
 func longestMarkRun(ts []token) int {

@@ -173,3 +173,15 @@ func BenchmarkAssess(b *testing.B) {
 		x.Assess(msgs[i%len(msgs)].text)
 	}
 }
+
+// TestLexiconHeldout2 keeps the second held-out set's figures. Measured once
+// unseen (precision 0.800, recall 0.390: a lexicon misses the words it does
+// not have), its misses were then used to widen the lexicon, so it is a
+// second development set now; heldout3.tsv, written blind, is the measure.
+func TestLexiconHeldout2(t *testing.T) {
+	s := measure(t, Default(), "testdata/heldout2.tsv", testing.Verbose())
+	t.Log("held-out 2 (after use): ", s)
+	if s.precision() < 0.95 || s.recall() < 0.95 {
+		t.Errorf("held-out 2: %v; want precision and recall >= 0.95", s)
+	}
+}

@@ -23,7 +23,8 @@ type Lexicon struct {
 	window       int
 	bonus        Bonus
 	// entries by their first token, longest first.
-	words, negators, emphasis, before, after map[string][]entry
+	words, negators, emphasis, before, after, hypo map[string][]entry
+	rhetEnd                                        map[string]bool
 }
 
 // Bonus is what emphasis, repetition and exclamation add to a score.
@@ -42,6 +43,7 @@ type entry struct {
 	urgent bool // a word of a class that raises to urgent on its own
 	imper  bool // the class is cancelled by imperative negators too
 	imperN bool // a negator that is imperative (别, 不用)
+	rhet   bool // a negator that asks a rhetorical question before 吗 (这不是…吗)
 }
 
 type lexiconFile struct {
@@ -62,6 +64,9 @@ type lexiconFile struct {
 	Imperative    []string `yaml:"imperative_negators"`
 	MentionBefore []string `yaml:"mention_before"`
 	MentionAfter  []string `yaml:"mention_after"`
+	Hypothetical  []string `yaml:"hypothetical"`
+	Rhetorical    []string `yaml:"rhetorical_negators"`
+	RhetEndings   []string `yaml:"rhetorical_endings"`
 }
 
 // Default is the lexicon shipped with kefu (lexicon.yaml in this package).
@@ -102,7 +107,7 @@ func ParseLexicon(name string, b []byte) (*Lexicon, error) {
 	}
 	x := &Lexicon{high: f.Levels.High, urgent: f.Levels.Urgent, window: f.Window, bonus: f.Bonus,
 		words: map[string][]entry{}, negators: map[string][]entry{}, emphasis: map[string][]entry{},
-		before: map[string][]entry{}, after: map[string][]entry{}}
+		before: map[string][]entry{}, after: map[string][]entry{}, hypo: map[string][]entry{}}
 	classes := make([]string, 0, len(f.Classes))
 	for c := range f.Classes {
 		classes = append(classes, c)
@@ -146,10 +151,20 @@ func ParseLexicon(name string, b []byte) (*Lexicon, error) {
 	for _, w := range f.MentionAfter {
 		add(x.after, w, entry{}, &errs, name)
 	}
+	for _, w := range f.Rhetorical {
+		add(x.negators, w, entry{rhet: true}, &errs, name)
+	}
+	x.rhetEnd = map[string]bool{}
+	for _, w := range f.RhetEndings {
+		x.rhetEnd[w] = true
+	}
+	for _, w := range f.Hypothetical {
+		add(x.hypo, w, entry{}, &errs, name)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	for _, m := range []map[string][]entry{x.words, x.negators, x.emphasis, x.before, x.after} {
+	for _, m := range []map[string][]entry{x.words, x.negators, x.emphasis, x.before, x.after, x.hypo} {
 		for k, es := range m {
 			sort.SliceStable(es, func(i, j int) bool { return len(es[i].toks) > len(es[j].toks) })
 			m[k] = es
@@ -203,7 +218,7 @@ func tokenize(s string) []token {
 		case unicode.Is(unicode.Han, r):
 			flush(i)
 			out = append(out, token{text: string(r)})
-		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'') ||
+		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' || r == '-' && word >= 0) ||
 			r >= unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			if word < 0 {
 				word = i
