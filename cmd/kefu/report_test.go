@@ -96,7 +96,9 @@ func TestReportThroughGateway(t *testing.T) {
 		}
 	}
 	rate := func(v *visitor, score string) { say(v, map[string]any{"kind": "rating", "choice": score}) }
-	m := func(min, sec int) time.Duration { return time.Duration(min)*time.Minute + time.Duration(sec)*time.Second }
+	m := func(min, sec int) time.Duration {
+		return time.Duration(min)*time.Minute + time.Duration(sec)*time.Second
+	}
 
 	a, b, c, d, e, f := newVisitor(), newVisitor(), newVisitor(), newVisitor(), newVisitor(), newVisitor()
 	at(0)
