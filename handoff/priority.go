@@ -77,3 +77,11 @@ func levelOf(s string) priority.Level {
 	}
 	return l
 }
+
+// fields splits stored words; nil when there are none.
+func fields(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}
