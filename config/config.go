@@ -61,6 +61,33 @@ type Config struct {
 	Archive   Archive   `yaml:"archive"`
 	Retention Retention `yaml:"retention"`
 	Priority  Priority  `yaml:"priority"`
+	Report    Report    `yaml:"report"`
+}
+
+// Report is how the reports count (package report).
+type Report struct {
+	// Timezone: the zone whose days the reports count in (IANA). Empty:
+	// handoff.hours.timezone (default Asia/Shanghai).
+	Timezone string `yaml:"timezone"`
+	// ReopenWindow: a closed conversation counts as reopened when its
+	// customer writes again within this long. Default 24h.
+	ReopenWindow time.Duration `yaml:"reopen_window"`
+}
+
+// Location is the reports' zone.
+func (r Report) Location(c Config) (*time.Location, error) {
+	tz := r.Timezone
+	if tz == "" {
+		tz = c.Handoff.Hours.Timezone
+	}
+	if tz == "" {
+		tz = "Asia/Shanghai"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("report.timezone %q: unknown", tz)
+	}
+	return loc, nil
 }
 
 // Archive is where every conversation is kept after Redis (package archive).
@@ -82,9 +109,8 @@ type Priority struct {
 	// Members maps the shop's member level (as signed in the identity) to
 	// the least priority its customers get, e.g. {gold: high}.
 	Members map[string]string `yaml:"members"`
-	// ReopenWindow: a customer back about the same thing (the same FAQ
-	// category) within it after a close is raised to high. 0: off.
-	ReopenWindow time.Duration `yaml:"reopen_window"`
+	// A customer back about the same thing (the same FAQ category) within
+	// report.reopen_window after a close is raised to high.
 	// LowRating: a customer whose last rating was at or under it is raised to
 	// high. 0: off.
 	LowRating int `yaml:"low_rating"`
@@ -269,7 +295,8 @@ func Default() Config {
 		Redis:     Redis{Prefix: "{kefu}:"},
 		Bot:       Bot{LowTurns: 2},
 		Retention: Retention{Idle: 24 * time.Hour, Redis: 7 * 24 * time.Hour},
-		Priority:  Priority{ReopenWindow: 72 * time.Hour, LowRating: 2},
+		Priority:  Priority{LowRating: 2},
+		Report:    Report{ReopenWindow: 24 * time.Hour},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
 				HandoffsPerHourPerAddr: 20, WSPerVisitor: 5, WSPerAddr: 200},
@@ -517,8 +544,16 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.Priority.ReopenWindow < 0 || c.Priority.LowRating < 0 || c.Priority.LowRating > 5 {
-		errs = append(errs, fmt.Errorf("priority.reopen_window %v / low_rating %d: want >= 0 and a rating 0..5", c.Priority.ReopenWindow, c.Priority.LowRating))
+	if c.Priority.LowRating < 0 || c.Priority.LowRating > 5 {
+		errs = append(errs, fmt.Errorf("priority.low_rating %d: want a rating 0..5 (0: off)", c.Priority.LowRating))
+	}
+	if c.Report.Timezone != "" {
+		if _, err := time.LoadLocation(c.Report.Timezone); err != nil {
+			errs = append(errs, fmt.Errorf("report.timezone %q: unknown", c.Report.Timezone))
+		}
+	}
+	if c.Report.ReopenWindow < 0 {
+		errs = append(errs, fmt.Errorf("report.reopen_window %v: may not be negative", c.Report.ReopenWindow))
 	}
 	if err := c.Console.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("console: %w", err))

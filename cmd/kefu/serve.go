@@ -159,13 +159,16 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		}
 		s.rdb = redis.NewClient(opt)
 	}
-	s.store = bot.NewStore(s.rdb, cfg.Redis.Prefix, bot.WithIdle(cfg.Retention.Idle))
+	// The conversation store runs on the hand-off queue's clock: one clock
+	// for every event's time (tests move it).
+	s.store = bot.NewStore(s.rdb, cfg.Redis.Prefix, bot.WithIdle(cfg.Retention.Idle),
+		bot.WithClock(func() time.Time { return s.now() }))
 	if err := s.newQueue(); err != nil {
 		return nil, err
 	}
 	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: s.texts,
 		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff}
-	if s.engine.Priority, err = priorityPolicy(cfg.Priority); err != nil {
+	if s.engine.Priority, err = priorityPolicy(cfg.Priority, cfg.Report.ReopenWindow); err != nil {
 		return nil, err
 	}
 	s.recoverer = bot.NewRecoverer(s.engine, bot.RecovererConfig{Every: cfg.Bot.RecoverEvery,
@@ -525,12 +528,12 @@ func (m *metrics) observe(o bot.Observation) {
 }
 
 // priorityPolicy is the hand-off priority policy the configuration asks for.
-func priorityPolicy(c config.Priority) (*priority.Policy, error) {
+func priorityPolicy(c config.Priority, reopen time.Duration) (*priority.Policy, error) {
 	lex, err := priority.LoadLexicon(c.Lexicon)
 	if err != nil {
 		return nil, err
 	}
-	p := &priority.Policy{Lexicon: lex, Reopen: c.ReopenWindow, LowRating: c.LowRating, Members: map[string]priority.Level{}}
+	p := &priority.Policy{Lexicon: lex, Reopen: reopen, LowRating: c.LowRating, Members: map[string]priority.Level{}}
 	for m, v := range c.Members {
 		if p.Members[m], err = priority.Parse(v); err != nil {
 			return nil, fmt.Errorf("priority.members.%s: %w", m, err)
