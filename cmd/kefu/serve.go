@@ -37,6 +37,7 @@ import (
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/internal/realip"
+	"github.com/kefu-dev/kefu/report"
 )
 
 // cmdServe runs the gateway until ctx ends (SIGINT/SIGTERM).
@@ -123,6 +124,7 @@ type server struct {
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
 	archiver *archiver.Archiver
+	reports  *report.Reporter // the archive's rollups, and the reports from them
 	sweeper  *archiver.Sweeper
 }
 
