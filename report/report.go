@@ -509,10 +509,19 @@ func (r *Reporter) Prepare(ctx context.Context, db *archive.DB, progress func(do
 	if have == r.fingerprint() {
 		return false, nil
 	}
-	if _, err := w.ExecContext(ctx, `DELETE FROM report_rollups`); err != nil {
+	// Both in one transaction, facts first (the order writers lock in):
+	// the rollups always equal the sum of the facts' figures.
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
 		return false, fmt.Errorf("rebuild rollups: %w", err)
 	}
-	if _, err := w.ExecContext(ctx, `DELETE FROM report_facts`); err != nil {
+	for _, stmt := range []string{`DELETE FROM report_facts`, `DELETE FROM report_rollups`} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			tx.Rollback()
+			return false, fmt.Errorf("rebuild rollups: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("rebuild rollups: %w", err)
 	}
 	after, done := "", 0
