@@ -62,6 +62,25 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	Priority  Priority  `yaml:"priority"`
 	Report    Report    `yaml:"report"`
+	Tickets   Tickets   `yaml:"tickets"`
+}
+
+// Tickets is who gets the tickets created without an agent (package
+// tickets).
+type Tickets struct {
+	// LowRatingOwner owns the second-contact ticket opened when a
+	// conversation is rated LowRatingMax or less (default "supervisors").
+	LowRatingOwner string `yaml:"low_rating_owner"`
+	// LowRatingMax: ratings at or below it open a ticket (default 2; 1–5).
+	LowRatingMax int `yaml:"low_rating_max"`
+	// LowRatingDue: that ticket is due this long after the rating (default 24h).
+	LowRatingDue time.Duration `yaml:"low_rating_due"`
+	// MessageDepartment is the department of a left message's ticket
+	// (default: handoff.default_group).
+	MessageDepartment string `yaml:"message_department"`
+	// MessageDue: a left message's ticket is due this long after it was
+	// left (default 24h; the customer is told when they will hear back).
+	MessageDue time.Duration `yaml:"message_due"`
 }
 
 // Report is how the reports count (package report).
@@ -297,6 +316,7 @@ func Default() Config {
 		Retention: Retention{Idle: 24 * time.Hour, Redis: 7 * 24 * time.Hour},
 		Priority:  Priority{LowRating: 2},
 		Report:    Report{ReopenWindow: 24 * time.Hour},
+		Tickets:   Tickets{LowRatingOwner: "supervisors", LowRatingMax: 2, LowRatingDue: 24 * time.Hour, MessageDue: 24 * time.Hour},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
 				HandoffsPerHourPerAddr: 20, WSPerVisitor: 5, WSPerAddr: 200},
@@ -551,6 +571,15 @@ func (c Config) Validate() error {
 		if _, err := time.LoadLocation(c.Report.Timezone); err != nil {
 			errs = append(errs, fmt.Errorf("report.timezone %q: unknown", c.Report.Timezone))
 		}
+	}
+	if c.Tickets.LowRatingMax < 0 || c.Tickets.LowRatingMax > 5 {
+		errs = append(errs, fmt.Errorf("tickets.low_rating_max %d: want 0 (none) to 5", c.Tickets.LowRatingMax))
+	}
+	if c.Tickets.LowRatingDue < 0 || c.Tickets.MessageDue < 0 {
+		errs = append(errs, fmt.Errorf("tickets.low_rating_due and tickets.message_due may not be negative"))
+	}
+	if d := c.Tickets.MessageDepartment; d != "" && !slices.Contains(c.Handoff.Groups, d) {
+		errs = append(errs, fmt.Errorf("tickets.message_department %q: not one of handoff.groups", d))
 	}
 	if c.Report.ReopenWindow < 0 {
 		errs = append(errs, fmt.Errorf("report.reopen_window %v: may not be negative", c.Report.ReopenWindow))

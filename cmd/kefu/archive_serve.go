@@ -15,6 +15,7 @@ import (
 	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/report"
+	"github.com/kefu-dev/kefu/tickets"
 )
 
 // dataDir is the folder the process keeps its files in: the configured
@@ -162,7 +163,14 @@ func (s *server) startArchive(ctx context.Context) error {
 			s.log.Info("report rollups built from the archive", "took", time.Since(t0).Round(time.Millisecond))
 		}
 	}()
-	s.archiver = archiver.New(s.rdb, db, archiver.Config{Prefix: s.cfg.Redis.Prefix,
+	s.tickets = tickets.New(db, func() time.Time { return s.now() })
+	var w archiver.Writer = db
+	if t := s.cfg.Tickets; t.LowRatingMax > 0 {
+		// A low rating opens a second-contact ticket, once per rated event.
+		w = tickets.RatingWriter{Next: db, Store: s.tickets,
+			Rule: tickets.LowRating{MaxScore: t.LowRatingMax, Owner: t.LowRatingOwner, Due: t.LowRatingDue}}
+	}
+	s.archiver = archiver.New(s.rdb, w, archiver.Config{Prefix: s.cfg.Redis.Prefix,
 		Retention: s.cfg.Retention.Redis, Log: s.log})
 	for _, c := range s.archiver.Collectors() {
 		if err := s.metrics.reg.Register(c); err != nil {

@@ -26,6 +26,8 @@ Usage:
   kefu report [--config F] [--data DIR] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
               [--by day|week|month|hour|channel|group|agent|intent] [--format table|csv|json]
                                               service figures from the archive's rollups (README, "Reports")
+  kefu tickets list [--config F] [--data DIR] [--state open|pending|solved|closed] [--json]
+                                              the tickets in the archive, newest first
   kefu bench archive --redis URL [--dsn DSN] [--events N] [--archivers K]
                                               archiver throughput, events/s into SQLite or PostgreSQL
   kefu bench retention --redis URL [--convs N]   Redis used_memory of closed conversations, with and without retention
@@ -110,6 +112,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdArchive(ctx, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(ctx, args[1:], stdout)
+	case "tickets":
+		return cmdTickets(ctx, args[1:], stdout, stderr)
 	case "ask":
 		return cmdAsk(args[1:], stdout)
 	case "web":

@@ -39,6 +39,7 @@ import (
 	"github.com/kefu-dev/kefu/internal/realip"
 	"github.com/kefu-dev/kefu/priority"
 	"github.com/kefu-dev/kefu/report"
+	"github.com/kefu-dev/kefu/tickets"
 )
 
 // cmdServe runs the gateway until ctx ends (SIGINT/SIGTERM).
@@ -124,6 +125,7 @@ type server struct {
 	// archive keeps every conversation (opened in run); the archiver fills
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
+	tickets  *tickets.Store   // the tickets, in the archive
 	archiver *archiver.Archiver
 	reports  *report.Reporter // the archive's rollups, and the reports from them
 	// stopPrepare stops building the rollups (if still at it) and waits.
