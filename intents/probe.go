@@ -40,8 +40,8 @@ type probe struct {
 	pm     []uint64
 
 	// Bounds that hold against any question.
-	bigramMax  float64 // Σw² over d's known bigrams: no question shares more
-	unmatchMin float64 // the heaviest unknown word of d: always unmatched
+	bigramMax  float64  // Σw² over d's known bigrams: no question shares more
+	unmatchMin float64  // the heaviest unknown word of d: always unmatched
 	inv        invStats // d's stats inverted, for the bounds
 
 	// What the last logit that returned true found, for the confidence's
@@ -186,7 +186,7 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 		neg = 1
 	}
 	seqRatio := float64(min(ia.invSeq, iq.invSeq)) // 1 / the longer sequence
-	x := [numSimFeatures]float64{ // the features, as features would set them, by reciprocals
+	x := [numSimFeatures]float64{                  // the features, as features would set them, by reciprocals
 		1,
 		float64(ncs) * float64(ia.rsChars) * float64(iq.rsChars),
 		sqc * float64(ia.rsChar) * float64(iq.rsChar),
