@@ -73,6 +73,7 @@ type DB struct {
 	dialect Dialect
 	seg     Segmenter
 	extract func(text string) []string // entities in a message's text; nil: none
+	genSeq  int64                      // Generate on SQLite: the last seq given
 }
 
 // Option changes how Open sets a DB up.
