@@ -90,6 +90,7 @@ func cmdArchiveSearch(ctx context.Context, args []string, stdout io.Writer) erro
 	from := fs.String("from", "", "started on or after this day (YYYY-MM-DD, in handoff.hours.timezone)")
 	to := fs.String("to", "", "started on or before this day (YYYY-MM-DD, in handoff.hours.timezone)")
 	fs.IntVar(&q.Limit, "limit", archive.DefaultLimit, fmt.Sprintf("results per page (at most %d)", archive.MaxLimit))
+	fs.StringVar(&q.After, "after", "", `the page after this cursor (the "next" of the page before)`)
 	fs.IntVar(&q.Offset, "offset", 0, "skip this many results")
 	words, err := parseFlags(fs, args)
 	if err != nil {
@@ -150,7 +151,14 @@ func cmdArchiveSearch(ctx context.Context, args []string, stdout io.Writer) erro
 			dash(r.Agent), rating, dash(r.Outcome), oneLine(r.Snippet))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d of %d conversations\n", len(res.Results), res.Total)
+	more := ""
+	if res.Capped {
+		more = "+"
+	}
+	fmt.Fprintf(stdout, "%d of %d%s conversations\n", len(res.Results), res.Total, more)
+	if res.Next != "" {
+		fmt.Fprintf(stdout, "next page: --after %s\n", res.Next)
+	}
 	return nil
 }
 
@@ -310,13 +318,13 @@ func cmdArchiveExport(ctx context.Context, args []string, stdout io.Writer) erro
 		}
 		out.Conversations = append(out.Conversations, tr)
 	}
-	for off := 0; ; off += archive.MaxLimit {
-		res, err := db.Search(ctx, archive.Query{Customer: *customer, Limit: archive.MaxLimit, Offset: off})
+	for q := (archive.Query{Customer: *customer, Limit: archive.MaxLimit}); ; {
+		res, err := db.Search(ctx, q)
 		if err != nil {
 			return err
 		}
 		out.Summaries = append(out.Summaries, res.Results...)
-		if len(res.Results) < archive.MaxLimit {
+		if q.After = res.Next; q.After == "" {
 			break
 		}
 	}

@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/channels/web"
 	"github.com/kefu-dev/kefu/conv"
@@ -29,7 +30,8 @@ func TestBrowserIdentifiedCustomer(t *testing.T) {
 	prefix := mustRedisEnv(t)
 	const secret = "the-shop-and-kefu-share-this"
 	t.Setenv("KEFU_WEB_IDENTITY_SECRET", secret)
-	g := mustServe(t, "--config", agentConfig(t, ""))
+	data := t.TempDir() // its own archive: the events it holds are this test's
+	g := mustServe(t, "--config", agentConfig(t, ""), "--data", data)
 	rdb := testkit.Redis(t, 0)
 
 	sign := func(id, name, phone, level string) web.Identity {
@@ -113,7 +115,7 @@ func TestBrowserIdentifiedCustomer(t *testing.T) {
 	if n := evalInFrame[int](t, forged, fframe, `document.querySelectorAll('.msg').length`); n != 0 {
 		t.Errorf("a tampered identity shows %d messages", n)
 	}
-	if evs := customerProfiles(t, rdb, prefix); len(evs) != 1 || evs[0] != thread {
+	if evs := customerProfiles(t, data); len(evs) != 1 || evs[0] != conv.ArchiveID(thread, "1") {
 		t.Errorf("customer_profile events on %v, want one on %s", evs, thread)
 	}
 }
@@ -163,18 +165,31 @@ func evalInFrame[T any](t *testing.T, ctx context.Context, frame *chromedp.Node,
 	return v[0]
 }
 
-// customerProfiles are the threads of the lifecycle's customer_profile events.
-func customerProfiles(t *testing.T, rdb *redis.Client, prefix string) []string {
+// customerProfiles are the conversations of the customer_profile events,
+// once the archiver has them (it trims the lifecycle stream after):
+// archived, in data's archive.
+func customerProfiles(t *testing.T, data string) []string {
 	t.Helper()
-	xs, err := rdb.XRange(context.Background(), conv.LifecycleKey(prefix), "-", "+").Result()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "archive.db")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
 	var out []string
-	for _, x := range xs {
-		if x.Values[conv.EvType] == conv.CustomerProfile {
-			out = append(out, x.Values[conv.EvConv].(string))
+	waitFor(t, func() bool {
+		out = nil
+		rows, err := db.Query(`SELECT conv FROM events WHERE type = ? ORDER BY at`, conv.CustomerProfile)
+		if err != nil {
+			return false
 		}
-	}
+		defer rows.Close()
+		for rows.Next() {
+			var c string
+			if rows.Scan(&c) == nil {
+				out = append(out, c)
+			}
+		}
+		return len(out) > 0
+	})
 	return out
 }
