@@ -8,7 +8,6 @@ import (
 	"path"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -107,6 +106,41 @@ type loader struct {
 	choices  []choiceRef
 	testRefs []choiceRef
 	qs       []qpos
+	// unreadIDs are the ids that files the parser could not read seem to
+	// declare: a reference to one is not reported, as it only follows from
+	// that file's own problem.
+	unreadIDs map[string]bool
+	lines     []string // the lines of the file being read
+}
+
+// joinedItem reports a plain list item that runs onto a following line
+// starting with "- ": YAML reads "- a" then "  - b" indented further as the
+// one text "a - b", so one space too many silently merges two questions.
+func (l *loader) joinedItem(n *yaml.Node) {
+	if n.Style != 0 || !strings.Contains(n.Value, " - ") || n.Line < 1 || n.Line > len(l.lines) {
+		return
+	}
+	if strings.Contains(l.lines[n.Line-1], n.Value) {
+		return // " - " written on the line itself
+	}
+	for i := n.Line; i < len(l.lines); i++ {
+		t := strings.TrimLeft(l.lines[i], " ")
+		if strings.HasPrefix(t, "- ") {
+			l.add(Pos{File: l.file_, Line: i + 1, Column: len(l.lines[i]) - len(t) + 1},
+				"this - is indented further than the item above it, so YAML joins the two into one text %q: line it up with the - on line %d", n.Value, n.Line)
+			return
+		}
+	}
+}
+
+// unread notes the ids a file that could not be parsed seems to declare.
+func (l *loader) unread(b []byte) {
+	for _, id := range declaredIDs(b) {
+		if l.unreadIDs == nil {
+			l.unreadIDs = map[string]bool{}
+		}
+		l.unreadIDs[id] = true
+	}
 }
 
 type choiceRef struct {
@@ -122,10 +156,9 @@ func (l *loader) pos(n *yaml.Node) Pos {
 	return Pos{File: l.file_, Line: n.Line, Column: n.Column}
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
-
 func (l *loader) file(name string, b []byte) {
 	l.file_ = name
+	l.lines = nil
 	if len(b) > MaxFileSize {
 		l.add(Pos{File: name}, "file is %d bytes, more than the %d allowed", len(b), MaxFileSize)
 		return
@@ -146,17 +179,14 @@ func (l *loader) file(name string, b []byte) {
 			i += size
 		}
 		l.add(Pos{File: name, Line: line, Column: col}, "invalid UTF-8: save the file as UTF-8")
+		l.unread(b)
 		return
 	}
+	l.lines = strings.Split(string(b), "\n")
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		p := Pos{File: name}
-		msg := err.Error()
-		if m := yamlLineRE.FindStringSubmatch(strings.SplitN(msg, "\n", 2)[0]); m != nil {
-			p.Line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		l.add(p, "YAML syntax: %s", msg)
+		l.problems = append(l.problems, syntaxProblem(name, b, err))
+		l.unread(b)
 		return
 	}
 	if len(doc.Content) == 0 {
@@ -337,6 +367,7 @@ func (l *loader) questionPos(in *Intent, v *yaml.Node) {
 	for _, c := range v.Content {
 		if c.Kind == yaml.ScalarNode && strings.TrimSpace(c.Value) != "" {
 			l.qs = append(l.qs, qpos{in: in, pos: l.pos(c), q: c.Value})
+			l.joinedItem(c)
 		}
 	}
 }
@@ -475,12 +506,12 @@ func (l *loader) validate() {
 		}
 	}
 	for _, c := range l.choices {
-		if l.f.byID[c.id] == nil {
+		if l.f.byID[c.id] == nil && !l.unreadIDs[c.id] {
 			l.add(c.pos, "choice %q is not an intent id", c.id)
 		}
 	}
 	for _, t := range l.testRefs {
-		if l.f.byID[t.id] == nil {
+		if l.f.byID[t.id] == nil && !l.unreadIDs[t.id] {
 			l.add(t.pos, "expect %q is not an intent id", t.id)
 		}
 	}

@@ -60,7 +60,7 @@ func TestFAQLint(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("broken: exit %d, want 1\n%s", code, out)
 	}
-	for _, want := range []string{"a.yaml:10:5: duplicate id", "b.yaml:2: YAML syntax", "c.yaml:4:17: invalid UTF-8", "12 problem(s)"} {
+	for _, want := range []string{"a.yaml:10:5: duplicate id", "b.yaml:3:16: YAML syntax error", "c.yaml:4:17: invalid UTF-8", "12 problem(s)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("lint output lacks %q:\n%s", want, out)
 		}

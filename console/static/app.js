@@ -67,6 +67,59 @@
     $('banner').hidden = false;
   }
 
+  // ---- drafts: one per conversation -------------------------------------
+  // What the agent typed for a conversation stays with that conversation:
+  // kept in this browser's storage under the agent and the conversation (so
+  // a reload keeps it), put back when the conversation is opened again, and
+  // never shown in another conversation's box.
+  function draftKey(conv) { return 'kefu.draft.' + state.me.agent.id + '.' + conv; }
+  function draftOf(conv) {
+    try { return localStorage.getItem(draftKey(conv)) || ''; } catch (e) { return ''; }
+  }
+  function setDraft(conv, text) {
+    try {
+      if (text) localStorage.setItem(draftKey(conv), text); else localStorage.removeItem(draftKey(conv));
+    } catch (e) { /* storage full or off: the box still holds it */ }
+  }
+  function dropAllDrafts() {
+    try {
+      const pre = 'kefu.draft.' + state.me.agent.id + '.';
+      for (const k of Object.keys(localStorage)) if (k.startsWith(pre)) localStorage.removeItem(k);
+    } catch (e) { /* nothing kept */ }
+  }
+  function rememberCurrent(conv) {
+    try {
+      const k = 'kefu.current.' + state.me.agent.id;
+      if (conv) sessionStorage.setItem(k, conv); else sessionStorage.removeItem(k);
+    } catch (e) { /* not kept across a reload */ }
+  }
+  function rememberedCurrent() {
+    try { return sessionStorage.getItem('kefu.current.' + state.me.agent.id) || ''; } catch (e) { return ''; }
+  }
+  // The box is saved as the agent types; its conversation is the one it
+  // was filled for (box.dataset.conv), never whatever is current later.
+  $('reply-text').addEventListener('input', () => {
+    const box = $('reply-text');
+    if (box.dataset.conv) setDraft(box.dataset.conv, box.value);
+  });
+  function loadDraft(conv) {
+    const box = $('reply-text');
+    box.dataset.conv = conv || '';
+    box.value = conv ? draftOf(conv) : '';
+  }
+
+  // confirmLeave asks before a conversation with an unsent draft is left
+  // (closed, handed back, transferred): then runs go, or does nothing.
+  function confirmLeave(conv, what, go) {
+    if (!draftOf(conv).trim()) { go(); return; }
+    const box = $('draft-confirm');
+    $('draft-confirm-text').textContent = t('draft.confirm.' + what);
+    box.hidden = false;
+    $('draft-confirm-yes').onclick = () => { box.hidden = true; go(); };
+    $('draft-confirm-no').onclick = () => { box.hidden = true; $('reply-text').focus(); };
+    $('draft-confirm-no').focus();
+  }
+
   // ---- sign-in -------------------------------------------------------
   function showSignIn() {
     stopLive();
@@ -95,6 +148,9 @@
 
   $('signout').addEventListener('click', async () => {
     try { await api('POST', 'signout'); } catch (e) { /* signed out anyway */ }
+    if (state.me) { dropAllDrafts(); rememberCurrent(''); }
+    loadDraft('');
+    state.current = null;
     showSignIn();
   });
 
@@ -272,6 +328,11 @@
         if (c.lost && c.conv === state.current) showLost();
       }
       renderMine();
+      if (!state.current && !state.reopened) {
+        state.reopened = true;
+        const prev = rememberedCurrent();
+        if (prev && state.mine.has(prev)) openConv(prev);
+      }
     } catch (e) { /* ignore */ }
   }
 
@@ -309,12 +370,17 @@
 
   function openConv(conv) {
     state.current = conv;
+    rememberCurrent(conv);
+    loadDraft(conv);
+    pendingID = null;
+    $('draft-confirm').hidden = true;
     state.lastEntry = '';
     state.currentArchived = false;
     const m = state.mine.get(conv);
     if (m) m.unread = false;
     renderMine();
     showView('conv');
+    $('conv-title').dataset.conv = conv;
     $('conv-archived').hidden = true;
     loadHistory(conv, 1);
     $('conv-error').textContent = '';
@@ -338,6 +404,7 @@
     if (conv !== state.current) return;
     const c = r.conv;
     $('conv-title').textContent = c.id;
+    $('conv-title').dataset.conv = c.id;
     const meta = $('conv-meta');
     clear(meta);
     if (c.urgent) meta.appendChild(el('span', 'badge urgent', 'URGENT'));
@@ -406,22 +473,30 @@
     }
   }
 
-  let pendingID = null;
+  // pendingID is the id of the reply being sent in the current
+  // conversation (kept for a retry after an internal error; a new
+  // conversation starts without one).
+  var pendingID = null;
   async function sendReply() {
     const conv = state.current;
-    const text = $('reply-text').value;
-    if (!conv || !text.trim()) return;
+    const box = $('reply-text');
+    const text = box.value;
+    if (!conv || box.dataset.conv !== conv || !text.trim()) return;
     pendingID = pendingID || (Date.now().toString(36) + Math.random().toString(36).slice(2));
+    const id = pendingID;
     $('reply-send').disabled = true;
     try {
-      const r = await api('POST', 'convs/' + encodeURIComponent(conv) + '/reply', { text, id: pendingID });
-      pendingID = null;
-      $('reply-text').value = '';
-      $('conv-error').textContent = r.delivered || r.dup ? '' : 'Saved but NOT delivered to the customer: ' + (r.delivery_error || '');
+      const r = await api('POST', 'convs/' + encodeURIComponent(conv) + '/reply', { text, id });
+      if (pendingID === id) pendingID = null;
+      // Sent: the draft is gone, unless the agent typed more meanwhile.
+      if (draftOf(conv) === text) setDraft(conv, '');
+      if (box.dataset.conv === conv && box.value === text) box.value = '';
+      if (conv !== state.current) return;
+      $('conv-error').textContent = r.delivered || r.dup ? '' : t('reply.undelivered', r.delivery_error || '');
       loadConv(conv, true);
     } catch (e) {
-      if (e.code !== 'internal') pendingID = null;
-      convError(e);
+      if (e.code !== 'internal' && pendingID === id) pendingID = null;
+      if (conv === state.current) convError(e);
     } finally {
       if ($('lost-banner').hidden) $('reply-send').disabled = false;
     }
@@ -429,20 +504,31 @@
   $('reply-form').addEventListener('submit', (ev) => { ev.preventDefault(); sendReply(); });
   $('reply-text').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); sendReply(); } });
 
+  // leftConv forgets the conversation the agent just ended or passed on,
+  // and its draft.
+  function leftConv(conv) {
+    setDraft(conv, '');
+    if (state.current === conv) {
+      state.current = null;
+      rememberCurrent('');
+      loadDraft('');
+      $('conv').hidden = true;
+    }
+  }
+
   async function endConv(what) {
     const conv = state.current;
     if (!conv) return;
     try {
       const r = await api('POST', 'convs/' + encodeURIComponent(conv) + '/' + what);
-      if (r.survey === 'failed') banner('Closed, but the survey was not delivered: ' + (r.survey_error || ''));
-      state.current = null;
-      $('conv').hidden = true;
+      if (r.survey === 'failed') banner(t('close.survey_failed', r.survey_error || ''));
+      leftConv(conv);
       refreshMine();
       refreshQueue();
     } catch (e) { convError(e); }
   }
-  $('close-btn').addEventListener('click', () => endConv('close'));
-  $('tobot-btn').addEventListener('click', () => endConv('bot'));
+  $('close-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'close', () => endConv('close')); });
+  $('tobot-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'bot', () => endConv('bot')); });
 
   async function transferTo(path) {
     const conv = state.current;
@@ -452,12 +538,12 @@
       $('transfer-note').value = '';
       $('transfer-agent').value = '';
       $('transfer').open = false;
-      if (path === 'transfer') { state.current = null; $('conv').hidden = true; }
+      if (path === 'transfer') leftConv(conv);
       refreshMine();
       refreshQueue();
     } catch (e) { convError(e); }
   }
-  $('transfer-btn').addEventListener('click', () => transferTo('transfer'));
+  $('transfer-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'transfer', () => transferTo('transfer')); });
   $('reassign-btn').addEventListener('click', () => {
     if (!$('transfer').open) { $('transfer').open = true; return; } // fill in the target first
     transferTo('reassign');
@@ -466,8 +552,7 @@
   $('dismiss').addEventListener('click', async () => {
     const conv = state.current;
     try { await api('POST', 'convs/' + encodeURIComponent(conv) + '/dismiss'); } catch (e) { /* ignore */ }
-    state.current = null;
-    $('conv').hidden = true;
+    leftConv(conv);
     refreshMine();
   });
 

@@ -42,4 +42,11 @@ window.KEFU_MSG = {
   'archive.unrated': 'not rated',
   'archive.noagent': 'no agent',
   'archive.group': (g) => 'group ' + g,
+  'draft.confirm.close': 'This conversation has a reply you have not sent. Close it anyway? The draft will be discarded.',
+  'draft.confirm.bot': 'This conversation has a reply you have not sent. Hand it back to the bot anyway? The draft will be discarded.',
+  'draft.confirm.transfer': 'This conversation has a reply you have not sent. Transfer it anyway? The draft will be discarded.',
+  'draft.confirm.yes': 'Discard the draft and go on',
+  'draft.confirm.no': 'Keep writing',
+  'reply.undelivered': (err) => 'Saved but NOT delivered to the customer: ' + err,
+  'close.survey_failed': (err) => 'Closed, but the survey was not delivered: ' + err,
 };
