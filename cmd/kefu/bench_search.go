@@ -124,7 +124,9 @@ func cmdBenchSearch(ctx context.Context, args []string, stdout, stderr io.Writer
 					capped++
 				}
 			}
-			if pass == 1 {
+			if pass == 1 && len(lat) == 0 { // e.g. no word with 50 pages in a small archive
+				fmt.Fprintf(stdout, "%-32s %4d %9s %9s %9s %11s %7s\n", k.name, 0, "-", "-", "-", "-", "-")
+			} else if pass == 1 {
 				slices.Sort(lat)
 				fmt.Fprintf(stdout, "%-32s %4d %9s %9s %9s %11d %7d\n", k.name, len(lat), archMS(archPct(lat, 50)), archMS(archPct(lat, 95)), archMS(lat[len(lat)-1]), total/len(lat), capped)
 			}
