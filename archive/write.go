@@ -65,9 +65,23 @@ func (d *DB) Write(ctx context.Context, batch []Event) error {
 		return fmt.Errorf("write events: %w", err)
 	}
 	defer tx.Rollback()
+	touched := map[string]bool{}
+	var convs []string
 	for start := 0; start < len(batch); start += writeChunk {
-		if err := d.write(ctx, tx, batch[start:min(start+writeChunk, len(batch))], start); err != nil {
+		fresh, err := d.write(ctx, tx, batch[start:min(start+writeChunk, len(batch))], start)
+		if err != nil {
 			return err
+		}
+		for _, c := range fresh {
+			if !touched[c] {
+				touched[c] = true
+				convs = append(convs, c)
+			}
+		}
+	}
+	if d.rollups != nil && len(convs) > 0 {
+		if err := d.rollups.Apply(ctx, tx, d.dialect, convs); err != nil {
+			return fmt.Errorf("write events: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -81,25 +95,32 @@ func (d *DB) Write(ctx context.Context, batch []Event) error {
 const writeChunk = 500
 
 // write stores one chunk of a batch (base: its first event's index in the
-// batch) inside tx.
-func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) error {
+// batch) inside tx, and returns the conversations of its new events.
+func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) ([]string, error) {
 	fresh, err := d.insertEvents(ctx, tx, batch)
 	if err != nil {
-		return fmt.Errorf("write events: %w", err)
+		return nil, fmt.Errorf("write events: %w", err)
 	}
 	if len(fresh) == 0 {
-		return nil // stored before: their changes were applied then
+		return nil, nil // stored before: their changes were applied then
 	}
-	touched, err := d.upsertConversations(ctx, tx, batch, fresh)
-	if err != nil {
-		return fmt.Errorf("write events: %w", err)
+	if err := d.upsertConversations(ctx, tx, batch, fresh); err != nil {
+		return nil, fmt.Errorf("write events: %w", err)
+	}
+	var convs []string
+	seenConv := map[string]bool{}
+	for i := range batch {
+		if c := batch[i].Conv; fresh[batch[i].ID] && !seenConv[c] {
+			seenConv[c] = true
+			convs = append(convs, c)
+		}
 	}
 	var msgs []messageRow
 	for i := range batch {
 		e := &batch[i]
 		if testHookApply != nil {
 			if err := testHookApply(base + i); err != nil {
-				return fmt.Errorf("write event %s: %w", e.ID, err)
+				return nil, fmt.Errorf("write event %s: %w", e.ID, err)
 			}
 		}
 		if !fresh[e.ID] {
@@ -108,24 +129,26 @@ func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) err
 		delete(fresh, e.ID) // the same event twice in a batch applies once
 		m, err := d.apply(ctx, tx, e)
 		if err != nil {
-			return fmt.Errorf("write event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("write event %s: %w", e.ID, err)
 		}
 		if m != nil {
 			msgs = append(msgs, *m)
 		}
 	}
 	if err := d.insertMessages(ctx, tx, msgs); err != nil {
-		return fmt.Errorf("write events: %w", err)
+		return nil, fmt.Errorf("write events: %w", err)
 	}
 	if d.dialect == SQLite {
-		if err := placeConversations(ctx, tx, touched); err != nil {
-			return fmt.Errorf("write events: %w", err)
+		// The conversations of the new events: new ones, and those whose
+		// start an event moved.
+		if err := placeConversations(ctx, tx, convs); err != nil {
+			return nil, fmt.Errorf("write events: %w", err)
 		}
 	}
 	if err := d.addWords(ctx, tx, msgs); err != nil {
-		return fmt.Errorf("write events: %w", err)
+		return nil, fmt.Errorf("write events: %w", err)
 	}
-	return nil
+	return convs, nil
 }
 
 // seqShift: on SQLite a conversation's seq is its start in milliseconds
@@ -349,7 +372,7 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, batch []Event) (map[s
 // archivers, any order): until that comes, the conversation started with
 // its earliest event. Its customer is the thread and its channel the
 // thread's first part (conv.ThreadID), whichever event comes first.
-func (d *DB) upsertConversations(ctx context.Context, tx *sql.Tx, batch []Event, fresh map[string]bool) ([]string, error) {
+func (d *DB) upsertConversations(ctx context.Context, tx *sql.Tx, batch []Event, fresh map[string]bool) error {
 	first := map[string]int64{}
 	var order []string
 	for i := range batch {
@@ -376,7 +399,7 @@ func (d *DB) upsertConversations(ctx context.Context, tx *sql.Tx, batch []Event,
 	q.add(` ON CONFLICT (id) DO UPDATE
 		SET started = CASE WHEN excluded.started < conversations.started THEN excluded.started ELSE conversations.started END`)
 	_, err := tx.ExecContext(ctx, q.sb.String(), q.args...)
-	return order, err
+	return err
 }
 
 // messageRow is a message to insert with its entities.
