@@ -187,10 +187,14 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 
 	var out Results
 	out.Results = []Result{}
-	// The count: capped unless asked for all.
+	// The count: capped unless asked for all. The capped count reads in
+	// the page's order: PostgreSQL's planner then walks the same index as
+	// for the page and stops at the cap, where without an order it would
+	// scan the table from its start, not knowing that the rows of a date
+	// range sit together.
 	b := &query{d: d.dialect}
-	from, where, _ := d.searchSQL(b, q, words, nil, true)
-	stmt := `SELECT COUNT(*) FROM (SELECT 1` + from + where + ` LIMIT ` + strconv.Itoa(CountCap+1) + `) x`
+	from, where, order := d.searchSQL(b, q, words, nil, true)
+	stmt := `SELECT COUNT(*) FROM (SELECT 1` + from + where + order + ` LIMIT ` + strconv.Itoa(CountCap+1) + `) x`
 	if q.ExactTotal {
 		stmt = `SELECT COUNT(*)` + from + where
 	}
@@ -206,7 +210,7 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 
 	// The page, and whether one follows (one row more).
 	b = &query{d: d.dialect}
-	from, where, order := d.searchSQL(b, q, words, after, false)
+	from, where, order = d.searchSQL(b, q, words, after, false)
 	page := `SELECT c.id, c.customer, c.channel, c.group_name, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL + `, ` +
 		d.seqCol() + from + where + order + ` LIMIT ` + b.arg(limit+1) + ` OFFSET ` + b.arg(offset)
 	rows, err := tx.QueryContext(ctx, page, b.args...)
@@ -284,7 +288,7 @@ func (d *DB) searchSQL(b *query, q Query, words []string, after *cursor, forCoun
 			// A few conversations: check each one's document.
 			add(`EXISTS (SELECT 1 FROM conv_fts WHERE conv_fts MATCH ` + b.arg(ftsQuery(words)) + ` AND conv_fts.rowid = c.seq)`)
 		case forCount && !filters:
-			from, key = ` FROM conv_fts`, `conv_fts.rowid`
+			from, key, order = ` FROM conv_fts`, `conv_fts.rowid`, ` ORDER BY conv_fts.rowid DESC`
 			add(`conv_fts MATCH ` + b.arg(ftsQuery(words)))
 		default:
 			// The index's matches newest first; CROSS JOIN keeps it the

@@ -15,9 +15,12 @@ WHERE m.conv = c.id;
 ALTER TABLE conversations ADD COLUMN tsv TSVECTOR GENERATED ALWAYS AS (strip(to_tsvector('simple', words))) STORED;
 CREATE INDEX conversations_tsv ON conversations USING GIN (tsv);
 ALTER TABLE messages DROP COLUMN tsv;
+-- Low (or high) ratings over a period: few conversations are rated.
+CREATE INDEX conversations_rating ON conversations (rating, started) WHERE rating IS NOT NULL;
 ANALYZE conversations;
 
 -- +goose Down
+DROP INDEX conversations_rating;
 ALTER TABLE messages ADD COLUMN tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', words)) STORED;
 CREATE INDEX messages_tsv ON messages USING GIN (tsv);
 ALTER TABLE conversations DROP COLUMN tsv;

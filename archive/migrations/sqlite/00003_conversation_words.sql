@@ -25,6 +25,8 @@ DROP INDEX conversations_channel;
 CREATE INDEX conversations_customer ON conversations (customer, seq);
 CREATE INDEX conversations_agent ON conversations (agent, seq);
 CREATE INDEX conversations_channel ON conversations (channel, seq);
+-- Low (or high) ratings over a period: few conversations are rated.
+CREATE INDEX conversations_rating ON conversations (rating, seq) WHERE rating IS NOT NULL;
 
 -- External content: the words are stored once, in conversations. A
 -- conversation without seq yet (the archiver gives it one in the same
@@ -76,6 +78,7 @@ DROP TRIGGER conv_fts_delete;
 DROP TRIGGER conv_fts_update;
 DROP TRIGGER conv_fts_insert;
 DROP TABLE conv_fts;
+DROP INDEX conversations_rating;
 DROP INDEX conversations_channel;
 DROP INDEX conversations_agent;
 DROP INDEX conversations_customer;
