@@ -24,7 +24,9 @@ DROP INDEX conversations_agent;
 DROP INDEX conversations_channel;
 CREATE INDEX conversations_customer ON conversations (customer, seq);
 CREATE INDEX conversations_agent ON conversations (agent, seq);
-CREATE INDEX conversations_channel ON conversations (channel, seq);
+-- The rating beside: a channel's low ratings over a period are counted
+-- from the index alone.
+CREATE INDEX conversations_channel ON conversations (channel, seq, rating);
 -- Low (or high) ratings over a period: few conversations are rated.
 CREATE INDEX conversations_rating ON conversations (rating, seq) WHERE rating IS NOT NULL;
 
