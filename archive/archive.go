@@ -75,6 +75,8 @@ type DB struct {
 	extract func(text string) []string // entities in a message's text; nil: none
 	rollups Rollups                    // tables kept in step with the events; nil: none
 	genSeq  int64                      // Generate on SQLite: the last seq given
+
+	genEventsOnly bool // Generate's EventsOnly, for its batches
 }
 
 // Rollups keeps tables derived from the events (package report's) in step

@@ -49,11 +49,17 @@ func archiveDSN(cfg config.Config) (string, error) {
 // openArchive opens the configured archive. seg segments messages (nil:
 // spaces only).
 func openArchive(ctx context.Context, cfg config.Config, seg archive.Segmenter) (*archive.DB, string, error) {
-	dsn, err := archiveDSN(cfg)
+	rep, err := newReporter(cfg)
 	if err != nil {
 		return nil, "", err
 	}
-	rep, err := newReporter(cfg)
+	return openArchiveWith(ctx, cfg, seg, rep)
+}
+
+// openArchiveWith opens the configured archive with rep keeping its
+// rollups.
+func openArchiveWith(ctx context.Context, cfg config.Config, seg archive.Segmenter, rep *report.Reporter) (*archive.DB, string, error) {
+	dsn, err := archiveDSN(cfg)
 	if err != nil {
 		return nil, "", err
 	}
@@ -111,10 +117,23 @@ var _ archive.IndexSegmenter = liveSegmenter{}
 // startArchive opens the archive and starts the archiver and the idle
 // sweeper, in every instance.
 func (s *server) startArchive(ctx context.Context) error {
-	db, where, err := openArchive(ctx, s.cfg, liveSegmenter{s.live})
+	rep, err := newReporter(s.cfg)
 	if err != nil {
 		return err
 	}
+	for _, c := range rep.Collectors() {
+		if err := s.metrics.reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	db, where, err := openArchiveWith(ctx, s.cfg, liveSegmenter{s.live}, rep)
+	if err != nil {
+		return err
+	}
+	s.reports = rep
 	s.archive = db
 	s.log.Info("archive open", "dialect", db.Dialect(), "dsn", where)
 	s.archiver = archiver.New(s.rdb, db, archiver.Config{Prefix: s.cfg.Redis.Prefix,

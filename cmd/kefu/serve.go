@@ -38,6 +38,7 @@ import (
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/internal/realip"
 	"github.com/kefu-dev/kefu/priority"
+	"github.com/kefu-dev/kefu/report"
 )
 
 // cmdServe runs the gateway until ctx ends (SIGINT/SIGTERM).
@@ -124,6 +125,7 @@ type server struct {
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
 	archiver *archiver.Archiver
+	reports  *report.Reporter // the archive's rollups, and the reports from them
 	sweeper  *archiver.Sweeper
 }
 
