@@ -187,13 +187,17 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 
 	var out Results
 	out.Results = []Result{}
-	// The count: capped unless asked for all. The capped count reads in
-	// the page's order: PostgreSQL's planner then walks the same index as
-	// for the page and stops at the cap, where without an order it would
-	// scan the table from its start, not knowing that the rows of a date
-	// range sit together.
+	// The count: capped unless asked for all. SQLite counts in the page's
+	// order (the index's order: no sort). PostgreSQL counts any CountCap+1
+	// matches, so a bitmap of a word's matches stops there instead of
+	// fetching and sorting all of them; but with a date range in the page's
+	// order, or its planner scans the table from its start, not knowing
+	// that the range's rows sit together.
 	b := &query{d: d.dialect}
 	from, where, order := d.searchSQL(b, q, words, nil, true)
+	if d.dialect == Postgres && q.From.IsZero() && q.To.IsZero() {
+		order = ""
+	}
 	stmt := `SELECT COUNT(*) FROM (SELECT 1` + from + where + order + ` LIMIT ` + strconv.Itoa(CountCap+1) + `) x`
 	if q.ExactTotal {
 		stmt = `SELECT COUNT(*)` + from + where
