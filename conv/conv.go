@@ -152,7 +152,7 @@ const (
 	Transfer        = "transfer"             // from, to (agent), group (to group), note, by (who moved it)
 	BackToBot       = "back_to_bot"          // agent (released to the bot)
 	Abandoned       = "abandoned"            // by: customer (canceled while waiting) or left
-	Closed          = "closed"               // by: an agent id, "customer", "idle"
+	Closed          = "closed"               // by: an agent id, "customer", "idle"; an agent's wrap-up: label, resolved
 	SurveySent      = "survey_sent"          //
 	Rated           = "rated"                // score, comment, agent
 	LeaseLost       = "lease_lost"           // agent, group
@@ -202,6 +202,17 @@ const (
 	EvPhone      = "phone"
 	EvLevel      = "level"
 	EvSignedInAs = "signed_in_as"
+	// The agent's wrap-up on closed: what the conversation was about (an
+	// FAQ intent id or a configured wrap-up label id) and whether it was
+	// resolved (Resolved or Unresolved). Both absent: no wrap-up.
+	EvLabel    = "label"
+	EvResolved = "resolved"
+)
+
+// Values of EvResolved.
+const (
+	Resolved   = "1"
+	Unresolved = "0"
 )
 
 // Who closed or abandoned a conversation (EvBy), besides an agent id.
@@ -270,7 +281,7 @@ func buildPrelude() string {
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment, EvCustomerID, EvName, EvPhone, EvLevel,
-		EvSignedInAs})
+		EvSignedInAs, EvLabel, EvResolved})
 	return fmt.Sprintf(`local function emit(p, thread, typ, now, ...)
   local ep = redis.call('HGET', p .. %q .. thread, %q) or '0'
   return redis.call('XADD', p .. %q, '*', %q, typ, %q, thread, %q, ep, %q, now, ...)
