@@ -217,7 +217,7 @@ type Cluster struct {
 	Size          int      `json:"size"`     // messages in it
 	Examples      []string `json:"examples"` // up to MaxExamples distinct texts, most frequent first
 	NearestIntent string   `json:"nearest_intent"`
-	Score         float64  `json:"score"` // the matcher's similarity of the first example to NearestIntent
+	Score         float64  `json:"score"` // the similarity of the first example to NearestIntent's closest question
 	Suggestion    string   `json:"suggestion"`
 	YAML          string   `json:"yaml"`
 
@@ -246,10 +246,6 @@ const (
 	// DefaultThreshold: the matcher's similarity is a probability that two
 	// texts ask the same thing; at even odds they are put together.
 	DefaultThreshold = 0.5
-	// ParaphraseScore: a cluster whose nearest FAQ question scores this or
-	// more asks what an intent answers, in words it lacks; below, the FAQ
-	// lacks the topic.
-	ParaphraseScore = 0.5
 )
 
 // Find collects the messages the bot failed on, clusters them, leaves out
@@ -344,8 +340,10 @@ func Clusters(msgs []Message, m *intents.Matcher, dismissed map[string]bool, thr
 
 // suggest names the cluster's nearest intent and what to do. The agents'
 // wrap-up is the truth when most of its messages carry the same label and
-// that label is an intent of this FAQ; else the matcher's top candidate for
-// the first example.
+// that label is an intent of this FAQ (a paraphrase of it); else the
+// matcher's top candidate for the first example: a paraphrase when the
+// matcher's confidence in it reaches the clarify threshold, a new intent
+// below.
 func suggest(c *Cluster, m *intents.Matcher, labels map[string]int) {
 	f := m.FAQ()
 	r := m.Match(c.Examples[0])
@@ -365,8 +363,13 @@ func suggest(c *Cluster, m *intents.Matcher, labels map[string]int) {
 	if c.NearestIntent == "" && len(r.Candidates) > 0 {
 		top := r.Candidates[0]
 		c.NearestIntent, c.Score = top.Intent, top.Score
+		// The similarity alone is a poor judge here (a question about cat
+		// food is 0.57 like one about return shipping: same frame); the
+		// matcher's confidence, a probability that answering the top
+		// intent is right, is calibrated: at the clarify threshold the bot
+		// itself would offer it.
 		c.Suggestion = SuggestNewIntent
-		if top.Score >= ParaphraseScore {
+		if r.Confidence >= m.Config().ClarifyThreshold {
 			c.Suggestion = SuggestParaphrase
 		}
 	}
