@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
 )
@@ -107,6 +108,9 @@ type heldJSON struct {
 	Claimed    *time.Time `json:"claimed,omitempty"`
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
 	Lost       bool       `json:"lost"`
+	// Who the customer is, when known (as in the queue view).
+	CustomerName string `json:"customer_name,omitempty"`
+	CustomerID   string `json:"customer_id,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -134,7 +138,33 @@ func (c *Console) myConvs(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"convs": convsJSON(held, lost)})
+	out := convsJSON(held, lost)
+	c.withCustomers(r.Context(), out)
+	writeJSON(w, http.StatusOK, map[string]any{"convs": out})
+}
+
+// withCustomers fills in who each conversation's customer is, in one round
+// trip (an agent holds a few conversations); without it the page shows
+// channel ids.
+func (c *Console) withCustomers(ctx context.Context, cs []heldJSON) {
+	cmds := make([]*redis.SliceCmd, len(cs))
+	_, err := c.deps.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, x := range cs {
+			cmds[i] = p.HMGet(ctx, conv.Key(c.deps.Queue.Config().Prefix, x.Conv), conv.FieldCustomerName, conv.FieldCustomerID)
+		}
+		return nil
+	})
+	if err != nil {
+		c.log.WarnContext(ctx, "console: customers of the list", "err", err)
+		return
+	}
+	for i := range cs {
+		v := cmds[i].Val()
+		if len(v) == 2 {
+			cs[i].CustomerName, _ = v[0].(string)
+			cs[i].CustomerID, _ = v[1].(string)
+		}
+	}
 }
 
 // heartbeat keeps the agent present and extends the leases of every claim
@@ -179,6 +209,10 @@ type waitingJSON struct {
 	OfferedTo string     `json:"offered_to,omitempty"`
 	Preview   string     `json:"preview"`           // the customer's last message, cut to bot.PreviewLen characters
 	LastAt    *time.Time `json:"last_at,omitempty"` // when it arrived
+	// Who the customer is, when known (a shop's signed-in user): the page
+	// shows the name, else the shop's user id, else the channel's user.
+	CustomerName string `json:"customer_name,omitempty"`
+	CustomerID   string `json:"customer_id,omitempty"`
 }
 
 // queue is the queue view: per visible group, the head of the queue

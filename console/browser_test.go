@@ -13,10 +13,20 @@ import (
 	"github.com/kefu-dev/kefu/internal/testkit"
 )
 
-// MustBrowser starts a headless Chromium tab for the test.
+// MustBrowser starts a headless Chromium tab for the test, as a Chinese
+// agent's browser: it prefers zh-CN and its clock is in Asia/Shanghai.
 func MustBrowser(tb testing.TB) context.Context {
 	tb.Helper()
+	return MustBrowserLang(tb, "zh-CN")
+}
+
+// MustBrowserLang is MustBrowser with the browser's preferred languages
+// (Accept-Language, navigator.languages), e.g. "en-US" or "fr-FR,de".
+func MustBrowserLang(tb testing.TB, langs string) context.Context {
+	tb.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.Flag("accept-lang", langs),
+		chromedp.Env("TZ=Asia/Shanghai"),
 		chromedp.ExecPath(testkit.Chromium(tb)),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -84,7 +94,7 @@ func TestBrowserClaimReplyXSS(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#signin-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#queue li.waiting")),
 	)
-	if got := text("#queue li.waiting .conv-id"); got != cid {
+	if got := eval(`document.querySelector('#queue li.waiting').dataset.conv`); got != cid {
 		t.Fatalf("waiting conversation %q, want %q", got, cid)
 	}
 	if got := text("#queue li.waiting .preview"); got != xssPayload {
@@ -171,10 +181,10 @@ func TestBrowserSignInLockShowsWait(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#signin-id"))); err != nil {
 		t.Fatal(err)
 	}
-	if got := try("wrong"); !strings.Contains(got, "Wrong") {
+	if got := try("wrong"); !strings.Contains(got, "账号或密码错误") {
 		t.Fatalf("first wrong password: %q", got)
 	}
-	if got := try(testPassword); !strings.Contains(got, "Try again in 1:00") {
+	if got := try(testPassword); !strings.Contains(got, "请 1:00 后再试") {
 		t.Fatalf("locked: %q, want the wait (Retry-After 60 s) shown", got)
 	}
 }
@@ -233,7 +243,7 @@ func TestBrowserHistoryAndSearch(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
 		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
 	)
-	if got := eval(`document.getElementById('conv-title').textContent`); got != cid {
+	if got := eval(`document.getElementById('conv-title').dataset.conv`); got != cid {
 		t.Fatalf("conversation %q open, want %q", got, cid)
 	}
 
@@ -243,7 +253,7 @@ func TestBrowserHistoryAndSearch(t *testing.T) {
 		t.Fatalf("history lists %q", got)
 	}
 	row := eval(`document.querySelector('#history-list li.result[data-conv="web:visitor1#1"]').textContent`)
-	for _, want := range []string{"web", "agent", "alice", "★★★★★", "请问发票什么时候寄出"} {
+	for _, want := range []string{"网页", "人工", "alice", "★★★★★", "请问发票什么时候寄出"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("history row %q lacks %q", row, want)
 		}
@@ -267,11 +277,11 @@ func TestBrowserHistoryAndSearch(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#search-q"), "发票"),
 		chromedp.Click(chromedp.CSS("#search-btn")),
 	)
-	waitFor("total for 发票", `document.getElementById('search-total').textContent`, "2 conversations")
+	waitFor("total for 发票", `document.getElementById('search-total').textContent`, "共 2 个会话")
 	if got := listed("#search-results"); got != "web:visitor2#1 web:visitor1#1" {
 		t.Fatalf("发票 finds %q", got)
 	}
-	if got := eval(`document.getElementById('search-page').textContent`); got != "page 1 of 1" {
+	if got := eval(`document.getElementById('search-page').textContent`); got != "第 1 / 1 页" {
 		t.Errorf("pager %q", got)
 	}
 	// By an order number.
@@ -280,7 +290,7 @@ func TestBrowserHistoryAndSearch(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#search-entity"), "202405150002"),
 		chromedp.Click(chromedp.CSS("#search-btn")),
 	)
-	waitFor("total for the order", `document.getElementById('search-total').textContent`, "1 conversation")
+	waitFor("total for the order", `document.getElementById('search-total').textContent`, "共 1 个会话")
 	if got := listed("#search-results"); got != "web:visitor2#1" {
 		t.Fatalf("the order number finds %q", got)
 	}
@@ -294,5 +304,5 @@ func TestBrowserHistoryAndSearch(t *testing.T) {
 	// Another group's order number finds nothing for her.
 	step("back to the search", chromedp.Click(chromedp.CSS("#archive-back")), chromedp.WaitVisible(chromedp.CSS("#search-entity")),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('search-entity').value = '202401150001'`), chromedp.Click(chromedp.CSS("#search-btn")))
-	waitFor("total for another group's order", `document.getElementById('search-total').textContent`, "0 conversations")
+	waitFor("total for another group's order", `document.getElementById('search-total').textContent`, "共 0 个会话")
 }

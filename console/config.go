@@ -101,6 +101,18 @@ type Config struct {
 	// they close it, besides the FAQ's intents. Default
 	// DefaultWrapUpLabels.
 	WrapUpLabels []WrapUpLabel `yaml:"wrapup_labels"`
+	// Names are what agents read instead of ids: skill groups, hand-off
+	// reasons and channels, id -> name. The page's message catalogue names
+	// the default groups, every reason and every channel (in Chinese, or
+	// English); a name given here wins in every language.
+	Names Names `yaml:"names"`
+}
+
+// Names maps ids to the names agents read.
+type Names struct {
+	Groups   map[string]string `yaml:"groups" json:"groups"`
+	Reasons  map[string]string `yaml:"reasons" json:"reasons"`
+	Channels map[string]string `yaml:"channels" json:"channels"`
 }
 
 func (c *Config) withDefaults() {
@@ -197,6 +209,13 @@ func (c Config) Validate() error {
 	}
 	if c.SignInFailures < 0 || c.SignInFailuresPerIP < 0 || c.MaxReplyLen < 0 {
 		errs = append(errs, errors.New("signin_failures, signin_failures_per_ip and max_reply_len must not be negative"))
+	}
+	for kind, m := range map[string]map[string]string{"groups": c.Names.Groups, "reasons": c.Names.Reasons, "channels": c.Names.Channels} {
+		for id, name := range m {
+			if strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > 64 {
+				errs = append(errs, fmt.Errorf("names.%s.%s: want 1-64 characters", kind, id))
+			}
+		}
 	}
 	if c.SignInLock > 0 && c.SignInMaxLock > 0 && c.SignInMaxLock < c.SignInLock {
 		errs = append(errs, fmt.Errorf("signin_max_lock %s is shorter than signin_lock %s", c.SignInMaxLock, c.SignInLock))

@@ -45,17 +45,28 @@ func (p *page) eval(js string) string {
 func (p *page) waitFor(what, js, want string) {
 	p.t.Helper()
 	var got string
-	var err error
 	for {
-		got, err = chromedp.Run(p.ctx, chromedp.Evaluate[string](js))
+		v, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](js))
+		if err == nil {
+			got = v
+		}
 		if err == nil && got == want {
 			return
 		}
 		if p.ctx.Err() != nil {
-			p.t.Fatalf("%s: %q, want %q (%v)", what, got, want, err)
+			p.t.Fatalf("%s: %q, want %q\npage errors: %s", what, got, want, p.errors())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// errors is what the page logged as errors (window.__errors, kept by
+// the hook the page is given in signIn), for a failure's message.
+func (p *page) errors() string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.__errors || []) + ' conv-error: ' + (document.getElementById('conv-error') || {}).textContent`))
+	return s
 }
 
 // signIn opens the console at url and signs in as agent id.
@@ -69,6 +80,16 @@ func (p *page) signIn(url, id string) {
 		chromedp.Click(chromedp.CSS("#signin-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#app header")),
 	)
+	p.hookErrors()
+}
+
+// hookErrors keeps the page's uncaught errors in window.__errors (until
+// the next navigation).
+func (p *page) hookErrors() {
+	p.t.Helper()
+	p.do("hook errors", chromedp.Evaluate[chromedp.Void](`window.__errors = [];
+		window.addEventListener('error', (e) => window.__errors.push(String(e.message)));
+		window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason && e.reason.stack || e.reason)));`))
 }
 
 const jsTitle = `document.getElementById('conv').hidden ? '' : document.getElementById('conv-title').dataset.conv || ''`
@@ -149,4 +170,78 @@ func TestBrowserDraftsStayWithTheirConversation(t *testing.T) {
 	if got := p.eval(`String(localStorage.length)`); got != strconv.Itoa(0) {
 		t.Fatalf("%s keys left in storage after the last draft was sent", got)
 	}
+}
+
+// TestBrowserChineseByDefault: a Chinese agent's browser gets the console
+// in Chinese from the message catalogue: groups, reasons and channels by
+// their names (a configured name wins over the catalogue's), customers by
+// the shop's name for them or its user id, times in 24-hour form; the
+// agent switches to English in the header (kept across a reload), and a
+// browser that prefers English gets English at once.
+func TestBrowserChineseByDefault(t *testing.T) {
+	var e *env
+	e = MustEnvDeps(t, func(c *Config) {
+		c.Names.Groups = map[string]string{"pre_sales": "售前咨询"}
+	}, func(d *Deps) {
+		// As the web channel does (channels/web Adapter.Customer): the
+		// signed-in shop user written on the conversation.
+		d.Customer = func(ctx context.Context, cid string) (Customer, error) {
+			v, err := e.rdb.HMGet(ctx, e.prefix+"conv:"+cid, "customer_name", "customer_id").Result()
+			if err != nil {
+				return Customer{}, err
+			}
+			name, _ := v[0].(string)
+			id, _ := v[1].(string)
+			return Customer{Name: name, ID: id}, nil
+		}
+	})
+	named := e.customer(t, "u:10086", "我想问一下尺码", "pre_sales", false)
+	withID := e.customer(t, "u:shop-7", "发票怎么开", "pre_sales", false)
+	anon := e.customer(t, "visitor3", "在吗", "pre_sales", false)
+	ctx := context.Background()
+	e.rdb.HSet(ctx, e.prefix+"conv:"+named, "customer_name", "张三", "customer_id", "10086")
+	e.rdb.HSet(ctx, e.prefix+"conv:"+withID, "customer_id", "shop-7")
+
+	p := MustPage(t, 120*time.Second)
+	p.signIn(e.srv.URL, "alice")
+	p.waitFor("queue", `String(document.querySelectorAll('#queue li.waiting').length)`, "3")
+	if got := p.eval(`document.documentElement.lang + '|' + document.getElementById('claim-next').textContent + '|' + document.querySelector('#queue h3').textContent + '|' + document.title`); got != "zh-CN|接入下一位|售前咨询（3）|kefu 客服工作台" {
+		t.Fatalf("header and queue: %q", got)
+	}
+	names := p.eval(`Array.from(document.querySelectorAll('#queue li.waiting')).map((li) => li.querySelector('.conv-id').textContent + '/' + li.querySelector('div.muted').textContent).join('|')`)
+	if want := "张三/客户要求人工 · 网页|会员号 shop-7/客户要求人工 · 网页|网页 visitor3/客户要求人工 · 网页"; names != want {
+		t.Fatalf("queue shows %q, want %q", names, want)
+	}
+	_ = anon
+
+	p.do("claim 张三", chromedp.Click(chromedp.CSS(`#queue li.waiting[data-conv="`+named+`"] button.claim`)))
+	p.waitFor("open", jsTitle, named)
+	p.waitFor("title", `document.getElementById('conv-title').textContent`, "张三")
+	p.waitFor("my list", `document.querySelector('#mine li .conv-id').textContent + ' ' + document.querySelector('#mine li div.muted').textContent`, "张三 售前咨询 · 客户要求人工 · 网页")
+	p.do("reply", chromedp.SendKeys(chromedp.CSS("#reply-text"), "您好"), chromedp.Click(chromedp.CSS("#reply-send")))
+	p.waitFor("reply shown", `String(document.querySelectorAll('#transcript .entry.out.agent').length)`, "1")
+	// The queue's clock says 2025-03-03 10:00 UTC: 18:00 in Shanghai.
+	if got := p.eval(`document.querySelector('#transcript .entry.out.agent .who').textContent`); got != "客服 alice · 2025-03-03 18:00" {
+		t.Fatalf("agent line %q, want a 24-hour time", got)
+	}
+	if got := p.eval(`document.getElementById('close-btn').textContent + '|' + document.getElementById('reply-text').placeholder`); got != "结束并发送满意度调查|回复客户…（Ctrl+Enter 发送）" {
+		t.Fatalf("actions %q", got)
+	}
+
+	// English, picked in the header: the page reloads in English and keeps
+	// the open conversation.
+	p.do("switch to English", chromedp.SetValue(chromedp.CSS("#lang"), "en"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('lang').dispatchEvent(new Event('change'))`))
+	p.waitFor("English", `document.getElementById('claim-next').textContent`, "Claim next")
+	p.waitFor("still open", jsTitle, named)
+	if got := p.eval(`document.documentElement.lang + '|' + document.querySelector('#queue h3').textContent + '|' + document.querySelector('#queue li.waiting div.muted').textContent`); got != "en|售前咨询 (2)|asked for a person · Web" {
+		t.Fatalf("in English: %q", got)
+	}
+
+	// A browser that prefers English gets English without asking.
+	en, cancel := context.WithTimeout(MustBrowserLang(t, "en-US,en"), 60*time.Second)
+	defer cancel()
+	q := &page{t: t, ctx: en}
+	q.signIn(e.srv.URL, "bob")
+	q.waitFor("English by the browser", `document.getElementById('claim-next').textContent + '|' + document.getElementById('signout').textContent`, "Claim next|Sign out")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/handoff"
 )
 
@@ -83,7 +84,8 @@ func (c *Console) queueGroups(ctx context.Context, groups []string) ([][]byte, e
 		e.mu.Lock()
 		now := c.deps.Now()
 		if !e.ok || e.last != id || now.Sub(e.read) >= headMaxAge || now.Before(e.read) {
-			ws, total, err := c.deps.Queue.Head(ctx, g, c.cfg.QueueView, bot.FieldLastIn, bot.FieldLastInAt)
+			ws, total, err := c.deps.Queue.Head(ctx, g, c.cfg.QueueView, bot.FieldLastIn, bot.FieldLastInAt,
+				conv.FieldCustomerName, conv.FieldCustomerID)
 			if err != nil {
 				e.mu.Unlock()
 				return nil, err
@@ -111,7 +113,8 @@ func renderGroup(g string, ws []handoff.Waiting, total int, now time.Time) ([]by
 	gj := groupJSON{Group: g, Total: total, Waiting: make([]waitingJSON, 0, len(ws))}
 	for _, x := range ws {
 		wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
-			Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since, Preview: x.Extra[0]}
+			Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since, Preview: x.Extra[0],
+			CustomerName: x.Extra[2], CustomerID: x.Extra[3]}
 		if !x.Since.IsZero() {
 			wj.WaitedMS = now.Sub(x.Since).Milliseconds()
 		}

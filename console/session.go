@@ -237,6 +237,7 @@ type meBody struct {
 	AllGroups   []string `json:"all_groups"` // transfer targets
 	HeartbeatMS int64    `json:"heartbeat_ms"`
 	LeaseMS     int64    `json:"lease_ms"`
+	Names       Names    `json:"names"` // display names of groups, reasons, channels (console.names)
 }
 
 func (c *Console) meBody(s *session) meBody {
@@ -248,6 +249,12 @@ func (c *Console) meBody(s *session) meBody {
 	b.AllGroups = nonNil(c.deps.Queue.Config().Groups)
 	b.HeartbeatMS = c.cfg.Heartbeat.Milliseconds()
 	b.LeaseMS = c.deps.Queue.Config().Lease.Milliseconds()
+	b.Names = c.cfg.Names
+	for _, m := range []*map[string]string{&b.Names.Groups, &b.Names.Reasons, &b.Names.Channels} {
+		if *m == nil {
+			*m = map[string]string{}
+		}
+	}
 	return b
 }
 

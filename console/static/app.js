@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     me: null, csrf: '', current: null, lastEntry: '', mine: new Map(), lostSeen: new Set(),
-    es: null, hb: null, timers: {}, queue: [],
+    es: null, hb: null, timers: {}, queue: [], names: {},
   };
 
   // el builds an element; string children become text nodes.
@@ -21,14 +21,102 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
+  // The page's language: the agent's choice (kept in this browser), else
+  // the browser's first preference that the catalogue has, else Chinese.
+  const CATALOGUE = window.KEFU_MESSAGES || { zh: {} };
+  function pickLang() {
+    try {
+      const saved = localStorage.getItem('kefu.lang');
+      if (saved && CATALOGUE[saved]) return saved;
+    } catch (e) { /* no storage: follow the browser */ }
+    for (const l of navigator.languages || [navigator.language || '']) {
+      const base = String(l).toLowerCase().split('-')[0];
+      if (CATALOGUE[base]) return base;
+    }
+    return 'zh';
+  }
+  const LANG = pickLang();
+  const MSG = CATALOGUE[LANG] || CATALOGUE.zh;
+  document.documentElement.lang = LANG === 'zh' ? 'zh-CN' : LANG;
   // t is the text of a key of the message catalogue (messages.js).
-  const MSG = window.KEFU_MSG || {};
   function t(key, ...args) {
-    const m = MSG[key];
+    let m = MSG[key];
+    if (m === undefined) m = CATALOGUE.zh[key];
     if (typeof m === 'function') return m(...args);
     return m === undefined ? key : m;
   }
   for (const n of document.querySelectorAll('[data-msg]')) n.textContent = t(n.dataset.msg);
+  for (const n of document.querySelectorAll('[data-msg-placeholder]')) n.placeholder = t(n.dataset.msgPlaceholder);
+  for (const n of document.querySelectorAll('[data-msg-title]')) n.title = t(n.dataset.msgTitle);
+  {
+    const sel = $('lang');
+    for (const l of Object.keys(CATALOGUE)) {
+      const o = document.createElement('option');
+      o.value = l;
+      o.textContent = CATALOGUE[l]['lang.name'] || l;
+      sel.appendChild(o);
+    }
+    sel.value = LANG;
+    // Switching reloads the page in the new language; drafts and the open
+    // conversation are kept across a reload.
+    sel.addEventListener('change', () => {
+      try { localStorage.setItem('kefu.lang', sel.value); } catch (e) { return; }
+      location.reload();
+    });
+  }
+
+  // Display names: the configuration's (console.names, in /api/me) win
+  // over the catalogue's defaults; an id nobody named is shown as it is.
+  function nameOf(kind, id) {
+    if (!id) return '';
+    const cfg = state.me && state.me.names && state.me.names[kind + 's'];
+    if (cfg && cfg[id]) return cfg[id];
+    const m = MSG[kind + '.' + id];
+    return typeof m === 'string' ? m : id;
+  }
+  const groupName = (g) => nameOf('group', g);
+  const reasonName = (r) => nameOf('reason', r);
+  const channelName = (c) => nameOf('channel', c);
+  function kindName(prefix, k) { const m = MSG[prefix + '.' + k]; return typeof m === 'string' ? m : k; }
+
+  // customerName is how a customer is shown: the shop's name for them, their
+  // nickname on the channel, the shop's user id, else the channel and a
+  // short form of the visitor id.
+  function customerName(x) {
+    if (!x) return '';
+    if (x.customer_name) return x.customer_name;
+    if (x.customer_nick) return x.customer_nick;
+    if (x.customer_id) return t('conv.shop_id', x.customer_id);
+    const user = x.user || '';
+    return channelName(x.channel) + ' ' + (user.length > 8 ? user.slice(0, 8) + '…' : user);
+  }
+
+  // convLabel is how a conversation is named in banners: its customer.
+  function convLabel(conv) {
+    if (state.names[conv]) return state.names[conv];
+    const m = state.mine.get(conv);
+    if (m) return customerName(m);
+    for (const g of state.queue) for (const w of g.waiting) if (w.conv === conv) return customerName(w);
+    return conv;
+  }
+
+  // Times are 24-hour, in the agent's time zone.
+  const pad = (n) => String(n).padStart(2, '0');
+  function fmtTime(iso) {
+    const d = new Date(iso);
+    return pad(d.getHours()) + ':' + pad(d.getMinutes());
+  }
+  function fmtDate(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + fmtTime(iso);
+  }
+  // fmtStamp is a transcript line's time: the time alone today, else with the date.
+  function fmtStamp(iso) {
+    const d = new Date(iso), now = new Date();
+    if (d.toDateString() === now.toDateString()) return fmtTime(iso);
+    return fmtDate(iso);
+  }
 
   class APIError extends Error {
     constructor(status, code, message, retryAfter) {
@@ -57,7 +145,7 @@
   function fmtDur(ms) {
     if (ms < 0) ms = 0;
     const s = Math.floor(ms / 1000), m = Math.floor(s / 60), h = Math.floor(m / 60);
-    if (h > 0) return h + 'h' + String(m % 60).padStart(2, '0') + 'm';
+    if (h > 0) return t('dur.hm', h, m % 60);
     return m + ':' + String(s % 60).padStart(2, '0');
   }
 
@@ -139,8 +227,8 @@
       start(me);
     } catch (e) {
       $('signin-error').textContent = e.code === 'rate_limited'
-        ? 'Too many failed attempts. Try again ' + (e.retryAfter ? 'in ' + fmtDur(e.retryAfter * 1000) + '.' : 'later.')
-        : e.code === 'bad_credentials' ? 'Wrong agent ID or password.' : e.message;
+        ? t('signin.locked', e.retryAfter ? fmtDur(e.retryAfter * 1000) : '')
+        : e.code === 'bad_credentials' ? t('signin.bad') : e.message;
     } finally {
       $('signin-btn').disabled = false;
     }
@@ -161,7 +249,7 @@
     $('signin').hidden = true;
     $('app').hidden = false;
     $('me-name').textContent = me.agent.name + ' (' + me.agent.id + ')';
-    $('me-role').textContent = me.agent.role;
+    $('me-role').textContent = t('role.' + me.agent.role);
     const sup = me.agent.role === 'supervisor';
     $('supervisor').hidden = !sup;
     $('reassign-box').hidden = !sup;
@@ -179,9 +267,9 @@
     const sel = $('transfer-group');
     clear(sel);
     sel.appendChild(el('option', null, '—')).value = '';
-    for (const g of me.all_groups) { const o = el('option', null, g); o.value = g; sel.appendChild(o); }
+    for (const g of me.all_groups) { const o = el('option', null, groupName(g)); o.value = g; sel.appendChild(o); }
     fillSearchForm(me);
-    api('POST', 'online').catch((e) => banner('Could not go online: ' + e.message, true));
+    api('POST', 'online').catch((e) => banner(t('banner.online_failed', e.message), true));
     startLive();
     state.hb = setInterval(heartbeat, me.heartbeat_ms);
     state.timers.tick = setInterval(renderQueue, 1000);
@@ -225,7 +313,7 @@
       case 'ready': refreshAll(); return;
       case 'signed_out': showSignIn(); return;
       case 'delivery_failed':
-        banner('Not delivered to ' + ev.conv + ' (' + (ev.fields.what || 'message') + '): ' + (ev.fields.error || ''));
+        banner(t('banner.undelivered', convLabel(ev.conv), t('what.' + (ev.fields.what || 'message')), ev.fields.error || ''));
         return;
     }
     if (ev.stream === 'group') {
@@ -249,7 +337,7 @@
       case 'offer':
         later('mine', refreshMine);
         later('queue', refreshQueue);
-        if (ev.type === 'offer') banner('Offered to you: ' + ev.conv + ' — claim it from the queue.');
+        if (ev.type === 'offer') banner(t('banner.offer', convLabel(ev.conv)));
         break;
       default:
         later('mine', refreshMine);
@@ -261,7 +349,7 @@
       const r = await api('POST', 'heartbeat');
       for (const c of r.lost) markLost(c);
     } catch (e) {
-      if (e.code === 'offline' || e.code === 'unknown_agent') banner('You are offline: your conversations went back to the queue.', true);
+      if (e.code === 'offline' || e.code === 'unknown_agent') banner(t('banner.offline'), true);
     }
   }
 
@@ -286,21 +374,21 @@
     clear(box);
     for (const g of state.queue) {
       const total = g.total === undefined ? g.waiting.length : g.total;
-      box.appendChild(el('h3', null, g.group + ' (' + total + ')' +
-        (total > g.waiting.length ? ' · the first ' + g.waiting.length : '')));
+      box.appendChild(el('h3', null, t('queue.group', groupName(g.group), total) +
+        (total > g.waiting.length ? t('queue.first', g.waiting.length) : '')));
       const ul = el('ul', 'list');
       for (const w of g.waiting) {
         const li = el('li', 'waiting');
         li.dataset.conv = w.conv;
         const head = el('div', 'item-head');
-        if (w.urgent) head.appendChild(el('span', 'badge urgent', 'URGENT'));
-        head.appendChild(el('span', 'conv-id', w.conv));
-        head.appendChild(el('span', 'muted', '#' + w.rank + ' · ' + fmtDur(Date.now() - new Date(w.since).getTime())));
+        if (w.urgent) head.appendChild(el('span', 'badge urgent', t('badge.urgent')));
+        head.appendChild(el('span', 'conv-id', customerName(w)));
+        head.appendChild(el('span', 'muted', t('queue.rank', w.rank, fmtDur(Date.now() - new Date(w.since).getTime()))));
         li.appendChild(head);
-        li.appendChild(el('div', 'muted', (w.reason || '') + ' · ' + w.channel + (w.category ? ' · ' + w.category : '') +
-          (w.offered_to ? ' · offered to ' + w.offered_to : '')));
+        li.appendChild(el('div', 'muted', [reasonName(w.reason), channelName(w.channel),
+          w.offered_to ? t('queue.offered_to', w.offered_to) : ''].filter(Boolean).join(' · ')));
         li.appendChild(el('div', 'preview', w.preview || ''));
-        const b = el('button', 'claim', 'Claim');
+        const b = el('button', 'claim', t('queue.claim'));
         b.type = 'button';
         b.dataset.conv = w.conv;
         b.addEventListener('click', (ev) => { ev.stopPropagation(); claim(w.conv); });
@@ -320,8 +408,8 @@
       refreshQueue();
       openConv(r.conv);
     } catch (e) {
-      banner(e.code === 'empty' ? 'Nobody is waiting.' : e.code === 'taken' ? 'Someone else took it.' :
-        e.code === 'capacity' ? 'You are at your maximum of chats.' : e.message);
+      banner(e.code === 'empty' ? t('claim.empty') : e.code === 'taken' ? t('claim.taken') :
+        e.code === 'capacity' ? t('claim.capacity') : e.message);
       refreshQueue();
     }
   }
@@ -354,11 +442,11 @@
       const li = el('li', (c.lost ? 'lost' : '') + (c.conv === state.current ? ' active' : '') + (c.unread ? ' unread' : ''));
       li.dataset.conv = c.conv;
       const head = el('div', 'item-head');
-      if (c.urgent) head.appendChild(el('span', 'badge urgent', 'URGENT'));
-      head.appendChild(el('span', 'conv-id', c.conv));
-      if (c.lost) head.appendChild(el('span', 'badge urgent', 'LOST'));
+      if (c.urgent) head.appendChild(el('span', 'badge urgent', t('badge.urgent')));
+      head.appendChild(el('span', 'conv-id', customerName(c)));
+      if (c.lost) head.appendChild(el('span', 'badge urgent', t('badge.lost')));
       li.appendChild(head);
-      li.appendChild(el('div', 'muted', c.group + (c.reason ? ' · ' + c.reason : '') + (c.channel ? ' · ' + c.channel : '')));
+      li.appendChild(el('div', 'muted', [groupName(c.group), reasonName(c.reason), channelName(c.channel)].filter(Boolean).join(' · ')));
       li.addEventListener('click', () => openConv(c.conv));
       ul.appendChild(li);
     }
@@ -414,26 +502,29 @@
     }
     if (conv !== state.current) return;
     const c = r.conv;
-    $('conv-title').textContent = c.id;
+    const cu = r.customer;
+    const who = { channel: c.channel, user: c.user, customer_name: cu && cu.name, customer_id: cu && cu.id, customer_nick: c.customer_nick };
+    state.names[c.id] = customerName(who);
+    $('conv-title').textContent = state.names[c.id];
+    $('conv-title').title = c.id;
     $('conv-title').dataset.conv = c.id;
     const meta = $('conv-meta');
     clear(meta);
-    if (c.urgent) meta.appendChild(el('span', 'badge urgent', 'URGENT'));
-    const cu = r.customer;
+    if (c.urgent) meta.appendChild(el('span', 'badge urgent', t('badge.urgent')));
     if (cu && (cu.name || cu.phone || cu.level || cu.id)) {
-      meta.appendChild(el('span', 'customer', [cu.name, cu.phone, cu.level, cu.id ? 'id ' + cu.id : ''].filter(Boolean).join(' · ')));
+      meta.appendChild(el('span', 'customer', [cu.name, cu.phone, cu.level, cu.id ? t('conv.shop_id', cu.id) : ''].filter(Boolean).join(' · ')));
     }
     if (cu && cu.signed_in_as) meta.appendChild(el('span', 'muted', ' → ' + cu.signed_in_as));
-    meta.appendChild(el('span', 'muted', ' ' + [c.channel, 'user ' + c.user, 'group ' + c.group, 'reason ' + (c.reason || '—'),
-      c.last_intent ? 'last intent ' + c.last_intent : '', c.lang ? 'lang ' + c.lang : ''].filter(Boolean).join(' · ')));
+    meta.appendChild(el('span', 'muted', ' ' + [channelName(c.channel), groupName(c.group), t('conv.reason', reasonName(c.reason) || '—'),
+      c.last_intent ? t('conv.last_intent', c.last_intent) : '', c.lang ? t('conv.lang', c.lang) : ''].filter(Boolean).join(' · ')));
     const gl = $('guesses');
     clear(gl);
-    for (const g of c.guesses) gl.appendChild(el('li', null, g.intent + ' ' + (g.score * 100).toFixed(0) + '%' + (g.question ? ' — ' + g.question : '')));
-    if (!c.guesses.length) gl.appendChild(el('li', 'muted', 'none'));
+    for (const g of c.guesses) gl.appendChild(el('li', null, (g.question || g.intent) + ' ' + (g.score * 100).toFixed(0) + '%'));
+    if (!c.guesses.length) gl.appendChild(el('li', 'muted', t('conv.none')));
     const en = $('entities');
     clear(en);
-    for (const x of c.entities) en.appendChild(el('li', null, x.type + ': ' + x.value));
-    if (!c.entities.length) en.appendChild(el('li', 'muted', 'none'));
+    for (const x of c.entities) en.appendChild(el('li', null, kindName('entity', x.type) + '：' + x.value));
+    if (!c.entities.length) en.appendChild(el('li', 'muted', t('conv.none')));
     if (!more) clear($('transcript'));
     for (const e of r.transcript) addEntry(e);
     state.currentArchived = !!r.archived;
@@ -448,18 +539,18 @@
   // A supervisor looking at someone else's conversation: read and reassign only.
   function viewOnly(c) {
     setWritable(false);
-    $('conv-error').textContent = 'Viewing as supervisor (' + (c.agent ? 'held by ' + c.agent : c.mode) + '): use Transfer fields + Reassign.';
+    $('conv-error').textContent = t('conv.viewonly', c.agent ? t('conv.held_by', c.agent) : kindName('mode', c.mode));
   }
 
   // entryNode is a transcript line (live or archived).
   function entryNode(e) {
     const cls = 'entry ' + e.dir + (e.kind === 'agent' ? ' agent' : '');
     let who;
-    if (e.dir === 'in') who = 'Customer' + (e.kind ? ' (' + e.kind + ')' : '');
-    else if (e.dir === 'note') who = 'Note by ' + (e.agent || '?') + ' (private)';
-    else if (e.kind === 'agent') who = 'Agent ' + (e.agent || '');
-    else who = 'Bot · ' + (e.kind || '') + (e.intent ? ' · ' + e.intent : '');
-    if (e.at) who += ' · ' + new Date(e.at).toLocaleTimeString();
+    if (e.dir === 'in') who = e.kind ? t('who.customer_kind', kindName('inkind', e.kind)) : t('who.customer');
+    else if (e.dir === 'note') who = t('who.note', e.agent || '?');
+    else if (e.kind === 'agent') who = t('who.agent', e.agent || '');
+    else who = [t('who.bot'), kindName('outkind', e.kind || ''), e.intent || ''].filter(Boolean).join(' · ');
+    if (e.at) who += ' · ' + fmtStamp(e.at);
     const d = el('div', cls, el('span', 'who', who), el('span', 'text', e.text || e.choice || ''));
     d.dataset.id = e.id;
     if (e.choices && e.choices.length) d.appendChild(el('span', 'muted', ' [' + e.choices.map((x) => x.label).join(' | ') + ']'));
@@ -477,7 +568,7 @@
   function convError(e) {
     if (e.code === 'lease_lost' || e.code === 'not_holder') {
       showLost();
-      $('conv-error').textContent = 'Refused: this conversation is no longer yours (' + e.code + ').';
+      $('conv-error').textContent = t('conv.refused', e.code);
       refreshMine();
     } else {
       $('conv-error').textContent = e.message;
@@ -668,7 +759,7 @@
     clear(gb);
     for (const g of r.groups) {
       const tr = el('tr');
-      for (const v of [g.group, String(g.waiting), String(g.urgent), fmtDur(g.oldest_ms), String(g.online),
+      for (const v of [groupName(g.group), String(g.waiting), String(g.urgent), fmtDur(g.oldest_ms), String(g.online),
         g.busy + '/' + g.slots, g.avg_handle_ms ? fmtDur(g.avg_handle_ms) : '—']) tr.appendChild(el('td', null, v));
       gb.appendChild(tr);
     }
@@ -676,7 +767,8 @@
     clear(ab);
     for (const a of r.agents) {
       const tr = el('tr');
-      for (const v of [a.name + ' (' + a.id + ')', a.status + (a.present ? '' : ' (away)'), a.held + '/' + a.max,
+      const st = kindName('status', a.status);
+      for (const v of [a.name + ' (' + a.id + ')', a.present ? st : t('status.absent', st), a.held + '/' + a.max,
         a.ratings ? a.rating_avg.toFixed(1) + ' (' + a.ratings + ')' : '—']) tr.appendChild(el('td', null, v));
       ab.appendChild(tr);
     }
@@ -694,7 +786,6 @@
     $('gaps').hidden = name !== 'gaps';
   }
 
-  function fmtDate(iso) { return iso ? new Date(iso).toLocaleString() : ''; }
   function outcomeText(r) { return r.outcome ? t('outcome.' + r.outcome) : t('outcome.open'); }
   function ratingText(r) { return r.rating ? t('archive.rating', r.rating) : t('archive.unrated'); }
 
@@ -704,12 +795,12 @@
     li.dataset.conv = r.conv;
     const head = el('div', 'item-head');
     head.appendChild(el('span', 'conv-date', fmtDate(r.started)));
-    head.appendChild(el('span', 'badge', r.channel));
+    head.appendChild(el('span', 'badge', channelName(r.channel)));
     head.appendChild(el('span', 'badge outcome-' + (r.outcome || 'open'), outcomeText(r)));
     head.appendChild(el('span', 'muted', r.agent || t('archive.noagent')));
     head.appendChild(el('span', 'rating', ratingText(r)));
     li.appendChild(head);
-    li.appendChild(el('div', 'muted', [r.conv, r.group ? t('archive.group', r.group) : ''].filter(Boolean).join(' · ')));
+    li.appendChild(el('div', 'muted', [r.conv, r.group ? t('archive.group', groupName(r.group)) : ''].filter(Boolean).join(' · ')));
     li.appendChild(el('div', 'preview', r.snippet || ''));
     li.addEventListener('click', () => openArchived(r.conv));
     return li;
@@ -745,8 +836,8 @@
     } catch (e) { banner(e.message); return; }
     const c = r.conv;
     $('archive-title').textContent = t('archive.title', c.conv);
-    $('archive-meta').textContent = [fmtDate(c.started) + (c.ended ? ' – ' + fmtDate(c.ended) : ''), c.channel, c.customer,
-      c.group ? t('archive.group', c.group) : '', outcomeText(c), c.agent || t('archive.noagent'), ratingText(c)].filter(Boolean).join(' · ');
+    $('archive-meta').textContent = [fmtDate(c.started) + (c.ended ? ' – ' + fmtDate(c.ended) : ''), channelName(c.channel), c.customer,
+      c.group ? t('archive.group', groupName(c.group)) : '', outcomeText(c), c.agent || t('archive.noagent'), ratingText(c)].filter(Boolean).join(' · ');
     const box = $('archive-transcript');
     clear(box);
     for (const e of r.transcript) box.appendChild(entryNode(e));
@@ -754,7 +845,7 @@
     clear(ol);
     for (const ev of r.events) {
       const f = Object.keys(ev.fields).sort().map((k) => k + '=' + ev.fields[k]).join(' ');
-      ol.appendChild(el('li', null, new Date(ev.at).toLocaleTimeString() + ' ' + ev.type + (f ? ' · ' + f : '')));
+      ol.appendChild(el('li', null, fmtDate(ev.at) + ' ' + ev.type + (f ? ' · ' + f : '')));
     }
     showView('archive');
   }
@@ -766,11 +857,11 @@
     const g = $('search-group');
     clear(g);
     option(g, '', t('search.any'));
-    for (const x of (me.agent.role === 'supervisor' ? me.all_groups : me.agent.groups)) option(g, x, x);
+    for (const x of (me.agent.role === 'supervisor' ? me.all_groups : me.agent.groups)) option(g, x, groupName(x));
     const ch = $('search-channel');
     clear(ch);
     option(ch, '', t('search.any'));
-    for (const x of ['web', 'wechat', 'telegram']) option(ch, x, x);
+    for (const x of ['web', 'wechat', 'telegram']) option(ch, x, channelName(x));
     const rt = $('search-rating');
     clear(rt);
     option(rt, '', t('search.any'));
