@@ -99,7 +99,7 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, *session)) h
 func (c *Console) editor(h func(http.ResponseWriter, *http.Request, *session)) func(http.ResponseWriter, *http.Request, *session) {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
 		if s.agent.Role != RoleEditor && !s.supervisor() {
-			c.fail(w, r, ErrForbidden)
+			c.fail(w, r, ErrEditorsOnly)
 			return
 		}
 		h(w, r, s)
