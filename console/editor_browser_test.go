@@ -74,7 +74,9 @@ func TestBrowserWrapUpAndEditorsPage(t *testing.T) {
 			return []WrapUpOption{{ID: "logistics_track", Name: "我的快递到哪了"}, {ID: "return_policy", Name: "退货政策是什么"}}
 		}
 		d.Gaps = func(ctx context.Context) ([]gaps.Cluster, error) { return gaps.Find(ctx, db, m, gaps.Options{}) }
-		d.DismissGaps = func(ctx context.Context, by string, keys []string) error { return db.DismissGaps(ctx, by, keys, time.Now()) }
+		d.DismissGaps = func(ctx context.Context, by string, keys []string) error {
+			return db.DismissGaps(ctx, by, keys, time.Now())
+		}
 	})
 	cid := e.customer(t, "visitor1", "我的包裹被别人签收了", "pre_sales", false)
 
