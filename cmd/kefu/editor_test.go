@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,8 +77,31 @@ func TestEditorLoopThroughGateway(t *testing.T) {
 		return res.Total == 4 && ended == 2
 	})
 
+	// kefu report --by label: the wrap-ups counted, the rest under "".
+	code, out := runKefu(t, "report", "--config", cfg, "--data", data, "--by", "label", "--json")
+	if code != 0 {
+		t.Fatalf("report --by label: exit %d\n%s", code, out)
+	}
+	var rep struct {
+		By   string
+		Rows []struct {
+			Key           string
+			Conversations int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	byLabel := map[string]int{}
+	for _, r := range rep.Rows {
+		byLabel[r.Key] = r.Conversations
+	}
+	if want := map[string]int{"": 2, "logistics_dispute": 1, "invoice_request": 1}; rep.By != "label" || !maps.Equal(byLabel, want) {
+		t.Errorf("report by label: %s %v, want %v", rep.By, byLabel, want)
+	}
+
 	// kefu faq gaps --json: the shape, exactly.
-	code, out := runKefu(t, "faq", "gaps", "--config", cfg, "--data", data, "--json")
+	code, out = runKefu(t, "faq", "gaps", "--config", cfg, "--data", data, "--json")
 	if code != 0 {
 		t.Fatalf("faq gaps: exit %d\n%s", code, out)
 	}
