@@ -15,6 +15,7 @@ import (
 
 	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Message is one inbound customer message, whatever the channel.
@@ -118,6 +119,16 @@ type Conversation struct {
 	Guesses    []Guess          // the bot's top intents for the last message it matched
 	Category   string           // the FAQ category of LastIntent (picks the agents' group)
 	Episode    int              // the thread's current episode (conv.FieldEpisode): 1, 2, …
+	// Priority of the hand-off and the customer's words that raised it
+	// (decided at the hand-off; the queue keeps them).
+	Priority  priority.Level
+	PrioWords []string
+	Due       time.Time // the first-response deadline (the queue's; read, never written, by the bot)
+	// What the priority policy reads of the customer's history: the shop's
+	// member level, their last rating, when their last conversation closed.
+	Member     string
+	LastRating int
+	ClosedAt   time.Time
 	// LastEntry is the transcript id of the inbound message being handled
 	// (set by Claim and Ingest; not stored).
 	LastEntry string

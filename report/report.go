@@ -48,8 +48,9 @@ type Config struct {
 
 // Reporter keeps the rollups and answers reports.
 type Reporter struct {
-	cfg Config
-	loc *time.Location
+	cfg  Config
+	loc  *time.Location
+	prom *promMetrics
 }
 
 var _ archive.Rollups = (*Reporter)(nil)
@@ -66,7 +67,7 @@ func New(cfg Config) (*Reporter, error) {
 	if cfg.ReopenWindow <= 0 {
 		cfg.ReopenWindow = 24 * time.Hour
 	}
-	return &Reporter{cfg: cfg, loc: cfg.Location}, nil
+	return &Reporter{cfg: cfg, loc: cfg.Location, prom: newPromMetrics()}, nil
 }
 
 // Location is the reports' zone.
@@ -181,7 +182,7 @@ func neighbour(id string, delta int) string {
 // Apply brings the rollups up to date with the stored events of convs
 // (archive.Rollups; Write calls it in its transaction).
 func (r *Reporter) Apply(ctx context.Context, tx *sql.Tx, d archive.Dialect, convs []string) error {
-	if err := r.update(ctx, tx, d, convs, nil); err != nil {
+	if err := r.update(ctx, tx, d, convs, nil, true); err != nil {
 		return fmt.Errorf("rollups: %w", err)
 	}
 	return nil
@@ -190,7 +191,7 @@ func (r *Reporter) Apply(ctx context.Context, tx *sql.Tx, d archive.Dialect, con
 // Forget takes convs out of the rollups before a purge deletes them
 // (archive.Rollups).
 func (r *Reporter) Forget(ctx context.Context, tx *sql.Tx, d archive.Dialect, convs []string) error {
-	if err := r.update(ctx, tx, d, nil, convs); err != nil {
+	if err := r.update(ctx, tx, d, nil, convs, false); err != nil {
 		return fmt.Errorf("rollups: %w", err)
 	}
 	return nil
@@ -199,8 +200,9 @@ func (r *Reporter) Forget(ctx context.Context, tx *sql.Tx, d archive.Dialect, co
 // update recomputes the facts of recompute from their events, drops those
 // of drop, and changes the rollups by the difference. The episode before
 // each of them is locked and updated too: when the next episode starts
-// tells whether the customer came back.
-func (r *Reporter) update(ctx context.Context, tx *sql.Tx, d archive.Dialect, recompute, drop []string) error {
+// tells whether the customer came back. observe: tell Prometheus what
+// became known (not when rebuilding).
+func (r *Reporter) update(ctx context.Context, tx *sql.Tx, d archive.Dialect, recompute, drop []string, observe bool) error {
 	role := map[string]int{} // 1 recompute, 2 drop, 3 previous episode only
 	for _, c := range recompute {
 		role[c] = 1
@@ -370,6 +372,9 @@ func (r *Reporter) update(ctx context.Context, tx *sql.Tx, d archive.Dialect, re
 		}
 		r.contribute(old[c], deltas, -1)
 		r.contribute(nf, deltas, 1)
+		if observe {
+			r.prom.observe(old[c], nf)
+		}
 		if nf == nil {
 			deletes = append(deletes, c)
 		} else {
@@ -504,10 +509,19 @@ func (r *Reporter) Prepare(ctx context.Context, db *archive.DB, progress func(do
 	if have == r.fingerprint() {
 		return false, nil
 	}
-	if _, err := w.ExecContext(ctx, `DELETE FROM report_rollups`); err != nil {
+	// Both in one transaction, facts first (the order writers lock in):
+	// the rollups always equal the sum of the facts' figures.
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
 		return false, fmt.Errorf("rebuild rollups: %w", err)
 	}
-	if _, err := w.ExecContext(ctx, `DELETE FROM report_facts`); err != nil {
+	for _, stmt := range []string{`DELETE FROM report_facts`, `DELETE FROM report_rollups`} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			tx.Rollback()
+			return false, fmt.Errorf("rebuild rollups: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("rebuild rollups: %w", err)
 	}
 	after, done := "", 0
@@ -536,7 +550,7 @@ func (r *Reporter) Prepare(ctx context.Context, db *archive.DB, progress func(do
 		if err != nil {
 			return false, fmt.Errorf("rebuild rollups: %w", err)
 		}
-		if err := r.update(ctx, tx, d, ids, nil); err != nil {
+		if err := r.update(ctx, tx, d, ids, nil, false); err != nil {
 			tx.Rollback()
 			return false, fmt.Errorf("rebuild rollups: %w", err)
 		}
