@@ -468,7 +468,7 @@ func (s *server) newConsole() error {
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
-		Archive: consoleArchive{s}}, s.log)
+		Archive: consoleArchive{s}, Reports: consoleReports{s}}, s.log)
 	return nil
 }
 
