@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	_ "time/tzdata"
+	_ "time/tzdata" // business hours in any zone, also on hosts without zoneinfo
 
-	"github.com/kefu-dev/kefu/priority" // business hours in any zone, also on hosts without zoneinfo
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Config is the queue's configuration. Zero values take the defaults noted.
