@@ -87,6 +87,10 @@ func TestSLABreaches(t *testing.T) {
 	}
 	clk.Advance(time.Minute + time.Millisecond)
 	sweep("web:b next_response") // a new unanswered message: a new breach
+	if hs, _ := q.Held(ctx, "x"); len(hs) != 1 || len(hs[0].SLA) != 2 || hs[0].SLA[0].Target != TargetNextResponse ||
+		!hs[0].SLA[0].Due.Equal(t0.Add(4*time.Minute+2*time.Millisecond)) { // 1 min after 1-3, at +3m2ms
+		t.Errorf("held: %+v", hs)
+	}
 	ds, err := q.Deadlines(ctx, "web:b")
 	if err != nil || len(ds) != 2 || ds[0].Target != TargetNextResponse || ds[1].Target != TargetResolution ||
 		!ds[1].Due.Equal(t0.Add(30*time.Minute)) {
