@@ -53,17 +53,7 @@ func openArchive(ctx context.Context, cfg config.Config, seg archive.Segmenter) 
 	if err != nil {
 		return nil, "", err
 	}
-	return openArchiveWith(ctx, cfg, seg, rep)
-}
-
-// openArchiveWith opens the configured archive with rep keeping its
-// rollups.
-func openArchiveWith(ctx context.Context, cfg config.Config, seg archive.Segmenter, rep *report.Reporter) (*archive.DB, string, error) {
-	dsn, err := archiveDSN(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	db, err := archive.Open(ctx, dsn, seg, archive.WithEntities(entities), archive.WithRollups(rep))
+	db, where, err := openArchiveWith(ctx, cfg, seg, rep)
 	if err != nil {
 		return nil, "", err
 	}
@@ -72,6 +62,20 @@ func openArchiveWith(ctx context.Context, cfg config.Config, seg archive.Segment
 	// the reopen window).
 	if _, err := rep.Prepare(ctx, db, nil); err != nil {
 		db.Close()
+		return nil, "", err
+	}
+	return db, where, nil
+}
+
+// openArchiveWith opens the configured archive with rep keeping its
+// rollups (not built yet: rep.Prepare).
+func openArchiveWith(ctx context.Context, cfg config.Config, seg archive.Segmenter, rep *report.Reporter) (*archive.DB, string, error) {
+	dsn, err := archiveDSN(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	db, err := archive.Open(ctx, dsn, seg, archive.WithEntities(entities), archive.WithRollups(rep))
+	if err != nil {
 		return nil, "", err
 	}
 	return db, archive.Redacted(dsn), nil
@@ -136,6 +140,28 @@ func (s *server) startArchive(ctx context.Context) error {
 	s.reports = rep
 	s.archive = db
 	s.log.Info("archive open", "dialect", db.Dialect(), "dsn", where)
+	// Building the rollups of a large archive takes minutes (BENCHMARKS.md,
+	// "Reports"): it runs beside the archiver, whose writes it agrees with,
+	// and reports count what it has done so far.
+	pctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopPrepare = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		t0, last := time.Now(), time.Now()
+		rebuilt, err := rep.Prepare(pctx, db, func(n int) {
+			if time.Since(last) > 30*time.Second {
+				last = time.Now()
+				s.log.Info("building the report rollups", "conversations", n)
+			}
+		})
+		switch {
+		case err != nil && pctx.Err() == nil:
+			s.log.Error("report rollups", "err", err)
+		case rebuilt:
+			s.log.Info("report rollups built from the archive", "took", time.Since(t0).Round(time.Millisecond))
+		}
+	}()
 	s.archiver = archiver.New(s.rdb, db, archiver.Config{Prefix: s.cfg.Redis.Prefix,
 		Retention: s.cfg.Retention.Redis, Log: s.log})
 	for _, c := range s.archiver.Collectors() {
@@ -161,6 +187,9 @@ func (s *server) closeArchive() {
 	}
 	if s.archiver != nil {
 		s.archiver.Close()
+	}
+	if s.stopPrepare != nil {
+		s.stopPrepare()
 	}
 	if s.archive != nil {
 		s.archive.Close()

@@ -126,7 +126,9 @@ type server struct {
 	archive  *archive.DB
 	archiver *archiver.Archiver
 	reports  *report.Reporter // the archive's rollups, and the reports from them
-	sweeper  *archiver.Sweeper
+	// stopPrepare stops building the rollups (if still at it) and waits.
+	stopPrepare func()
+	sweeper     *archiver.Sweeper
 }
 
 // newServer builds the components. The only I/O is loading the FAQ and the
