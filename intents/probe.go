@@ -186,7 +186,8 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 		neg = 1
 	}
 	seqRatio := float64(min(ia.invSeq, iq.invSeq)) // 1 / the longer sequence
-	x := [numSimFeatures]float64{                  // the features, as features would set them, by reciprocals
+	// The features as features would set them, by reciprocals.
+	x := [numSimFeatures]float64{
 		1,
 		float64(ncs) * float64(ia.rsChars) * float64(iq.rsChars),
 		sqc * float64(ia.rsChar) * float64(iq.rsChar),
