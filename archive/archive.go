@@ -249,7 +249,10 @@ func migrate(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	// Migration numbers are handed out to parallel work, which may land in
+	// any order: a database already past a number that lands later still
+	// gets it.
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true)}
 	gd := goose.DialectSQLite3
 	if dialect == Postgres {
 		gd = goose.DialectPostgres

@@ -338,6 +338,17 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) (*messageRow, erro
 	case conv.Closed:
 		// The outcome is derived when read (outcomeSQL), so a claim
 		// archived after the close still counts.
+		if label := f(conv.EvLabel); label != "" {
+			// The agent's wrap-up: the last close's wins.
+			resolved := 0
+			if f(conv.EvResolved) == conv.Resolved {
+				resolved = 1
+			}
+			return exec(`UPDATE conversations SET label = CASE WHEN ended IS NULL OR ended <= ? THEN ? ELSE label END,
+				resolved = CASE WHEN ended IS NULL OR ended <= ? THEN ? ELSE resolved END,
+				ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END WHERE id = ?`,
+				at, label, at, resolved, at, at, e.Conv)
+		}
 		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END WHERE id = ?`,
 			at, at, e.Conv)
 	case conv.Abandoned:

@@ -94,7 +94,10 @@
 //	            also sent as a delivery_failed event)
 //	POST convs/{id}/transfer {"group"|"agent","note"} -> {"conv","group","agent"}
 //	POST convs/{id}/bot -> {"conv"}                   (back to the bot)
-//	POST convs/{id}/close -> {"conv","survey":"sent|failed|none","survey_error"?}
+//	POST convs/{id}/close {"label","resolved"}? -> {"conv","survey":"sent|failed|none","survey_error"?}
+//	            (the wrap-up: label a configured wrap-up label or an intent of
+//	            the FAQ, else 400 bad_request; carried on the closed event)
+//	GET  wrapup -> {"labels":[{"id","name"}],"intents":[{"id","name"}]}
 //	POST convs/{id}/dismiss -> {"ok"}                 (forget a lost claim)
 //
 // The archive (Deps.Archive; without one these answer 404 not_found):
@@ -117,6 +120,13 @@
 // "rating","outcome","snippet"}. GET convs/{id} of a conversation whose Redis
 // keys have expired answers from the archive: its newest episode the agent
 // may read, with "archived": result and "mine": false.
+//
+// Editors (role editor: this alone; no queue) and supervisors
+// (Deps.Gaps; without it 404 not_found):
+//
+//	GET  gaps -> {"clusters":[{"id","size","examples","nearest_intent","score",
+//	            "suggestion":"paraphrase|new_intent","yaml","reasons":{reason:n},"convs"}]}
+//	POST gaps/{id}/dismiss -> {"ok","id"}   (kept dismissed, for everyone)
 //
 // Supervisors:
 //

@@ -273,6 +273,17 @@
     const sup = me.agent.role === 'supervisor';
     $('supervisor').hidden = !sup;
     $('reassign-box').hidden = !sup;
+    $('gaps-open').hidden = !(sup || me.agent.role === 'editor');
+    if (me.agent.role === 'editor') {
+      // An editor handles no conversations: the editors' page only.
+      document.querySelector('aside').hidden = true;
+      document.querySelector('main').classList.add('editor-only');
+      $('search-open').hidden = true;
+      $('gaps-close').hidden = true;
+      showView('gaps');
+      loadGaps();
+      return;
+    }
     const sel = $('transfer-group');
     clear(sel);
     sel.appendChild(el('option', null, '—')).value = '';
@@ -657,7 +668,100 @@
       refreshQueue();
     } catch (e) { convError(e); }
   }
-  $('close-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'close', () => endConv('close')); });
+  $('close-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'close', () => openWrapUp(c)); });
+
+  // ---- wrap-up: what the conversation was about, and whether it was resolved
+  async function openWrapUp(conv) {
+    const sel = $('wrapup-label');
+    clear(sel);
+    option(sel, '', t('wrapup.choose'));
+    try {
+      const r = await api('GET', 'wrapup');
+      const group = (label, items) => {
+        if (!items.length) return;
+        const g = el('optgroup');
+        g.label = label;
+        for (const x of items) { const o = el('option', null, x.name); o.value = x.id; g.appendChild(o); }
+        sel.appendChild(g);
+      };
+      group(t('wrapup.labels'), r.labels);
+      group(t('wrapup.intents'), r.intents.map((x) => ({ id: x.id, name: x.name + '（' + x.id + '）' })));
+    } catch (e) { convError(e); return; }
+    $('wrapup-resolved-yes').checked = false;
+    $('wrapup-resolved-no').checked = false;
+    $('wrapup-error').textContent = '';
+    $('wrapup').dataset.conv = conv;
+    $('wrapup').hidden = false;
+    wrapUpReady();
+    sel.focus();
+  }
+  function wrapUpReady() {
+    $('wrapup-confirm').disabled = !($('wrapup-label').value && ($('wrapup-resolved-yes').checked || $('wrapup-resolved-no').checked));
+  }
+  for (const id of ['wrapup-label', 'wrapup-resolved-yes', 'wrapup-resolved-no']) $(id).addEventListener('change', wrapUpReady);
+  $('wrapup-cancel').addEventListener('click', () => { $('wrapup').hidden = true; });
+  $('wrapup').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const conv = $('wrapup').dataset.conv;
+    const label = $('wrapup-label').value;
+    if (!label || !($('wrapup-resolved-yes').checked || $('wrapup-resolved-no').checked)) {
+      $('wrapup-error').textContent = t('wrapup.missing');
+      return;
+    }
+    $('wrapup-confirm').disabled = true;
+    try {
+      const r = await api('POST', 'convs/' + encodeURIComponent(conv) + '/close', { label, resolved: $('wrapup-resolved-yes').checked });
+      $('wrapup').hidden = true;
+      if (r.survey === 'failed') banner(t('close.survey_failed', r.survey_error || ''));
+      leftConv(conv);
+      refreshMine();
+      refreshQueue();
+    } catch (e) {
+      $('wrapup-error').textContent = e.message;
+      wrapUpReady();
+    }
+  });
+
+  // ---- the editors' page: what the bot did not answer well ---------------
+  async function loadGaps() {
+    $('gaps-error').textContent = '';
+    let r;
+    try { r = await api('GET', 'gaps'); } catch (e) { $('gaps-error').textContent = e.message; return; }
+    const ol = $('gaps-list');
+    clear(ol);
+    $('gaps-count').textContent = t('gaps.count', r.clusters.length);
+    if (!r.clusters.length) ol.appendChild(el('li', 'muted', t('gaps.none')));
+    for (const c of r.clusters) ol.appendChild(gapItem(c));
+  }
+  function gapItem(c) {
+    const li = el('li', 'gap');
+    li.dataset.id = c.id;
+    const head = el('div', 'item-head', el('strong', 'gap-size', t('gaps.size', c.size)));
+    for (const k of Object.keys(c.reasons).sort()) head.appendChild(el('span', 'badge', t('gaps.reason.' + k) + ' ' + c.reasons[k]));
+    li.appendChild(head);
+    const ex = el('ul', 'examples');
+    for (const e of c.examples) ex.appendChild(el('li', 'example', e));
+    li.appendChild(ex);
+    li.appendChild(el('div', 'gap-nearest', c.nearest_intent ? t('gaps.nearest', c.nearest_intent, c.score) : t('gaps.nearest.none')));
+    li.appendChild(el('div', 'gap-suggestion', c.suggestion === 'paraphrase' ? t('gaps.suggest.paraphrase', c.nearest_intent) : t('gaps.suggest.new_intent')));
+    li.appendChild(el('div', 'muted', t('gaps.yaml')));
+    li.appendChild(el('pre', 'gap-yaml', c.yaml));
+    const b = el('button', 'dismiss', t('gaps.dismiss'));
+    b.type = 'button';
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        await api('POST', 'gaps/' + encodeURIComponent(c.id) + '/dismiss');
+        li.remove();
+        $('gaps-count').textContent = t('gaps.count', $('gaps-list').querySelectorAll('li.gap').length);
+      } catch (e) { $('gaps-error').textContent = e.message; b.disabled = false; }
+    });
+    li.appendChild(b);
+    return li;
+  }
+  $('gaps-open').addEventListener('click', () => { showView('gaps'); loadGaps(); });
+  $('gaps-refresh').addEventListener('click', loadGaps);
+  $('gaps-close').addEventListener('click', () => showView(state.current ? 'conv' : 'none'));
   $('tobot-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'bot', () => endConv('bot')); });
 
   async function transferTo(path) {
@@ -718,6 +822,7 @@
     $('conv').hidden = name !== 'conv';
     $('search').hidden = name !== 'search';
     $('archive-view').hidden = name !== 'archive';
+    $('gaps').hidden = name !== 'gaps';
   }
 
   function outcomeText(r) { return r.outcome ? t('outcome.' + r.outcome) : t('outcome.open'); }
