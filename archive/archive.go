@@ -74,6 +74,7 @@ type DB struct {
 	seg     Segmenter
 	extract func(text string) []string // entities in a message's text; nil: none
 	rollups Rollups                    // tables kept in step with the events; nil: none
+	genSeq  int64                      // Generate on SQLite: the last seq given
 
 	genEventsOnly bool // Generate's EventsOnly, for its batches
 }

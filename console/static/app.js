@@ -846,13 +846,14 @@
   }
 
   // History: the customer's earlier conversations, of any age, newest first.
-  async function loadHistory(conv, page) {
+  // More pages follow the cursor the page before gave (after=).
+  async function loadHistory(conv, page, after) {
     const ul = $('history-list');
     if (page === 1) { clear(ul); $('history-count').textContent = ''; }
     $('history-more').hidden = true;
     let r;
     try {
-      r = await api('GET', 'convs/' + encodeURIComponent(conv) + '/history?page=' + page);
+      r = await api('GET', 'convs/' + encodeURIComponent(conv) + '/history?page=' + page + (after ? '&after=' + encodeURIComponent(after) : ''));
     } catch (e) {
       if (conv === state.current && e.code === 'not_found') ul.appendChild(el('li', 'muted', t('history.off')));
       return;
@@ -863,8 +864,8 @@
     for (const x of h.results) ul.appendChild(resultItem(x));
     if (!h.total) ul.appendChild(el('li', 'muted', t('history.none')));
     const more = $('history-more');
-    more.hidden = h.capped ? h.results.length < h.per_page : h.page >= h.pages;
-    more.onclick = () => loadHistory(conv, h.page + 1);
+    more.hidden = !h.next;
+    more.onclick = () => loadHistory(conv, h.page + 1, h.next);
   }
 
   // An archived conversation, read-only.
@@ -910,7 +911,7 @@
   }
 
   // searchParams reads the form; days are the agent's local days.
-  function searchParams(page) {
+  function searchParams(page, after) {
     const p = new URLSearchParams();
     const set = (k, v) => { v = v.trim(); if (v) p.set(k, v); };
     set('q', $('search-q').value);
@@ -929,20 +930,25 @@
     if ($('search-from').value) p.set('from', day($('search-from').value, false));
     if ($('search-to').value) p.set('to', day($('search-to').value, true));
     p.set('page', String(page));
+    if (after) p.set('after', after);
     return p;
   }
 
+  // Pages follow cursors: searchAfter[n - 1] is the cursor page n starts
+  // after ('' for the first), kept for going back.
   async function runSearch(page) {
     $('search-error').textContent = '';
+    if (page === 1) state.searchAfter = [''];
     let r;
     try {
-      r = await api('GET', 'archive/search?' + searchParams(page).toString());
+      r = await api('GET', 'archive/search?' + searchParams(page, state.searchAfter[page - 1]).toString());
     } catch (e) { $('search-error').textContent = e.message; return; }
     state.searchPage = r.page;
+    state.searchAfter[r.page] = r.next || '';
     $('search-total').textContent = t('search.total', r.total, r.capped);
     $('search-page').textContent = t('search.page', r.page, r.pages, r.capped);
     $('search-prev').disabled = r.page <= 1;
-    $('search-next').disabled = r.capped ? r.results.length < r.per_page : r.page >= r.pages;
+    $('search-next').disabled = !r.next;
     const ul = $('search-results');
     clear(ul);
     for (const x of r.results) ul.appendChild(resultItem(x));
