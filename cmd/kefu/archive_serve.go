@@ -251,3 +251,13 @@ func (a consoleArchive) Show(ctx context.Context, id string) (archive.Transcript
 	}
 	return db.Show(ctx, id)
 }
+
+// consoleReports is the console's Reports page over the archive's rollups.
+type consoleReports struct{ s *server }
+
+func (c consoleReports) Report(ctx context.Context, q report.Query) (*report.Report, error) {
+	if c.s.archive == nil || c.s.reports == nil {
+		return nil, errNoArchive
+	}
+	return c.s.reports.Report(ctx, c.s.archive, q)
+}

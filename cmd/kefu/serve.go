@@ -472,7 +472,8 @@ func (s *server) newConsole() error {
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
-		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps}, s.log)
+		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps,
+		Reports: consoleReports{s}}, s.log)
 	return nil
 }
 
