@@ -126,7 +126,8 @@ type server struct {
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
 	archiver *archiver.Archiver
-	reports  *report.Reporter // the archive's rollups, and the reports from them
+	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
+	reports  *report.Reporter   // the archive's rollups, and the reports from them
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
