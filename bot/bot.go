@@ -118,6 +118,9 @@ type Conversation struct {
 	Guesses    []Guess          // the bot's top intents for the last message it matched
 	Category   string           // the FAQ category of LastIntent (picks the agents' group)
 	Episode    int              // the thread's current episode (conv.FieldEpisode): 1, 2, …
+	// WaitAcked: the customer was told, since the last hand-off, that what
+	// they write while waiting is kept (conv.FieldWaitAck).
+	WaitAcked bool
 	// LastEntry is the transcript id of the inbound message being handled
 	// (set by Claim and Ingest; not stored).
 	LastEntry string

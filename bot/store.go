@@ -367,6 +367,7 @@ func parseConv(id string, h map[string]string) Conversation {
 		_ = json.Unmarshal([]byte(g), &c.Guesses)
 	}
 	c.Category = h[conv.FieldCategory]
+	c.WaitAcked = h[conv.FieldWaitAck] == "1"
 	return c
 }
 

@@ -269,6 +269,7 @@ func (c *Console) claim(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	c.log.InfoContext(ctx, "console: claimed", "agent", s.agent.ID, "conv", cl.Conv, "group", cl.Group)
+	c.tell(ctx, s.agent.ID, cl.Conv, bot.TellJoined, s.agent.Name)
 	writeJSON(w, http.StatusOK, map[string]any{"conv": cl.Conv, "group": cl.Group, "epoch": cl.Epoch})
 }
 
@@ -372,7 +373,7 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 		tx[i] = entryJSON{ID: e.ID, Dir: e.Dir, Kind: e.Kind, Agent: e.Agent, Intent: e.Intent, Text: e.Text,
 			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At)}
 	}
-	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx}
+	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx, "reach": c.reach(ctx, cv)}
 	if c.deps.Customer != nil {
 		cu, err := c.deps.Customer(ctx, cid)
 		if err != nil {
@@ -382,6 +383,40 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// What the conversation view says of a customer who cannot see a message
+// now (its "reach"; "" when they can, or nobody can tell).
+const (
+	ReachOffline      = "offline"       // web: no chat page open; they see it when they come back
+	ReachWindowClosed = "window_closed" // WeChat: their last message is older than WeChatWindow; it cannot be sent
+)
+
+// WeChatWindow is how long after a customer's last message a WeChat
+// official account may write to them (customer-service messages).
+const WeChatWindow = 48 * time.Hour
+
+// reach says whether the customer can be reached now.
+func (c *Console) reach(ctx context.Context, cv bot.Conversation) string {
+	if cv.Channel == "wechat" {
+		ms, err := c.deps.Redis.HGet(ctx, conv.Key(c.deps.Queue.Config().Prefix, cv.ID), conv.FieldLastInAt).Int64()
+		if err == nil && c.deps.Now().Sub(time.UnixMilli(ms)) > WeChatWindow {
+			return ReachWindowClosed
+		}
+		return ""
+	}
+	if c.deps.Connected == nil {
+		return ""
+	}
+	ok, known, err := c.deps.Connected(ctx, cv.Channel, cv.User)
+	if err != nil {
+		c.log.WarnContext(ctx, "console: customer connected", "conv", cv.ID, "err", err)
+		return ""
+	}
+	if known && !ok {
+		return ReachOffline
+	}
+	return ""
 }
 
 // validStreamID accepts a Redis stream id ("1700000000000-0").
@@ -525,6 +560,7 @@ func (c *Console) transfer(w http.ResponseWriter, r *http.Request, s *session) {
 			c.log.WarnContext(ctx, "console: record transferred claim", "agent", nc.Agent, "conv", cid, "err", err)
 		}
 	}
+	c.toldTransfer(ctx, s.agent.ID, cid, nc.Agent)
 	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "group": nc.Group, "agent": nc.Agent})
 }
 
@@ -547,6 +583,7 @@ func (c *Console) reassign(w http.ResponseWriter, r *http.Request, s *session) {
 			c.log.WarnContext(ctx, "console: record reassigned claim", "agent", nc.Agent, "conv", cid, "err", err)
 		}
 	}
+	c.toldTransfer(ctx, s.agent.ID, cid, nc.Agent)
 	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "group": nc.Group, "agent": nc.Agent})
 }
 
@@ -576,7 +613,32 @@ func (c *Console) closeConv(w http.ResponseWriter, r *http.Request, s *session) 
 // toBot hands the conversation back to the bot.
 func (c *Console) toBot(w http.ResponseWriter, r *http.Request, s *session) {
 	if cid, ok := c.release(w, r, s, handoff.ToBot); ok {
+		c.tell(r.Context(), s.agent.ID, cid, bot.TellBackToBot, "")
 		writeJSON(w, http.StatusOK, map[string]any{"conv": cid})
+	}
+}
+
+// tell records and delivers a notice to the customer (Deps.Teller); a
+// failure is the agent's to see (delivery_failed), the change stands.
+func (c *Console) tell(ctx context.Context, aid, cid, what, name string) {
+	if c.deps.Teller == nil {
+		return
+	}
+	out, err := c.deps.Teller.Tell(ctx, cid, what, name)
+	if err == nil {
+		err = c.deps.Deliver(ctx, out)
+	}
+	if err != nil {
+		c.deliveryFailed(ctx, aid, cid, "", "notice", err)
+	}
+}
+
+// toldTransfer tells the customer of a transfer, and who took it when it
+// went to an agent.
+func (c *Console) toldTransfer(ctx context.Context, aid, cid, to string) {
+	c.tell(ctx, aid, cid, bot.TellTransferred, "")
+	if a, ok := c.agents[to]; ok {
+		c.tell(ctx, aid, cid, bot.TellJoined, a.Name)
 	}
 }
 

@@ -194,6 +194,8 @@ func TestBrowserChineseByDefault(t *testing.T) {
 			id, _ := v[1].(string)
 			return Customer{Name: name, ID: id}, nil
 		}
+		// 张三 has closed the chat page.
+		d.Connected = func(_ context.Context, _, user string) (bool, bool, error) { return user != "u:10086", true, nil }
 	})
 	named := e.customer(t, "u:10086", "我想问一下尺码", "pre_sales", false)
 	withID := e.customer(t, "u:shop-7", "发票怎么开", "pre_sales", false)
@@ -217,6 +219,7 @@ func TestBrowserChineseByDefault(t *testing.T) {
 	p.do("claim 张三", chromedp.Click(chromedp.CSS(`#queue li.waiting[data-conv="`+named+`"] button.claim`)))
 	p.waitFor("open", jsTitle, named)
 	p.waitFor("title", `document.getElementById('conv-title').textContent`, "张三")
+	p.waitFor("the customer left", `document.getElementById('reach').hidden ? '' : document.getElementById('reach').textContent`, "客户已离开聊天页面：回复会保存，客户回来后才能看到。")
 	p.waitFor("my list", `document.querySelector('#mine li .conv-id').textContent + ' ' + document.querySelector('#mine li div.muted').textContent`, "张三 售前咨询 · 客户要求人工 · 网页")
 	p.do("reply", chromedp.SendKeys(chromedp.CSS("#reply-text"), "您好"), chromedp.Click(chromedp.CSS("#reply-send")))
 	p.waitFor("reply shown", `String(document.querySelectorAll('#transcript .entry.out.agent').length)`, "1")

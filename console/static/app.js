@@ -473,6 +473,7 @@
     loadHistory(conv, 1);
     $('conv-error').textContent = '';
     $('lost-banner').hidden = true;
+    $('reach').hidden = true;
     setWritable(true);
     clear($('transcript'));
     if (m && m.lost) { showLost(); return; }
@@ -506,6 +507,9 @@
     if (cu && cu.signed_in_as) meta.appendChild(el('span', 'muted', ' → ' + cu.signed_in_as));
     meta.appendChild(el('span', 'muted', ' ' + [channelName(c.channel), groupName(c.group), t('conv.reason', reasonName(c.reason) || '—'),
       c.last_intent ? t('conv.last_intent', c.last_intent) : '', c.lang ? t('conv.lang', c.lang) : ''].filter(Boolean).join(' · ')));
+    $('reach').hidden = !r.reach;
+    $('reach').dataset.reach = r.reach || '';
+    $('reach').textContent = r.reach ? t('reach.' + r.reach) : '';
     const gl = $('guesses');
     clear(gl);
     for (const g of c.guesses) gl.appendChild(el('li', null, (g.question || g.intent) + ' ' + (g.score * 100).toFixed(0) + '%'));
