@@ -73,7 +73,34 @@ type DB struct {
 	dialect Dialect
 	seg     Segmenter
 	extract func(text string) []string // entities in a message's text; nil: none
+	rollups Rollups                    // tables kept in step with the events; nil: none
 }
+
+// Rollups keeps tables derived from the events (package report's) in step
+// with them, inside the transaction that changes the events, so that they
+// never disagree: Write calls Apply with the conversations that got new
+// events (each once, after the events are stored), Purge calls Forget with
+// the conversations it is about to delete (their events still there).
+// Both see the transaction's own writes; an error fails the transaction.
+type Rollups interface {
+	Apply(ctx context.Context, tx *sql.Tx, d Dialect, convs []string) error
+	Forget(ctx context.Context, tx *sql.Tx, d Dialect, convs []string) error
+}
+
+// WithRollups makes Write and Purge keep r's tables in step with the
+// events.
+func WithRollups(r Rollups) Option {
+	return func(d *DB) { d.rollups = r }
+}
+
+// SQL is the connections for a package that owns tables of its own in the
+// archive (package report): write takes the writers' lock on SQLite, read
+// never waits for it.
+func (d *DB) SQL() (write, read *sql.DB) { return d.db, d.read }
+
+// Rebind turns the ? placeholders of stmt into the dialect's (for
+// statements without ? inside literals).
+func Rebind(d Dialect, stmt string) string { return rebind(d, stmt) }
 
 // Option changes how Open sets a DB up.
 type Option func(*DB)

@@ -20,7 +20,8 @@ type Purged struct {
 // conv.ThreadID): their conversations, every message (with its full-text
 // index entry: the SQLite trigger removes it from messages_fts, the
 // PostgreSQL tsvector is a column of the row), every event and every
-// entity, in one transaction (个人信息保护法 deletion). A conversation is
+// entity, in one transaction (个人信息保护法 deletion), and, with
+// WithRollups, their share of the rollups (Rollups.Forget). A conversation is
 // theirs when its customer is the thread or its id is an episode of it.
 func (d *DB) Purge(ctx context.Context, customer string) (Purged, error) {
 	var p Purged
@@ -35,6 +36,11 @@ func (d *DB) Purge(ctx context.Context, customer string) (Purged, error) {
 	ids, err := customerConvs(ctx, tx, d.dialect, customer)
 	if err != nil {
 		return p, fmt.Errorf("purge %s: %w", customer, err)
+	}
+	if d.rollups != nil && len(ids) > 0 {
+		if err := d.rollups.Forget(ctx, tx, d.dialect, ids); err != nil {
+			return p, fmt.Errorf("purge %s: %w", customer, err)
+		}
 	}
 	for _, id := range ids {
 		for _, t := range []struct {

@@ -65,9 +65,23 @@ func (d *DB) Write(ctx context.Context, batch []Event) error {
 		return fmt.Errorf("write events: %w", err)
 	}
 	defer tx.Rollback()
+	touched := map[string]bool{}
+	var convs []string
 	for start := 0; start < len(batch); start += writeChunk {
-		if err := d.write(ctx, tx, batch[start:min(start+writeChunk, len(batch))], start); err != nil {
+		fresh, err := d.write(ctx, tx, batch[start:min(start+writeChunk, len(batch))], start)
+		if err != nil {
 			return err
+		}
+		for _, c := range fresh {
+			if !touched[c] {
+				touched[c] = true
+				convs = append(convs, c)
+			}
+		}
+	}
+	if d.rollups != nil && len(convs) > 0 {
+		if err := d.rollups.Apply(ctx, tx, d.dialect, convs); err != nil {
+			return fmt.Errorf("write events: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -81,24 +95,32 @@ func (d *DB) Write(ctx context.Context, batch []Event) error {
 const writeChunk = 500
 
 // write stores one chunk of a batch (base: its first event's index in the
-// batch) inside tx.
-func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) error {
+// batch) inside tx, and returns the conversations of its new events.
+func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) ([]string, error) {
 	fresh, err := d.insertEvents(ctx, tx, batch)
 	if err != nil {
-		return fmt.Errorf("write events: %w", err)
+		return nil, fmt.Errorf("write events: %w", err)
 	}
 	if len(fresh) == 0 {
-		return nil // stored before: their changes were applied then
+		return nil, nil // stored before: their changes were applied then
 	}
 	if err := d.upsertConversations(ctx, tx, batch, fresh); err != nil {
-		return fmt.Errorf("write events: %w", err)
+		return nil, fmt.Errorf("write events: %w", err)
+	}
+	var convs []string
+	seenConv := map[string]bool{}
+	for i := range batch {
+		if c := batch[i].Conv; fresh[batch[i].ID] && !seenConv[c] {
+			seenConv[c] = true
+			convs = append(convs, c)
+		}
 	}
 	var msgs []messageRow
 	for i := range batch {
 		e := &batch[i]
 		if testHookApply != nil {
 			if err := testHookApply(base + i); err != nil {
-				return fmt.Errorf("write event %s: %w", e.ID, err)
+				return nil, fmt.Errorf("write event %s: %w", e.ID, err)
 			}
 		}
 		if !fresh[e.ID] {
@@ -107,16 +129,16 @@ func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) err
 		delete(fresh, e.ID) // the same event twice in a batch applies once
 		m, err := d.apply(ctx, tx, e)
 		if err != nil {
-			return fmt.Errorf("write event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("write event %s: %w", e.ID, err)
 		}
 		if m != nil {
 			msgs = append(msgs, *m)
 		}
 	}
 	if err := d.insertMessages(ctx, tx, msgs); err != nil {
-		return fmt.Errorf("write events: %w", err)
+		return nil, fmt.Errorf("write events: %w", err)
 	}
-	return nil
+	return convs, nil
 }
 
 // testHookApply, when a test sets it, runs before each event of a batch is

@@ -59,6 +59,33 @@ type Config struct {
 	DataDir   string    `yaml:"data_dir"`
 	Archive   Archive   `yaml:"archive"`
 	Retention Retention `yaml:"retention"`
+	Report    Report    `yaml:"report"`
+}
+
+// Report is how the reports count (package report).
+type Report struct {
+	// Timezone: the zone whose days the reports count in (IANA). Empty:
+	// handoff.hours.timezone (default Asia/Shanghai).
+	Timezone string `yaml:"timezone"`
+	// ReopenWindow: a closed conversation counts as reopened when its
+	// customer writes again within this long. Default 24h.
+	ReopenWindow time.Duration `yaml:"reopen_window"`
+}
+
+// Location is the reports' zone.
+func (r Report) Location(c Config) (*time.Location, error) {
+	tz := r.Timezone
+	if tz == "" {
+		tz = c.Handoff.Hours.Timezone
+	}
+	if tz == "" {
+		tz = "Asia/Shanghai"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("report.timezone %q: unknown", tz)
+	}
+	return loc, nil
 }
 
 // Archive is where every conversation is kept after Redis (package archive).
@@ -229,6 +256,7 @@ func Default() Config {
 		Redis:     Redis{Prefix: "{kefu}:"},
 		Bot:       Bot{LowTurns: 2},
 		Retention: Retention{Idle: 24 * time.Hour, Redis: 7 * 24 * time.Hour},
+		Report:    Report{ReopenWindow: 24 * time.Hour},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
 				HandoffsPerHourPerAddr: 20, WSPerVisitor: 5, WSPerAddr: 200},
@@ -458,6 +486,14 @@ func (c Config) Validate() error {
 		if _, err := time.LoadLocation(h.Hours.Timezone); err != nil {
 			errs = append(errs, fmt.Errorf("handoff.hours.timezone %q: unknown", h.Hours.Timezone))
 		}
+	}
+	if c.Report.Timezone != "" {
+		if _, err := time.LoadLocation(c.Report.Timezone); err != nil {
+			errs = append(errs, fmt.Errorf("report.timezone %q: unknown", c.Report.Timezone))
+		}
+	}
+	if c.Report.ReopenWindow < 0 {
+		errs = append(errs, fmt.Errorf("report.reopen_window %v: may not be negative", c.Report.ReopenWindow))
 	}
 	if err := c.Console.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("console: %w", err))

@@ -14,6 +14,7 @@ import (
 	"github.com/kefu-dev/kefu/archiver"
 	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/report"
 )
 
 // dataDir is the folder the process keeps its files in: the configured
@@ -52,11 +53,31 @@ func openArchive(ctx context.Context, cfg config.Config, seg archive.Segmenter) 
 	if err != nil {
 		return nil, "", err
 	}
-	db, err := archive.Open(ctx, dsn, seg, archive.WithEntities(entities))
+	rep, err := newReporter(cfg)
 	if err != nil {
 		return nil, "", err
 	}
+	db, err := archive.Open(ctx, dsn, seg, archive.WithEntities(entities), archive.WithRollups(rep))
+	if err != nil {
+		return nil, "", err
+	}
+	// The rollups are built from the archived events at the first open,
+	// and rebuilt when how they count changed (report.Version, the zone,
+	// the reopen window).
+	if _, err := rep.Prepare(ctx, db, nil); err != nil {
+		db.Close()
+		return nil, "", err
+	}
 	return db, archive.Redacted(dsn), nil
+}
+
+// newReporter is the reports as configured.
+func newReporter(cfg config.Config) (*report.Reporter, error) {
+	loc, err := cfg.Report.Location(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return report.New(report.Config{Location: loc, ReopenWindow: cfg.Report.ReopenWindow})
 }
 
 // entities are the order, tracking and phone numbers in a message, found as

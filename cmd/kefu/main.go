@@ -23,6 +23,9 @@ Usage:
   kefu archive show [--config F] [--data DIR] [--json] CONV   one archived conversation, whole
   kefu archive export --customer ID           everything kept about one customer, as JSON
   kefu archive purge --customer ID            delete it everywhere, Redis included (needs REDIS_URL for Redis)
+  kefu report [--config F] [--data DIR] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+              [--by day|week|month|hour|channel|group|agent|intent] [--format table|csv|json]
+                                              service figures from the archive's rollups (README, "Reports")
   kefu bench archive --redis URL [--dsn DSN] [--events N] [--archivers K]
                                               archiver throughput, events/s into SQLite or PostgreSQL
   kefu bench retention --redis URL [--convs N]   Redis used_memory of closed conversations, with and without retention
@@ -101,6 +104,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	case "archive":
 		return cmdArchive(ctx, args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], stdout)
 	case "ask":
 		return cmdAsk(args[1:], stdout)
 	case "web":

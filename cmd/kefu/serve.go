@@ -158,7 +158,10 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		}
 		s.rdb = redis.NewClient(opt)
 	}
-	s.store = bot.NewStore(s.rdb, cfg.Redis.Prefix, bot.WithIdle(cfg.Retention.Idle))
+	// The conversation store runs on the hand-off queue's clock: one clock
+	// for every event's time (tests move it).
+	s.store = bot.NewStore(s.rdb, cfg.Redis.Prefix, bot.WithIdle(cfg.Retention.Idle),
+		bot.WithClock(func() time.Time { return s.now() }))
 	if err := s.newQueue(); err != nil {
 		return nil, err
 	}
