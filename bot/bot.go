@@ -15,6 +15,7 @@ import (
 
 	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Message is one inbound customer message, whatever the channel.
@@ -121,6 +122,15 @@ type Conversation struct {
 	// WaitAcked: the customer was told, since the last hand-off, that what
 	// they write while waiting is kept (conv.FieldWaitAck).
 	WaitAcked bool
+	// Priority of the hand-off and the customer's words that raised it
+	// (decided at the hand-off; the queue keeps them).
+	Priority  priority.Level
+	PrioWords []string
+	// What the priority policy reads of the customer's history: the shop's
+	// member level, their last rating, when their last conversation closed.
+	Member     string
+	LastRating int
+	ClosedAt   time.Time
 	// LastEntry is the transcript id of the inbound message being handled
 	// (set by Claim and Ingest; not stored).
 	LastEntry string

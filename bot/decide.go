@@ -8,6 +8,7 @@ import (
 
 	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // The decision: what one inbound message does to its conversation, as a
@@ -27,6 +28,7 @@ type policy struct {
 	notifier bool // the Handoff hears of messages while waiting or held (Notifier)
 	rater    bool // the Handoff stores ratings (Rater)
 	limited  bool // HandoffAllowed is asked before a hand-off
+	prio     *priority.Policy
 }
 
 func (p policy) text(lang string) Texts {
@@ -81,6 +83,8 @@ type decision struct {
 	notify     bool    // Notifier.CustomerMessage: a person has it or will
 	rate       *rating // Rater.Rate; without a Rater the commit writes it (selfRate)
 	askAllowed bool    // a hand-off HandoffAllowed must allow (else decide again, refused)
+	// raise: a message while waiting raised the priority (Prioritizer).
+	raise *priority.Assessment
 	// enqueue: record the notice keeping the claim, hand the conversation to
 	// the queue, then finish with the queue's notices.
 	enqueue bool
@@ -151,7 +155,14 @@ func decide(p policy, in input) decision {
 		return d
 	}
 	if c.Mode == ModeWaiting || c.Mode == ModeAgent {
-		return decidePeople(p, c, m, out)
+		dp := decidePeople(p, c, m, out)
+		// While it waits, its words are read again for the priority.
+		if c.Mode == ModeWaiting && m.Kind == KindText && p.prio != nil && p.prio.Lexicon != nil {
+			if a := p.prio.Lexicon.Assess(m.Text); a.Raised() {
+				dp.raise = &a
+			}
+		}
+		return dp
 	}
 	d.conv, d.save = c, true
 	tx := p.text(c.Lang)
@@ -248,12 +259,25 @@ func decide(p policy, in input) decision {
 		out.Kind, out.Text = OutFallback, tx.Fallback
 		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
 	case intents.ActionHandoff:
+		prevCategory := c.Category
 		c.Mode, c.Reason, c.Urgent, c.LowTurns = ModeWaiting, reason, urgent, 0
 		if intent != "" {
 			c.LastIntent = intent
 		}
+		var intentLevel priority.Level
 		if in := mt.FAQ().Intent(c.LastIntent); in != nil {
 			c.Category = in.Category
+			intentLevel, _ = priority.Parse(in.Priority)
+		}
+		if p.prio != nil {
+			since := time.Duration(-1)
+			if !c.ClosedAt.IsZero() {
+				since = c.Updated.Sub(c.ClosedAt)
+			}
+			pd := p.prio.Decide(priority.Signals{Intent: intentLevel, Text: m.Text, Member: c.Member,
+				LastRating: c.LastRating, SinceClose: since, SameThing: prevCategory != "" && prevCategory == c.Category})
+			c.Priority, c.PrioWords = pd.Level, pd.Words
+			c.Urgent = c.Urgent || pd.Level == priority.Urgent
 		}
 		out.Kind, out.Intent, out.Text, out.Choices = OutHandoff, intent, tx.HandoffNotice, nil
 		d.reason = reason

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Texts is the customer-facing wording in one language. Every sentence a
@@ -143,6 +144,16 @@ type Engine struct {
 	// (a channel's limit per client address). Refused: the customer is told
 	// HandoffLimited and the conversation stays with the bot.
 	HandoffAllowed func(ctx context.Context, m Message) (bool, error)
+	// Priority, if set, decides a hand-off's priority (intent, words,
+	// history) and reads every message while waiting again (a Handoff that
+	// is a Prioritizer raises it).
+	Priority *priority.Policy
+}
+
+// Prioritizer is implemented by a Handoff that can raise a waiting
+// conversation's priority when a customer message reads more pressing.
+type Prioritizer interface {
+	RaisePriority(ctx context.Context, c Conversation, l priority.Level, words []string) error
 }
 
 // Observation is what the engine reports about one bot reply.
@@ -267,6 +278,11 @@ func (e *Engine) handle(ctx context.Context, conv Conversation, m Message) ([]Ou
 			return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
 		}
 	}
+	if pr, ok := e.Handoff.(Prioritizer); ok && d.raise != nil {
+		if err := pr.RaisePriority(ctx, d.conv, d.raise.Level, d.raise.Words); err != nil {
+			return nil, fmt.Errorf("handle %s: %w", conv.ID, err)
+		}
+	}
 	if d.rate != nil && p.rater {
 		err := e.Handoff.(Rater).Rate(ctx, d.conv, d.rate.score, d.rate.comment)
 		switch {
@@ -299,7 +315,8 @@ func (e *Engine) handle(ctx context.Context, conv Conversation, m Message) ([]Ou
 
 // policy is the engine's configuration, for decide.
 func (e *Engine) policy() policy {
-	p := policy{texts: e.Texts, lowTurns: e.lowTurns(), queue: e.Handoff != nil, limited: e.HandoffAllowed != nil}
+	p := policy{texts: e.Texts, lowTurns: e.lowTurns(), queue: e.Handoff != nil, limited: e.HandoffAllowed != nil,
+		prio: e.Priority}
 	if e.Matcher != nil {
 		p.matcher = e.Matcher()
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kefu-dev/kefu/handoff"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Queue connects the engine to the hand-off queue: it implements Handoff
@@ -21,10 +22,11 @@ type Queue struct {
 }
 
 var (
-	_ Handoff  = (*Queue)(nil)
-	_ Leaver   = (*Queue)(nil)
-	_ Rater    = (*Queue)(nil)
-	_ Notifier = (*Queue)(nil)
+	_ Handoff     = (*Queue)(nil)
+	_ Leaver      = (*Queue)(nil)
+	_ Rater       = (*Queue)(nil)
+	_ Notifier    = (*Queue)(nil)
+	_ Prioritizer = (*Queue)(nil)
 )
 
 func (q *Queue) texts(lang string) Texts {
@@ -48,7 +50,7 @@ func (q *Queue) now() time.Time {
 // there now (closed hours, or no agent online) and the message is kept.
 func (q *Queue) Enqueue(ctx context.Context, c Conversation) ([]Outbound, error) {
 	p, err := q.Q.Enqueue(ctx, handoff.Ticket{Conv: c.ID, Channel: c.Channel, User: c.User,
-		Category: c.Category, Reason: c.Reason, Urgent: c.Urgent})
+		Category: c.Category, Reason: c.Reason, Urgent: c.Urgent, Priority: c.Priority, Words: c.PrioWords})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %s: %w", c.ID, err)
 	}
@@ -95,6 +97,17 @@ func (q *Queue) Rate(ctx context.Context, c Conversation, score int, comment str
 	case errors.Is(err, handoff.ErrNoSurvey):
 		return fmt.Errorf("rate %s: %w", c.ID, ErrNotRated)
 	case errors.Is(err, handoff.ErrAlreadyRated):
+		return nil
+	}
+	return err
+}
+
+// RaisePriority raises a waiting conversation's priority (never lowers it,
+// never overrides an agent's choice). A conversation no longer waiting or
+// held is left alone.
+func (q *Queue) RaisePriority(ctx context.Context, c Conversation, l priority.Level, words []string) error {
+	_, err := q.Q.RaisePriority(ctx, c.ID, l, words)
+	if errors.Is(err, handoff.ErrNotOpen) {
 		return nil
 	}
 	return err

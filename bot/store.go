@@ -368,6 +368,11 @@ func parseConv(id string, h map[string]string) Conversation {
 	}
 	c.Category = h[conv.FieldCategory]
 	c.WaitAcked = h[conv.FieldWaitAck] == "1"
+	c.Member = h[conv.FieldCustomerLevel]
+	c.LastRating, _ = strconv.Atoi(h[conv.FieldRating])
+	if v, err := strconv.ParseInt(h[conv.FieldClosedMs], 10, 64); err == nil {
+		c.ClosedAt = time.UnixMilli(v)
+	}
 	return c
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/internal/realip"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Config is the whole configuration of a kefu process.
@@ -59,6 +60,7 @@ type Config struct {
 	DataDir   string    `yaml:"data_dir"`
 	Archive   Archive   `yaml:"archive"`
 	Retention Retention `yaml:"retention"`
+	Priority  Priority  `yaml:"priority"`
 	Report    Report    `yaml:"report"`
 }
 
@@ -97,6 +99,23 @@ type Archive struct {
 	DSN string `yaml:"dsn"`
 }
 
+// Priority is how a hand-off's priority is decided (package priority): the
+// intent's `priority` in the FAQ, the customer's words read by a lexicon, and
+// their history.
+type Priority struct {
+	// Lexicon is a lexicon file replacing the default one
+	// (priority/lexicon.yaml in the source). Empty: the default.
+	Lexicon string `yaml:"lexicon"`
+	// Members maps the shop's member level (as signed in the identity) to
+	// the least priority its customers get, e.g. {gold: high}.
+	Members map[string]string `yaml:"members"`
+	// A customer back about the same thing (the same FAQ category) within
+	// report.reopen_window after a close is raised to high.
+	// LowRating: a customer whose last rating was at or under it is raised to
+	// high. 0: off.
+	LowRating int `yaml:"low_rating"`
+}
+
 // Retention bounds what Redis keeps.
 type Retention struct {
 	// Idle: a conversation with the bot and no message for this long is
@@ -120,6 +139,26 @@ type Handoff struct {
 	AutoAssign   bool          `yaml:"auto_assign"`   // offer conversations to the least-busy agent
 	OfferTimeout time.Duration `yaml:"offer_timeout"` // an offer not accepted goes to the next agent
 	Hours        Hours         `yaml:"hours"`
+	// SLA are the service-level targets per priority.
+	SLA SLA `yaml:"sla"`
+}
+
+// SLA are the service-level targets per priority (low, normal, high,
+// urgent). The queue is ordered by first-response deadline: hand-off time +
+// its priority's target.
+type SLA struct {
+	FirstResponse map[string]time.Duration `yaml:"first_response"` // default urgent 1m, high 3m, normal 10m, low 30m
+}
+
+// FirstResponseTargets are the first-response targets by level (validated).
+func (s SLA) FirstResponseTargets() map[priority.Level]time.Duration {
+	out := make(map[priority.Level]time.Duration, len(s.FirstResponse))
+	for k, d := range s.FirstResponse {
+		if l, err := priority.Parse(k); err == nil && l != priority.Unset {
+			out[l] = d
+		}
+	}
+	return out
 }
 
 // Hours are the agents' business hours. Empty open/close: all day.
@@ -256,6 +295,7 @@ func Default() Config {
 		Redis:     Redis{Prefix: "{kefu}:"},
 		Bot:       Bot{LowTurns: 2},
 		Retention: Retention{Idle: 24 * time.Hour, Redis: 7 * 24 * time.Hour},
+		Priority:  Priority{LowRating: 2},
 		Report:    Report{ReopenWindow: 24 * time.Hour},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
@@ -486,6 +526,26 @@ func (c Config) Validate() error {
 		if _, err := time.LoadLocation(h.Hours.Timezone); err != nil {
 			errs = append(errs, fmt.Errorf("handoff.hours.timezone %q: unknown", h.Hours.Timezone))
 		}
+	}
+	for k, d := range h.SLA.FirstResponse {
+		if l, err := priority.Parse(k); err != nil || l == priority.Unset {
+			errs = append(errs, fmt.Errorf("handoff.sla.first_response.%s: use low, normal, high or urgent", k))
+		} else if d < time.Second {
+			errs = append(errs, fmt.Errorf("handoff.sla.first_response.%s %v: at least 1s", k, d))
+		}
+	}
+	for m, v := range c.Priority.Members {
+		if l, err := priority.Parse(v); err != nil || l == priority.Unset {
+			errs = append(errs, fmt.Errorf("priority.members.%s %q: use low, normal, high or urgent", m, v))
+		}
+	}
+	if c.Priority.Lexicon != "" {
+		if _, err := priority.LoadLexicon(c.Priority.Lexicon); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Priority.LowRating < 0 || c.Priority.LowRating > 5 {
+		errs = append(errs, fmt.Errorf("priority.low_rating %d: want a rating 0..5 (0: off)", c.Priority.LowRating))
 	}
 	if c.Report.Timezone != "" {
 		if _, err := time.LoadLocation(c.Report.Timezone); err != nil {

@@ -104,11 +104,15 @@ func TestValidateServeSections(t *testing.T) {
 	c.Handoff.Categories = map[string]string{"x": "nogroup"}
 	c.Handoff.Hours.Days = []string{"someday"}
 	c.Handoff.Hours.Timezone = "Mars/Olympus"
+	c.Handoff.SLA.FirstResponse = map[string]time.Duration{"asap": time.Minute, "high": 0}
+	c.Priority.Members = map[string]string{"gold": "platinum"}
+	c.Priority.Lexicon = "/nonexistent/lexicon.yaml"
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"log_format", "REDIS_URL", "low_turns", "bot.texts.fr", "KEFU_WEB_SECRET", "nogroup", "someday", "Mars/Olympus"} {
+	for _, want := range []string{"log_format", "REDIS_URL", "low_turns", "bot.texts.fr", "KEFU_WEB_SECRET", "nogroup", "someday", "Mars/Olympus",
+		"first_response.asap", "first_response.high 0s", `priority.members.gold "platinum"`, "/nonexistent/lexicon.yaml"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

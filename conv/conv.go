@@ -97,7 +97,10 @@ const (
 // bookkeeping on the conversation (others may read them).
 const (
 	FieldCategory      = "category"       // the intent's category that picked the group
-	FieldPrio          = "prio"           // 0 urgent lane, 1 normal
+	FieldPrio          = "prio"           // the priority: low, normal, high or urgent (package priority's names)
+	FieldPrioWords     = "prio_words"     // the customer's words that raised it, space-separated
+	FieldPrioBy        = "prio_by"        // who set it last: "auto" or the agent's id
+	FieldDueMs         = "due_ms"         // the first-response deadline (ms): the queue's order
 	FieldSeq           = "seq"            // arrival order in the queue (kept when requeued)
 	FieldEnqueuedMs    = "enq_ms"         // when it was handed off (ms)
 	FieldClaimedMs     = "claimed_ms"     // when the holder got it (ms)
@@ -137,7 +140,7 @@ const (
 var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt, FieldWaitAck}
 
 // HandoffFields lists the fields only handoff writes.
-var HandoffFields = []string{FieldCategory, FieldPrio, FieldSeq, FieldEnqueuedMs, FieldClaimedMs, FieldWaitedMs,
+var HandoffFields = []string{FieldCategory, FieldPrio, FieldPrioWords, FieldPrioBy, FieldDueMs, FieldSeq, FieldEnqueuedMs, FieldClaimedMs, FieldWaitedMs,
 	FieldRepliedMs, FieldOfferAgent, FieldOfferUntil, FieldOfferSkip, FieldNotice, FieldLastAgent, FieldReleasedMs,
 	FieldCanceledMs, FieldRatingComment, FieldRatingAgent, FieldRatedMs, FieldRatedClose}
 
@@ -160,6 +163,7 @@ const (
 	SurveySent      = "survey_sent"          //
 	Rated           = "rated"                // score, comment, agent
 	LeaseLost       = "lease_lost"           // agent, group
+	PriorityChanged = "priority_changed"     // from, to, by (auto or the agent), words
 	// CustomerProfile: the web channel learned or changed who the customer
 	// is (a signed identity): customer_id, name, phone, level, signed_in_as
 	// (on an anonymous visitor's thread: the identified user's thread id).
@@ -168,7 +172,8 @@ const (
 
 // EventTypes lists every event type.
 var EventTypes = []string{Started, CustomerMessage, BotReply, Handoff, Offered, Declined, Claimed,
-	AgentMessage, Note, Transfer, BackToBot, Abandoned, Closed, SurveySent, Rated, LeaseLost, CustomerProfile}
+	AgentMessage, Note, Transfer, BackToBot, Abandoned, Closed, SurveySent, Rated, LeaseLost, CustomerProfile,
+	PriorityChanged}
 
 // Fields of a lifecycle stream entry. Every entry has type, conv (the
 // thread), ep (its episode) and at (ms); the others depend on the type.
@@ -206,6 +211,8 @@ const (
 	EvPhone      = "phone"
 	EvLevel      = "level"
 	EvSignedInAs = "signed_in_as"
+	EvWords      = "words" // the words that raised a priority, space-separated
+	EvDueMs      = "due_ms"
 )
 
 // Who closed or abandoned a conversation (EvBy), besides an agent id.
@@ -251,6 +258,13 @@ var nameRe = regexp.MustCompile(`\b(MODE|F|EV|EF)\.[A-Za-z_][A-Za-z0-9_]*`)
 // names are the tables of Script: table -> name -> value.
 var names = map[string]map[string]string{}
 
+// QueueScore is a waiting conversation's score in its group's queue (the
+// Lua qscore of Prelude): its first-response deadline in ms, then its
+// arrival order (seq) among equal deadlines. Lowest is served first, so a
+// conversation of low priority moves up as its deadline nears and is never
+// starved. Exact in a float64 until the year 2255.
+func QueueScore(dueMs, seq int64) float64 { return float64(dueMs*1000 + seq%1000) }
+
 // Prelude is the Lua text Script puts before a script.
 var Prelude = buildPrelude()
 
@@ -274,8 +288,13 @@ func buildPrelude() string {
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment, EvCustomerID, EvName, EvPhone, EvLevel,
-		EvSignedInAs})
-	return fmt.Sprintf(`local function emit(p, thread, typ, now, ...)
+		EvSignedInAs, EvWords, EvDueMs})
+	return fmt.Sprintf(`-- qscore: a wait queue's score: the first-response deadline (ms), then
+-- arrival order among equal deadlines (see QueueScore).
+local function qscore(due, seq)
+  return string.format('%%.0f', tonumber(due) * 1000 + tonumber(seq) %% 1000)
+end
+local function emit(p, thread, typ, now, ...)
   local ep = redis.call('HGET', p .. %q .. thread, %q) or '0'
   return redis.call('XADD', p .. %q, '*', %q, typ, %q, thread, %q, ep, %q, now, ...)
 end

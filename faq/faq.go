@@ -27,12 +27,13 @@ type Intent struct {
 	Answer    Answer
 	Keywords  []string
 	Handoff   bool   // always hand off to a human
-	Priority  string // "" or PriorityUrgent
+	Priority  string // "" (normal), "low", "high" or PriorityUrgent: the hand-off's priority
 	Lang      string // "" (Chinese) or another language code such as "en"
 	Pos       Pos    // where the intent starts
 }
 
-// PriorityUrgent puts an intent's hand-offs into the urgent lane.
+// PriorityUrgent hands an intent's questions off at once, with priority
+// urgent. Other levels (low, high) only set the priority of a hand-off.
 const PriorityUrgent = "urgent"
 
 // Answer is what the bot replies for an intent.

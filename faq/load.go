@@ -1,6 +1,8 @@
 package faq
 
 import (
+	"github.com/kefu-dev/kefu/priority"
+
 	"bytes"
 	"fmt"
 	"io/fs"
@@ -317,8 +319,8 @@ func (l *loader) intent(n *yaml.Node) {
 			in.Handoff = l.boolean(v, "handoff")
 		case "priority":
 			in.Priority, _ = l.str(v, "priority")
-			if in.Priority != "" && in.Priority != PriorityUrgent && in.Priority != "normal" {
-				l.add(l.pos(v), "priority %q: use urgent (or leave it out)", in.Priority)
+			if _, err := priority.Parse(in.Priority); err != nil {
+				l.add(l.pos(v), "priority %q: use low, normal, high or urgent (or leave it out)", in.Priority)
 			}
 			if in.Priority == "normal" {
 				in.Priority = ""

@@ -108,7 +108,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown top key", "intentz: []\n", `unknown key "intentz"`},
 		{"intents not a list", "intents: {a: b}\n", "intents must be a list"},
 		{"handoff not bool", "intents:\n  - id: a\n    category: c\n    questions: [x, y, z]\n    answer: ok\n    handoff: yes please\n", "handoff must be true or false"},
-		{"bad priority", "intents:\n  - id: a\n    category: c\n    questions: [x, y, z]\n    answer: ok\n    priority: high\n", `priority "high"`},
+		{"bad priority", "intents:\n  - id: a\n    category: c\n    questions: [x, y, z]\n    answer: ok\n    priority: highest\n", `priority "highest"`},
 		{"bad id", "intents:\n  - id: Order Status\n    category: c\n    questions: [x, y, z]\n    answer: ok\n", "use lower-case letters"},
 		{"no id", "intents:\n  - category: c\n    questions: [x, y, z]\n    answer: ok\n", "intent has no id"},
 		{"duplicate question in one intent", "intents:\n  - id: a\n    category: c\n    questions: [退货, 退 货, z]\n    answer: ok\n", "appears twice in a"},

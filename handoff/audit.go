@@ -116,10 +116,10 @@ func (q *Queue) Audit(ctx context.Context) (Report, error) {
 			if mode != conv.ModeWaiting || group != w[0] || agent != "" {
 				bad("conv %s waits in %s but mode=%q group=%q agent=%q", cid, w[0], mode, group, agent)
 			}
-			prio, _ := strconv.ParseInt(f[5], 10, 64)
+			due, _ := strconv.ParseInt(f[5], 10, 64)
 			seq, _ := strconv.ParseInt(f[6], 10, 64)
-			if want := strconv.FormatInt(prio*1e13+seq, 10); scores[cid] != want {
-				bad("conv %s score %s, want %s (prio %d seq %d)", cid, scores[cid], want, prio, seq)
+			if want := strconv.FormatFloat(conv.QueueScore(due, seq), 'f', -1, 64); scores[cid] != want {
+				bad("conv %s score %s, want %s (due %d seq %d)", cid, scores[cid], want, due, seq)
 			}
 		}
 		if len(h) == 1 {

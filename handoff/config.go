@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	_ "time/tzdata" // business hours in any zone, also on hosts without zoneinfo
+	_ "time/tzdata"
+
+	"github.com/kefu-dev/kefu/priority" // business hours in any zone, also on hosts without zoneinfo
 )
 
 // Config is the queue's configuration. Zero values take the defaults noted.
@@ -51,6 +53,20 @@ type Config struct {
 	OfferScan int
 	// Hours are the business hours; the zero value means always open.
 	Hours Hours
+	// FirstResponse is the first-response target of each priority. A
+	// conversation's place in its group's queue is its deadline: the hand-off
+	// plus its priority's target, so a low-priority one moves up as it waits
+	// and passes a later urgent one exactly when its deadline comes first.
+	// Missing levels take the defaults: urgent 1 min, high 3 min, normal
+	// 10 min, low 30 min.
+	FirstResponse map[priority.Level]time.Duration
+}
+
+// DefaultFirstResponse are the first-response targets used for the levels
+// Config.FirstResponse leaves out.
+var DefaultFirstResponse = map[priority.Level]time.Duration{
+	priority.Urgent: time.Minute, priority.High: 3 * time.Minute,
+	priority.Normal: 10 * time.Minute, priority.Low: 30 * time.Minute,
 }
 
 // Hours are business hours: agents are expected on the given days between
@@ -120,6 +136,19 @@ func (c *Config) withDefaults() error {
 	if c.OfferScan <= 0 {
 		c.OfferScan = 100
 	}
+	fr := make(map[priority.Level]time.Duration, 4)
+	for l, d := range c.FirstResponse {
+		if l < priority.Low || l > priority.Urgent || d <= 0 {
+			errs = append(errs, fmt.Errorf("first response target %s %v: want a level and a positive duration", l, d))
+		}
+		fr[l] = d
+	}
+	for l, d := range DefaultFirstResponse {
+		if _, ok := fr[l]; !ok {
+			fr[l] = d
+		}
+	}
+	c.FirstResponse = fr
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -84,7 +84,8 @@ func TestLifecycleHandoffToClose(t *testing.T) {
 
 	mustEnqueue(t, q, Ticket{Conv: "web:v1", Channel: "web", User: "v1", Reason: "complaint", Urgent: true})
 	lt.want("enqueue", lt.ev(conv.Handoff, "web:v1", "3", conv.EvReason, "complaint", conv.EvGroup, "pre_sales",
-		conv.EvUrgent, "1", conv.EvPriority, "0"))
+		conv.EvUrgent, "1", conv.EvPriority, "urgent", conv.EvWords, "",
+		conv.EvDueMs, strconv.FormatInt(clk.Now().Add(time.Minute).UnixMilli(), 10)))
 	if p := mustEnqueue(t, q, Ticket{Conv: "web:v1", Reason: "requested"}); p.New {
 		t.Fatal("a second enqueue queued again")
 	}
@@ -153,7 +154,8 @@ func TestLifecycleHandoffToClose(t *testing.T) {
 	rdb.HSet(ctx, q.convKey("web:v1"), conv.FieldEpisode, "4")
 	mustEnqueue(t, q, Ticket{Conv: "web:v1", Reason: "requested"})
 	lt.want("second hand-off", lt.ev(conv.Handoff, "web:v1", "4", conv.EvReason, "requested",
-		conv.EvGroup, "pre_sales", conv.EvUrgent, "0", conv.EvPriority, "1"))
+		conv.EvGroup, "pre_sales", conv.EvUrgent, "0", conv.EvPriority, "normal", conv.EvWords, "",
+		conv.EvDueMs, strconv.FormatInt(clk.Now().Add(10*time.Minute).UnixMilli(), 10)))
 	c = mustClaim(t, q, "b", "")
 	lt.want("second claim", lt.ev(conv.Claimed, "web:v1", "4", conv.EvAgent, "b", conv.EvGroup, "pre_sales",
 		conv.EvWaitedMs, "0"))

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Ticket is a conversation handed to people: what the caller (the bot)
@@ -18,7 +20,22 @@ type Ticket struct {
 	Category string // the intent's category: picks the group
 	Group    string // an explicit group; overrides Category
 	Reason   string // why it was handed off (requested, low_confidence, complaint…)
-	Urgent   bool   // the urgent lane: served before everyone else
+	// Priority orders the queue (by its first-response deadline). Unset:
+	// Urgent when Urgent is set, else Normal.
+	Priority priority.Level
+	Urgent   bool     // shorthand for Priority urgent (the caller's older form)
+	Words    []string // the customer's words that raised the priority, shown to agents
+}
+
+// level is the ticket's priority, Unset resolved.
+func (t Ticket) level() priority.Level {
+	switch {
+	case t.Priority != priority.Unset:
+		return t.Priority
+	case t.Urgent:
+		return priority.Urgent
+	}
+	return priority.Normal
 }
 
 // Conversation states, as Position reports them.
@@ -61,8 +78,9 @@ const (
 	Closed End = conv.ModeClosed // done: the customer gets the survey
 )
 
-// Enqueue puts a conversation in its group's queue (urgent lane first,
-// then first come first served) and returns where it stands. It is
+// Enqueue puts a conversation in its group's queue, ordered by its
+// first-response deadline (now + its priority's target; equal deadlines first
+// come first served) and returns where it stands. It is
 // idempotent: a conversation already waiting keeps its place and group, one
 // an agent holds stays with them (State StateHeld).
 //
@@ -82,13 +100,11 @@ func (q *Queue) Enqueue(ctx context.Context, t Ticket) (Position, error) {
 	if !q.hasGroup(g) {
 		return Position{}, fmt.Errorf("enqueue %s: group %q: %w", t.Conv, g, ErrUnknownGroup)
 	}
-	prio := 1
-	if t.Urgent {
-		prio = 0
-	}
+	lvl, now := t.level(), q.now()
 	v, err := q.run(ctx, "enqueue",
 		[]string{q.convKey(t.Conv), q.key("seq"), q.openKey(), q.leasesKey()},
-		q.cfg.Prefix, t.Conv, g, prio, q.ms(q.now()), t.Channel, t.User, t.Reason, t.Category, q.cfg.EventsMax)
+		q.cfg.Prefix, t.Conv, g, lvl.String(), q.ms(now), t.Channel, t.User, t.Reason, t.Category, q.cfg.EventsMax,
+		q.ms(q.due(now, lvl)), strings.Join(t.Words, " "))
 	if err != nil {
 		return Position{}, wrap("enqueue", t.Conv, err)
 	}
@@ -100,7 +116,7 @@ func (q *Queue) Enqueue(ctx context.Context, t Ticket) (Position, error) {
 	p.New = state == "new"
 	if p.New {
 		q.log.InfoContext(ctx, "enqueued", "conv", t.Conv, "channel", t.Channel, "user", t.User,
-			"group", g, "urgent", t.Urgent, "rank", p.Rank)
+			"group", g, "priority", lvl.String(), "rank", p.Rank)
 	}
 	return p, nil
 }
@@ -122,8 +138,8 @@ func (q *Queue) Cancel(ctx context.Context, cid string) error {
 const KindLeave = "leave"
 
 // Claim gives agent aid a conversation: the named one (cid), or with cid
-// empty the next in the agent's groups (urgent lane first, then arrival
-// order; a conversation offered to another agent is passed over while the
+// empty the next in the agent's groups (earliest first-response deadline
+// first; a conversation offered to another agent is passed over while the
 // offer stands). Exactly one of any number of concurrent claimers wins.
 // Errors: ErrEmpty, ErrTaken, ErrCapacity, ErrSkill, ErrOffline,
 // ErrUnknownAgent. A claim emits claimed, with the time waited since the

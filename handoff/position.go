@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Position is where a conversation stands, for the customer waiting.
@@ -121,7 +122,7 @@ func (q *Queue) Notice(ctx context.Context, cid string) (Position, bool, error) 
 func (q *Queue) Notices(ctx context.Context) ([]Position, error) {
 	now := q.now()
 	args := []any{q.convKey(""), q.ms(now.Add(-q.cfg.Presence)), q.cfg.DefaultHandle.Milliseconds(),
-		fieldNotice, agentOnline, urgentBelow, rankMore, len(rankSteps)}
+		fieldNotice, agentOnline, priority.Urgent.String(), rankMore, len(rankSteps)}
 	for _, r := range rankSteps {
 		args = append(args, r)
 	}

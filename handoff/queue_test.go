@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kefu-dev/kefu/priority"
 )
 
 func testConfig() Config {
@@ -66,7 +68,7 @@ func TestEnqueueIdempotent(t *testing.T) {
 		t.Errorf("events %+v %v: want one enqueued", evs, err)
 	}
 	h := rdb.HGetAll(ctx, q.convKey("web:u1")).Val()
-	for k, want := range map[string]string{"mode": "waiting", "group": "after_sales", "reason": "requested", "channel": "web", "user": "u1", "prio": "1", "seq": "1"} {
+	for k, want := range map[string]string{"mode": "waiting", "group": "after_sales", "reason": "requested", "channel": "web", "user": "u1", "prio": "normal", "prio_by": "auto", "seq": "1"} {
 		if h[k] != want {
 			t.Errorf("conv %s=%q, want %q", k, h[k], want)
 		}
@@ -715,8 +717,10 @@ func TestListsAndOverview(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Waiting{
-		{Conv: "tg:2", Group: "pre_sales", Rank: 1, Channel: "telegram", User: "2", Reason: "urgent", Urgent: true, Since: clk.Now().Add(-time.Minute), Waited: time.Minute},
-		{Conv: "web:1", Group: "pre_sales", Rank: 2, Channel: "web", User: "1", Reason: "requested", Since: clk.Now().Add(-2 * time.Minute), Waited: 2 * time.Minute},
+		{Conv: "tg:2", Group: "pre_sales", Rank: 1, Channel: "telegram", User: "2", Reason: "urgent", Urgent: true,
+			Priority: priority.Urgent, PrioBy: "auto", Due: clk.Now(), Since: clk.Now().Add(-time.Minute), Waited: time.Minute},
+		{Conv: "web:1", Group: "pre_sales", Rank: 2, Channel: "web", User: "1", Reason: "requested",
+			Priority: priority.Normal, PrioBy: "auto", Due: clk.Now().Add(8 * time.Minute), Since: clk.Now().Add(-2 * time.Minute), Waited: 2 * time.Minute},
 	}
 	if diff := cmp.Diff(want, ws); diff != "" {
 		t.Errorf("waiting (-want +got):\n%s", diff)

@@ -11,21 +11,26 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Waiting is a conversation in a group's queue, for the console's list.
 type Waiting struct {
 	Conv      string
 	Group     string
-	Rank      int // 1-based, urgent lane first
+	Rank      int // 1-based: earliest first-response deadline first
 	Channel   string
 	User      string
 	Reason    string
 	Category  string
-	Urgent    bool
-	Since     time.Time     // when it was queued
-	Waited    time.Duration // how long it has waited
-	OfferedTo string        // the agent it is offered to, if any
+	Urgent    bool           // Priority is urgent
+	Priority  priority.Level // what orders the queue, with Due
+	Words     []string       // the customer's words that raised the priority
+	PrioBy    string         // who set the priority: "auto" or an agent
+	Due       time.Time      // the first-response deadline
+	Since     time.Time      // when it was queued
+	Waited    time.Duration  // how long it has waited
+	OfferedTo string         // the agent it is offered to, if any
 	// OfferUntil is when that offer lapses.
 	OfferUntil time.Time
 	// Extra are the values of the extra conversation-hash fields Head was
@@ -42,7 +47,8 @@ func (q *Queue) Waiting(ctx context.Context, group string) ([]Waiting, error) {
 
 // waitingFields are the conversation-hash fields Head reads for Waiting.
 var waitingFields = []string{conv.FieldChannel, conv.FieldUser, conv.FieldReason, conv.FieldCategory,
-	conv.FieldEnqueuedMs, conv.FieldOfferAgent, conv.FieldOfferUntil}
+	conv.FieldEnqueuedMs, conv.FieldOfferAgent, conv.FieldOfferUntil, conv.FieldPrio, conv.FieldPrioWords,
+	conv.FieldPrioBy, conv.FieldDueMs}
 
 // Head lists the first limit conversations of a group's queue in order (all
 // when limit < 0) and returns the queue's length: one script that reads each
@@ -72,9 +78,10 @@ func (q *Queue) Head(ctx context.Context, group string, limit int, extra ...stri
 	for i, x := range r[1:] {
 		row := asSlice(x)
 		h := asStrings(row[2])
-		score, _ := strconv.ParseFloat(asString(row[1]), 64)
 		w := Waiting{Conv: asString(row[0]), Group: group, Rank: i + 1, Channel: h[0], User: h[1], Reason: h[2],
-			Category: h[3], Urgent: score < urgentBelow, Since: parseMs(h[4])}
+			Category: h[3], Priority: levelOf(h[7]), Words: fields(h[8]), PrioBy: h[9], Due: parseMs(h[10]),
+			Since: parseMs(h[4])}
+		w.Urgent = w.Priority == priority.Urgent
 		if !w.Since.IsZero() {
 			w.Waited = now.Sub(w.Since)
 		}
@@ -89,10 +96,6 @@ func (q *Queue) Head(ctx context.Context, group string, limit int, extra ...stri
 	return out, total, nil
 }
 
-// urgentBelow: a queue score under it is the urgent lane (prio 0; the score
-// is prio*1e13 + seq).
-const urgentBelow = 1e13
-
 // Held is a conversation an agent holds.
 type Held struct {
 	Claim
@@ -100,6 +103,9 @@ type Held struct {
 	User       string
 	Reason     string
 	Urgent     bool
+	Priority   priority.Level
+	Words      []string
+	Due        time.Time // the first-response deadline
 	Claimed    time.Time
 	LeaseUntil time.Time
 }
@@ -113,7 +119,8 @@ func (q *Queue) Held(ctx context.Context, aid string) ([]Held, error) {
 	}
 	slices.Sort(cids)
 	hs, err := q.hmget(ctx, cids, []string{conv.FieldAgent, conv.FieldEpoch, conv.FieldGroup,
-		conv.FieldChannel, conv.FieldUser, conv.FieldReason, conv.FieldPrio, conv.FieldClaimedMs})
+		conv.FieldChannel, conv.FieldUser, conv.FieldReason, conv.FieldPrio, conv.FieldClaimedMs, conv.FieldPrioWords,
+		conv.FieldDueMs})
 	if err != nil {
 		return nil, fmt.Errorf("held %s: %w", aid, err)
 	}
@@ -135,7 +142,8 @@ func (q *Queue) Held(ctx context.Context, aid string) ([]Held, error) {
 		}
 		e, _ := strconv.ParseInt(h[1], 10, 64)
 		x := Held{Claim: Claim{Conv: cid, Agent: aid, Group: h[2], Epoch: e}, Channel: h[3], User: h[4],
-			Reason: h[5], Urgent: h[6] == "0", Claimed: parseMs(h[7])}
+			Reason: h[5], Priority: levelOf(h[6]), Words: fields(h[8]), Due: parseMs(h[9]), Claimed: parseMs(h[7])}
+		x.Urgent = x.Priority == priority.Urgent
 		if exp, err := leases[i].Result(); err == nil {
 			x.LeaseUntil = time.UnixMilli(int64(exp))
 		}
@@ -148,7 +156,8 @@ func (q *Queue) Held(ctx context.Context, aid string) ([]Held, error) {
 type GroupStats struct {
 	Group     string
 	Waiting   int
-	Urgent    int
+	Urgent    int           // waiting with priority urgent
+	Overdue   int           // waiting past their first-response deadline
 	Oldest    time.Duration // the longest wait
 	Online    int           // agents online (not away)
 	Slots     int           // their max chats
@@ -235,24 +244,25 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 		s := GroupStats{Group: g}
 		ws := gc[i].waiting.Val()
 		s.Waiting = len(ws)
-		for _, z := range ws {
-			if z.Score < urgentBelow {
-				s.Urgent++
-			}
-		}
 		if len(ws) > 0 {
-			// The oldest is the smallest seq, not the head (the urgent lane).
+			// The oldest is not the head (the queue is by deadline).
 			cids := make([]string, len(ws))
 			for j, z := range ws {
 				cids[j], _ = z.Member.(string)
 			}
-			hs, err := q.hmget(ctx, cids, []string{conv.FieldEnqueuedMs})
+			hs, err := q.hmget(ctx, cids, []string{conv.FieldEnqueuedMs, conv.FieldPrio, conv.FieldDueMs})
 			if err != nil {
 				return ov, fmt.Errorf("overview: %w", err)
 			}
 			for _, h := range hs {
 				if t := parseMs(h[0]); !t.IsZero() && now.Sub(t) > s.Oldest {
 					s.Oldest = now.Sub(t)
+				}
+				if levelOf(h[1]) == priority.Urgent {
+					s.Urgent++
+				}
+				if d := parseMs(h[2]); !d.IsZero() && !d.After(now) {
+					s.Overdue++
 				}
 			}
 		}

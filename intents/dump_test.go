@@ -37,7 +37,7 @@ func TestDumpResults(t *testing.T) {
 	}
 	tok, lx := mustTokenizer(t), mustLexicon(t)
 	var caseTexts []string
-	for _, file := range []string{"dev_cases.tsv", "heldout_cases.tsv", "dev_classes.tsv", "heldout_classes.tsv"} {
+	for _, file := range []string{"dev_cases.tsv", "heldout_cases.tsv", "dev_classes.tsv", "heldout_classes.tsv", "heldout2_cases.tsv", "heldout3_cases.tsv"} {
 		b, err := os.ReadFile("testdata/" + file)
 		if err != nil {
 			t.Fatal(err)

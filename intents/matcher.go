@@ -866,19 +866,9 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 			}
 			w := f.w * f.w
 			post := m.postings.of(f.id)
-			// A question is touched when its score leaves 0. Without a branch
-			// (whether a question was seen is a coin toss the processor would
-			// often lose): write it down always, keep it only when new.
+			// A question is touched when its score leaves 0 (see addPostings).
 			touched := slices.Grow(acc.touched, len(post)+1)
-			n := len(touched)
-			touched = touched[:cap(touched)]
-			score := acc.score
-			for _, qi := range post {
-				s := score[qi]
-				touched[n] = qi
-				n += b2i(s == 0)
-				score[qi] = s + w
-			}
+			n := addPostings(acc.score, touched[:cap(touched)], len(touched), post, w)
 			acc.touched = touched[:n]
 		}
 	}
@@ -937,6 +927,25 @@ func (m *Matcher) retrieve(acc *accumulator, q *doc, k int) []int32 {
 	acc.touched = acc.touched[:0]
 	acc.out = out
 	return out
+}
+
+// addPostings adds w to the score of every question of post, writing each
+// down in touched[n:] and counting it when its score leaves 0; it returns the
+// new count. Without a branch (whether a question was seen is a coin toss
+// the processor would often lose): write it down always, keep it only when
+// new. A function of its own, with few live values, so that the loop keeps
+// its index and count in registers (inside retrieve they were stored and
+// reloaded on every posting): not inlined.
+//
+//go:noinline
+func addPostings(score []float32, touched []int32, n int, post []int32, w float32) int {
+	for _, qi := range post {
+		s := score[qi]
+		touched[n] = qi
+		n += b2i(s == 0)
+		score[qi] = s + w
+	}
+	return n
 }
 
 // rankKey orders retrieved questions as one integer: by score (s > 0, so

@@ -154,16 +154,21 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 	if bitLCS {
 		clear(pm)
 	}
+	// The sums in locals, not in o: o's address is taken (features), so
+	// its fields would be stored and reloaded on every iteration, a chain
+	// through memory.
+	ncs, sqc, sumc := 0, 0.0, 0.0
 	for j := range nc {
 		k := slot[packedID(charIDs, j)]
 		w := cw[k]
-		o.nc += b2i(k != 0)
-		o.sqc += w * w
-		o.sumc += w
+		ncs += b2i(k != 0)
+		sqc += w * w
+		sumc += w
 		if bitLCS { // the same way for every unit: predicted
 			pm[k] = masks[j]
 		}
 	}
+	o.nc, o.sqc, o.sumc = ncs, sqc, sumc
 	if o.nc == 0 {
 		return 0, false
 	}
@@ -193,11 +198,12 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 	}
 	// From here on only the bigram and word features change: they are set
 	// as features sets them.
-	o.sqb = 0
+	sqb, bw := 0.0, p.bw
 	for j := range nb {
-		w := p.bw[slot[packedID(bigramIDs, j)]]
-		o.sqb += w * w
+		w := bw[slot[packedID(bigramIDs, j)]]
+		sqb += w * w
 	}
+	o.sqb = sqb
 	x3 := cosine(o.sqb, a.normBigram, h.normBigram)
 	x4 := cosine(max(0, r.sqMin-o.sqb), a.normWord, h.normWord)
 	// The bound again, from the last one by what changed: it differs from
@@ -212,16 +218,18 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 		// the question's not in a and a's not hit.
 		var hit uint64
 		m := float32(0)
+		sqw := 0.0
 		for _, f := range words {
 			id, w := unpackWord(f)
 			if k := slot[id]; k > 0 {
 				w := float64(a.words[k-1].w)
-				o.sqw += w * w
+				sqw += w * w
 				hit |= 1 << (k - 1)
 			} else {
 				m = max(m, w)
 			}
 		}
+		o.sqw = sqw
 		m1 := float32(0)
 		for i, f := range a.words {
 			if hit&(1<<i) == 0 {

@@ -37,6 +37,7 @@ import (
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/internal/realip"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // cmdServe runs the gateway until ctx ends (SIGINT/SIGTERM).
@@ -167,6 +168,9 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: s.texts,
 		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff}
+	if s.engine.Priority, err = priorityPolicy(cfg.Priority, cfg.Report.ReopenWindow); err != nil {
+		return nil, err
+	}
 	s.recoverer = bot.NewRecoverer(s.engine, bot.RecovererConfig{Every: cfg.Bot.RecoverEvery,
 		Deliver: s.deliver, Log: log})
 	s.web = web.New(webConfig(cfg.Web, s.texts, s.clientIP.ClientIP), s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
@@ -403,7 +407,7 @@ func (s *server) newQueue() error {
 	h := s.cfg.Handoff
 	days, _ := h.Hours.Weekdays() // validated
 	q, err := handoff.New(s.rdb, handoff.Config{Prefix: s.cfg.Redis.Prefix, Groups: h.Groups, Categories: h.Categories,
-		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout,
+		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout, FirstResponse: h.SLA.FirstResponseTargets(),
 		Hours: handoff.Hours{Timezone: h.Hours.Timezone, Days: days, Open: h.Hours.Open, Close: h.Hours.Close, Holidays: h.Hours.Holidays}},
 		func() time.Time { return s.now() }, s.log)
 	if err != nil {
@@ -530,4 +534,19 @@ func (m *metrics) observe(o bot.Observation) {
 	if o.Kind == bot.OutHandoff {
 		m.handoffs.WithLabelValues(o.Channel, o.Reason).Inc()
 	}
+}
+
+// priorityPolicy is the hand-off priority policy the configuration asks for.
+func priorityPolicy(c config.Priority, reopen time.Duration) (*priority.Policy, error) {
+	lex, err := priority.LoadLexicon(c.Lexicon)
+	if err != nil {
+		return nil, err
+	}
+	p := &priority.Policy{Lexicon: lex, Reopen: reopen, LowRating: c.LowRating, Members: map[string]priority.Level{}}
+	for m, v := range c.Members {
+		if p.Members[m], err = priority.Parse(v); err != nil {
+			return nil, fmt.Errorf("priority.members.%s: %w", m, err)
+		}
+	}
+	return p, nil
 }

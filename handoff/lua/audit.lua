@@ -7,7 +7,7 @@
 -- ARGV[1] key prefix  ARGV[2] ... the configured groups
 -- Reply: {open cids, {group, {cid, score, ...}} per group, {cid, expiry, ...},
 --         {aid, max, status, {held cids}, {offered cids}} per agent,
---         {cid, mode, group, agent, epoch, prio, seq, offer_agent} per conversation seen anywhere}
+--         {cid, mode, group, agent, epoch, due_ms, seq, offer_agent} per conversation seen anywhere}
 local p = ARGV[1]
 local seen, list = {}, {}
 local function note(cid)
@@ -33,7 +33,7 @@ for _, aid in ipairs(redis.call('SMEMBERS', KEYS[3])) do
 end
 local convs = {}
 for _, cid in ipairs(list) do
-  local h = redis.call('HMGET', p .. 'conv:' .. cid, F.mode, F.group, F.agent, F.epoch, F.prio, F.seq, F.offer_agent)
+  local h = redis.call('HMGET', p .. 'conv:' .. cid, F.mode, F.group, F.agent, F.epoch, F.due_ms, F.seq, F.offer_agent)
   convs[#convs + 1] = {cid, h[1] or '', h[2] or '', h[3] or '', h[4] or '0', h[5] or '', h[6] or '', h[7] or ''}
 end
 return {open, waits, leases, agents, convs}

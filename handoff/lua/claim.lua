@@ -1,5 +1,5 @@
 -- claim: an agent takes a waiting conversation: the next one in the agent's
--- groups (urgent lane first, then arrival order), or a named one. The ZREM
+-- groups (earliest first-response deadline first), or a named one. The ZREM
 -- from the wait queue is the single point where a claim succeeds, so two
 -- agents can never hold one conversation. Each claim raises the epoch; every
 -- later write by the agent carries it, and a stale one is refused. Emits
@@ -30,8 +30,8 @@ if want ~= '' then
   if redis.call('SISMEMBER', KEYS[3], g) == 0 then return redis.error_reply('SKILL') end
   cid = want
 else
-  -- The lowest score over the agent's groups: the score is prio*1e13+seq and
-  -- seq is global, so this is urgent-first then first-come across groups.
+  -- The lowest score over the agent's groups: the score is the deadline
+  -- (qscore), comparable across groups: earliest deadline first.
   -- A conversation offered to another agent (auto-assignment) is skipped
   -- while the offer stands (looking up to 128 deep per group).
   local best

@@ -6,12 +6,12 @@
 -- changed ones are stored as told and returned. Atomic, so of several
 -- instances running it at once only one hears of each change.
 --
--- KEYS[1] wait:<group>            the group's queue (score prio*1e13 + seq)
+-- KEYS[1] wait:<group>            the group's queue (score qscore(due, seq))
 -- KEYS[2] group:<group>:online    ZSET aid -> last heartbeat (ms)
 -- KEYS[3] group:<group>:handled   LIST recent handling times (ms)
 -- ARGV[1] conversation key prefix (conv:)  ARGV[2] presence cutoff (ms)  ARGV[3] default handling time (ms)
 -- ARGV[4] the told-bucket field  ARGV[5] the agent status that counts as online
--- ARGV[6] score below which a conversation is urgent
+-- ARGV[6] the priority field's value of an urgent conversation
 -- ARGV[7] "more" rank (told beyond the last rank step)  ARGV[8] R: how many rank steps
 -- ARGV[9 .. 8+R] rank steps (ascending)
 -- then: agent key prefix (agent:), the suffix of an agent's held set (:convs),
@@ -25,7 +25,7 @@ local ranks, etas = {}, {}
 for i = 1, nr do ranks[i] = tonumber(ARGV[8 + i]) end
 local ap, held, fmax, fstatus = ARGV[9 + nr], ARGV[10 + nr], ARGV[11 + nr], ARGV[12 + nr]
 for i = 13 + nr, #ARGV do etas[#etas + 1] = tonumber(ARGV[i]) end
-local more, urgentBelow = tonumber(ARGV[7]), tonumber(ARGV[6])
+local more, urgentName = tonumber(ARGV[7]), ARGV[6]
 
 local online, slots, busy = 0, 0, 0
 for _, aid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. cutoff, '+inf')) do
@@ -68,11 +68,12 @@ for i = 1, #items, 2 do
   local cid, k = items[i], (i - 1) / 2
   local b = rankStep(k + 1) .. '|' .. etaStep(k)
   local ck = cp .. cid
-  if redis.call('HGET', ck, field) ~= b then
+  local h = redis.call('HMGET', ck, field, F.prio)
+  if h[1] ~= b then
     redis.call('HSET', ck, field, b)
     changed[#changed + 1] = cid
     changed[#changed + 1] = k
-    changed[#changed + 1] = tonumber(items[i + 1]) < urgentBelow and 1 or 0
+    changed[#changed + 1] = h[2] == urgentName and 1 or 0
   end
 end
 return {online, slots, busy, sum, n, changed}

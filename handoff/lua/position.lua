@@ -56,4 +56,4 @@ if g ~= '' then
     sum, n = sum + tonumber(v), n + 1
   end
 end
-return {state, g, rank, online, slots, busy, sum, n, h[2] or '', h[3] == '0' and 1 or 0}
+return {state, g, rank, online, slots, busy, sum, n, h[2] or '', h[3] == 'urgent' and 1 or 0}

@@ -14,14 +14,13 @@ local out = {}
 for _, cid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))) do
   redis.call('ZREM', KEYS[1], cid)
   local ck = p .. 'conv:' .. cid
-  local h = redis.call('HMGET', ck, F.agent, F.group, F.prio, F.seq, F.epoch)
+  local h = redis.call('HMGET', ck, F.agent, F.group, F.due_ms, F.seq, F.epoch, F.enq_ms)
   if h[1] then redis.call('SREM', p .. 'agent:' .. h[1] .. ':convs', cid) end
   if h[2] and h[4] then
     local epoch = redis.call('HINCRBY', ck, F.epoch, 1)
     redis.call('HSET', ck, F.mode, MODE.waiting)
     redis.call('HDEL', ck, F.agent, F.claimed_ms, F.notice)
-    redis.call('ZADD', p .. 'wait:' .. h[2],
-      string.format('%.0f', tonumber(h[3] or 1) * 1e13 + tonumber(h[4])), cid)
+    redis.call('ZADD', p .. 'wait:' .. h[2], qscore(h[3] or h[6] or now, h[4]), cid)
     redis.call('XADD', p .. 'events:' .. h[2], 'MAXLEN', '~', maxlen, '*', 'type', 'requeued',
       'conv', cid, 'group', h[2], 'agent', h[1] or '', 'epoch', epoch, 'at', now)
     if h[1] then

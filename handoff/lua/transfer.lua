@@ -19,7 +19,7 @@
 -- Reply: {new epoch, group}
 -- Errors: LEASE_LOST, NOT_HOLDER, NOT_OPEN, UNKNOWN_AGENT, OFFLINE, CAPACITY, SAME_AGENT
 local p, cid, aid, now, maxlen = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[11]
-local h = redis.call('HMGET', KEYS[1], F.agent, F.epoch, F.group, F.prio, F.seq)
+local h = redis.call('HMGET', KEYS[1], F.agent, F.epoch, F.group, F.prio, F.seq, F.due_ms, F.enq_ms)
 local exp = tonumber(redis.call('ZSCORE', KEYS[2], cid) or 0)
 local held = h[1] and exp > 0
 if aid ~= '' then
@@ -70,8 +70,7 @@ else
   to = 'group:' .. tg
   redis.call('HSET', KEYS[1], F.mode, MODE.waiting, F.group, tg)
   redis.call('HDEL', KEYS[1], F.agent, F.claimed_ms, F.notice, F.replied_ms)
-  redis.call('ZADD', p .. 'wait:' .. tg,
-    string.format('%.0f', tonumber(h[4] or 1) * 1e13 + tonumber(h[5] or 0)), cid)
+  redis.call('ZADD', p .. 'wait:' .. tg, qscore(h[6] or h[7] or now, h[5] or 0), cid)
 end
 if held then
   redis.call('XADD', p .. 'agent:' .. h[1] .. ':events', 'MAXLEN', '~', maxlen, '*', 'type',
@@ -83,7 +82,7 @@ redis.call('XADD', p .. 'events:' .. g, 'MAXLEN', '~', maxlen, '*', 'type', 'tra
   'group', g, 'to', to, 'agent', ARGV[10], 'epoch', epoch, 'at', now)
 if tg ~= g then
   redis.call('XADD', p .. 'events:' .. tg, 'MAXLEN', '~', maxlen, '*', 'type', 'enqueued', 'conv', cid,
-    'group', tg, 'urgent', tonumber(h[4] or 1) == 0 and 1 or 0, 'from', g, 'at', now)
+    'group', tg, 'urgent', h[4] == 'urgent' and 1 or 0, 'from', g, 'at', now)
 end
 emit(p, cid, EV.transfer, now, EF.from, held and h[1] or '', EF.to, ta, EF.group, tg, EF.note, ARGV[9], EF.by, ARGV[10])
 return {epoch, tg}
