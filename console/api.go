@@ -498,6 +498,45 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// note writes a private note into the conversation (never sent to the
+// customer), at any time while the agent holds it.
+func (c *Console) note(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	var req replyReq
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if strings.TrimSpace(req.Text) == "" || utf8.RuneCountInString(req.Text) > c.cfg.MaxReplyLen {
+		c.fail(w, r, fmt.Errorf("%w: text must have 1 to %d characters", ErrBadRequest, c.cfg.MaxReplyLen))
+		return
+	}
+	if req.ID == "" {
+		id, err := randomToken()
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		req.ID = id
+	}
+	if len(req.ID) > 100 || strings.ContainsAny(req.ID, " \t\r\n") {
+		c.fail(w, r, fmt.Errorf("%w: message id", ErrBadRequest))
+		return
+	}
+	cl, err := c.claimOf(ctx, s.agent.ID, cid)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	entry, dup, err := c.deps.Queue.Note(ctx, cl, s.agent.ID+":note:"+req.ID, req.Text)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entry": entry, "dup": dup})
+}
+
 // deliveryFailed logs a message the customer's channel refused and tells
 // the agent's consoles with a delivery_failed event; it returns what the
 // agent is shown.

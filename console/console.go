@@ -183,6 +183,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+a+"me", c.authed(c.me))
 	m.HandleFunc("POST "+a+"online", c.authed(c.online))
 	m.HandleFunc("POST "+a+"heartbeat", c.authed(c.heartbeat))
+	m.HandleFunc("POST "+a+"status", c.authed(c.status))
+	m.HandleFunc("POST "+a+"convs/{id}/note", c.authed(c.note))
 	m.HandleFunc("GET "+a+"queue", c.authed(c.queue))
 	m.HandleFunc("GET "+a+"convs", c.authed(c.myConvs))
 	m.HandleFunc("POST "+a+"claim", c.authed(c.claim))

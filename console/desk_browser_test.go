@@ -248,3 +248,77 @@ func TestBrowserChineseByDefault(t *testing.T) {
 	q.signIn(e.srv.URL, "bob")
 	q.waitFor("English by the browser", `document.getElementById('claim-next').textContent + '|' + document.getElementById('signout').textContent`, "Claim next|Sign out")
 }
+
+// TestBrowserStatusNotesKeys: the agent sets themself busy in the header
+// (the supervisor's figures show it, auto-assignment skips them); a
+// private note is written at any time and never reaches the customer;
+// Enter sends, Shift+Enter adds a line, and an Enter that ends a pinyin
+// composition sends nothing; the supervisors' figures fit at 1280 px.
+func TestBrowserStatusNotesKeys(t *testing.T) {
+	e := MustEnv(t, nil)
+	cid := e.customer(t, "visitor1", "我要改地址", "pre_sales", false)
+	p := MustPage(t, 120*time.Second)
+	p.do("window 1280", chromedp.EmulateViewport(1280, 800))
+	p.signIn(e.srv.URL, "alice")
+	p.waitFor("status shown", `document.getElementById('status').value`, "online")
+	p.do("busy", chromedp.SetValue(chromedp.CSS("#status"), "busy"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('status').dispatchEvent(new Event('change'))`))
+	waitStatus := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(hangGuard)
+		for {
+			st, err := e.q.AgentStatus(context.Background(), "alice")
+			if err == nil && st == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("alice's status %q %v, want %q", st, err, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitStatus("busy")
+	p.do("reload", chromedp.Reload())
+	p.waitFor("busy after a reload", `document.getElementById('status').value`, "busy")
+	waitStatus("busy")
+
+	p.do("claim", chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")))
+	p.waitFor("open", jsTitle, cid)
+	p.do("a note", chromedp.SendKeys(chromedp.CSS("#reply-text"), "客户上次也改过地址"), chromedp.Click(chromedp.CSS("#note-send")))
+	p.waitFor("note shown", `String(document.querySelectorAll('#transcript .entry.note').length)`, "1")
+	if got := p.eval(`document.querySelector('#transcript .entry.note .text').textContent + '|' + document.getElementById('reply-text').value`); got != "客户上次也改过地址|" {
+		t.Fatalf("note: %q", got)
+	}
+	if n := len(e.deliver.sent()); n != 0 {
+		t.Fatalf("%d messages delivered to the customer after a note", n)
+	}
+
+	// Shift+Enter adds a line; Enter sends both lines.
+	p.do("two lines", chromedp.SendKeys(chromedp.CSS("#reply-text"), "第一行"),
+		chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierShift)),
+		chromedp.SendKeys(chromedp.CSS("#reply-text"), "第二行"))
+	if got := p.eval(jsBox); got != "第一行\n第二行" {
+		t.Fatalf("after Shift+Enter the box holds %q", got)
+	}
+	// An Enter ending an input method's composition is not a send.
+	p.eval(`(() => { const ev = new KeyboardEvent('keydown', {key: 'Enter', isComposing: true, bubbles: true, cancelable: true});
+		document.getElementById('reply-text').dispatchEvent(ev); return String(ev.defaultPrevented); })()`)
+	if n := len(e.deliver.sent()); n != 0 {
+		t.Fatalf("an IME Enter sent a message")
+	}
+	p.do("Enter", chromedp.KeyEvent("\r"))
+	p.waitFor("sent", `String(document.querySelectorAll('#transcript .entry.out.agent').length)`, "1")
+	if s := e.deliver.sent(); len(s) != 1 || s[0].Text != "第一行\n第二行" {
+		t.Fatalf("delivered %+v", s)
+	}
+
+	// A supervisor sees alice busy, and the figures fit at 1280 px.
+	sup := MustPage(t, 60*time.Second)
+	sup.do("window 1280", chromedp.EmulateViewport(1280, 800))
+	sup.signIn(e.srv.URL, "sup")
+	sup.waitFor("alice busy", `Array.from(document.querySelectorAll('#overview-agents tbody tr')).filter((tr) => tr.textContent.includes('alice')).map((tr) => tr.children[1].textContent).join()`, "忙碌")
+	if got := sup.eval(`(() => { const s = document.getElementById('supervisor');
+		return Array.from(s.querySelectorAll('table')).map((t) => t.scrollWidth <= s.clientWidth && t.getBoundingClientRect().right <= s.getBoundingClientRect().right + 0.5).join(); })()`); got != "true,true" {
+		t.Fatalf("figures clipped at 1280 px: %s", got)
+	}
+}
