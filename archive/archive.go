@@ -74,6 +74,8 @@ type DB struct {
 	seg     Segmenter
 	extract func(text string) []string // entities in a message's text; nil: none
 	rollups Rollups                    // tables kept in step with the events; nil: none
+
+	genEventsOnly bool // Generate's EventsOnly, for its batches
 }
 
 // Rollups keeps tables derived from the events (package report's) in step

@@ -21,8 +21,8 @@ import (
 // GenerateConfig describes a synthetic archive for benchmarks: Generate
 // fills an archive with conversations shaped like a shop's (customers
 // writing several times, the bot answering most, agents taking a third,
-// some customers leaving while they wait, ratings on half of the agents'
-// conversations, order, tracking and phone numbers in the texts), spread
+// some customers leaving while they wait, a survey after every agent's
+// close and ratings on half of them, order, tracking and phone numbers in the texts), spread
 // over Span before End.
 type GenerateConfig struct {
 	Conversations int
@@ -43,6 +43,10 @@ type GenerateConfig struct {
 	Batch int
 	// Seed makes the archive reproducible.
 	Seed uint64
+	// EventsOnly writes the conversations and their events but not the
+	// messages and entities (nor their full-text index): what reports
+	// read, at a fraction of the time.
+	EventsOnly bool
 	// Progress, when set, is told how many conversations are written, after
 	// each batch.
 	Progress func(done int)
@@ -145,6 +149,7 @@ func (d *DB) Generate(ctx context.Context, cfg GenerateConfig) error {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 5000
 	}
+	d.genEventsOnly = cfg.EventsOnly
 	g := &generator{d: d, cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x6b656675)),
 		cache: map[string]string{}, eps: map[int]int{}}
 	for i := range cfg.Agents {
@@ -352,6 +357,7 @@ func (g *generator) conv(started int64) genConv {
 		}
 		tick(300)
 		ev(conv.Closed, map[string]string{conv.EvBy: ag.id})
+		ev(conv.SurveySent, map[string]string{})
 		if g.rnd.IntN(2) == 0 {
 			tick(60)
 			// Mostly content, some angry.
@@ -403,6 +409,9 @@ func (d *DB) insertBatch(ctx context.Context, batch []genConv) error {
 	}
 	for _, c := range batch {
 		cs.exec(ctx, c.id, c.customer, c.channel, c.group, c.started, c.ended, c.agent, nullable(c.rating), c.outcome)
+		if d.genEventsOnly {
+			c.msgs = nil
+		}
 		for _, m := range c.msgs {
 			ms.exec(ctx, m.eventID, c.id, m.at, m.dir, m.kind, m.text, m.agent, m.intent, m.words, strings.Join(m.ents, " "))
 			for _, v := range m.ents {
@@ -452,6 +461,9 @@ func (d *DB) copyBatch(ctx context.Context, batch []genConv) error {
 		seen := map[[2]string]bool{}
 		for _, c := range batch {
 			convs = append(convs, []any{c.id, c.customer, c.channel, c.group, c.started, nullable(c.ended), c.agent, nullable(c.rating), c.outcome})
+			if d.genEventsOnly {
+				c.msgs = nil
+			}
 			for _, m := range c.msgs {
 				msgs = append(msgs, []any{m.eventID, c.id, m.at, m.dir, m.kind, m.text, m.agent, m.intent, m.words, strings.Join(m.ents, " ")})
 				for _, v := range m.ents {

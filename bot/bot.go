@@ -126,6 +126,7 @@ type Conversation struct {
 	// (decided at the hand-off; the queue keeps them).
 	Priority  priority.Level
 	PrioWords []string
+	Due       time.Time // the first-response deadline (the queue's; read, never written, by the bot)
 	// What the priority policy reads of the customer's history: the shop's
 	// member level, their last rating, when their last conversation closed.
 	Member     string

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
 )
 
@@ -369,6 +370,13 @@ func parseConv(id string, h map[string]string) Conversation {
 	c.Category = h[conv.FieldCategory]
 	c.WaitAcked = h[conv.FieldWaitAck] == "1"
 	c.Member = h[conv.FieldCustomerLevel]
+	if h[conv.FieldPrio] != "" { // the queue's fields, for the console
+		c.Priority = handoff.LevelOf(h[conv.FieldPrio])
+		c.PrioWords = strings.Fields(h[conv.FieldPrioWords])
+		if v, err := strconv.ParseInt(h[conv.FieldDueMs], 10, 64); err == nil {
+			c.Due = time.UnixMilli(v)
+		}
+	}
 	c.LastRating, _ = strconv.Atoi(h[conv.FieldRating])
 	if v, err := strconv.ParseInt(h[conv.FieldClosedMs], 10, 64); err == nil {
 		c.ClosedAt = time.UnixMilli(v)

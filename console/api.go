@@ -17,6 +17,7 @@ import (
 	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // The console records, per agent, the claims it handed out (conversation ->
@@ -98,13 +99,14 @@ func (c *Console) sync(ctx context.Context, aid string) (held []handoff.Held, lo
 
 // heldJSON is one of the agent's conversations.
 type heldJSON struct {
-	Conv       string     `json:"conv"`
-	Group      string     `json:"group"`
-	Epoch      int64      `json:"epoch"`
-	Channel    string     `json:"channel,omitempty"`
-	User       string     `json:"user,omitempty"`
-	Reason     string     `json:"reason,omitempty"`
-	Urgent     bool       `json:"urgent"`
+	Conv    string `json:"conv"`
+	Group   string `json:"group"`
+	Epoch   int64  `json:"epoch"`
+	Channel string `json:"channel,omitempty"`
+	User    string `json:"user,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Urgent  bool   `json:"urgent"`
+	prioJSON
 	Claimed    *time.Time `json:"claimed,omitempty"`
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
 	Lost       bool       `json:"lost"`
@@ -124,7 +126,8 @@ func convsJSON(held []handoff.Held, lost []handoff.Claim) []heldJSON {
 	out := []heldJSON{}
 	for _, h := range held {
 		out = append(out, heldJSON{Conv: h.Conv, Group: h.Group, Epoch: h.Epoch, Channel: h.Channel, User: h.User,
-			Reason: h.Reason, Urgent: h.Urgent, Claimed: timePtr(h.Claimed), LeaseUntil: timePtr(h.LeaseUntil)})
+			Reason: h.Reason, Urgent: h.Urgent, prioJSON: prioOf(h.Priority, h.Words, h.Due),
+			Claimed: timePtr(h.Claimed), LeaseUntil: timePtr(h.LeaseUntil)})
 	}
 	for _, l := range lost {
 		out = append(out, heldJSON{Conv: l.Conv, Group: l.Group, Epoch: l.Epoch, Lost: true})
@@ -196,14 +199,15 @@ func (c *Console) heartbeat(w http.ResponseWriter, r *http.Request, s *session) 
 
 // waitingJSON is a conversation in a queue.
 type waitingJSON struct {
-	Conv      string     `json:"conv"`
-	Group     string     `json:"group"`
-	Rank      int        `json:"rank"`
-	Channel   string     `json:"channel"`
-	User      string     `json:"user"`
-	Reason    string     `json:"reason"`
-	Category  string     `json:"category,omitempty"`
-	Urgent    bool       `json:"urgent"`
+	Conv     string `json:"conv"`
+	Group    string `json:"group"`
+	Rank     int    `json:"rank"`
+	Channel  string `json:"channel"`
+	User     string `json:"user"`
+	Reason   string `json:"reason"`
+	Category string `json:"category,omitempty"`
+	Urgent   bool   `json:"urgent"`
+	prioJSON
 	Since     time.Time  `json:"since"`
 	WaitedMS  int64      `json:"waited_ms"`
 	OfferedTo string     `json:"offered_to,omitempty"`
@@ -275,12 +279,13 @@ func (c *Console) claim(w http.ResponseWriter, r *http.Request, s *session) {
 
 // convJSON is a conversation with everything the bot knew.
 type convJSON struct {
-	ID         string           `json:"id"`
-	Channel    string           `json:"channel"`
-	User       string           `json:"user"`
-	Mode       string           `json:"mode"`
-	Reason     string           `json:"reason"`
-	Urgent     bool             `json:"urgent"`
+	ID      string `json:"id"`
+	Channel string `json:"channel"`
+	User    string `json:"user"`
+	Mode    string `json:"mode"`
+	Reason  string `json:"reason"`
+	Urgent  bool   `json:"urgent"`
+	prioJSON
 	Group      string           `json:"group"`
 	Agent      string           `json:"agent"`
 	LastIntent string           `json:"last_intent"`
@@ -332,7 +337,7 @@ func guessesOf(gs []bot.Guess) []guessJSON {
 
 func toConvJSON(cv bot.Conversation) convJSON {
 	return convJSON{ID: cv.ID, Channel: cv.Channel, User: cv.User, Mode: cv.Mode, Reason: cv.Reason,
-		Urgent: cv.Urgent, Group: cv.Group, Agent: cv.Agent, LastIntent: cv.LastIntent, Lang: cv.Lang,
+		Urgent: cv.Urgent, prioJSON: prioOf(cv.Priority, cv.PrioWords, cv.Due), Group: cv.Group, Agent: cv.Agent, LastIntent: cv.LastIntent, Lang: cv.Lang,
 		Entities: nonNil(cv.Entities), Guesses: guessesOf(cv.Guesses), Created: timePtr(cv.Created), Updated: timePtr(cv.Updated)}
 }
 
@@ -624,6 +629,57 @@ func (c *Console) reassign(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c.toldTransfer(ctx, s.agent.ID, cid, nc.Agent)
 	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "group": nc.Group, "agent": nc.Agent})
+}
+
+// prioJSON is a conversation's priority as the console shows it: the level,
+// the customer's words that raised it, and its first-response deadline.
+type prioJSON struct {
+	Priority string     `json:"priority,omitempty"` // low, normal, high, urgent
+	Words    []string   `json:"priority_words,omitempty"`
+	Due      *time.Time `json:"due,omitempty"`
+}
+
+func prioOf(l priority.Level, words []string, due time.Time) prioJSON {
+	return prioJSON{Priority: l.String(), Words: words, Due: timePtr(due)}
+}
+
+// setPriority changes a conversation's priority: its holder, an agent of
+// the group it waits in, or a supervisor. Body {"priority": "high"}.
+func (c *Console) setPriority(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	var req struct {
+		Priority string `json:"priority"`
+	}
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	l, err := priority.Parse(req.Priority)
+	if err != nil || l == priority.Unset {
+		c.fail(w, r, fmt.Errorf("%w: priority %q: use low, normal, high or urgent", ErrBadRequest, req.Priority))
+		return
+	}
+	cv, err := c.deps.Conversations.Load(ctx, cid)
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			err = ErrNotHolder
+		}
+		c.fail(w, r, notFound(err))
+		return
+	}
+	mine := cv.Agent == s.agent.ID && cv.Mode == bot.ModeAgent
+	ofMyGroup := cv.Mode == bot.ModeWaiting && slices.Contains(s.agent.Groups, cv.Group)
+	if !mine && !ofMyGroup && !s.supervisor() {
+		c.fail(w, r, fmt.Errorf("%s: %w", cid, ErrNotHolder))
+		return
+	}
+	ch, err := c.deps.Queue.SetPriority(ctx, cid, l, s.agent.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "priority": ch.To.String(), "from": ch.From.String(), "changed": ch.Changed})
 }
 
 // closeConv ends the conversation and sends the satisfaction survey.

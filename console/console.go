@@ -195,6 +195,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+a+"convs/{id}/bot", c.authed(c.toBot))
 	m.HandleFunc("POST "+a+"convs/{id}/dismiss", c.authed(c.dismiss))
 	m.HandleFunc("POST "+a+"convs/{id}/reassign", c.authed(c.supervisor(c.reassign)))
+	m.HandleFunc("POST "+a+"convs/{id}/priority", c.authed(c.setPriority))
 	m.HandleFunc("GET "+a+"overview", c.authed(c.supervisor(c.overview)))
 	m.HandleFunc("GET "+a+"events", c.authed(c.events))
 	m.HandleFunc("GET "+a+"convs/{id}/history", c.authed(c.history))

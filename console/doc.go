@@ -73,13 +73,19 @@
 // Queue and conversations:
 //
 //	GET  queue -> {"groups":[{"group","total","waiting":[{"conv","group","rank","channel","user",
-//	            "reason","category","urgent","since","waited_ms","offered_to","preview","last_at",
-//	            "customer_name"?,"customer_id"?}]}]}
-//	            (waiting: the head of each queue, queue_view long; total: its length)
-//	POST claim {"conv"?} -> {"conv","group","epoch"}   (no conv: the next, urgent first)
-//	GET  convs -> {"convs":[{"conv","group","epoch","channel","user","reason","urgent",
+//	            "reason","category","urgent","priority","priority_words","due","since","waited_ms",
+//	            "offered_to","preview","last_at","customer_name"?,"customer_id"?}]}]}
+//	            (waiting: the head of each queue, queue_view long, in deadline order; total: its
+//	            length; priority: low|normal|high|urgent; priority_words: the customer's words
+//	            that raised it; due: the first-response deadline)
+//	POST claim {"conv"?} -> {"conv","group","epoch"}   (no conv: the earliest deadline first)
+//	POST convs/{id}/priority {"priority"} -> {"conv","priority","from","changed"}   (the holder,
+//	            an agent of the group it waits in, or a supervisor; moves it to its new deadline)
+//	GET  convs -> {"convs":[{"conv","group","epoch","channel","user","reason","urgent","priority",
+//	            "priority_words","due",
 //	            "claimed","lease_until","lost","customer_name"?,"customer_id"?}]}   (held, and lost until dismissed)
-//	GET  convs/{id}[?after=entry] -> {"conv":{"id","channel","user","mode","reason","urgent",
+//	GET  convs/{id}[?after=entry] -> {"conv":{"id","channel","user","mode","reason","urgent","priority",
+//	            "priority_words","due",
 //	            "group","agent","last_intent","lang","entities":[{"type","value"}],
 //	            "guesses":[{"intent","score","question"}],"created","updated"},"mine",
 //	            "transcript":[{"id","dir":"in|out|note","kind","agent","intent","text",

@@ -113,7 +113,8 @@ func renderGroup(g string, ws []handoff.Waiting, total int, now time.Time) ([]by
 	gj := groupJSON{Group: g, Total: total, Waiting: make([]waitingJSON, 0, len(ws))}
 	for _, x := range ws {
 		wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
-			Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, Since: x.Since, Preview: x.Extra[0],
+			Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, prioJSON: prioOf(x.Priority, x.Words, x.Due),
+			Since: x.Since, Preview: x.Extra[0],
 			CustomerName: x.Extra[2], CustomerID: x.Extra[3]}
 		if !x.Since.IsZero() {
 			wj.WaitedMS = now.Sub(x.Since).Milliseconds()

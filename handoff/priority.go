@@ -62,9 +62,9 @@ func (q *Queue) priority(ctx context.Context, cid string, l priority.Level, by s
 	return PriorityChange{Changed: asInt(r[0]) == 1, From: from, To: to}, nil
 }
 
-// levelOf reads a priority field as stored ("" and the older "1": normal;
+// LevelOf reads a priority field as stored ("" and the older "1": normal;
 // the older "0": urgent).
-func levelOf(s string) priority.Level {
+func LevelOf(s string) priority.Level {
 	switch s {
 	case "0":
 		return priority.Urgent

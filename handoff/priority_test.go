@@ -45,7 +45,7 @@ func TestDeadlineOrderAgesLowPriority(t *testing.T) {
 	mustEnqueue(t, q, Ticket{Conv: "web:u2", Reason: "requested", Priority: priority.Urgent}) // due t0+30:00, a tie: arrival
 	clk.Advance(time.Second)
 	mustEnqueue(t, q, Ticket{Conv: "web:u3", Reason: "requested", Priority: priority.Urgent}) // due t0+30:01
-	mustEnqueue(t, q, Ticket{Conv: "web:n", Reason: "requested"})                              // normal, due t0+39:01
+	mustEnqueue(t, q, Ticket{Conv: "web:n", Reason: "requested"})                             // normal, due t0+39:01
 	want := []string{"web:u1", "web:low", "web:u2", "web:u3", "web:n"}
 	if got := order(t, q, "pre_sales"); !equal(got, want) {
 		t.Fatalf("order %v, want %v", got, want)

@@ -79,7 +79,7 @@ func (q *Queue) Head(ctx context.Context, group string, limit int, extra ...stri
 		row := asSlice(x)
 		h := asStrings(row[2])
 		w := Waiting{Conv: asString(row[0]), Group: group, Rank: i + 1, Channel: h[0], User: h[1], Reason: h[2],
-			Category: h[3], Priority: levelOf(h[7]), Words: fields(h[8]), PrioBy: h[9], Due: parseMs(h[10]),
+			Category: h[3], Priority: LevelOf(h[7]), Words: fields(h[8]), PrioBy: h[9], Due: parseMs(h[10]),
 			Since: parseMs(h[4])}
 		w.Urgent = w.Priority == priority.Urgent
 		if !w.Since.IsZero() {
@@ -142,7 +142,7 @@ func (q *Queue) Held(ctx context.Context, aid string) ([]Held, error) {
 		}
 		e, _ := strconv.ParseInt(h[1], 10, 64)
 		x := Held{Claim: Claim{Conv: cid, Agent: aid, Group: h[2], Epoch: e}, Channel: h[3], User: h[4],
-			Reason: h[5], Priority: levelOf(h[6]), Words: fields(h[8]), Due: parseMs(h[9]), Claimed: parseMs(h[7])}
+			Reason: h[5], Priority: LevelOf(h[6]), Words: fields(h[8]), Due: parseMs(h[9]), Claimed: parseMs(h[7])}
 		x.Urgent = x.Priority == priority.Urgent
 		if exp, err := leases[i].Result(); err == nil {
 			x.LeaseUntil = time.UnixMilli(int64(exp))
@@ -258,7 +258,7 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 				if t := parseMs(h[0]); !t.IsZero() && now.Sub(t) > s.Oldest {
 					s.Oldest = now.Sub(t)
 				}
-				if levelOf(h[1]) == priority.Urgent {
+				if LevelOf(h[1]) == priority.Urgent {
 					s.Urgent++
 				}
 				if d := parseMs(h[2]); !d.IsZero() && !d.After(now) {

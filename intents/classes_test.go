@@ -111,10 +111,65 @@ func TestOneTopicWord(t *testing.T) {
 // recommendation, the company's address, opening a shop) are not answered.
 func TestOutOfScope(t *testing.T) {
 	m := mustSampleMatcher(t)
-	// Not caught yet (see BENCHMARKS.md): the FAQ's 帮我推荐个尺码 shares its
-	// frame 推荐 and product_size owns 推荐.
-	cs := slices.DeleteFunc(mustClassCases(t, "dev_classes.tsv", "out of scope"), func(c Case) bool { return c.Text == "给我推荐一件衣服" })
-	checkSection(t, m, cs, 0, 0.6)
+	cs := mustClassCases(t, "dev_classes.tsv", "out of scope")
+	if !slices.ContainsFunc(cs, func(c Case) bool { return c.Text == "给我推荐一件衣服" }) {
+		t.Fatal("the section lost its recommendation case")
+	}
+	checkSection(t, m, cs, 0, 0.8) // 26 of 31; 5 clarify (开店需要什么条件 …)
+	// A recommendation shares 推荐 with 帮我推荐个尺码 (product_size), whose
+	// answer says 推荐 too: the sample's out_of_scope intent reads closer.
+	if r := m.Match("给我推荐一件衣服"); r.Action != ActionNone {
+		t.Errorf("给我推荐一件衣服 -> %s %s %v, want none", r.Action, r.Intent, r.Choices)
+	}
+	if r := m.Match("帮我推荐个尺码"); r.Action != ActionAnswer || r.Intent != "product_size" {
+		t.Errorf("帮我推荐个尺码 -> %s %s, want answer product_size", r.Action, r.Intent)
+	}
+}
+
+// TestOutOfScopeSmallFAQ: on a FAQ of its own, an intent listed in
+// Config.Decline is never answered nor offered: a message it reads most like
+// is declined, even when it shares its one word with another intent; the
+// other intents keep their answers; without the list it is an intent like
+// any other.
+func TestOutOfScopeSmallFAQ(t *testing.T) {
+	in := func(id, answer string, qs ...string) *faq.Intent {
+		return &faq.Intent{ID: id, Category: "test", Questions: qs, Answer: faq.Answer{Text: answer}}
+	}
+	f := &faq.FAQ{Intents: []*faq.Intent{
+		in("size", "请看详情页的尺码表，客服也可以为您推荐尺码。", "帮我推荐个尺码", "尺码怎么选", "我该穿什么码", "有尺码表吗"),
+		in("spec", "商品参数在详情页。", "这个是什么材质", "商品参数在哪看", "有多重"),
+		in("elsewhere", "这个不在我们的服务范围内。", "推荐一款好用的", "哪个牌子好", "你们公司在哪", "我想开店"),
+	}}
+	tok, lx := mustTokenizer(t), mustLexicon(t)
+	cfg := DefaultConfig()
+	cfg.Decline = []string{"elsewhere"}
+	m := NewMatcher(f, tok, lx, cfg)
+	for _, text := range []string{"推荐一件外套", "哪个牌子的好", "你们公司在哪里"} {
+		r := m.Match(text)
+		if r.Action != ActionNone || r.Intent != "" {
+			t.Errorf("%s -> %s %q %v, want none", text, r.Action, r.Intent, r.Choices)
+		}
+		if len(r.Candidates) == 0 || r.Candidates[0].Intent != "elsewhere" {
+			t.Errorf("%s: top %v, want elsewhere (declined)", text, r.Top())
+		}
+	}
+	for _, text := range []string{"帮我推荐个尺码", "尺码怎么选呢"} {
+		if r := m.Match(text); r.Action != ActionAnswer || r.Intent != "size" {
+			t.Errorf("%s -> %s %s, want answer size", text, r.Action, r.Intent)
+		}
+	}
+	// Never a choice, whatever the message.
+	for _, text := range []string{"推荐", "推荐尺码还是牌子", "材质 牌子", "开店 尺码"} {
+		if r := m.Match(text); slices.Contains(r.Choices, "elsewhere") {
+			t.Errorf("%s -> %s %v: offers the declined intent", text, r.Action, r.Choices)
+		}
+	}
+	// Not listed: answered like any intent.
+	cfg.Decline = []string{}
+	plain := NewMatcher(f, tok, lx, cfg)
+	if r := plain.Match("你们公司在哪"); r.Action != ActionAnswer || r.Intent != "elsewhere" {
+		t.Errorf("without decline: 你们公司在哪 -> %s %s, want answer elsewhere", r.Action, r.Intent)
+	}
 }
 
 // TestEnglish: English questions reach the English questions of the right

@@ -114,6 +114,13 @@ type Config struct {
 	// SmallTalk intents (greeting, thanks) win only when the whole message is
 	// small talk, never from a fragment of a longer message.
 	SmallTalk []string `yaml:"small_talk"`
+	// Decline intents name what the shop's FAQ does not cover (product
+	// recommendations, the company's address, opening a shop of one's own):
+	// a message whose likeliest intent is one of them is declined politely
+	// (action none), and they are never offered as choices. Listing such
+	// questions lets the bot tell them apart from an FAQ question that
+	// shares one word with them (推荐一件衣服 / 帮我推荐个尺码).
+	Decline []string `yaml:"decline"`
 }
 
 // DefaultConfig returns the defaults, chosen on the development cases (see
@@ -134,6 +141,7 @@ func DefaultConfig() Config {
 			"傻逼", "傻b", "傻x", "sb", "答非所问", "妈的", "他妈", "操你", "滚", "去死", "fuck", "shit", "scam", "complain",
 		},
 		SmallTalk: []string{"greeting", "thanks_bye"},
+		Decline:   []string{"out_of_scope"},
 	}
 }
 
@@ -163,6 +171,9 @@ func (c Config) withDefaults() Config {
 	if c.SmallTalk == nil {
 		c.SmallTalk = d.SmallTalk
 	}
+	if c.Decline == nil {
+		c.Decline = d.Decline
+	}
 	return c
 }
 
@@ -185,6 +196,7 @@ type Matcher struct {
 	st        *stats
 	intents   []*faq.Intent
 	smallTalk []bool // by intent index
+	decline   []bool // by intent index (see Config.Decline)
 	// What a result reads, in small arrays of their own (the intents and
 	// questions themselves are large and cold): by intent index its id and
 	// whether it is urgent, by question index its text.
@@ -214,9 +226,12 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 		groups = append(groups, g.Words)
 	}
 	m.syn = newSynonymMap(builtinSynonyms, groups)
-	small := map[string]bool{}
+	small, decline := map[string]bool{}, map[string]bool{}
 	for _, id := range cfg.SmallTalk {
 		small[id] = true
+	}
+	for _, id := range cfg.Decline {
+		decline[id] = true
 	}
 	type pending struct {
 		intent int32
@@ -229,6 +244,7 @@ func NewMatcher(f *faq.FAQ, tok Tokenizer, lx *Lexicon, cfg Config) *Matcher {
 		m.intentID = append(m.intentID, in.ID)
 		m.urgent = append(m.urgent, in.Priority == faq.PriorityUrgent)
 		m.smallTalk = append(m.smallTalk, small[in.ID])
+		m.decline = append(m.decline, decline[in.ID])
 		texts := append(append([]string{}, in.Questions...), in.Keywords...)
 		for _, q := range texts {
 			a := analyze(q, tok, m.syn)
@@ -474,8 +490,8 @@ func (m *Matcher) match(text string, skip int32) Result {
 	if len(r.Candidates) > 0 {
 		topIn = seen[0]
 	}
-	m.decide(&r, topIn)
-	if owned && r.Action == ActionClarify && !slices.Contains(r.Choices, m.intentID[owner]) {
+	m.decide(&r, topIn, seen)
+	if owned && r.Action == ActionClarify && !m.decline[owner] && !slices.Contains(r.Choices, m.intentID[owner]) {
 		// The intent the word that matters belongs to is offered second.
 		if len(r.Choices) >= max(m.cfg.MaxChoices, 2) {
 			r.Choices = r.Choices[:len(r.Choices)-1]
@@ -569,7 +585,7 @@ func (m *Matcher) topicChoices(sc *scratch, touched []int32, r *Result) {
 	for _, in := range touched {
 		sum += sc.topic[in]
 	}
-	offered := func(in int32) bool { return sc.topic[in] >= topicMinChoice*sum && !m.smallTalk[in] }
+	offered := func(in int32) bool { return sc.topic[in] >= topicMinChoice*sum && !m.smallTalk[in] && !m.decline[in] }
 	n := 0
 	for _, in := range touched {
 		if offered(in) {
@@ -1158,8 +1174,8 @@ func (ps *phrases) at(s string, i int, r rune) bool {
 func isLatin(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 // decide sets r's action; topIn is the index of r's top candidate's intent
-// (-1: none).
-func (m *Matcher) decide(r *Result, topIn int32) {
+// (-1: none), candIn those of all its candidates, in order.
+func (m *Matcher) decide(r *Result, topIn int32, candIn []int32) {
 	cfg := m.cfg
 	top := r.Top()
 	handoff, complaint := containsWhich(r.Normalized, m.handoff, m.complaint)
@@ -1174,6 +1190,11 @@ func (m *Matcher) decide(r *Result, topIn int32) {
 		return
 	case complaint:
 		r.Action, r.Reason, r.Intent = ActionHandoff, ReasonComplaint, ""
+		return
+	}
+	if topIn >= 0 && m.decline[topIn] {
+		// The likeliest reading is something the FAQ says it does not cover.
+		r.Action = ActionNone
 		return
 	}
 	if r.Confidence >= cfg.AnswerThreshold {
@@ -1194,9 +1215,12 @@ func (m *Matcher) decide(r *Result, topIn int32) {
 			n = min(n, cfg.MaxChoices)
 		}
 		r.Choices = make([]string, 0, n)
-		for _, c := range r.Candidates {
+		for i, c := range r.Candidates {
 			if len(r.Choices) == cfg.MaxChoices || c.Score < top.Score-cfg.ClarifySpan {
 				break
+			}
+			if m.decline[candIn[i]] {
+				continue // never offered
 			}
 			r.Choices = append(r.Choices, c.Intent)
 		}

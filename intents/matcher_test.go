@@ -212,8 +212,30 @@ func TestHeldOut2Cases(t *testing.T) {
 	}
 	right, wrong := judgeAll(m, cases)
 	t.Logf("%d held-out cases: %d right, %d wrong", len(cases), right, wrong)
-	if len(cases) != 103 || wrong > 7 || right < 87 {
-		t.Errorf("second held-out set, %d cases: %d right, %d wrong; want 103 cases, at least 87 right, at most 7 wrong", len(cases), right, wrong)
+	if len(cases) != 103 || wrong > 5 || right < 90 {
+		t.Errorf("second held-out set, %d cases: %d right, %d wrong; want 103 cases, at least 90 right, at most 5 wrong", len(cases), right, wrong)
+	}
+}
+
+// TestHeldOut3Cases guards the third held-out set's figures in
+// BENCHMARKS.md (77 short everyday phrasings, labelled and committed before
+// issue 13's third session changed the matcher; measured once before, 69
+// right and 1 wrong, and once after).
+func TestHeldOut3Cases(t *testing.T) {
+	m := mustSampleMatcher(t)
+	fh, err := os.Open("testdata/heldout3_cases.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	cases, err := ReadCases(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right, wrong := judgeAll(m, cases)
+	t.Logf("%d held-out cases: %d right, %d wrong", len(cases), right, wrong)
+	if len(cases) != 77 || wrong > 1 || right < 72 {
+		t.Errorf("third held-out set, %d cases: %d right, %d wrong; want 77 cases, at least 72 right, at most 1 wrong", len(cases), right, wrong)
 	}
 }
 

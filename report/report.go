@@ -48,8 +48,9 @@ type Config struct {
 
 // Reporter keeps the rollups and answers reports.
 type Reporter struct {
-	cfg Config
-	loc *time.Location
+	cfg  Config
+	loc  *time.Location
+	prom *promMetrics
 }
 
 var _ archive.Rollups = (*Reporter)(nil)
@@ -66,7 +67,7 @@ func New(cfg Config) (*Reporter, error) {
 	if cfg.ReopenWindow <= 0 {
 		cfg.ReopenWindow = 24 * time.Hour
 	}
-	return &Reporter{cfg: cfg, loc: cfg.Location}, nil
+	return &Reporter{cfg: cfg, loc: cfg.Location, prom: newPromMetrics()}, nil
 }
 
 // Location is the reports' zone.
@@ -181,7 +182,7 @@ func neighbour(id string, delta int) string {
 // Apply brings the rollups up to date with the stored events of convs
 // (archive.Rollups; Write calls it in its transaction).
 func (r *Reporter) Apply(ctx context.Context, tx *sql.Tx, d archive.Dialect, convs []string) error {
-	if err := r.update(ctx, tx, d, convs, nil); err != nil {
+	if err := r.update(ctx, tx, d, convs, nil, true); err != nil {
 		return fmt.Errorf("rollups: %w", err)
 	}
 	return nil
@@ -190,7 +191,7 @@ func (r *Reporter) Apply(ctx context.Context, tx *sql.Tx, d archive.Dialect, con
 // Forget takes convs out of the rollups before a purge deletes them
 // (archive.Rollups).
 func (r *Reporter) Forget(ctx context.Context, tx *sql.Tx, d archive.Dialect, convs []string) error {
-	if err := r.update(ctx, tx, d, nil, convs); err != nil {
+	if err := r.update(ctx, tx, d, nil, convs, false); err != nil {
 		return fmt.Errorf("rollups: %w", err)
 	}
 	return nil
@@ -199,8 +200,9 @@ func (r *Reporter) Forget(ctx context.Context, tx *sql.Tx, d archive.Dialect, co
 // update recomputes the facts of recompute from their events, drops those
 // of drop, and changes the rollups by the difference. The episode before
 // each of them is locked and updated too: when the next episode starts
-// tells whether the customer came back.
-func (r *Reporter) update(ctx context.Context, tx *sql.Tx, d archive.Dialect, recompute, drop []string) error {
+// tells whether the customer came back. observe: tell Prometheus what
+// became known (not when rebuilding).
+func (r *Reporter) update(ctx context.Context, tx *sql.Tx, d archive.Dialect, recompute, drop []string, observe bool) error {
 	role := map[string]int{} // 1 recompute, 2 drop, 3 previous episode only
 	for _, c := range recompute {
 		role[c] = 1
@@ -370,6 +372,9 @@ func (r *Reporter) update(ctx context.Context, tx *sql.Tx, d archive.Dialect, re
 		}
 		r.contribute(old[c], deltas, -1)
 		r.contribute(nf, deltas, 1)
+		if observe {
+			r.prom.observe(old[c], nf)
+		}
 		if nf == nil {
 			deletes = append(deletes, c)
 		} else {
@@ -487,12 +492,13 @@ func (r *Reporter) applyDeltas(ctx context.Context, tx *sql.Tx, d archive.Dialec
 	return nil
 }
 
-// Prepare makes the rollups match the archive: on first use, after a
+// Prepare makes the rollups match the archive: on first use, and after a
 // change of Version, time zone or reopen window, it rebuilds them from
-// every archived conversation's events (progress, when set, is told how
-// many conversations are done), in transactions of a few hundred
-// conversations, beside the archivers' writes (each step is the same
-// idempotent update they make). It reports whether it rebuilt.
+// every archived event (progress, when set, is told how many conversations
+// are read) in one transaction: one pass over the events in conversation
+// order, the figures summed in memory. Writers wait meanwhile (on
+// PostgreSQL the facts table is locked; their batches apply after it, on
+// the rebuilt rows). It reports whether it rebuilt.
 func (r *Reporter) Prepare(ctx context.Context, db *archive.DB, progress func(done int)) (bool, error) {
 	w, rd := db.SQL()
 	d := db.Dialect()
@@ -504,54 +510,97 @@ func (r *Reporter) Prepare(ctx context.Context, db *archive.DB, progress func(do
 	if have == r.fingerprint() {
 		return false, nil
 	}
-	if _, err := w.ExecContext(ctx, `DELETE FROM report_rollups`); err != nil {
-		return false, fmt.Errorf("rebuild rollups: %w", err)
-	}
-	if _, err := w.ExecContext(ctx, `DELETE FROM report_facts`); err != nil {
-		return false, fmt.Errorf("rebuild rollups: %w", err)
-	}
-	after, done := "", 0
-	for {
-		rows, err := rd.QueryContext(ctx, archive.Rebind(d, `SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT 500`), after)
-		if err != nil {
-			return false, fmt.Errorf("rebuild rollups: %w", err)
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return false, fmt.Errorf("rebuild rollups: %w", err)
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return false, fmt.Errorf("rebuild rollups: %w", err)
-		}
-		if len(ids) == 0 {
-			break
-		}
-		tx, err := w.BeginTx(ctx, nil)
-		if err != nil {
-			return false, fmt.Errorf("rebuild rollups: %w", err)
-		}
-		if err := r.update(ctx, tx, d, ids, nil); err != nil {
-			tx.Rollback()
-			return false, fmt.Errorf("rebuild rollups: %w", err)
-		}
-		if err := tx.Commit(); err != nil {
-			return false, fmt.Errorf("rebuild rollups: %w", err)
-		}
-		after = ids[len(ids)-1]
-		done += len(ids)
-		if progress != nil {
-			progress(done)
-		}
-	}
-	if _, err := w.ExecContext(ctx, archive.Rebind(d, `INSERT INTO report_state (name, value) VALUES ('rollups', ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`), r.fingerprint()); err != nil {
+	if err := r.rebuild(ctx, w, rd, d, progress); err != nil {
 		return false, fmt.Errorf("rebuild rollups: %w", err)
 	}
 	return true, nil
+}
+
+func (r *Reporter) rebuild(ctx context.Context, w, rd *sql.DB, d archive.Dialect, progress func(done int)) error {
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmts := []string{`DELETE FROM report_facts`, `DELETE FROM report_rollups`}
+	if d == archive.Postgres {
+		stmts = append([]string{`LOCK TABLE report_facts IN EXCLUSIVE MODE`}, stmts...)
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	// Every event, a conversation's together: what writers had applied
+	// before the lock, no more (the others apply after the commit).
+	rows, err := rd.QueryContext(ctx, `SELECT conv, id, type, at, fields FROM events ORDER BY conv`)
+	if err != nil {
+		return err
+	}
+	all := map[string]*facts{}
+	var cur string
+	var evs []event
+	flush := func() {
+		if cur != "" {
+			f := factsOf(evs)
+			all[cur] = &f
+			if progress != nil && len(all)%10000 == 0 {
+				progress(len(all))
+			}
+		}
+		evs = evs[:0]
+	}
+	for rows.Next() {
+		var c, fields string
+		var e event
+		if err := rows.Scan(&c, &e.id, &e.typ, &e.at, &fields); err != nil {
+			rows.Close()
+			return err
+		}
+		if c != cur {
+			flush()
+			cur = c
+		}
+		e.fields = eventFields(fields)
+		evs = append(evs, e)
+	}
+	flush()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(all))
+	for c, f := range all {
+		if n := all[neighbour(c, 1)]; n != nil {
+			f.Next = n.Started
+		}
+		ids = append(ids, c)
+	}
+	slices.Sort(ids)
+	deltas := map[rkey]*metrics{}
+	for _, ch := range chunks(ids) {
+		args := make([]any, 0, 2*len(ch))
+		for _, c := range ch {
+			b, err := json.Marshal(all[c])
+			if err != nil {
+				return err
+			}
+			args = append(args, c, string(b))
+			r.contribute(all[c], deltas, 1)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO report_facts (conv, data) VALUES `+placeholders(d, len(ch), 2, 0), args...); err != nil {
+			return err
+		}
+	}
+	if err := r.applyDeltas(ctx, tx, d, deltas); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, archive.Rebind(d, `INSERT INTO report_state (name, value) VALUES ('rollups', ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`), r.fingerprint()); err != nil {
+		return err
+	}
+	if progress != nil {
+		progress(len(all))
+	}
+	return tx.Commit()
 }

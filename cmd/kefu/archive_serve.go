@@ -49,15 +49,11 @@ func archiveDSN(cfg config.Config) (string, error) {
 // openArchive opens the configured archive. seg segments messages (nil:
 // spaces only).
 func openArchive(ctx context.Context, cfg config.Config, seg archive.Segmenter) (*archive.DB, string, error) {
-	dsn, err := archiveDSN(cfg)
-	if err != nil {
-		return nil, "", err
-	}
 	rep, err := newReporter(cfg)
 	if err != nil {
 		return nil, "", err
 	}
-	db, err := archive.Open(ctx, dsn, seg, archive.WithEntities(entities), archive.WithRollups(rep))
+	db, where, err := openArchiveWith(ctx, cfg, seg, rep)
 	if err != nil {
 		return nil, "", err
 	}
@@ -66,6 +62,20 @@ func openArchive(ctx context.Context, cfg config.Config, seg archive.Segmenter) 
 	// the reopen window).
 	if _, err := rep.Prepare(ctx, db, nil); err != nil {
 		db.Close()
+		return nil, "", err
+	}
+	return db, where, nil
+}
+
+// openArchiveWith opens the configured archive with rep keeping its
+// rollups (not built yet: rep.Prepare).
+func openArchiveWith(ctx context.Context, cfg config.Config, seg archive.Segmenter, rep *report.Reporter) (*archive.DB, string, error) {
+	dsn, err := archiveDSN(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	db, err := archive.Open(ctx, dsn, seg, archive.WithEntities(entities), archive.WithRollups(rep))
+	if err != nil {
 		return nil, "", err
 	}
 	return db, archive.Redacted(dsn), nil
@@ -111,12 +121,47 @@ var _ archive.IndexSegmenter = liveSegmenter{}
 // startArchive opens the archive and starts the archiver and the idle
 // sweeper, in every instance.
 func (s *server) startArchive(ctx context.Context) error {
-	db, where, err := openArchive(ctx, s.cfg, liveSegmenter{s.live})
+	rep, err := newReporter(s.cfg)
 	if err != nil {
 		return err
 	}
+	for _, c := range rep.Collectors() {
+		if err := s.metrics.reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	db, where, err := openArchiveWith(ctx, s.cfg, liveSegmenter{s.live}, rep)
+	if err != nil {
+		return err
+	}
+	s.reports = rep
 	s.archive = db
 	s.log.Info("archive open", "dialect", db.Dialect(), "dsn", where)
+	// Building the rollups of a large archive takes minutes (BENCHMARKS.md,
+	// "Reports"): it runs beside the archiver, whose writes it agrees with,
+	// and reports count what it has done so far.
+	pctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopPrepare = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		t0, last := time.Now(), time.Now()
+		rebuilt, err := rep.Prepare(pctx, db, func(n int) {
+			if time.Since(last) > 30*time.Second {
+				last = time.Now()
+				s.log.Info("building the report rollups", "conversations", n)
+			}
+		})
+		switch {
+		case err != nil && pctx.Err() == nil:
+			s.log.Error("report rollups", "err", err)
+		case rebuilt:
+			s.log.Info("report rollups built from the archive", "took", time.Since(t0).Round(time.Millisecond))
+		}
+	}()
 	s.archiver = archiver.New(s.rdb, db, archiver.Config{Prefix: s.cfg.Redis.Prefix,
 		Retention: s.cfg.Retention.Redis, Log: s.log})
 	for _, c := range s.archiver.Collectors() {
@@ -142,6 +187,9 @@ func (s *server) closeArchive() {
 	}
 	if s.archiver != nil {
 		s.archiver.Close()
+	}
+	if s.stopPrepare != nil {
+		s.stopPrepare()
 	}
 	if s.archive != nil {
 		s.archive.Close()

@@ -34,6 +34,8 @@ Usage:
                                               a 双11 peak on a real redis-server (see BENCHMARKS.md)
   kefu bench search --dsn DSN [--generate N --texts FILE,…] [--queries N]
                                               archive search p50/p95 (see BENCHMARKS.md)
+  kefu bench report --dsn DSN [--generate N] [--days 90] [--runs 20]
+                                              reports by day and agent over generated conversations (see BENCHMARKS.md)
   kefu ask [--faq DIR] [--json] TEXT          what the bot makes of one message, and why
   kefu web revoke [--config FILE] VISITOR...  refuse every token of web visitors (needs REDIS_URL)
   kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
@@ -101,6 +103,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return cmdBenchRetention(ctx, args[2:], stdout, stderr)
 		case "search":
 			return cmdBenchSearch(ctx, args[2:], stdout, stderr)
+		case "report":
+			return cmdBenchReport(ctx, args[2:], stdout, stderr)
 		}
 	case "archive":
 		return cmdArchive(ctx, args[1:], stdout, stderr)

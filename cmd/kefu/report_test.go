@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"math"
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -212,6 +215,35 @@ func TestReportThroughGateway(t *testing.T) {
 		t.Errorf("by agent (-script +kefu report):\n%s", d)
 	}
 
+	// Prometheus: the same conversations, by group and channel.
+	resp, err := http.Get(g.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sum := func(prefix string) (n float64) {
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, prefix) {
+				f := strings.Fields(l)
+				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				n += v
+			}
+		}
+		return n
+	}
+	for prefix, want := range map[string]float64{
+		"kefu_first_response_seconds_count{": 3, "kefu_queue_wait_seconds_count{": 3,
+		"kefu_first_response_seconds_sum{": 520, "kefu_queue_wait_seconds_sum{": 420,
+		"kefu_surveys_total{": 3, "kefu_ratings_total{": 2} {
+		if got := sum(prefix); got != want {
+			t.Errorf("/metrics %s… = %v, want %v", prefix, got, want)
+		}
+	}
+	if !strings.Contains(string(body), `channel="web"`) || !strings.Contains(string(body), `score="2"`) {
+		t.Errorf("/metrics lacks the channel or score labels:\n%s", grep(string(body), "kefu_ratings_total"))
+	}
+
 	// The JSON names are the contract's; a figure without data is null.
 	code, out := runKefu(t, "report", "--config", cfg, "--data", data, "--from", "2026-11-04", "--to", "2026-11-04", "--format", "json")
 	if code != 0 {
@@ -246,5 +278,33 @@ func TestReportThroughGateway(t *testing.T) {
 	}
 	if code, out := runKefu(t, "report", "--data", filepath.Join(data), "--by", "year"); code == 0 || !strings.Contains(out, "--by") {
 		t.Errorf("--by year: %d %s", code, out)
+	}
+}
+
+// TestBenchReportSmoke: kefu bench report on a small generated SQLite
+// archive builds the rollups and reports every generated conversation.
+func TestBenchReportSmoke(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "bench.db")
+	code, out := runKefu(t, "bench", "report", "--dsn", dsn, "--generate", "200", "--days", "10", "--runs", "1")
+	if code != 0 || !strings.Contains(out, "generated 200 conversations over 10 days") ||
+		!strings.Contains(out, "rollups built from the events") {
+		t.Fatalf("bench report: exit %d\n%s", code, out)
+	}
+	// Every row reports the conversations of the period: the first day's
+	// earliest hours may fall before it in Shanghai.
+	for _, by := range []string{"day", "agent"} {
+		var line string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, by+" ") {
+				line = l
+			}
+		}
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			t.Fatalf("no %s line:\n%s", by, out)
+		}
+		if n, _ := strconv.Atoi(f[2]); n < 170 || n > 200 {
+			t.Errorf("%s: %s conversations in the period, want about 200\n%s", by, f[2], out)
+		}
 	}
 }

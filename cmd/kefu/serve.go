@@ -38,6 +38,7 @@ import (
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/internal/realip"
 	"github.com/kefu-dev/kefu/priority"
+	"github.com/kefu-dev/kefu/report"
 )
 
 // cmdServe runs the gateway until ctx ends (SIGINT/SIGTERM).
@@ -124,7 +125,10 @@ type server struct {
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
 	archiver *archiver.Archiver
-	sweeper  *archiver.Sweeper
+	reports  *report.Reporter // the archive's rollups, and the reports from them
+	// stopPrepare stops building the rollups (if still at it) and waits.
+	stopPrepare func()
+	sweeper     *archiver.Sweeper
 }
 
 // newServer builds the components. The only I/O is loading the FAQ and the

@@ -149,6 +149,26 @@
     return m + ':' + String(s % 60).padStart(2, '0');
   }
 
+  // prioBadges shows a conversation's priority (not normal) with the
+  // customer's words that raised it, and, while it waits, the time left to
+  // its first-response deadline.
+  function prioBadges(box, x, withDue) {
+    const p = x.priority || (x.urgent ? 'urgent' : 'normal');
+    const words = x.priority_words || [];
+    if (p !== 'normal') {
+      const b = el('span', 'badge prio prio-' + p + (p === 'urgent' ? ' urgent' : ''), t('prio.' + p));
+      b.dataset.priority = p;
+      if (words.length) b.title = t('prio.words', words.join('、'));
+      box.appendChild(b);
+    }
+    if (words.length) box.appendChild(el('span', 'prio-words', '“' + words.join(' ') + '”'));
+    if (withDue && x.due) {
+      const left = new Date(x.due).getTime() - Date.now();
+      box.appendChild(el('span', 'due' + (left < 0 ? ' overdue' : left < 60000 ? ' soon' : ''),
+        left < 0 ? t('prio.overdue', fmtDur(-left)) : t('prio.left', fmtDur(left))));
+    }
+  }
+
   function banner(text, online) {
     $('banner-text').textContent = text;
     $('banner-online').hidden = !online;
@@ -377,7 +397,7 @@
         const li = el('li', 'waiting');
         li.dataset.conv = w.conv;
         const head = el('div', 'item-head');
-        if (w.urgent) head.appendChild(el('span', 'badge urgent', t('badge.urgent')));
+        prioBadges(head, w, true);
         head.appendChild(el('span', 'conv-id', customerName(w)));
         head.appendChild(el('span', 'muted', t('queue.rank', w.rank, fmtDur(Date.now() - new Date(w.since).getTime()))));
         li.appendChild(head);
@@ -438,7 +458,7 @@
       const li = el('li', (c.lost ? 'lost' : '') + (c.conv === state.current ? ' active' : '') + (c.unread ? ' unread' : ''));
       li.dataset.conv = c.conv;
       const head = el('div', 'item-head');
-      if (c.urgent) head.appendChild(el('span', 'badge urgent', t('badge.urgent')));
+      prioBadges(head, c, false);
       head.appendChild(el('span', 'conv-id', customerName(c)));
       if (c.lost) head.appendChild(el('span', 'badge urgent', t('badge.lost')));
       li.appendChild(head);
@@ -507,7 +527,26 @@
     $('conv-title').dataset.conv = c.id;
     const meta = $('conv-meta');
     clear(meta);
-    if (c.urgent) meta.appendChild(el('span', 'badge urgent', t('badge.urgent')));
+    prioBadges(meta, c, c.mode === 'waiting');
+    const sel = el('select', 'prio-select');
+    sel.id = 'prio-select';
+    sel.title = t('prio.change');
+    for (const l of ['urgent', 'high', 'normal', 'low']) {
+      const o = el('option', null, t('prio.' + l));
+      o.value = l;
+      sel.appendChild(o);
+    }
+    sel.value = c.priority || 'normal';
+    sel.hidden = !(c.mode === 'agent' || c.mode === 'waiting');
+    sel.addEventListener('change', async () => {
+      try {
+        await api('POST', 'convs/' + encodeURIComponent(c.id) + '/priority', { priority: sel.value });
+        refreshQueue();
+        refreshMine();
+        openConv(c.id);
+      } catch (e) { convError(e); }
+    });
+    meta.appendChild(sel);
     if (cu && (cu.name || cu.phone || cu.level || cu.id)) {
       meta.appendChild(el('span', 'customer', [cu.name, cu.phone, cu.level, cu.id ? t('conv.shop_id', cu.id) : ''].filter(Boolean).join(' · ')));
     }
