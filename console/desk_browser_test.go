@@ -227,7 +227,7 @@ func TestBrowserChineseByDefault(t *testing.T) {
 	if got := p.eval(`document.querySelector('#transcript .entry.out.agent .who').textContent`); got != "客服 alice · 2025-03-03 18:00" {
 		t.Fatalf("agent line %q, want a 24-hour time", got)
 	}
-	if got := p.eval(`document.getElementById('close-btn').textContent + '|' + document.getElementById('reply-text').placeholder`); got != "结束并发送满意度调查|回复客户…（Ctrl+Enter 发送）" {
+	if got := p.eval(`document.getElementById('close-btn').textContent + '|' + document.getElementById('reply-text').placeholder`); got != "结束并发送满意度调查|回复客户…（Enter 发送，Shift+Enter 换行）" {
 		t.Fatalf("actions %q", got)
 	}
 
