@@ -409,12 +409,7 @@ func (m *Matcher) match(text string, skip int32) Result {
 	// The candidates, best first (ties by intent id): as many as a result
 	// reports, and at least the two the confidence reads.
 	seen := sc.seen
-	slices.SortFunc(seen, func(a, b int32) int {
-		if sc.is[a].best != sc.is[b].best {
-			return cmp.Compare(sc.is[b].best, sc.is[a].best)
-		}
-		return strings.Compare(m.intentID[a], m.intentID[b])
-	})
+	m.sortSeen(sc, seen)
 	r.Candidates = make([]Candidate, min(len(seen), max(m.cfg.TopN, 2)))
 	for i := range r.Candidates {
 		in := seen[i]
@@ -500,6 +495,26 @@ func (m *Matcher) match(text string, skip int32) Result {
 	}
 	m.decideTopic(sc, &r, topIn)
 	return r
+}
+
+// sortSeen sorts intents best first, ties by intent id: an insertion sort
+// with the comparison inlined (a message touches a few dozen intents at
+// most; the generic sort called a closure per comparison).
+func (m *Matcher) sortSeen(sc *scratch, seen []int32) {
+	is, ids := sc.is, m.intentID
+	for i := 1; i < len(seen); i++ {
+		x := seen[i]
+		bx := is[x].best
+		j := i
+		for ; j > 0; j-- {
+			y := seen[j-1]
+			if by := is[y].best; by > bx || by == bx && ids[y] < ids[x] {
+				break // y stays before x
+			}
+			seen[j] = y
+		}
+		seen[j] = x
+	}
 }
 
 // decideTopic turns a decision on a message that only names a topic several

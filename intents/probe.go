@@ -40,8 +40,9 @@ type probe struct {
 	pm     []uint64
 
 	// Bounds that hold against any question.
-	bigramMax  float64 // Σw² over d's known bigrams: no question shares more
-	unmatchMin float64 // the heaviest unknown word of d: always unmatched
+	bigramMax  float64  // Σw² over d's known bigrams: no question shares more
+	unmatchMin float64  // the heaviest unknown word of d: always unmatched
+	inv        invStats // d's stats inverted, for the bounds
 
 	// What the last logit that returned true found, for the confidence's
 	// inputs (Match reads them for its best candidates rather than walk
@@ -57,6 +58,7 @@ type probe struct {
 func (p *probe) set(d *doc) {
 	p.d = d
 	p.bigramMax, p.unmatchMin = 0, 0
+	p.inv = newInvStats(&d.docStats)
 	p.wide = max(len(d.chars), len(d.bigrams), len(d.words)) > math.MaxUint8
 	if p.wide {
 		if p.slot == nil {
@@ -178,12 +180,25 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 	// unknown word. First with the common subsequence at its longest (the
 	// shorter sequence): on the sample, two compared questions in five stop
 	// here, without it.
-	o.sqb = sqbMax
-	o.sqw = max(0, r.sqMin-sqbMax)
-	o.unmatched = p.unmatchMin
-	o.common = min(len(a.seq), int(h.nSeq))
-	x := o.features(&a.docStats, &h.docStats)
-	if canPruneLCS && bound(&x) < stop {
+	ia, iq := &p.inv, &qx.inv[qi]
+	neg := 0.0
+	if a.neg != h.neg {
+		neg = 1
+	}
+	seqRatio := float64(min(ia.invSeq, iq.invSeq)) // 1 / the longer sequence
+	// The features as features would set them, by reciprocals.
+	x := [numSimFeatures]float64{
+		1,
+		float64(ncs) * float64(ia.rsChars) * float64(iq.rsChars),
+		sqc * float64(ia.rsChar) * float64(iq.rsChar),
+		sqbMax * float64(ia.rsBigram) * float64(iq.rsBigram),
+		max(0, r.sqMin-sqbMax) * float64(ia.rsWord) * float64(iq.rsWord),
+		sumc * float64(min(ia.invSum, iq.invSum)),
+		p.unmatchMin / 10,
+		neg,
+		float64(min(len(a.seq), int(h.nSeq))) * seqRatio,
+	}
+	if canPruneLCS && fastBound(&x) < stop {
 		return 0, false
 	}
 	if bitLCS {
@@ -191,8 +206,8 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 	} else {
 		o.common = lcs(a.seq, qx.docs[qi].seq)
 	}
-	x[8] = float64(o.common) / math.Max(float64(a.nSeq), float64(h.nSeq)) // as features
-	b := bound(&x)
+	x[8] = float64(o.common) * seqRatio
+	b := fastBound(&x)
 	if b < stop {
 		return 0, false
 	}
@@ -204,14 +219,13 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 		sqb += w * w
 	}
 	o.sqb = sqb
-	x3 := cosine(o.sqb, a.normBigram, h.normBigram)
-	x4 := cosine(max(0, r.sqMin-o.sqb), a.normWord, h.normWord)
+	x3 := sqb * float64(ia.rsBigram) * float64(iq.rsBigram)
+	x4 := max(0, r.sqMin-sqb) * float64(ia.rsWord) * float64(iq.rsWord)
 	// The bound again, from the last one by what changed: it differs from
-	// bound(&x) by a few ulps, far inside pruneMargin.
+	// fastBound(&x) by a few ulps, far inside pruneMargin.
 	if b+simCoef[3]*(x3-x[3])+simCoef[4]*(x4-x[4]) < stop {
 		return 0, false
 	}
-	x[3], x[4] = x3, x4
 	o.sqw = 0
 	if len(a.words) <= 64 {
 		// The shared words' Σw² by id, as wordOverlap; the unmatched ones are
@@ -245,8 +259,8 @@ func probeLogit[S uint8 | int32](p *probe, slot []S, qx *questionIndex, qi int32
 	// The longest common subsequence has the length of both exactly when
 	// they are the same sequence.
 	p.sumc, p.sameSeq = o.sumc, o.common == len(a.seq) && int(h.nSeq) == len(a.seq)
-	x[4] = cosine(o.sqw, a.normWord, h.normWord)
-	x[6] = o.unmatched / 10
+	// The similarity itself, exactly, from the docs' stats.
+	x = o.features(&a.docStats, &h.docStats)
 	return simLogit(&x), true
 }
 
@@ -300,8 +314,53 @@ func shareFrom(r float32, slack float64, withChars bool) shareBounds {
 // (a doc's lists lie in separate blocks).
 type questionIndex struct {
 	heads []questionHead
+	inv   []invStats // by question: what the bounds read of its head, inverted
 	data  []uint64
 	docs  []doc // the same docs, for the rare long question
+}
+
+// invStats are a doc's stats as the bounds in logit read them: the
+// similarity's cosines divide by square roots of norms, its coverage and its
+// common subsequence ratio by the larger of two sums or lengths. A bound
+// needs no exact value, only an upper bound of the log-odds, so it
+// multiplies by these reciprocals (computed once per question, and once per
+// message) instead of dividing and taking roots for every question compared;
+// boundMargin covers their rounding. The similarity itself is computed
+// exactly as before, from the docs' stats.
+type invStats struct {
+	rsChars, rsChar, rsBigram, rsWord float32 // 1/√norm (0 for a norm of 0)
+	invSum, invSeq                    float32 // 1/sumChar, 1/nSeq (0 for 0)
+}
+
+func newInvStats(d *docStats) invStats {
+	rs := func(n float64) float32 {
+		if n <= 0 {
+			return 0
+		}
+		return float32(1 / math.Sqrt(n))
+	}
+	inv := func(n float64) float32 {
+		if n <= 0 {
+			return 0
+		}
+		return float32(1 / n)
+	}
+	return invStats{rs(float64(d.nChars)), rs(d.normChar), rs(d.normBigram), rs(d.normWord), inv(d.sumChar), inv(float64(d.nSeq))}
+}
+
+// boundMargin is what a bound computed with invStats adds for their
+// rounding: each reciprocal is within 2⁻²³ of its value, so each feature
+// (at most 1 apart from the unmatched word's, which is exact) within a few
+// 10⁻⁷ of the exact one, and the log-odds, whose coefficients sum to less
+// than 8 in magnitude, within a few 10⁻⁶.
+const boundMargin = 1e-5
+
+// fastBound is bound(x) for features computed with invStats.
+func fastBound(x *[numSimFeatures]float64) float64 {
+	if !canPrune {
+		return math.Inf(1)
+	}
+	return simLogit(x) + pruneMargin + boundMargin
 }
 
 // questionHead is one question's doc stats and where its features are in
@@ -343,7 +402,9 @@ func newQuestionIndex(docs []doc, intents []int32) questionIndex {
 			qx.data = append(qx.data, x)
 		}
 	}
+	qx.inv = make([]invStats, len(docs))
 	for qi, d := range docs {
+		qx.inv[qi] = newInvStats(&d.docStats)
 		qx.heads[qi] = questionHead{
 			docStats: d.docStats, off: int32(len(qx.data)),
 			nBigrams: int32(len(d.bigrams)), nWords: int32(len(d.words)), intent: intents[qi],

@@ -155,8 +155,9 @@ func TestProbeLogitIsSimilarity(t *testing.T) {
 			}
 			slack := retrievalSlack(&d)
 			for _, share := range []shareBounds{noShareBounds, shareFrom(bw, slack, false), shareFrom(withUnits, slack, true)} {
-				// Just above the log-odds: may give up; just below: must not.
-				if _, ok := p.logit(&m.qx, int32(qi), want+1e-6, share); !ok {
+				// Just above the log-odds (beyond the bounds' margins): may give
+				// up; just below: must not.
+				if _, ok := p.logit(&m.qx, int32(qi), want+pruneMargin+2*boundMargin, share); !ok {
 					pruned++
 					if share != noShareBounds {
 						prunedShare++
