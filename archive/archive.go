@@ -74,6 +74,7 @@ type DB struct {
 	seg     Segmenter
 	extract func(text string) []string // entities in a message's text; nil: none
 	rollups Rollups                    // tables kept in step with the events; nil: none
+	genSeq  int64                      // Generate on SQLite: the last seq given
 
 	genEventsOnly bool // Generate's EventsOnly, for its batches
 }
@@ -249,7 +250,10 @@ func migrate(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	// Migration numbers are handed out to parallel work, which may land in
+	// any order: a database already past a number that lands later still
+	// gets it.
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true)}
 	gd := goose.DialectSQLite3
 	if dialect == Postgres {
 		gd = goose.DialectPostgres

@@ -370,6 +370,16 @@ func (g *generator) conv(started int64) genConv {
 	return c
 }
 
+// words is the conversation's words, as addWords would make them.
+func (c *genConv) words() string {
+	var add []string
+	for _, m := range c.msgs {
+		add = append(add, strings.Fields(m.words)...)
+	}
+	ws, _ := mergeWords("", add)
+	return ws
+}
+
 // nullable turns the zero value into NULL.
 func nullable[T comparable](v T) any {
 	var zero T
@@ -391,7 +401,7 @@ func (d *DB) insertBatch(ctx context.Context, batch []genConv) error {
 		p, err := tx.PrepareContext(ctx, s)
 		return &stmt{p: p}, err
 	}
-	cs, err := prep(`INSERT INTO conversations (id, customer, channel, group_name, started, ended, agent, rating, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	cs, err := prep(`INSERT INTO conversations (id, customer, channel, group_name, started, ended, agent, rating, outcome, seq, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -408,10 +418,14 @@ func (d *DB) insertBatch(ctx context.Context, batch []genConv) error {
 		return err
 	}
 	for _, c := range batch {
-		cs.exec(ctx, c.id, c.customer, c.channel, c.group, c.started, c.ended, c.agent, nullable(c.rating), c.outcome)
 		if d.genEventsOnly {
 			c.msgs = nil
 		}
+		// Starts come in order: the next seq of the millisecond, or its
+		// first.
+		lo, _ := seqRange(c.started)
+		d.genSeq = max(d.genSeq+1, lo)
+		cs.exec(ctx, c.id, c.customer, c.channel, c.group, c.started, c.ended, c.agent, nullable(c.rating), c.outcome, d.genSeq, c.words())
 		for _, m := range c.msgs {
 			ms.exec(ctx, m.eventID, c.id, m.at, m.dir, m.kind, m.text, m.agent, m.intent, m.words, strings.Join(m.ents, " "))
 			for _, v := range m.ents {
@@ -460,10 +474,10 @@ func (d *DB) copyBatch(ctx context.Context, batch []genConv) error {
 		var convs, msgs, evs, ents [][]any
 		seen := map[[2]string]bool{}
 		for _, c := range batch {
-			convs = append(convs, []any{c.id, c.customer, c.channel, c.group, c.started, nullable(c.ended), c.agent, nullable(c.rating), c.outcome})
 			if d.genEventsOnly {
 				c.msgs = nil
 			}
+			convs = append(convs, []any{c.id, c.customer, c.channel, c.group, c.started, nullable(c.ended), c.agent, nullable(c.rating), c.outcome, c.words()})
 			for _, m := range c.msgs {
 				msgs = append(msgs, []any{m.eventID, c.id, m.at, m.dir, m.kind, m.text, m.agent, m.intent, m.words, strings.Join(m.ents, " ")})
 				for _, v := range m.ents {
@@ -482,7 +496,7 @@ func (d *DB) copyBatch(ctx context.Context, batch []genConv) error {
 			cols []string
 			rows [][]any
 		}{
-			{"conversations", []string{"id", "customer", "channel", "group_name", "started", "ended", "agent", "rating", "outcome"}, convs},
+			{"conversations", []string{"id", "customer", "channel", "group_name", "started", "ended", "agent", "rating", "outcome", "words"}, convs},
 			{"messages", []string{"event_id", "conv", "at", "dir", "kind", "text", "agent", "intent", "words", "entities"}, msgs},
 			{"events", []string{"id", "conv", "at", "type", "fields"}, evs},
 			{"entities", []string{"value", "conv", "event_id"}, ents},

@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ type Query struct {
 	// Conv: that one conversation (its archive id), when set.
 	Conv string
 	// Words: Chinese or English, segmented as the messages were. A
-	// conversation matches when one of its messages has every word.
+	// conversation matches when its messages have every word (not
+	// necessarily one message all of them).
 	Words    string
 	Entity   string // an order, tracking or phone number, exactly
 	Customer string
@@ -40,9 +42,14 @@ type Query struct {
 	Groups []string
 	// From and To bound the conversation's start: From <= started < To.
 	From, To time.Time
-	// Limit is the page size (DefaultLimit when 0, at most MaxLimit);
-	// Offset skips that many results.
-	Limit, Offset int
+	// Limit is the page size (DefaultLimit when 0, at most MaxLimit).
+	Limit int
+	// After is the cursor of the page before (Results.Next): the page is
+	// the results that follow it, newest first, found without reading the
+	// ones before it. Offset, when set, skips that many results more (the
+	// old way of paging: reading page 50 so reads the 49 pages before it).
+	After  string
+	Offset int
 	// ExactTotal counts every match. Without it counting stops past
 	// CountCap (Results.Capped): an exact count of a common word's 100,000
 	// conversations costs seconds, its first pages milliseconds.
@@ -51,14 +58,6 @@ type Query struct {
 
 // CountCap is where Search stops counting unless Query.ExactTotal.
 const CountCap = 500
-
-// sqliteScanFactor: on SQLite, a search whose words are in more than
-// sqrt(sqliteScanFactor × rows wanted) messages reads the conversations
-// newest first and checks each one's messages (cheap when many match);
-// below, it reads the index's matches and their conversations (cheap when
-// few do). 800,000: the two cross near 20,000 messages for a first page
-// and its count, measured at 1,000,000 conversations (BENCHMARKS.md).
-var sqliteScanFactor = 800000.0
 
 // Page sizes.
 const (
@@ -76,6 +75,9 @@ type Results struct {
 	// Capped: more than Total match (counting stopped at CountCap).
 	Capped  bool     `json:"capped,omitempty"`
 	Results []Result `json:"results"`
+	// Next is the cursor of the page after this one (Query.After); empty
+	// on the last page.
+	Next string `json:"next,omitempty"`
 }
 
 // Result is one archived conversation.
@@ -89,12 +91,64 @@ type Result struct {
 	Agent    string     `json:"agent"`
 	Rating   *int       `json:"rating"` // nil when not rated
 	Outcome  string     `json:"outcome"`
-	// Snippet is the newest message that matched the words, else the
-	// customer's first message.
+	// Snippet is the newest message with the most of the words (all of
+	// them when one has), else the customer's first message.
 	Snippet string `json:"snippet"`
 }
 
+// cursor is a place in the newest-first order: a result's start and id
+// (PostgreSQL orders by both) and its seq (SQLite orders by it). In a
+// Query and Results it is opaque text.
+type cursor struct {
+	started, seq int64
+	id           string
+}
+
+func (c cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.started, 10) + "." + strconv.FormatInt(c.seq, 10) + "." + c.id))
+}
+
+func parseCursor(s string) (cursor, error) {
+	bad := fmt.Errorf("%w: %q is not a cursor Search gave", ErrBadCursor, s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, bad
+	}
+	parts := strings.SplitN(string(b), ".", 3)
+	if len(parts) != 3 {
+		return cursor{}, bad
+	}
+	var c cursor
+	if c.started, err = strconv.ParseInt(parts[0], 10, 64); err != nil {
+		return cursor{}, bad
+	}
+	if c.seq, err = strconv.ParseInt(parts[1], 10, 64); err != nil {
+		return cursor{}, bad
+	}
+	c.id = parts[2]
+	return c, nil
+}
+
+// seqBound is the seq of the first conversation started at t or after
+// (SQLite), within int64.
+func seqBound(t time.Time) int64 {
+	ms := millis(t)
+	const lim = math.MaxInt64 >> seqShift
+	ms = max(min(ms, lim), -lim-1)
+	return ms << seqShift
+}
+
 // Search finds conversations, newest first.
+//
+// Words are found through a full-text index of one document per
+// conversation (SQLite FTS5, PostgreSQL a GIN-indexed tsvector). On SQLite
+// the document's rowid is the conversation's place in the order (seq), so
+// a search reads the words' matches newest first from the index and stops
+// after the page: a common word costs no more than a rare one. With a
+// customer, an agent, an order number or a conversation given, those few
+// conversations are read and each one's document is checked instead.
+// PostgreSQL's planner chooses between the GIN index's matches and walking
+// conversations newest first, checking each one's tsvector.
 func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -102,6 +156,14 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	}
 	limit = min(limit, MaxLimit)
 	offset := max(q.Offset, 0)
+	var after *cursor
+	if q.After != "" {
+		c, err := parseCursor(q.After)
+		if err != nil {
+			return Results{}, fmt.Errorf("search: %w", err)
+		}
+		after = &c
+	}
 	var words []string
 	if strings.TrimSpace(q.Words) != "" {
 		words = d.words(q.Words)
@@ -123,106 +185,51 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 		}
 	}
 
-	b := &query{d: d.dialect}
-	where := &strings.Builder{}
-	where.WriteString(` FROM conversations c WHERE 1 = 1`)
-	// small: the words match few messages, whose conversations are read
-	// once, counted with the page.
-	small := false
-	// The conversations with a message that has every word.
-	if words != nil {
-		var cond string
-		cond, small, err = d.wordsCond(ctx, tx, b, words, max(offset+limit, CountCap+1))
-		if err != nil {
-			return Results{}, fmt.Errorf("search: %w", err)
-		}
-		where.WriteString(cond)
-	}
-	if q.Conv != "" {
-		where.WriteString(` AND c.id = ` + b.arg(q.Conv))
-	}
-	if q.Entity != "" {
-		where.WriteString(` AND c.id IN (SELECT conv FROM entities WHERE value = ` + b.arg(q.Entity) + `)`)
-	}
-	if q.Customer != "" {
-		where.WriteString(` AND c.customer = ` + b.arg(q.Customer))
-	}
-	if q.Agent != "" {
-		where.WriteString(` AND c.agent = ` + b.arg(q.Agent))
-	}
-	if q.Channel != "" {
-		where.WriteString(` AND c.channel = ` + b.arg(q.Channel))
-	}
-	if q.Group != "" {
-		where.WriteString(` AND c.group_name = ` + b.arg(q.Group))
-	}
-	if q.RatingMin > 0 {
-		where.WriteString(` AND c.rating >= ` + b.arg(q.RatingMin))
-	}
-	if q.RatingMax > 0 {
-		where.WriteString(` AND c.rating <= ` + b.arg(q.RatingMax))
-	}
-	if q.Groups != nil {
-		if len(q.Groups) == 0 {
-			where.WriteString(` AND 1 = 0`)
-		} else {
-			ps := make([]string, len(q.Groups))
-			for i, g := range q.Groups {
-				ps[i] = b.arg(g)
-			}
-			where.WriteString(` AND c.group_name IN (` + strings.Join(ps, ", ") + `)`)
-		}
-	}
-	if !q.From.IsZero() {
-		where.WriteString(` AND c.started >= ` + b.arg(millis(q.From)))
-	}
-	if !q.To.IsZero() {
-		where.WriteString(` AND c.started < ` + b.arg(millis(q.To)))
-	}
 	var out Results
 	out.Results = []Result{}
-	count := func() error {
-		stmt := `SELECT COUNT(*)` + where.String()
-		if !q.ExactTotal && !small {
-			stmt = `SELECT COUNT(*) FROM (SELECT 1` + where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + strconv.Itoa(CountCap+1) + `) x`
-		}
-		if err := tx.QueryRowContext(ctx, stmt, b.args...).Scan(&out.Total); err != nil {
-			return fmt.Errorf("search: count: %w", err)
-		}
-		if out.Total > CountCap && !q.ExactTotal && !small {
-			out.Total, out.Capped = CountCap, true
-		}
-		return nil
+	// The count: capped unless asked for all. SQLite counts in the page's
+	// order (the index's order: no sort). PostgreSQL counts any CountCap+1
+	// matches, so a bitmap of a word's matches stops there instead of
+	// fetching and sorting all of them; but with a date range in the page's
+	// order, or its planner scans the table from its start, not knowing
+	// that the range's rows sit together.
+	b := &query{d: d.dialect}
+	from, where, order := d.searchSQL(b, q, words, nil, true)
+	if d.dialect == Postgres && q.From.IsZero() && q.To.IsZero() {
+		order = ""
 	}
-	// A small set is counted in the page's own query (one read of the
-	// index's matches, not two), and exactly.
-	total := `, 0`
-	if small {
-		total = `, COUNT(*) OVER ()`
-	} else {
-		if err := count(); err != nil {
-			return Results{}, err
-		}
-		if offset >= out.Total && !out.Capped {
-			return out, nil
-		}
+	stmt := `SELECT COUNT(*) FROM (SELECT 1` + from + where + order + ` LIMIT ` + strconv.Itoa(CountCap+1) + `) x`
+	if q.ExactTotal {
+		stmt = `SELECT COUNT(*)` + from + where
 	}
-	args := append([]any(nil), b.args...)
-	page := `SELECT c.id, c.customer, c.channel, c.group_name, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL + total +
-		where.String() + ` ORDER BY c.started DESC, c.id DESC LIMIT ` + b.arg(limit) + ` OFFSET ` + b.arg(offset)
-	args = append(args, limit, offset)
-	rows, err := tx.QueryContext(ctx, page, args...)
+	if err := tx.QueryRowContext(ctx, stmt, b.args...).Scan(&out.Total); err != nil {
+		return Results{}, fmt.Errorf("search: count: %w", err)
+	}
+	if out.Total > CountCap && !q.ExactTotal {
+		out.Total, out.Capped = CountCap, true
+	}
+	if out.Total == 0 {
+		return out, nil
+	}
+
+	// The page, and whether one follows (one row more).
+	b = &query{d: d.dialect}
+	from, where, order = d.searchSQL(b, q, words, after, false)
+	page := `SELECT c.id, c.customer, c.channel, c.group_name, c.started, c.ended, c.agent, c.rating, ` + outcomeSQL + `, ` +
+		d.seqCol() + from + where + order + ` LIMIT ` + b.arg(limit+1) + ` OFFSET ` + b.arg(offset)
+	rows, err := tx.QueryContext(ctx, page, b.args...)
 	if err != nil {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	n := 0 // COUNT(*) OVER (), when small
+	var seqs []int64 // SQLite: each result's place in the order (migration 00003)
 	for rows.Next() {
 		var r Result
+		var seq int64
 		var started int64
 		var ended sql.NullInt64
 		var rating sql.NullInt32
-		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &r.Group, &started, &ended, &r.Agent, &rating, &r.Outcome, &n); err != nil {
+		if err := rows.Scan(&r.Conv, &r.Customer, &r.Channel, &r.Group, &started, &ended, &r.Agent, &rating, &r.Outcome, &seq); err != nil {
 			return Results{}, fmt.Errorf("search: %w", err)
 		}
 		r.Started = fromMillis(started)
@@ -235,18 +242,16 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 			r.Rating = &v
 		}
 		out.Results = append(out.Results, r)
+		seqs = append(seqs, seq)
 	}
 	if err := rows.Err(); err != nil {
 		return Results{}, fmt.Errorf("search: %w", err)
 	}
 	rows.Close()
-	if small {
-		out.Total = n
-		if len(out.Results) == 0 && offset > 0 { // past the end: no row to carry the count
-			if err := count(); err != nil {
-				return Results{}, err
-			}
-		}
+	if len(out.Results) > limit {
+		out.Results = out.Results[:limit]
+		last := out.Results[limit-1]
+		out.Next = cursor{started: millis(last.Started), seq: seqs[limit-1], id: last.Conv}.String()
 	}
 	if err := d.snippets(ctx, tx, out.Results, words); err != nil {
 		return Results{}, fmt.Errorf("search: %w", err)
@@ -254,9 +259,118 @@ func (d *DB) Search(ctx context.Context, q Query) (Results, error) {
 	return out, nil
 }
 
-// snippets sets each result's snippet: its newest message with every word,
-// else the customer's first message. It reads the page's messages only and
-// matches the words as the index's tokenizer splits them.
+// seqCol is the page's last column: seq on SQLite, 0 on PostgreSQL.
+func (d *DB) seqCol() string {
+	if d.dialect == SQLite {
+		return `c.seq`
+	}
+	return `0`
+}
+
+// searchSQL is q's FROM, WHERE and ORDER BY, with their arguments added to
+// b. after, when set, starts the page after that cursor. forCount leaves
+// out what a count does not need: on SQLite, a words search with no other
+// condition on the conversation counts the index's documents alone.
+func (d *DB) searchSQL(b *query, q Query, words []string, after *cursor, forCount bool) (from, where, order string) {
+	var conds []string
+	add := func(c string) { conds = append(conds, c) }
+	from = ` FROM conversations c`
+	order = ` ORDER BY c.started DESC, c.id DESC`
+	key := `c.seq` // SQLite: the column the order and the date range read
+	if d.dialect == SQLite {
+		order = ` ORDER BY c.seq DESC`
+	}
+	// filters: a condition on the conversation's row besides its words and
+	// dates.
+	filters := q.Conv != "" || q.Entity != "" || q.Customer != "" || q.Agent != "" || q.Channel != "" || q.Group != "" ||
+		q.RatingMin > 0 || q.RatingMax > 0 || q.Groups != nil
+	if words != nil {
+		switch {
+		case d.dialect == Postgres:
+			add(`c.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `)`)
+		case q.Conv != "" || q.Customer != "" || q.Agent != "" || q.Entity != "":
+			// A few conversations: check each one's document.
+			add(`EXISTS (SELECT 1 FROM conv_fts WHERE conv_fts MATCH ` + b.arg(ftsQuery(words)) + ` AND conv_fts.rowid = c.seq)`)
+		case forCount && !filters:
+			from, key, order = ` FROM conv_fts`, `conv_fts.rowid`, ` ORDER BY conv_fts.rowid DESC`
+			add(`conv_fts MATCH ` + b.arg(ftsQuery(words)))
+		default:
+			// The index's matches newest first; CROSS JOIN keeps it the
+			// outer loop, so the order needs no sort.
+			from, key, order = ` FROM conv_fts CROSS JOIN conversations c`, `conv_fts.rowid`, ` ORDER BY conv_fts.rowid DESC`
+			add(`conv_fts MATCH ` + b.arg(ftsQuery(words)))
+			add(`c.seq = conv_fts.rowid`)
+		}
+	}
+	if q.Conv != "" {
+		add(`c.id = ` + b.arg(q.Conv))
+	}
+	if q.Entity != "" {
+		add(`c.id IN (SELECT conv FROM entities WHERE value = ` + b.arg(q.Entity) + `)`)
+	}
+	if q.Customer != "" {
+		add(`c.customer = ` + b.arg(q.Customer))
+	}
+	if q.Agent != "" {
+		add(`c.agent = ` + b.arg(q.Agent))
+	}
+	if q.Channel != "" {
+		add(`c.channel = ` + b.arg(q.Channel))
+	}
+	if q.Group != "" {
+		add(`c.group_name = ` + b.arg(q.Group))
+	}
+	if q.RatingMin > 0 {
+		add(`c.rating >= ` + b.arg(q.RatingMin))
+	}
+	if q.RatingMax > 0 {
+		add(`c.rating <= ` + b.arg(q.RatingMax))
+	}
+	if q.Groups != nil {
+		if len(q.Groups) == 0 {
+			add(`1 = 0`)
+		} else {
+			ps := make([]string, len(q.Groups))
+			for i, g := range q.Groups {
+				ps[i] = b.arg(g)
+			}
+			add(`c.group_name IN (` + strings.Join(ps, ", ") + `)`)
+		}
+	}
+	if d.dialect == Postgres {
+		if !q.From.IsZero() {
+			add(`c.started >= ` + b.arg(millis(q.From)))
+		}
+		if !q.To.IsZero() {
+			add(`c.started < ` + b.arg(millis(q.To)))
+		}
+		if after != nil {
+			add(`(c.started, c.id) < (` + b.arg(after.started) + `, ` + b.arg(after.id) + `)`)
+		}
+	} else {
+		// seq orders as the start does: a date is a range of seq, which
+		// the index (or FTS5's rowid) reads directly.
+		if !q.From.IsZero() {
+			add(key + ` >= ` + b.arg(seqBound(q.From)))
+		}
+		if !q.To.IsZero() {
+			add(key + ` < ` + b.arg(seqBound(q.To)))
+		}
+		if after != nil {
+			add(key + ` < ` + b.arg(after.seq))
+		}
+	}
+	if len(conds) > 0 {
+		where = ` WHERE ` + strings.Join(conds, ` AND `)
+	}
+	return from, where, order
+}
+
+// snippets sets each result's snippet: its newest message with the most of
+// the words (a conversation matches when its messages have them all, not
+// always one message), else the customer's first message. It reads the
+// page's messages only and matches the words as the index's tokenizer
+// splits them.
 func (d *DB) snippets(ctx context.Context, tx *sql.Tx, rs []Result, words []string) error {
 	if len(rs) == 0 {
 		return nil
@@ -278,18 +392,18 @@ func (d *DB) snippets(ctx context.Context, tx *sql.Tx, rs []Result, words []stri
 	for _, w := range words {
 		want = append(want, tokens(w)...)
 	}
-	matched := make([]bool, len(rs))
+	best := make([]int, len(rs)) // how many of the words the snippet has
 	for rows.Next() {
 		var conv, dir, text, ws string
 		if err := rows.Scan(&conv, &dir, &text, &ws); err != nil {
 			return err
 		}
 		i := at[conv]
-		if want != nil && hasAll(tokens(ws), want) {
-			rs[i].Snippet, matched[i] = text, true // the newest so far
+		if n := countIn(tokens(ws), want); n > 0 && n >= best[i] {
+			rs[i].Snippet, best[i] = text, n // the newest so far
 			continue
 		}
-		if !matched[i] && rs[i].Snippet == "" && dir == DirIn {
+		if best[i] == 0 && rs[i].Snippet == "" && dir == DirIn {
 			rs[i].Snippet = text
 		}
 	}
@@ -308,48 +422,15 @@ func tokens(text string) []string {
 	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
 }
 
-func hasAll(have, want []string) bool {
+// countIn is how many of want are in have.
+func countIn(have, want []string) int {
+	n := 0
 	for _, w := range want {
-		if !slices.Contains(have, w) {
-			return false
+		if slices.Contains(have, w) {
+			n++
 		}
 	}
-	return true
-}
-
-// wordsCond is the condition that a conversation has a message with every
-// word; small when it reads the index's matches whole (few of them).
-// PostgreSQL's planner chooses between the GIN index's matches and reading
-// conversations newest first. SQLite's cannot tell a common word from a
-// rare one, so the size of the words' posting list chooses: reading the
-// matches costs about their number, reading conversations newest first
-// about need (the rows wanted) ÷ the share of conversations that match.
-func (d *DB) wordsCond(ctx context.Context, tx *sql.Tx, b *query, words []string, need int) (cond string, small bool, err error) {
-	if d.dialect == Postgres {
-		return ` AND c.id IN (SELECT m.conv FROM messages m WHERE m.tsv @@ plainto_tsquery('simple', ` + b.arg(strings.Join(words, " ")) + `))`, false, nil
-	}
-	fts := ftsQuery(words)
-	// Scan when matches² > sqliteScanFactor × need (the two costs cross
-	// there, measured at 1,000,000 conversations).
-	above := int(math.Sqrt(sqliteScanFactor * float64(need)))
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT `+
-		strconv.Itoa(above+1)+`) x`, fts).Scan(&n); err != nil {
-		return "", false, err
-	}
-	if n <= above {
-		return ` AND c.id IN (SELECT m.conv FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH ` + b.arg(fts) + `)`, true, nil
-	}
-	// Many matches: each conversation's messages are checked for the words
-	// as the index holds them (words: the segmented words, space-joined;
-	// the index messages_conv_words covers it).
-	var sb strings.Builder
-	sb.WriteString(` AND EXISTS (SELECT 1 FROM messages m WHERE m.conv = c.id`)
-	for _, w := range words {
-		sb.WriteString(` AND instr(' ' || m.words || ' ', ` + b.arg(" "+w+" ") + `) > 0`)
-	}
-	sb.WriteString(`)`)
-	return sb.String(), false, nil
+	return n
 }
 
 // Conversation is one archived conversation as Search gives it (its

@@ -2,13 +2,17 @@ package archive
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"io/fs"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pressly/goose/v3"
 
 	"github.com/kefu-dev/kefu/conv"
 )
@@ -187,30 +191,159 @@ func TestGenerate(t *testing.T) {
 	})
 }
 
-// TestSearchWordsScanPlan: on SQLite, the plan for common words (each
-// conversation's messages checked) finds what the index's matches find.
-func TestSearchWordsScanPlan(t *testing.T) {
-	db := mustOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
-	fill(t, db)
-	ctx := context.Background()
-	queries := []Query{{Words: "发票"}, {Words: "开发票"}, {Words: "发票什么时候"}, {Words: "INVOICE"}, {Words: "invoice parcel"},
-		{Words: "polite"}, {Words: "人工客服", Limit: 2, Offset: 1}, {Words: "发票", Channel: "web", Agent: "alice"}, {Words: "保修"}}
-	for _, q := range queries {
-		want, err := db.Search(ctx, q)
+// TestSearchWordsAcrossMessages: words match a conversation whose messages
+// have them all, each in its own message; on SQLite the plan that checks a
+// customer's few conversations finds what the index's newest-first walk
+// finds.
+func TestSearchWordsAcrossMessages(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		fill(t, db)
+		// c3: "退款还没到账" from the customer, "正在为您转接人工客服" from the bot.
+		for _, q := range []Query{{Words: "退款 人工客服"}, {Words: "退款 人工客服", Customer: "u1"}} {
+			res, err := db.Search(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"c3"}, convs(res)); diff != "" || res.Total != 1 {
+				t.Errorf("%+v: total %d (-want +got):\n%s", q, res.Total, diff)
+			}
+			if len(res.Results) == 1 && res.Results[0].Snippet != "正在为您转接人工客服" && res.Results[0].Snippet != "退款还没到账" {
+				t.Errorf("snippet %q: want a message with one of the words", res.Results[0].Snippet)
+			}
+		}
+		for _, words := range []string{"发票", "polite", "人工客服", "发票 polite"} {
+			index, err := db.Search(ctx, Query{Words: words})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var each []string
+			for _, u := range []string{"u1", "u2", "u3", "u4", "u5"} {
+				res, err := db.Search(ctx, Query{Words: words, Customer: u})
+				if err != nil {
+					t.Fatal(err)
+				}
+				each = append(each, convs(res)...)
+			}
+			slices.Sort(each)
+			got := convs(index)
+			slices.Sort(got)
+			if diff := cmp.Diff(got, each); diff != "" {
+				t.Errorf("%q: by customer differs from the whole search (-whole +by customer):\n%s", words, diff)
+			}
+		}
+	})
+}
+
+// TestSearchCursorPages: following Results.Next reads the same pages as
+// offsets do, for every kind of query, and ends on the last page; a cursor
+// that Search did not give is refused.
+func TestSearchCursorPages(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		// Two conversations in each second: ties of the start are ordered too.
+		if err := db.Generate(ctx, GenerateConfig{Conversations: 160, Seed: 5, End: t0, Span: 80 * time.Second,
+			Texts: []string{"我的发票开错了", "退款什么时候到账", "查询订单号:[订单x]"}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []Query{{}, {Words: "发票"}, {Words: "订单"}, {Channel: "web"}, {Words: "发票", Groups: []string{"pre_sales", ""}},
+			{From: t0.Add(-60 * time.Second), To: t0.Add(-10 * time.Second)}, {Words: "退款", From: t0.Add(-40 * time.Second)}} {
+			all := q
+			all.Limit, all.ExactTotal = MaxLimit, true
+			want, err := db.Search(ctx, all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want.Total == 0 || want.Total > MaxLimit || want.Next != "" {
+				t.Fatalf("%+v: total %d, next %q", q, want.Total, want.Next)
+			}
+			var byCursor, byOffset []string
+			pages := 0
+			for page := q; ; pages++ {
+				page.Limit = 7
+				res, err := db.Search(ctx, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				byCursor = append(byCursor, convs(res)...)
+				if res.Next == "" {
+					break
+				}
+				if len(res.Results) != 7 || pages > 50 {
+					t.Fatalf("%+v: a page of %d with a next cursor", q, len(res.Results))
+				}
+				page.After = res.Next
+			}
+			for off := 0; off < want.Total; off += 7 {
+				page := q
+				page.Limit, page.Offset = 7, off
+				res, err := db.Search(ctx, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				byOffset = append(byOffset, convs(res)...)
+			}
+			if diff := cmp.Diff(convs(want), byCursor); diff != "" {
+				t.Errorf("%+v: by cursor (-one page +cursor pages):\n%s", q, diff)
+			}
+			if diff := cmp.Diff(convs(want), byOffset); diff != "" {
+				t.Errorf("%+v: by offset (-one page +offset pages):\n%s", q, diff)
+			}
+			for i := 1; i < len(want.Results); i++ {
+				if want.Results[i].Started.After(want.Results[i-1].Started) {
+					t.Errorf("%+v: %s after %s: not newest first", q, want.Results[i].Conv, want.Results[i-1].Conv)
+				}
+			}
+		}
+		for _, bad := range []string{"nope", "bm9wZQ", "MS4yLg!"} {
+			if _, err := db.Search(ctx, Query{After: bad}); !errors.Is(err, ErrBadCursor) {
+				t.Errorf("After %q: %v, want ErrBadCursor", bad, err)
+			}
+		}
+	})
+}
+
+// TestSearchStartMovedByALaterEvent: a conversation archived first from a
+// later event (several archivers) takes its place in the order once its
+// conversation_started comes, and its words are found there.
+func TestSearchStartMovedByALaterEvent(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		fill(t, db) // c1 at t0 … c6 at t0 + 3 days
+		late := convEvents("m1", "u9", "web", "alice", t0.Add(36*time.Hour), 900, "保修卡丢了", "")
+		if err := db.Write(ctx, late[3:]); err != nil { // from the hand-off on
+			t.Fatal(err)
+		}
+		if err := db.Write(ctx, late[:3]); err != nil { // then the start and the customer's words
+			t.Fatal(err)
+		}
+		res, err := db.Search(ctx, Query{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		old := sqliteScanFactor
-		sqliteScanFactor = 0
-		got, err := db.Search(ctx, q)
-		sqliteScanFactor = old
-		if err != nil {
+		if diff := cmp.Diff([]string{"c6", "c5", "c4", "c3", "m1", "c2", "c1"}, convs(res)); diff != "" {
+			t.Errorf("order (-want +got):\n%s", diff)
+		}
+		for _, q := range []Query{{Words: "保修 polite"}, {Words: "保修", From: t0.Add(30 * time.Hour), To: t0.Add(40 * time.Hour)}} {
+			res, err := db.Search(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"m1"}, convs(res)); diff != "" {
+				t.Errorf("%+v (-want +got):\n%s", q, diff)
+			}
+		}
+		ftsIntact(t, db)
+		if _, err := db.Purge(ctx, "u9"); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%+v: the scan plan differs (-index +scan):\n%s", q, diff)
+		if res, err := db.Search(ctx, Query{Words: "保修"}); err != nil || res.Total != 0 {
+			t.Errorf("after the purge: %+v, %v", res, err)
 		}
-	}
+	})
 }
 
 // TestSearchCountStopsAtCap: past CountCap the total is a lower bound,
@@ -244,5 +377,85 @@ func TestSearchCountStopsAtCap(t *testing.T) {
 		if len(res.Results) != 5 {
 			t.Errorf("the last page past the cap: %d results, want 5", len(res.Results))
 		}
+	})
+}
+
+// TestMigrateToConversationWords: an archive written before search went to
+// conversation level (SQLite 00003, PostgreSQL 00002) is migrated at Open:
+// each conversation's words are its messages', found across messages, and
+// conversations that started in the same millisecond each get a place.
+func TestMigrateToConversationWords(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		dialect, writeDSN, _, err := parseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		driver, before := "sqlite", int64(2)
+		if dialect == Postgres {
+			driver, before = "pgx", 1
+		}
+		raw, err := sql.Open(driver, writeDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		sub, _ := fs.Sub(migrations, "migrations/"+string(dialect))
+		gd := goose.DialectSQLite3
+		if dialect == Postgres {
+			gd = goose.DialectPostgres
+		}
+		p, err := goose.NewProvider(gd, raw, sub, goose.WithDisableGlobalRegistry(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.UpTo(ctx, before); err != nil {
+			t.Fatal(err)
+		}
+		ms := t0.UnixMilli()
+		for _, stmt := range []string{
+			`INSERT INTO conversations (id, customer, channel, started) VALUES ('o1', 'u1', 'web', ?), ('o2', 'u2', 'web', ?), ('o3', 'u3', 'web', ?)`,
+			`INSERT INTO messages (event_id, conv, at, dir, text, words) VALUES ('1-1', 'o1', ?, 'in', '发票开错了', '发票 开错 了'),
+				('1-2', 'o1', ?, 'out', '正在为您转接', '正在 为 您 转接'), ('1-3', 'o2', ?, 'in', '发票', '发票'), ('1-4', 'o3', ?, 'in', '退款', '退款')`,
+		} {
+			args := []any{ms, ms, ms + 1000}
+			if strings.Contains(stmt, "messages") {
+				args = []any{ms, ms + 1, ms, ms + 1000}
+			}
+			if _, err := raw.ExecContext(ctx, rebind(dialect, stmt), args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db := mustOpen(t, dsn)
+		for _, tt := range []struct {
+			q    Query
+			want []string
+		}{
+			{Query{}, []string{"o3", "o2", "o1"}},
+			{Query{Words: "发票"}, []string{"o2", "o1"}},
+			{Query{Words: "发票 转接"}, []string{"o1"}},
+			{Query{Words: "退款"}, []string{"o3"}},
+		} {
+			res, err := db.Search(ctx, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, convs(res)); diff != "" {
+				t.Errorf("%+v (-want +got):\n%s", tt.q, diff)
+			}
+		}
+		ftsIntact(t, db)
+		// Written after the migration: in its place, found by its words.
+		if err := db.Write(ctx, convEvents("n1", "u4", "web", "", t0.Add(500*time.Millisecond), 50, "发票", "")); err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.Search(ctx, Query{Words: "发票"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"n1", "o2", "o1"}, convs(res)); diff != "" {
+			t.Errorf("after a new write (-want +got):\n%s", diff)
+		}
+		ftsIntact(t, db)
 	})
 }

@@ -138,7 +138,160 @@ func (d *DB) write(ctx context.Context, tx *sql.Tx, batch []Event, base int) ([]
 	if err := d.insertMessages(ctx, tx, msgs); err != nil {
 		return nil, fmt.Errorf("write events: %w", err)
 	}
+	if d.dialect == SQLite {
+		// The conversations of the new events: new ones, and those whose
+		// start an event moved.
+		if err := placeConversations(ctx, tx, convs); err != nil {
+			return nil, fmt.Errorf("write events: %w", err)
+		}
+	}
+	if err := d.addWords(ctx, tx, msgs); err != nil {
+		return nil, fmt.Errorf("write events: %w", err)
+	}
 	return convs, nil
+}
+
+// seqShift: on SQLite a conversation's seq is its start in milliseconds
+// shifted by seqShift, plus a tiebreak among the conversations of that
+// millisecond: the newest-first order, and the full-text document's rowid
+// (migration 00003).
+const seqShift = 20
+
+// seqRange is the smallest seq of a conversation started at ms, and the end
+// of that millisecond's range.
+func seqRange(ms int64) (lo, hi int64) { return ms << seqShift, (ms + 1) << seqShift }
+
+// placeConversations gives each of ids whose seq does not match its start
+// (a new conversation, or one whose start an earlier event moved) the
+// next free seq of its millisecond. SQLite has one writer at a time, so
+// no other transaction takes the same one.
+func placeConversations(ctx context.Context, tx *sql.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q := &query{d: SQLite}
+	ps := make([]string, len(ids))
+	for i, id := range ids {
+		ps[i] = q.arg(id)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, started FROM conversations WHERE id IN (`+strings.Join(ps, ", ")+
+		`) AND (seq IS NULL OR seq < (started << `+strconv.Itoa(seqShift)+`) OR seq >= ((started + 1) << `+strconv.Itoa(seqShift)+`))`, q.args...)
+	if err != nil {
+		return err
+	}
+	type place struct {
+		id      string
+		started int64
+	}
+	var todo []place
+	for rows.Next() {
+		var p place
+		if err := rows.Scan(&p.id, &p.started); err != nil {
+			rows.Close()
+			return err
+		}
+		todo = append(todo, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range todo {
+		lo, hi := seqRange(p.started)
+		var last sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(seq) FROM conversations WHERE seq >= ? AND seq < ?`, lo, hi).Scan(&last); err != nil {
+			return err
+		}
+		seq := lo
+		if last.Valid {
+			seq = last.Int64 + 1
+		}
+		if seq >= hi {
+			return fmt.Errorf("conversation %s: more than %d conversations started in one millisecond", p.id, hi-lo)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE conversations SET seq = ? WHERE id = ?`, seq, p.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addWords adds the messages' words to their conversations' (the
+// conversation's full-text document): each word once, in the order first
+// written.
+func (d *DB) addWords(ctx context.Context, tx *sql.Tx, msgs []messageRow) error {
+	add := map[string][]string{}
+	var convs []string
+	for _, m := range msgs {
+		if m.words == "" {
+			continue
+		}
+		if _, ok := add[m.conv]; !ok {
+			convs = append(convs, m.conv)
+		}
+		add[m.conv] = append(add[m.conv], strings.Fields(m.words)...)
+	}
+	if len(convs) == 0 {
+		return nil
+	}
+	q := &query{d: d.dialect}
+	ps := make([]string, len(convs))
+	for i, id := range convs {
+		ps[i] = q.arg(id)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, words FROM conversations WHERE id IN (`+strings.Join(ps, ", ")+`)`, q.args...)
+	if err != nil {
+		return err
+	}
+	have := map[string]string{}
+	for rows.Next() {
+		var id, ws string
+		if err := rows.Scan(&id, &ws); err != nil {
+			rows.Close()
+			return err
+		}
+		have[id] = ws
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range convs {
+		cur, ok := have[id]
+		if !ok {
+			continue
+		}
+		if ws, changed := mergeWords(cur, add[id]); changed {
+			if _, err := tx.ExecContext(ctx, rebind(d.dialect, `UPDATE conversations SET words = ? WHERE id = ?`), ws, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mergeWords is words (space-separated) with the ones of add it lacks
+// appended, and whether any was.
+func mergeWords(words string, add []string) (string, bool) {
+	seen := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		seen[w] = true
+	}
+	var sb strings.Builder
+	sb.WriteString(words)
+	changed := false
+	for _, w := range add {
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		if sb.Len() > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(w)
+		changed = true
+	}
+	return sb.String(), changed
 }
 
 // testHookApply, when a test sets it, runs before each event of a batch is
@@ -338,6 +491,17 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) (*messageRow, erro
 	case conv.Closed:
 		// The outcome is derived when read (outcomeSQL), so a claim
 		// archived after the close still counts.
+		if label := f(conv.EvLabel); label != "" {
+			// The agent's wrap-up: the last close's wins.
+			resolved := 0
+			if f(conv.EvResolved) == conv.Resolved {
+				resolved = 1
+			}
+			return exec(`UPDATE conversations SET label = CASE WHEN ended IS NULL OR ended <= ? THEN ? ELSE label END,
+				resolved = CASE WHEN ended IS NULL OR ended <= ? THEN ? ELSE resolved END,
+				ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END WHERE id = ?`,
+				at, label, at, resolved, at, at, e.Conv)
+		}
 		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END WHERE id = ?`,
 			at, at, e.Conv)
 	case conv.Abandoned:

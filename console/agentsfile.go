@@ -29,7 +29,7 @@ func LoadAgentsFile(path string) ([]Agent, error) {
 //
 //	id:bcrypt-hash[:groups[:role[:max_chats[:name]]]]
 //
-// groups comma-separated, role agent or supervisor; blank lines and lines
+// groups comma-separated, role agent, supervisor or editor; blank lines and lines
 // starting with # are ignored. `htpasswd -nbB alice PASSWORD` prints the
 // first two fields.
 func ParseAgents(r io.Reader) ([]Agent, error) {

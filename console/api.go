@@ -682,13 +682,29 @@ func (c *Console) setPriority(w http.ResponseWriter, r *http.Request, s *session
 	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "priority": ch.To.String(), "from": ch.From.String(), "changed": ch.Changed})
 }
 
-// closeConv ends the conversation and sends the satisfaction survey.
+// closeConv ends the conversation, with the agent's wrap-up when the body
+// has one ({"label", "resolved"}), and sends the satisfaction survey.
 func (c *Console) closeConv(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
-	cid, ok := c.release(w, r, s, handoff.Closed)
-	if !ok {
+	var req wrapUpReq
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
 		return
 	}
+	if req.Label != "" && !c.wrapUpLabel(req.Label) {
+		c.fail(w, r, fmt.Errorf("%w: wrap-up label %q is neither a configured label nor an intent of the FAQ", ErrBadRequest, req.Label))
+		return
+	}
+	cid := r.PathValue("id")
+	cl, err := c.claimOf(ctx, s.agent.ID, cid)
+	if err == nil {
+		err = c.deps.Queue.CloseWithWrapUp(ctx, cl, handoff.WrapUp{Label: req.Label, Resolved: req.Resolved})
+	}
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.forget(ctx, s.agent.ID, cid)
 	out := map[string]any{"conv": cid, "survey": "none"}
 	if c.deps.Surveyor != nil {
 		msg, err := c.deps.Surveyor.Survey(ctx, cid)

@@ -89,18 +89,46 @@ type pageJSON struct {
 	PerPage int          `json:"per_page"`
 	Pages   int          `json:"pages"`
 	Results []resultJSON `json:"results"`
+	// Next is the cursor of the next page (?after=); empty on the last.
+	Next string `json:"next,omitempty"`
 }
 
 func toPageJSON(res archive.Results, page, per int) pageJSON {
-	out := pageJSON{Total: res.Total, Capped: res.Capped, Page: page, PerPage: per, Pages: (res.Total + per - 1) / per, Results: []resultJSON{}}
+	out := pageJSON{Total: res.Total, Capped: res.Capped, Page: page, PerPage: per, Pages: (res.Total + per - 1) / per, Results: []resultJSON{},
+		Next: res.Next}
 	for _, r := range res.Results {
 		out.Results = append(out.Results, toResultJSON(r))
 	}
 	return out
 }
 
-// paging reads ?page= (from 1) and ?per_page=.
-func paging(r *http.Request) (page, per int, err error) {
+// paging reads ?page= (from 1), ?per_page= and ?after= (a page's next
+// cursor) into q. With after, the page is the one after that cursor, read
+// without skipping the earlier ones (page then only numbers it); without,
+// page - 1 pages are skipped.
+func paging(r *http.Request, q *archive.Query) (page, per int, err error) {
+	page, per, err = pageNumbers(r)
+	if err != nil {
+		return 0, 0, err
+	}
+	q.Limit, q.Offset, q.After = per, (page-1)*per, r.URL.Query().Get("after")
+	if q.After != "" {
+		q.Offset = 0
+	}
+	return page, per, nil
+}
+
+// search runs q, a bad cursor being the request's fault.
+func (c *Console) search(ctx context.Context, q archive.Query) (archive.Results, error) {
+	res, err := c.deps.Archive.Search(ctx, q)
+	if errors.Is(err, archive.ErrBadCursor) {
+		return res, fmt.Errorf("%w: after: not a cursor of this search", ErrBadRequest)
+	}
+	return res, err
+}
+
+// pageNumbers reads ?page= (from 1) and ?per_page=.
+func pageNumbers(r *http.Request) (page, per int, err error) {
 	page, per = 1, archivePerPage
 	if v := r.URL.Query().Get("page"); v != "" {
 		if page, err = strconv.Atoi(v); err != nil || page < 1 || page > 1_000_000 {
@@ -156,7 +184,7 @@ func (c *Console) allowedGroups(s *session) []string {
 
 // searchArchive is the search page's query.
 //
-//	GET archive/search?q=&entity=&customer=&agent=&channel=&group=&rating_min=&rating_max=&from=&to=&page=&per_page=
+//	GET archive/search?q=&entity=&customer=&agent=&channel=&group=&rating_min=&rating_max=&from=&to=&page=&per_page=&after=
 func (c *Console) searchArchive(w http.ResponseWriter, r *http.Request, s *session) {
 	if c.deps.Archive == nil {
 		c.fail(w, r, errArchiveOff)
@@ -176,7 +204,7 @@ func (c *Console) searchArchive(w http.ResponseWriter, r *http.Request, s *sessi
 	errs = append(errs, err)
 	q.RatingMax, err = parseRating("rating_max", v.Get("rating_max"))
 	errs = append(errs, err)
-	page, per, err := paging(r)
+	page, per, err := paging(r, &q)
 	errs = append(errs, err)
 	if len([]rune(q.Words)) > 200 {
 		errs = append(errs, fmt.Errorf("%w: q longer than 200 characters", ErrBadRequest))
@@ -185,8 +213,7 @@ func (c *Console) searchArchive(w http.ResponseWriter, r *http.Request, s *sessi
 		c.fail(w, r, err)
 		return
 	}
-	q.Limit, q.Offset = per, (page-1)*per
-	res, err := c.deps.Archive.Search(r.Context(), q)
+	res, err := c.search(r.Context(), q)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -197,7 +224,7 @@ func (c *Console) searchArchive(w http.ResponseWriter, r *http.Request, s *sessi
 // history lists the earlier conversations (of any age) of the customer of
 // a conversation the agent holds (any, for a supervisor), newest first.
 //
-//	GET convs/{id}/history?page=&per_page=
+//	GET convs/{id}/history?page=&per_page=&after=
 func (c *Console) history(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	cid := r.PathValue("id")
@@ -205,7 +232,8 @@ func (c *Console) history(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, errArchiveOff)
 		return
 	}
-	page, per, err := paging(r)
+	var q archive.Query
+	page, per, err := paging(r, &q)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -224,7 +252,8 @@ func (c *Console) history(w http.ResponseWriter, r *http.Request, s *session) {
 		groups = append(groups, "") // the bot's own conversations with this customer
 	}
 	cust := customerOf(cid)
-	res, err := c.deps.Archive.Search(ctx, archive.Query{Customer: cust, Groups: groups, Limit: per, Offset: (page - 1) * per})
+	q.Customer, q.Groups = cust, groups
+	res, err := c.search(ctx, q)
 	if err != nil {
 		c.fail(w, r, err)
 		return

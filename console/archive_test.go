@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -175,12 +176,29 @@ func TestArchiveSearchByGroup(t *testing.T) {
 	if diff := cmp.Diff([]string{"web:visitor1#1"}, convIDs(p)); diff != "" || p.Total != 3 || p.Pages != 2 || p.Page != 2 {
 		t.Errorf("page 2: %+v (%s)", p, diff)
 	}
+	// The same pages by cursor: each page's next, to the last one, which
+	// has none.
+	var byCursor []string
+	for q := w + "&per_page=1"; ; {
+		p := search(sup, q)
+		byCursor = append(byCursor, convIDs(p)...)
+		if p.Next == "" {
+			break
+		}
+		if len(byCursor) > 3 {
+			t.Fatalf("a next cursor after every conversation: %v", byCursor)
+		}
+		q = w + "&per_page=1&page=" + strconv.Itoa(p.Page+1) + "&after=" + url.QueryEscape(p.Next)
+	}
+	if diff := cmp.Diff([]string{"web:visitor3#1", "web:visitor2#1", "web:visitor1#1"}, byCursor); diff != "" {
+		t.Errorf("by cursor (-want +got):\n%s", diff)
+	}
 	r := search(sup, "customer=web:visitor1&per_page=1").Results[0]
 	if r.Outcome != archive.OutcomeBot || r.Rating != nil || r.Snippet != "你们几点下班" || r.Thread != "web:visitor1" {
 		t.Errorf("a bot-only result: %+v", r)
 	}
 
-	for _, q := range []string{"page=0", "per_page=101", "from=yesterday", "rating_min=6", "to=2024-13-01"} {
+	for _, q := range []string{"page=0", "per_page=101", "from=yesterday", "rating_min=6", "to=2024-13-01", "after=nope"} {
 		sup.refused("GET", "archive/search?"+q, nil, 400, "bad_request")
 	}
 	e.client(t).refused("GET", "archive/search?q=x", nil, 401, "unauthenticated")

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/internal/testkit"
 )
@@ -194,7 +196,16 @@ func TestBrowserSignInLockShowsWait(t *testing.T) {
 // the search page by a Chinese word and by an order number, only in her
 // groups.
 func TestBrowserHistoryAndSearch(t *testing.T) {
-	e, _ := MustArchiveEnv(t)
+	e, db := MustArchiveEnv(t)
+	// 21 conversations of her group about a warranty: two pages of 20.
+	var more []archive.Event
+	for i := range 21 {
+		more = append(more, archived{user: fmt.Sprintf("w%02d", i), ep: "1", group: "pre_sales", agent: "bob",
+			start: day0.AddDate(0, 6, i), said: "保修卡丢了还能保修吗", answer: "可以凭订单保修"}.events()...)
+	}
+	if err := db.Write(context.Background(), more); err != nil {
+		t.Fatal(err)
+	}
 	cid := e.customer(t, "visitor1", "上次的发票还没收到", "pre_sales", false)
 	bctx := MustBrowser(t)
 	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
@@ -283,6 +294,31 @@ func TestBrowserHistoryAndSearch(t *testing.T) {
 	}
 	if got := eval(`document.getElementById('search-page').textContent`); got != "第 1 / 1 页" {
 		t.Errorf("pager %q", got)
+	}
+	// Two pages, by the cursor the first gives: the 20 newest, then the
+	// oldest; back to the first.
+	step("search a word with two pages",
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('search-q').value = ''`),
+		chromedp.SendKeys(chromedp.CSS("#search-q"), "保修"),
+		chromedp.Click(chromedp.CSS("#search-btn")),
+	)
+	waitFor("total for 保修", `document.getElementById('search-total').textContent`, "共 21 个会话")
+	first := listed("#search-results")
+	if n := len(strings.Fields(first)); n != 20 || !strings.HasPrefix(first, "web:w20#1 ") {
+		t.Fatalf("page 1 of 保修: %d conversations, %q", n, first)
+	}
+	step("next page", chromedp.Click(chromedp.CSS("#search-next")))
+	waitFor("page 2", `document.getElementById('search-page').textContent`, "第 2 / 2 页")
+	if got := listed("#search-results"); got != "web:w00#1" {
+		t.Fatalf("page 2 of 保修: %q", got)
+	}
+	if got := eval(`String(document.getElementById('search-next').disabled)`); got != "true" {
+		t.Errorf("next enabled on the last page")
+	}
+	step("previous page", chromedp.Click(chromedp.CSS("#search-prev")))
+	waitFor("page 1", `document.getElementById('search-page').textContent`, "第 1 / 2 页")
+	if got := listed("#search-results"); got != first {
+		t.Errorf("page 1 again: %q, want %q", got, first)
 	}
 	// By an order number.
 	step("search an order number",

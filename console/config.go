@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,7 +17,22 @@ import (
 const (
 	RoleAgent      = "agent"      // claims and handles conversations of their groups
 	RoleSupervisor = "supervisor" // also sees every group, reassigns, and reads the figures
+	// RoleEditor keeps the FAQ: reads the editors' page (what the bot did
+	// not answer well) and handles no conversations. Supervisors see the
+	// page too.
+	RoleEditor = "editor"
 )
+
+// WrapUpLabel is a label an agent may give a conversation they close
+// besides the FAQ's intents: what it was about when no intent says it
+// (物流纠纷, 其他).
+type WrapUpLabel struct {
+	ID   string `yaml:"id"`   // kept in the archive: lower-case letters, digits and _
+	Name string `yaml:"name"` // what agents see (default: ID)
+}
+
+// DefaultWrapUpLabels are the labels when the configuration names none.
+var DefaultWrapUpLabels = []WrapUpLabel{{ID: "logistics_dispute", Name: "物流纠纷"}, {ID: "other", Name: "其他"}}
 
 // Agent is a person who may sign in to the console.
 type Agent struct {
@@ -27,7 +43,7 @@ type Agent struct {
 	PasswordHash string   `yaml:"password_hash"`
 	Groups       []string `yaml:"groups"`    // skill groups (the queue's)
 	MaxChats     int      `yaml:"max_chats"` // concurrent chats; default 3
-	Role         string   `yaml:"role"`      // RoleAgent (default) or RoleSupervisor
+	Role         string   `yaml:"role"`      // RoleAgent (default), RoleSupervisor or RoleEditor
 }
 
 // Config is the console's configuration. Zero values take the defaults
@@ -81,6 +97,10 @@ type Config struct {
 	// QueueView is how many conversations per group the queue view lists:
 	// the head of the queue, with its length. Default 50.
 	QueueView int `yaml:"queue_view"`
+	// WrapUpLabels are what an agent may say a conversation was about when
+	// they close it, besides the FAQ's intents. Default
+	// DefaultWrapUpLabels.
+	WrapUpLabels []WrapUpLabel `yaml:"wrapup_labels"`
 	// Names are what agents read instead of ids: skill groups, hand-off
 	// reasons and channels, id -> name. The page's message catalogue names
 	// the default groups, every reason and every channel (in Chinese, or
@@ -135,6 +155,17 @@ func (c *Config) withDefaults() {
 	if c.QueueView <= 0 {
 		c.QueueView = 50
 	}
+	if len(c.WrapUpLabels) == 0 {
+		c.WrapUpLabels = DefaultWrapUpLabels
+	}
+	labels := make([]WrapUpLabel, len(c.WrapUpLabels))
+	for i, l := range c.WrapUpLabels {
+		if l.Name == "" {
+			l.Name = l.ID
+		}
+		labels[i] = l
+	}
+	c.WrapUpLabels = labels
 }
 
 // Validate reports every problem with the configuration at once: agent ids
@@ -154,14 +185,27 @@ func (c Config) Validate() error {
 		if _, err := bcrypt.Cost([]byte(a.PasswordHash)); err != nil {
 			errs = append(errs, fmt.Errorf("agents[%d] %s: password_hash is not a bcrypt hash", i, a.ID))
 		}
-		if a.Role != "" && a.Role != RoleAgent && a.Role != RoleSupervisor {
-			errs = append(errs, fmt.Errorf("agents[%d] %s: role %q: want agent or supervisor", i, a.ID, a.Role))
+		if a.Role != "" && a.Role != RoleAgent && a.Role != RoleSupervisor && a.Role != RoleEditor {
+			errs = append(errs, fmt.Errorf("agents[%d] %s: role %q: want agent, supervisor or editor", i, a.ID, a.Role))
 		}
 		if a.MaxChats < 0 {
 			errs = append(errs, fmt.Errorf("agents[%d] %s: max_chats %d is negative", i, a.ID, a.MaxChats))
 		}
-		if len(a.Groups) == 0 && a.Role != RoleSupervisor {
+		if len(a.Groups) == 0 && a.Role != RoleSupervisor && a.Role != RoleEditor {
 			errs = append(errs, fmt.Errorf("agents[%d] %s: no groups", i, a.ID))
+		}
+	}
+	seenLabel := map[string]bool{}
+	for i, l := range c.WrapUpLabels {
+		switch {
+		case !wrapUpIDRE.MatchString(l.ID):
+			errs = append(errs, fmt.Errorf("wrapup_labels[%d]: id %q: use lower-case letters, digits and _ (like logistics_dispute)", i, l.ID))
+		case seenLabel[l.ID]:
+			errs = append(errs, fmt.Errorf("wrapup_labels[%d]: id %q repeated", i, l.ID))
+		}
+		seenLabel[l.ID] = true
+		if utf8.RuneCountInString(l.Name) > 32 {
+			errs = append(errs, fmt.Errorf("wrapup_labels[%d] %s: name longer than 32 characters", i, l.ID))
 		}
 	}
 	if c.SessionTTL < 0 || c.SignInWindow < 0 || c.SignInLock < 0 || c.SignInMaxLock < 0 || c.Heartbeat < 0 || c.Poll < 0 {
@@ -185,6 +229,8 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+var wrapUpIDRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 func validAgentID(s string) bool {
 	if s == "" || len(s) > 64 {

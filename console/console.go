@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/gaps"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/internal/realip"
 )
@@ -79,6 +80,15 @@ type Deps struct {
 	// Customer, when set, says who a conversation's customer is (the web
 	// channel's signed-in shop users); the conversation view shows it.
 	Customer func(ctx context.Context, conv string) (Customer, error)
+	// Intents, when set, lists the FAQ in service's intents (id and standard
+	// question): an agent closing a conversation may say it was about one
+	// of them (the wrap-up), besides Config.WrapUpLabels.
+	Intents func() []WrapUpOption
+	// Gaps, when set, finds what the bot did not answer well (package
+	// gaps), for the editors' page; DismissGaps keeps a cluster dismissed
+	// (the archive.GapKey of each of its messages).
+	Gaps        func(ctx context.Context) ([]gaps.Cluster, error)
+	DismissGaps func(ctx context.Context, by string, keys []string) error
 	// ClientIP returns the client address the sign-in limit counts under.
 	// Default: the host of r.RemoteAddr. Behind a reverse proxy, pass
 	// (*realip.Resolver).ClientIP, which reads X-Forwarded-For / X-Real-IP
@@ -192,6 +202,9 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+a+"convs/{id}/reply", c.authed(c.reply))
 	m.HandleFunc("POST "+a+"convs/{id}/transfer", c.authed(c.transfer))
 	m.HandleFunc("POST "+a+"convs/{id}/close", c.authed(c.closeConv))
+	m.HandleFunc("GET "+a+"wrapup", c.authed(c.wrapUpOptions))
+	m.HandleFunc("GET "+a+"gaps", c.authed(c.editor(c.listGaps)))
+	m.HandleFunc("POST "+a+"gaps/{id}/dismiss", c.authed(c.editor(c.dismissGap)))
 	m.HandleFunc("POST "+a+"convs/{id}/bot", c.authed(c.toBot))
 	m.HandleFunc("POST "+a+"convs/{id}/dismiss", c.authed(c.dismiss))
 	m.HandleFunc("POST "+a+"convs/{id}/reassign", c.authed(c.supervisor(c.reassign)))

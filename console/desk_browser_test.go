@@ -142,6 +142,7 @@ func TestBrowserDraftsStayWithTheirConversation(t *testing.T) {
 		t.Fatalf("after keep writing: %q", got)
 	}
 	p.do("close and discard", chromedp.Click(chromedp.CSS("#close-btn")), chromedp.Click(chromedp.CSS("#draft-confirm-yes")))
+	p.wrapUp("other", true)
 	p.waitFor("closed", jsTitle, "")
 	if got := e.survey.surveyed(); len(got) != 1 || got[0] != cid1 {
 		t.Fatalf("surveyed %v, want [%s]", got, cid1)

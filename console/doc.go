@@ -98,29 +98,41 @@
 //	POST convs/{id}/note {"text","id"?} -> {"entry","dup"}   (a private note, never sent)
 //	POST convs/{id}/transfer {"group"|"agent","note"} -> {"conv","group","agent"}
 //	POST convs/{id}/bot -> {"conv"}                   (back to the bot)
-//	POST convs/{id}/close -> {"conv","survey":"sent|failed|none","survey_error"?}
+//	POST convs/{id}/close {"label","resolved"}? -> {"conv","survey":"sent|failed|none","survey_error"?}
+//	            (the wrap-up: label a configured wrap-up label or an intent of
+//	            the FAQ, else 400 bad_request; carried on the closed event)
+//	GET  wrapup -> {"labels":[{"id","name"}],"intents":[{"id","name"}]}
 //	POST convs/{id}/dismiss -> {"ok"}                 (forget a lost claim)
 //
 // The archive (Deps.Archive; without one these answer 404 not_found):
 //
-//	GET  convs/{id}/history[?page=&per_page=] -> {"customer","history":page}
+//	GET  convs/{id}/history[?page=&per_page=&after=] -> {"customer","history":page}
 //	            (the customer's conversations of any age, newest first; the
 //	            holder, or any supervisor; an agent sees their groups' and
 //	            the bot's own)
 //	GET  archive/search?q=&entity=&customer=&agent=&channel=&group=&rating_min=&rating_max=
-//	            &from=&to=&page=&per_page= -> page     (from/to: RFC 3339, or
+//	            &from=&to=&page=&per_page=&after= -> page     (from/to: RFC 3339, or
 //	            YYYY-MM-DD in UTC, to included; agents: their groups' only)
 //	GET  archive/convs/{archive id} -> {"conv":result,"transcript":[entry],
 //	            "events":[{"type","at","fields"}]}   (read-only; 403 skill for
 //	            an agent outside its group, whether it exists or not)
 //
-// page is {"total","capped","page","per_page","pages","results":[result]}
-// (capped: more than total match; the archive stops counting at
-// archive.CountCap), result
+// page is {"total","capped","page","per_page","pages","results":[result],
+// "next"} (capped: more than total match; the archive stops counting at
+// archive.CountCap; next: the cursor of the next page, absent on the last:
+// after=next reads it without skipping the pages before, page= then only
+// numbers it; without after, page= skips page-1 pages), result
 // {"conv","thread","customer","channel","group","started","ended","agent",
 // "rating","outcome","snippet"}. GET convs/{id} of a conversation whose Redis
 // keys have expired answers from the archive: its newest episode the agent
 // may read, with "archived": result and "mine": false.
+//
+// Editors (role editor: this alone; no queue) and supervisors
+// (Deps.Gaps; without it 404 not_found):
+//
+//	GET  gaps -> {"clusters":[{"id","size","examples","nearest_intent","score",
+//	            "suggestion":"paraphrase|new_intent","yaml","reasons":{reason:n},"convs"}]}
+//	POST gaps/{id}/dismiss -> {"ok","id"}   (kept dismissed, for everyone)
 //
 // Supervisors:
 //

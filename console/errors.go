@@ -28,6 +28,8 @@ var (
 	ErrOrigin = errors.New("cross-origin request refused")
 	// ErrForbidden: the call needs the supervisor role.
 	ErrForbidden = errors.New("supervisors only")
+	// ErrEditorsOnly: the call needs the editor or supervisor role.
+	ErrEditorsOnly = errors.New("editors and supervisors only")
 	// ErrNotHolder: the agent does not hold the conversation.
 	ErrNotHolder = errors.New("you do not hold this conversation")
 	// ErrBadRequest: a malformed request.
@@ -62,7 +64,7 @@ func codeOf(err error) (int, string) {
 		return http.StatusForbidden, "csrf"
 	case errors.Is(err, ErrOrigin):
 		return http.StatusForbidden, "origin"
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, ErrForbidden), errors.Is(err, ErrEditorsOnly):
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, ErrNotHolder), errors.Is(err, handoff.ErrNotHolder):
 		return http.StatusForbidden, "not_holder"

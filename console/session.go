@@ -95,6 +95,17 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, *session)) h
 	}
 }
 
+// editor wraps a handler only editors and supervisors may call.
+func (c *Console) editor(h func(http.ResponseWriter, *http.Request, *session)) func(http.ResponseWriter, *http.Request, *session) {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		if s.agent.Role != RoleEditor && !s.supervisor() {
+			c.fail(w, r, ErrEditorsOnly)
+			return
+		}
+		h(w, r, s)
+	}
+}
+
 // supervisor wraps a handler only supervisors may call.
 func (c *Console) supervisor(h func(http.ResponseWriter, *http.Request, *session)) func(http.ResponseWriter, *http.Request, *session) {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
@@ -160,9 +171,11 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	if err := c.goOnline(r, a); err != nil {
-		c.fail(w, r, err)
-		return
+	if a.Role != RoleEditor { // an editor handles no conversations
+		if err := c.goOnline(r, a); err != nil {
+			c.fail(w, r, err)
+			return
+		}
 	}
 	id, err1 := randomToken()
 	csrf, err2 := randomToken()

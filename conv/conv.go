@@ -159,7 +159,7 @@ const (
 	Transfer        = "transfer"             // from, to (agent), group (to group), note, by (who moved it)
 	BackToBot       = "back_to_bot"          // agent (released to the bot)
 	Abandoned       = "abandoned"            // by: customer (canceled while waiting) or left
-	Closed          = "closed"               // by: an agent id, "customer", "idle"
+	Closed          = "closed"               // by: an agent id, "customer", "idle"; an agent's wrap-up: label, resolved
 	SurveySent      = "survey_sent"          //
 	Rated           = "rated"                // score, comment, agent
 	LeaseLost       = "lease_lost"           // agent, group
@@ -213,6 +213,17 @@ const (
 	EvSignedInAs = "signed_in_as"
 	EvWords      = "words" // the words that raised a priority, space-separated
 	EvDueMs      = "due_ms"
+	// The agent's wrap-up on closed: what the conversation was about (an
+	// FAQ intent id or a configured wrap-up label id) and whether it was
+	// resolved (Resolved or Unresolved). Both absent: no wrap-up.
+	EvLabel    = "label"
+	EvResolved = "resolved"
+)
+
+// Values of EvResolved.
+const (
+	Resolved   = "1"
+	Unresolved = "0"
 )
 
 // Who closed or abandoned a conversation (EvBy), besides an agent id.
@@ -288,7 +299,7 @@ func buildPrelude() string {
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment, EvCustomerID, EvName, EvPhone, EvLevel,
-		EvSignedInAs, EvWords, EvDueMs})
+		EvSignedInAs, EvWords, EvDueMs, EvLabel, EvResolved})
 	return fmt.Sprintf(`-- qscore: a wait queue's score: the first-response deadline (ms), then
 -- arrival order among equal deadlines (see QueueScore).
 local function qscore(due, seq)

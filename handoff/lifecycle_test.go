@@ -168,6 +168,28 @@ func TestLifecycleHandoffToClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	lt.want("back to the bot", lt.ev(conv.BackToBot, "web:v1", "4", conv.EvAgent, "b"))
+
+	// A close with the agent's wrap-up carries it on the closed event.
+	rdb.HSet(ctx, q.convKey("web:v1"), conv.FieldEpisode, "5")
+	mustEnqueue(t, q, Ticket{Conv: "web:v1", Reason: "requested"})
+	c = mustClaim(t, q, "b", "")
+	lt.next()
+	wantErr(t, q.CloseWithWrapUp(ctx, Claim{Conv: c.Conv, Agent: "a", Epoch: c.Epoch}, WrapUp{Label: "other"}), ErrNotHolder)
+	lt.want("refused wrap-up")
+	if err := q.CloseWithWrapUp(ctx, c, WrapUp{Label: "logistics_dispute", Resolved: false}); err != nil {
+		t.Fatal(err)
+	}
+	lt.want("close with wrap-up", lt.ev(conv.Closed, "web:v1", "5", conv.EvBy, "b",
+		conv.EvLabel, "logistics_dispute", conv.EvResolved, conv.Unresolved))
+	rdb.HSet(ctx, q.convKey("web:v1"), conv.FieldEpisode, "6")
+	mustEnqueue(t, q, Ticket{Conv: "web:v1", Reason: "requested"})
+	c = mustClaim(t, q, "b", "")
+	lt.next()
+	if err := q.CloseWithWrapUp(ctx, c, WrapUp{Label: "return_policy", Resolved: true}); err != nil {
+		t.Fatal(err)
+	}
+	lt.want("resolved wrap-up", lt.ev(conv.Closed, "web:v1", "6", conv.EvBy, "b",
+		conv.EvLabel, "return_policy", conv.EvResolved, conv.Resolved))
 	MustAudit(t, q)
 }
 

@@ -250,11 +250,35 @@ func (q *Queue) transfer(ctx context.Context, op, cid, holder string, epoch int6
 // joins the group's window for the ETA. It emits back_to_bot or closed (by
 // the holder).
 func (q *Queue) Release(ctx context.Context, c Claim, end End) error {
+	return q.release(ctx, c, end, WrapUp{})
+}
+
+// WrapUp is what an agent says of a conversation they close: what it was
+// about (Label: an FAQ intent id or a configured wrap-up label id) and
+// whether it was resolved.
+type WrapUp struct {
+	Label    string
+	Resolved bool
+}
+
+// CloseWithWrapUp closes the holder's conversation as Release(c, Closed)
+// does, with the agent's wrap-up on its closed event (conv.EvLabel,
+// conv.EvResolved). An empty label is no wrap-up.
+func (q *Queue) CloseWithWrapUp(ctx context.Context, c Claim, w WrapUp) error {
+	return q.release(ctx, c, Closed, w)
+}
+
+func (q *Queue) release(ctx context.Context, c Claim, end End, w WrapUp) error {
 	if end != ToBot && end != Closed {
 		return fmt.Errorf("release %s: end %q: %w", c.Conv, end, ErrBadID)
 	}
+	resolved := conv.Unresolved
+	if w.Resolved {
+		resolved = conv.Resolved
+	}
 	_, err := q.run(ctx, "release", []string{q.convKey(c.Conv), q.leasesKey(), q.openKey()},
-		q.cfg.Prefix, c.Conv, c.Agent, c.Epoch, q.ms(q.now()), string(end), q.cfg.HandleWindow, q.cfg.EventsMax)
+		q.cfg.Prefix, c.Conv, c.Agent, c.Epoch, q.ms(q.now()), string(end), q.cfg.HandleWindow, q.cfg.EventsMax,
+		w.Label, resolved)
 	if err != nil {
 		return wrap("release", c.Conv, err)
 	}

@@ -38,6 +38,9 @@ type facts struct {
 	Survey   bool  `json:"sv,omitempty"`
 	Rating   int   `json:"rt,omitempty"` // the last rating, 1-5; 0: none
 	Next     int64 `json:"nx,omitempty"` // ms: the thread's next episode's start; 0: none (yet)
+	// Label is the agent's wrap-up of its last close that had one (an FAQ
+	// intent id or a configured label); "" none.
+	Label string `json:"lb,omitempty"`
 }
 
 // event is an archived event as the report reads it.
@@ -152,6 +155,9 @@ func factsOf(evs []event) facts {
 			}
 			f.LastEnd = max(f.LastEnd, end)
 			f.Closes++
+			if l := fl(conv.EvLabel); l != "" {
+				f.Label = l // in stream order: the last close's wins
+			}
 		case conv.SurveySent:
 			f.Survey = true
 		case conv.Rated:

@@ -79,13 +79,13 @@ type Dimension struct {
 // Version is the rollups' layout: a change to facts, the figures or the
 // dimensions must raise it, and every archive rebuilds its rollups at the
 // next open.
-const Version = 1
+const Version = 2 // 2: the wrap-up label
 
 // Dimensions are the rollups' dimensions besides the day: "all" (the day's
 // whole cohort, from which days, weeks and months are summed), the hour of
 // the day the conversation started, its channel, the group of its first
-// hand-off, each agent who sent it a message, and the first intent the bot
-// recognised.
+// hand-off, each agent who sent it a message, the first intent the bot
+// recognised, and the agent's wrap-up label ("" without one).
 var Dimensions = []Dimension{
 	{Name: "all", Keys: func(*facts, *time.Location) []string { return []string{""} }},
 	{Name: "hour", Keys: func(f *facts, loc *time.Location) []string {
@@ -94,6 +94,7 @@ var Dimensions = []Dimension{
 	{Name: "channel", Keys: func(f *facts, _ *time.Location) []string { return []string{f.Channel} }},
 	{Name: "group", Keys: func(f *facts, _ *time.Location) []string { return []string{f.Group} }},
 	{Name: "intent", Keys: func(f *facts, _ *time.Location) []string { return []string{f.Intent} }},
+	{Name: "label", Keys: func(f *facts, _ *time.Location) []string { return []string{f.Label} }},
 	{Name: "agent", Keys: func(f *facts, _ *time.Location) []string {
 		keys := make([]string, 0, len(f.Agents))
 		for a := range f.Agents {

@@ -27,10 +27,11 @@ const (
 	ByGroup   = "group"
 	ByAgent   = "agent"
 	ByIntent  = "intent"
+	ByLabel   = "label" // the agent's wrap-up label at close; "" without one
 )
 
 // Bys lists the values of Query.By.
-var Bys = []string{ByDay, ByWeek, ByMonth, ByHour, ByChannel, ByGroup, ByAgent, ByIntent}
+var Bys = []string{ByDay, ByWeek, ByMonth, ByHour, ByChannel, ByGroup, ByAgent, ByIntent, ByLabel}
 
 // Query asks for a report.
 type Query struct {

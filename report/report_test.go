@@ -126,7 +126,11 @@ func history(rnd *rand.Rand, threads int) []archive.Event {
 					}
 					if rnd.IntN(5) > 0 {
 						tick(600000)
-						ev(conv.Closed, conv.EvBy, agent)
+						if l := []string{"", "refund", "logistics_dispute", "other"}[rnd.IntN(4)]; l != "" {
+							ev(conv.Closed, conv.EvBy, agent, conv.EvLabel, l, conv.EvResolved, conv.Resolved)
+						} else {
+							ev(conv.Closed, conv.EvBy, agent)
+						}
 						closedByAgent = true
 					}
 				}
@@ -205,6 +209,7 @@ func writeShuffled(t *testing.T, db *archive.DB, rnd *rand.Rand, evs []archive.E
 type rawConv struct {
 	started                      int64
 	channel, group, intent       string
+	label                        string
 	handed, abandoned, complaint bool
 	wait, first                  int64 // -1 none
 	responder                    string
@@ -294,6 +299,9 @@ func rawFigures(t *testing.T, db *archive.DB) map[string]*rawConv {
 			r.transfers[m.fields[conv.EvFrom]]++
 		}
 		for _, cl := range of(conv.Closed) {
+			if l := cl.fields[conv.EvLabel]; l != "" {
+				r.label = l
+			}
 			end := cl.at
 			if cl.fields[conv.EvBy] == conv.ByIdle {
 				for _, e := range evs {
@@ -411,6 +419,8 @@ func want(raw map[string]*rawConv, q Query, reopen time.Duration) Report {
 			add(get(r.group), r, "")
 		case ByIntent:
 			add(get(r.intent), r, "")
+		case ByLabel:
+			add(get(r.label), r, "")
 		case ByAgent:
 			for a := range r.agents {
 				add(get(a), r, a)

@@ -90,6 +90,7 @@ func cmdArchiveSearch(ctx context.Context, args []string, stdout io.Writer) erro
 	from := fs.String("from", "", "started on or after this day (YYYY-MM-DD, in handoff.hours.timezone)")
 	to := fs.String("to", "", "started on or before this day (YYYY-MM-DD, in handoff.hours.timezone)")
 	fs.IntVar(&q.Limit, "limit", archive.DefaultLimit, fmt.Sprintf("results per page (at most %d)", archive.MaxLimit))
+	fs.StringVar(&q.After, "after", "", `the page after this cursor (the "next" of the page before)`)
 	fs.IntVar(&q.Offset, "offset", 0, "skip this many results")
 	words, err := parseFlags(fs, args)
 	if err != nil {
@@ -150,7 +151,14 @@ func cmdArchiveSearch(ctx context.Context, args []string, stdout io.Writer) erro
 			dash(r.Agent), rating, dash(r.Outcome), oneLine(r.Snippet))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d of %d conversations\n", len(res.Results), res.Total)
+	more := ""
+	if res.Capped {
+		more = "+"
+	}
+	fmt.Fprintf(stdout, "%d of %d%s conversations\n", len(res.Results), res.Total, more)
+	if res.Next != "" {
+		fmt.Fprintf(stdout, "next page: --after %s\n", res.Next)
+	}
 	return nil
 }
 
@@ -253,6 +261,38 @@ func printTranscript(w io.Writer, tr archive.Transcript, loc *time.Location) {
 	}
 }
 
+// customerCmd is what `kefu archive export` and `purge` start from: their
+// flags, the configuration and the open archive.
+type customerCmd struct {
+	flags    archiveFlags
+	customer string
+	cfg      config.Config
+	db       *archive.DB
+}
+
+// openForCustomer parses the flags of `kefu archive NAME` (the archive's and
+// the required --customer ID) and opens the archive. The caller closes db.
+func openForCustomer(ctx context.Context, name string, args []string) (*customerCmd, error) {
+	fs := flag.NewFlagSet("archive "+name, flag.ContinueOnError)
+	c := &customerCmd{}
+	c.flags.register(fs)
+	fs.StringVar(&c.customer, "customer", "", "customer (thread) id, e.g. web:v1 or wechat:<openid>")
+	if _, err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if c.customer == "" {
+		return nil, fmt.Errorf("archive %s: --customer is required", name)
+	}
+	var err error
+	if c.cfg, err = c.flags.config(); err != nil {
+		return nil, err
+	}
+	if c.db, err = c.flags.open(ctx, c.cfg, nil); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // customerExport is everything kept about one customer.
 type customerExport struct {
 	Customer string `json:"customer"`
@@ -279,27 +319,14 @@ type redisEntry struct {
 // cmdArchiveExport prints, as JSON, everything kept about one customer (a
 // data request under 个人信息保护法).
 func cmdArchiveExport(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("archive export", flag.ContinueOnError)
-	var f archiveFlags
-	f.register(fs)
-	customer := fs.String("customer", "", "customer (thread) id, e.g. web:v1 or wechat:<openid>")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *customer == "" {
-		return errors.New("archive export: --customer is required")
-	}
-	cfg, err := f.config()
+	cc, err := openForCustomer(ctx, "export", args)
 	if err != nil {
 		return err
 	}
-	db, err := f.open(ctx, cfg, nil)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	out := customerExport{Customer: *customer, Conversations: []archive.Transcript{}, Summaries: []archive.Result{}}
-	ids, err := db.Conversations(ctx, *customer)
+	defer cc.db.Close()
+	cfg, db, customer := cc.cfg, cc.db, cc.customer
+	out := customerExport{Customer: customer, Conversations: []archive.Transcript{}, Summaries: []archive.Result{}}
+	ids, err := db.Conversations(ctx, customer)
 	if err != nil {
 		return err
 	}
@@ -310,13 +337,13 @@ func cmdArchiveExport(ctx context.Context, args []string, stdout io.Writer) erro
 		}
 		out.Conversations = append(out.Conversations, tr)
 	}
-	for off := 0; ; off += archive.MaxLimit {
-		res, err := db.Search(ctx, archive.Query{Customer: *customer, Limit: archive.MaxLimit, Offset: off})
+	for q := (archive.Query{Customer: customer, Limit: archive.MaxLimit}); ; {
+		res, err := db.Search(ctx, q)
 		if err != nil {
 			return err
 		}
 		out.Summaries = append(out.Summaries, res.Results...)
-		if len(res.Results) < archive.MaxLimit {
+		if q.After = res.Next; q.After == "" {
 			break
 		}
 	}
@@ -324,11 +351,11 @@ func cmdArchiveExport(ctx context.Context, args []string, stdout io.Writer) erro
 		return err
 	} else if rdb != nil {
 		defer rdb.Close()
-		h, err := rdb.HGetAll(ctx, conv.Key(cfg.Redis.Prefix, *customer)).Result()
+		h, err := rdb.HGetAll(ctx, conv.Key(cfg.Redis.Prefix, customer)).Result()
 		if err != nil {
 			return fmt.Errorf("export: redis: %w", err)
 		}
-		msgs, err := rdb.XRange(ctx, conv.TxKey(cfg.Redis.Prefix, *customer), "-", "+").Result()
+		msgs, err := rdb.XRange(ctx, conv.TxKey(cfg.Redis.Prefix, customer), "-", "+").Result()
 		if err != nil {
 			return fmt.Errorf("export: redis: %w", err)
 		}
@@ -356,25 +383,12 @@ func redisFor(cfg config.Config) (*redis.Client, error) {
 // cmdArchivePurge deletes everything kept about one customer, in Redis and
 // in the archive (see purgeRedis and archive.Purge for what goes).
 func cmdArchivePurge(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("archive purge", flag.ContinueOnError)
-	var f archiveFlags
-	f.register(fs)
-	customer := fs.String("customer", "", "customer (thread) id, e.g. web:v1 or wechat:<openid>")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *customer == "" {
-		return errors.New("archive purge: --customer is required")
-	}
-	cfg, err := f.config()
+	cc, err := openForCustomer(ctx, "purge", args)
 	if err != nil {
 		return err
 	}
-	db, err := f.open(ctx, cfg, nil)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer cc.db.Close()
+	cfg, db, customer, f := cc.cfg, cc.db, cc.customer, cc.flags
 	// Redis first: its lifecycle entries would otherwise be archived again
 	// after the archive's rows are gone.
 	var rp redisPurged
@@ -384,19 +398,19 @@ func cmdArchivePurge(ctx context.Context, args []string, stdout io.Writer) error
 	}
 	if rdb != nil {
 		defer rdb.Close()
-		if rp, err = purgeRedis(ctx, rdb, cfg, *customer); err != nil {
+		if rp, err = purgeRedis(ctx, rdb, cfg, customer); err != nil {
 			return err
 		}
 	}
-	ap, err := db.Purge(ctx, *customer)
+	ap, err := db.Purge(ctx, customer)
 	if err != nil {
 		return err
 	}
 	if f.json {
-		return writeJSON(stdout, map[string]any{"customer": *customer, "archive": ap, "redis": rp, "redis_checked": rdb != nil})
+		return writeJSON(stdout, map[string]any{"customer": customer, "archive": ap, "redis": rp, "redis_checked": rdb != nil})
 	}
 	fmt.Fprintf(stdout, "purged %s: archive: %d conversations, %d messages, %d events, %d entities\n",
-		*customer, ap.Conversations, ap.Messages, ap.Events, ap.Entities)
+		customer, ap.Conversations, ap.Messages, ap.Events, ap.Entities)
 	if rdb == nil {
 		fmt.Fprintln(stdout, "redis: not configured (REDIS_URL unset): the embedded Redis keeps nothing across restarts")
 	} else {

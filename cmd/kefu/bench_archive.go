@@ -18,6 +18,7 @@ import (
 	"github.com/kefu-dev/kefu/archiver"
 	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/internal/rediskeys"
 )
 
 // peakEventsPerSecond is the lifecycle rate of the gateway's peak
@@ -153,7 +154,7 @@ func cmdBenchArchive(ctx context.Context, args []string, stdout, stderr io.Write
 	defer db.Close()
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	prefix := "{kefubench:" + run + "}:"
-	defer dropPrefix(rdb, prefix)
+	defer rediskeys.Drop(context.Background(), rdb, prefix)
 	convs := max(*events/8, 1)
 	if err := fillLifecycle(ctx, rdb, prefix, run, convs); err != nil {
 		return err
@@ -175,23 +176,6 @@ func cmdBenchArchive(ctx context.Context, args []string, stdout, stderr io.Write
 		"the gateway's peak (200 msg/s) makes about %d events/s: %.1fx\n",
 		db.Dialect(), *workers, *batch, *jieba, n, convs, d.Round(time.Millisecond), rate, peakEventsPerSecond, rate/peakEventsPerSecond)
 	return nil
-}
-
-func dropPrefix(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	pat := strings.NewReplacer("*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(prefix) + "*"
-	iter := rdb.Scan(ctx, 0, pat, 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 1000 {
-			rdb.Unlink(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		rdb.Unlink(ctx, keys...)
-	}
 }
 
 // fillClosed writes convs closed conversations as bot's and handoff's
@@ -285,7 +269,7 @@ func cmdBenchRetention(ctx context.Context, args []string, stdout, stderr io.Wri
 	phase := func(retention time.Duration) (before, archived, after int64, err error) {
 		run := strconv.FormatInt(time.Now().UnixNano(), 36)
 		prefix := "{kefubench:" + run + "}:"
-		defer dropPrefix(rdb, prefix)
+		defer rediskeys.Drop(context.Background(), rdb, prefix)
 		if err = fillClosed(ctx, rdb, prefix, run, *convs, *msgs); err != nil {
 			return
 		}
@@ -309,8 +293,7 @@ func cmdBenchRetention(ctx context.Context, args []string, stdout, stderr io.Wri
 			time.Sleep(retention)
 			// Touch every key so the expired ones go now rather than over
 			// Redis's active expiry cycles.
-			pat := strings.NewReplacer("*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(prefix) + "*"
-			iter := rdb.Scan(ctx, 0, pat, 1000).Iterator()
+			iter := rdb.Scan(ctx, 0, rediskeys.Pattern(prefix), 1000).Iterator()
 			for iter.Next(ctx) {
 				rdb.Exists(ctx, iter.Val())
 			}

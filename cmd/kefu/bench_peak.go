@@ -27,6 +27,7 @@ import (
 	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/faq"
+	"github.com/kefu-dev/kefu/internal/rediskeys"
 )
 
 // cmdBenchPeak is a 双11 peak on a real redis-server: thousands of web-chat
@@ -162,17 +163,7 @@ func (p *peak) close() {
 func dropKeys(rdb *redis.Client, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	iter := rdb.Scan(ctx, 0, strings.NewReplacer("{", `\{`, "}", `\}`).Replace(prefix)+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		if keys = append(keys, iter.Val()); len(keys) == 500 {
-			rdb.Unlink(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		rdb.Unlink(ctx, keys...)
-	}
+	_, _ = rediskeys.Drop(ctx, rdb, prefix)
 }
 
 func (p *peak) run(ctx context.Context, out io.Writer, plan peakPlan) error {

@@ -20,7 +20,7 @@ func TestBenchSearch(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{"generated 300 conversations", "300 conversations archived", "one Chinese word", "order number", "one word, page 50"} {
+	for _, want := range []string{"generated 300 conversations", "300 conversations archived", "one Chinese word", "order number", "one word, page 50 (cursor)", "one word, page 50 (offset)", "channel + rating ≤ 2 + 90 days", "load average after"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

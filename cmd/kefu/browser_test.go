@@ -150,7 +150,16 @@ func TestBrowserHandoffFlow(t *testing.T) {
 	}
 	poll(t, cust, "the agent's reply", `Array.from(document.querySelectorAll('.msg.out.agent')).some(e => e.textContent.includes(`+jsString(reply)+`))`)
 
+	// Closing asks for the wrap-up: what it was about, and resolved.
 	if err := chromedp.Do(agentTab, chromedp.Click(chromedp.CSS("#close-btn"))); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	poll(t, agentTab, "the wrap-up", `!document.getElementById('wrapup').hidden && !!document.querySelector('#wrapup-label option[value="other"]')`)
+	if err := chromedp.Do(agentTab,
+		chromedp.SetValue(chromedp.CSS("#wrapup-label"), "other"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('wrapup-label').dispatchEvent(new Event('change'))`),
+		chromedp.Click(chromedp.CSS("#wrapup-resolved-yes")),
+		chromedp.Click(chromedp.CSS("#wrapup-confirm"))); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	poll(t, cust, "the survey", `document.querySelectorAll('.msg.out[data-kind="survey"] .choices button').length === 5`)

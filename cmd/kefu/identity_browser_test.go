@@ -83,9 +83,13 @@ func TestBrowserIdentifiedCustomer(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#signin-password"), "alice-pw"),
 		chromedp.Click(chromedp.CSS("#signin-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#queue li.waiting")),
-		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
-		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
 	); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	// Clicked from the page: the queue may redraw between a lookup and a
+	// click from outside ("Could not find node with given id").
+	poll(t, agentTab, "the claim button", `(() => { const b = document.querySelector('#queue li.waiting button.claim'); if (!b) return false; b.click(); return true; })()`)
+	if err := chromedp.Do(agentTab, chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in"))); err != nil {
 		t.Fatalf("agent: %v", err)
 	}
 	poll(t, agentTab, "the customer in the console", `(document.querySelector('#conv-meta .customer') || {}).textContent === '张三 · 13800138000 · gold · id shop-42'`)

@@ -40,6 +40,10 @@ Usage:
   kefu web revoke [--config FILE] VISITOR...  refuse every token of web visitors (needs REDIS_URL)
   kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
   kefu faq test [DIR]                         run the FAQ folder's editor tests (tests.yaml)
+  kefu faq gaps [--config F] [--data DIR] [--from] [--to] [--json]
+                                              what customers asked that the bot did not answer well, clustered
+  kefu replay [--config F] [--data DIR] [--faq DIR] [--answer-threshold T] [--clarify-threshold T]
+              [--from] [--to] [--json]        re-decide archived first messages with an FAQ folder and thresholds
   kefu eval cases [--faq DIR] [--json] FILE   decisions on labelled cases (text<TAB>expected)
   kefu eval pairs [--threshold T] [--json] FILE   sentence-pair similarity accuracy (CSV)
   kefu eval thresholds [--faq DIR] FILE       right/wrong rates on labelled cases over a threshold grid
@@ -122,7 +126,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return cmdFAQLint(args[2:], stdout)
 		case "test":
 			return cmdFAQTest(args[2:], stdout)
+		case "gaps":
+			return cmdFAQGaps(ctx, args[2:], stdout)
 		}
+	case "replay":
+		return cmdReplay(ctx, args[1:], stdout)
 	case "eval":
 		switch sub("eval") {
 		case "cases":

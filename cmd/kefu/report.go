@@ -45,7 +45,7 @@ func cmdReport(ctx context.Context, args []string, stdout io.Writer) error {
 	f.register(fs) // --config, --data, --json (same as --format json)
 	from := fs.String("from", "", "first day, YYYY-MM-DD in report.timezone (default: 29 days before --to)")
 	to := fs.String("to", "", "last day, YYYY-MM-DD (default: today)")
-	by := fs.String("by", report.ByDay, "day|week|month|hour|channel|group|agent|intent")
+	by := fs.String("by", report.ByDay, "day|week|month|hour|channel|group|agent|intent|label")
 	format := fs.String("format", "table", "table|csv|json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err

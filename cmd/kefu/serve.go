@@ -34,6 +34,7 @@ import (
 	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/faq"
+	"github.com/kefu-dev/kefu/gaps"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/internal/realip"
@@ -468,8 +469,42 @@ func (s *server) newConsole() error {
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
-		Archive: consoleArchive{s}}, s.log)
+		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps}, s.log)
 	return nil
+}
+
+// wrapUpIntents are the FAQ in service's intents, for the agents' wrap-up.
+func (s *server) wrapUpIntents() []console.WrapUpOption {
+	m := s.live.Matcher()
+	if m == nil {
+		return nil
+	}
+	out := make([]console.WrapUpOption, 0, len(m.FAQ().Intents))
+	for _, in := range m.FAQ().Intents {
+		out = append(out, console.WrapUpOption{ID: in.ID, Name: in.Questions[0]})
+	}
+	return out
+}
+
+// gapsWindow is how far back the editors' page looks.
+const gapsWindow = 30 * 24 * time.Hour
+
+// gaps is the editors' page: the last gapsWindow of the archive, with the
+// FAQ in service.
+func (s *server) gaps(ctx context.Context) ([]gaps.Cluster, error) {
+	db, err := consoleArchive{s}.db()
+	if err != nil {
+		return nil, err
+	}
+	return gaps.Find(ctx, db, s.live.Matcher(), gaps.Options{From: time.Now().Add(-gapsWindow)})
+}
+
+func (s *server) dismissGaps(ctx context.Context, by string, keys []string) error {
+	db, err := consoleArchive{s}.db()
+	if err != nil {
+		return err
+	}
+	return db.DismissGaps(ctx, by, keys, time.Now())
 }
 
 // connected says whether a customer has the chat open (the web channel

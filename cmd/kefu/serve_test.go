@@ -27,7 +27,10 @@ import (
 
 // gateway is a `kefu serve` running in-process on a free loopback port.
 type gateway struct {
-	URL    string
+	URL string
+	// Demo is the demo agent's "id / password" the embedded default prints
+	// ("" otherwise).
+	Demo   string
 	cancel context.CancelFunc
 	done   chan int
 	logs   *testkit.LogBuffer
@@ -68,6 +71,12 @@ func mustServeWith(t *testing.T, built func(*server), args ...string) *gateway {
 	}()
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "demo agent for the console at "); ok {
+			if i := strings.LastIndex(rest, ": "); i >= 0 {
+				g.Demo = rest[i+2:]
+			}
+			continue
+		}
 		if _, url, ok := strings.Cut(sc.Text(), " at "); ok {
 			g.URL = strings.TrimSuffix(url, "/")
 			break

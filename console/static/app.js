@@ -273,6 +273,17 @@
     const sup = me.agent.role === 'supervisor';
     $('supervisor').hidden = !sup;
     $('reassign-box').hidden = !sup;
+    $('gaps-open').hidden = !(sup || me.agent.role === 'editor');
+    if (me.agent.role === 'editor') {
+      // An editor handles no conversations: the editors' page only.
+      document.querySelector('aside').hidden = true;
+      document.querySelector('main').classList.add('editor-only');
+      $('search-open').hidden = true;
+      $('gaps-close').hidden = true;
+      showView('gaps');
+      loadGaps();
+      return;
+    }
     const sel = $('transfer-group');
     clear(sel);
     sel.appendChild(el('option', null, '—')).value = '';
@@ -707,7 +718,100 @@
       refreshQueue();
     } catch (e) { convError(e); }
   }
-  $('close-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'close', () => endConv('close')); });
+  $('close-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'close', () => openWrapUp(c)); });
+
+  // ---- wrap-up: what the conversation was about, and whether it was resolved
+  async function openWrapUp(conv) {
+    const sel = $('wrapup-label');
+    clear(sel);
+    option(sel, '', t('wrapup.choose'));
+    try {
+      const r = await api('GET', 'wrapup');
+      const group = (label, items) => {
+        if (!items.length) return;
+        const g = el('optgroup');
+        g.label = label;
+        for (const x of items) { const o = el('option', null, x.name); o.value = x.id; g.appendChild(o); }
+        sel.appendChild(g);
+      };
+      group(t('wrapup.labels'), r.labels);
+      group(t('wrapup.intents'), r.intents.map((x) => ({ id: x.id, name: x.name + '（' + x.id + '）' })));
+    } catch (e) { convError(e); return; }
+    $('wrapup-resolved-yes').checked = false;
+    $('wrapup-resolved-no').checked = false;
+    $('wrapup-error').textContent = '';
+    $('wrapup').dataset.conv = conv;
+    $('wrapup').hidden = false;
+    wrapUpReady();
+    sel.focus();
+  }
+  function wrapUpReady() {
+    $('wrapup-confirm').disabled = !($('wrapup-label').value && ($('wrapup-resolved-yes').checked || $('wrapup-resolved-no').checked));
+  }
+  for (const id of ['wrapup-label', 'wrapup-resolved-yes', 'wrapup-resolved-no']) $(id).addEventListener('change', wrapUpReady);
+  $('wrapup-cancel').addEventListener('click', () => { $('wrapup').hidden = true; });
+  $('wrapup').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const conv = $('wrapup').dataset.conv;
+    const label = $('wrapup-label').value;
+    if (!label || !($('wrapup-resolved-yes').checked || $('wrapup-resolved-no').checked)) {
+      $('wrapup-error').textContent = t('wrapup.missing');
+      return;
+    }
+    $('wrapup-confirm').disabled = true;
+    try {
+      const r = await api('POST', 'convs/' + encodeURIComponent(conv) + '/close', { label, resolved: $('wrapup-resolved-yes').checked });
+      $('wrapup').hidden = true;
+      if (r.survey === 'failed') banner(t('close.survey_failed', r.survey_error || ''));
+      leftConv(conv);
+      refreshMine();
+      refreshQueue();
+    } catch (e) {
+      $('wrapup-error').textContent = e.message;
+      wrapUpReady();
+    }
+  });
+
+  // ---- the editors' page: what the bot did not answer well ---------------
+  async function loadGaps() {
+    $('gaps-error').textContent = '';
+    let r;
+    try { r = await api('GET', 'gaps'); } catch (e) { $('gaps-error').textContent = e.message; return; }
+    const ol = $('gaps-list');
+    clear(ol);
+    $('gaps-count').textContent = t('gaps.count', r.clusters.length);
+    if (!r.clusters.length) ol.appendChild(el('li', 'muted', t('gaps.none')));
+    for (const c of r.clusters) ol.appendChild(gapItem(c));
+  }
+  function gapItem(c) {
+    const li = el('li', 'gap');
+    li.dataset.id = c.id;
+    const head = el('div', 'item-head', el('strong', 'gap-size', t('gaps.size', c.size)));
+    for (const k of Object.keys(c.reasons).sort()) head.appendChild(el('span', 'badge', t('gaps.reason.' + k) + ' ' + c.reasons[k]));
+    li.appendChild(head);
+    const ex = el('ul', 'examples');
+    for (const e of c.examples) ex.appendChild(el('li', 'example', e));
+    li.appendChild(ex);
+    li.appendChild(el('div', 'gap-nearest', c.nearest_intent ? t('gaps.nearest', c.nearest_intent, c.score) : t('gaps.nearest.none')));
+    li.appendChild(el('div', 'gap-suggestion', c.suggestion === 'paraphrase' ? t('gaps.suggest.paraphrase', c.nearest_intent) : t('gaps.suggest.new_intent')));
+    li.appendChild(el('div', 'muted', t('gaps.yaml')));
+    li.appendChild(el('pre', 'gap-yaml', c.yaml));
+    const b = el('button', 'dismiss', t('gaps.dismiss'));
+    b.type = 'button';
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        await api('POST', 'gaps/' + encodeURIComponent(c.id) + '/dismiss');
+        li.remove();
+        $('gaps-count').textContent = t('gaps.count', $('gaps-list').querySelectorAll('li.gap').length);
+      } catch (e) { $('gaps-error').textContent = e.message; b.disabled = false; }
+    });
+    li.appendChild(b);
+    return li;
+  }
+  $('gaps-open').addEventListener('click', () => { showView('gaps'); loadGaps(); });
+  $('gaps-refresh').addEventListener('click', loadGaps);
+  $('gaps-close').addEventListener('click', () => showView(state.current ? 'conv' : 'none'));
   $('tobot-btn').addEventListener('click', () => { const c = state.current; if (c) confirmLeave(c, 'bot', () => endConv('bot')); });
 
   async function transferTo(path) {
@@ -768,6 +872,7 @@
     $('conv').hidden = name !== 'conv';
     $('search').hidden = name !== 'search';
     $('archive-view').hidden = name !== 'archive';
+    $('gaps').hidden = name !== 'gaps';
   }
 
   function outcomeText(r) { return r.outcome ? t('outcome.' + r.outcome) : t('outcome.open'); }
@@ -791,13 +896,14 @@
   }
 
   // History: the customer's earlier conversations, of any age, newest first.
-  async function loadHistory(conv, page) {
+  // More pages follow the cursor the page before gave (after=).
+  async function loadHistory(conv, page, after) {
     const ul = $('history-list');
     if (page === 1) { clear(ul); $('history-count').textContent = ''; }
     $('history-more').hidden = true;
     let r;
     try {
-      r = await api('GET', 'convs/' + encodeURIComponent(conv) + '/history?page=' + page);
+      r = await api('GET', 'convs/' + encodeURIComponent(conv) + '/history?page=' + page + (after ? '&after=' + encodeURIComponent(after) : ''));
     } catch (e) {
       if (conv === state.current && e.code === 'not_found') ul.appendChild(el('li', 'muted', t('history.off')));
       return;
@@ -808,8 +914,8 @@
     for (const x of h.results) ul.appendChild(resultItem(x));
     if (!h.total) ul.appendChild(el('li', 'muted', t('history.none')));
     const more = $('history-more');
-    more.hidden = h.capped ? h.results.length < h.per_page : h.page >= h.pages;
-    more.onclick = () => loadHistory(conv, h.page + 1);
+    more.hidden = !h.next;
+    more.onclick = () => loadHistory(conv, h.page + 1, h.next);
   }
 
   // An archived conversation, read-only.
@@ -855,7 +961,7 @@
   }
 
   // searchParams reads the form; days are the agent's local days.
-  function searchParams(page) {
+  function searchParams(page, after) {
     const p = new URLSearchParams();
     const set = (k, v) => { v = v.trim(); if (v) p.set(k, v); };
     set('q', $('search-q').value);
@@ -874,20 +980,25 @@
     if ($('search-from').value) p.set('from', day($('search-from').value, false));
     if ($('search-to').value) p.set('to', day($('search-to').value, true));
     p.set('page', String(page));
+    if (after) p.set('after', after);
     return p;
   }
 
+  // Pages follow cursors: searchAfter[n - 1] is the cursor page n starts
+  // after ('' for the first), kept for going back.
   async function runSearch(page) {
     $('search-error').textContent = '';
+    if (page === 1) state.searchAfter = [''];
     let r;
     try {
-      r = await api('GET', 'archive/search?' + searchParams(page).toString());
+      r = await api('GET', 'archive/search?' + searchParams(page, state.searchAfter[page - 1]).toString());
     } catch (e) { $('search-error').textContent = e.message; return; }
     state.searchPage = r.page;
+    state.searchAfter[r.page] = r.next || '';
     $('search-total').textContent = t('search.total', r.total, r.capped);
     $('search-page').textContent = t('search.page', r.page, r.pages, r.capped);
     $('search-prev').disabled = r.page <= 1;
-    $('search-next').disabled = r.capped ? r.results.length < r.per_page : r.page >= r.pages;
+    $('search-next').disabled = !r.next;
     const ul = $('search-results');
     clear(ul);
     for (const x of r.results) ul.appendChild(resultItem(x));

@@ -1,6 +1,7 @@
 -- release: the holder ends their part: the conversation goes back to the bot
 -- or is closed. The handling time joins the group's rolling window (ETA).
--- Emits back_to_bot{agent} or closed{by: the agent}; a refused release
+-- Emits back_to_bot{agent} or closed{by: the agent, and the wrap-up's label
+-- and resolved when given}; a refused release
 -- emits nothing.
 --
 -- KEYS[1] conv:<cid>   conversation hash
@@ -9,6 +10,7 @@
 -- ARGV[1] key prefix  ARGV[2] cid  ARGV[3] aid  ARGV[4] epoch  ARGV[5] now (ms)
 -- ARGV[6] the mode it goes to: MODE.bot or MODE.closed  ARGV[7] handling window size
 -- ARGV[8] events MAXLEN
+-- ARGV[9] the agent's wrap-up label on a close ('' none)  ARGV[10] resolved: '1' or '0'
 -- Reply: the new epoch
 -- Errors: LEASE_LOST, NOT_HOLDER
 local p, cid, aid, epoch, now, maxlen = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[8]
@@ -39,7 +41,9 @@ end
 local typ = closed and 'closed' or 'released'
 redis.call('XADD', p .. 'events:' .. g, 'MAXLEN', '~', maxlen, '*', 'type', typ, 'conv', cid,
   'group', g, 'agent', aid, 'epoch', e, 'at', now)
-if closed then
+if closed and (ARGV[9] or '') ~= '' then
+  emit(p, cid, EV.closed, now, EF.by, aid, EF.label, ARGV[9], EF.resolved, ARGV[10])
+elseif closed then
   emit(p, cid, EV.closed, now, EF.by, aid)
 else
   emit(p, cid, EV.back_to_bot, now, EF.agent, aid)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/internal/rediskeys"
 )
 
 // Required reports whether a missing real part (the redis-server, Chromium)
@@ -122,20 +124,7 @@ func PrefixOn(tb testing.TB, rdb redis.UniversalClient) string {
 
 // Drop deletes the keys under prefix.
 func Drop(rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	pat := strings.NewReplacer("*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(prefix) + "*"
-	iter := rdb.Scan(ctx, 0, pat, 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 500 {
-			rdb.Del(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		rdb.Del(ctx, keys...)
-	}
+	_, _ = rediskeys.Drop(context.Background(), rdb, prefix)
 }
 
 // LogBuffer collects log output from several goroutines.
