@@ -148,12 +148,17 @@ type Handoff struct {
 // its priority's target.
 type SLA struct {
 	FirstResponse map[string]time.Duration `yaml:"first_response"` // default urgent 1m, high 3m, normal 10m, low 30m
+	NextResponse  map[string]time.Duration `yaml:"next_response"`  // held: a customer message to the agent's reply; default 1m, 2m, 3m, 10m
+	Resolution    map[string]time.Duration `yaml:"resolution"`     // hand-off to close; default 30m, 1h, 2h, 8h
+	// BusinessHours: the targets count handoff.hours only (nights, closed
+	// days and holidays stop the clock); false: calendar time.
+	BusinessHours bool `yaml:"business_hours"`
 }
 
-// FirstResponseTargets are the first-response targets by level (validated).
-func (s SLA) FirstResponseTargets() map[priority.Level]time.Duration {
-	out := make(map[priority.Level]time.Duration, len(s.FirstResponse))
-	for k, d := range s.FirstResponse {
+// Targets are a target map's durations by level (validated).
+func Targets(m map[string]time.Duration) map[priority.Level]time.Duration {
+	out := make(map[priority.Level]time.Duration, len(m))
+	for k, d := range m {
 		if l, err := priority.Parse(k); err == nil && l != priority.Unset {
 			out[l] = d
 		}
@@ -527,11 +532,14 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("handoff.hours.timezone %q: unknown", h.Hours.Timezone))
 		}
 	}
-	for k, d := range h.SLA.FirstResponse {
-		if l, err := priority.Parse(k); err != nil || l == priority.Unset {
-			errs = append(errs, fmt.Errorf("handoff.sla.first_response.%s: use low, normal, high or urgent", k))
-		} else if d < time.Second {
-			errs = append(errs, fmt.Errorf("handoff.sla.first_response.%s %v: at least 1s", k, d))
+	for name, m := range map[string]map[string]time.Duration{"first_response": h.SLA.FirstResponse,
+		"next_response": h.SLA.NextResponse, "resolution": h.SLA.Resolution} {
+		for k, d := range m {
+			if l, err := priority.Parse(k); err != nil || l == priority.Unset {
+				errs = append(errs, fmt.Errorf("handoff.sla.%s.%s: use low, normal, high or urgent", name, k))
+			} else if d < time.Second {
+				errs = append(errs, fmt.Errorf("handoff.sla.%s.%s %v: at least 1s", name, k, d))
+			}
 		}
 	}
 	for m, v := range c.Priority.Members {

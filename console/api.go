@@ -107,6 +107,7 @@ type heldJSON struct {
 	Reason  string `json:"reason,omitempty"`
 	Urgent  bool   `json:"urgent"`
 	prioJSON
+	SLA        []slaJSON  `json:"sla,omitempty"` // the targets still to meet, earliest first
 	Claimed    *time.Time `json:"claimed,omitempty"`
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
 	Lost       bool       `json:"lost"`
@@ -126,7 +127,7 @@ func convsJSON(held []handoff.Held, lost []handoff.Claim) []heldJSON {
 	out := []heldJSON{}
 	for _, h := range held {
 		out = append(out, heldJSON{Conv: h.Conv, Group: h.Group, Epoch: h.Epoch, Channel: h.Channel, User: h.User,
-			Reason: h.Reason, Urgent: h.Urgent, prioJSON: prioOf(h.Priority, h.Words, h.Due),
+			Reason: h.Reason, Urgent: h.Urgent, prioJSON: prioOf(h.Priority, h.Words, h.Due), SLA: slaOf(h.SLA),
 			Claimed: timePtr(h.Claimed), LeaseUntil: timePtr(h.LeaseUntil)})
 	}
 	for _, l := range lost {
@@ -637,6 +638,20 @@ type prioJSON struct {
 	Priority string     `json:"priority,omitempty"` // low, normal, high, urgent
 	Words    []string   `json:"priority_words,omitempty"`
 	Due      *time.Time `json:"due,omitempty"`
+}
+
+// slaJSON is a service-level target still to meet.
+type slaJSON struct {
+	Target string    `json:"target"` // first_response, next_response, resolution
+	Due    time.Time `json:"due"`
+}
+
+func slaOf(ds []handoff.Deadline) []slaJSON {
+	var out []slaJSON
+	for _, d := range ds {
+		out = append(out, slaJSON{Target: d.Target, Due: d.Due})
+	}
+	return out
 }
 
 func prioOf(l priority.Level, words []string, due time.Time) prioJSON {

@@ -412,7 +412,9 @@ func (s *server) newQueue() error {
 	h := s.cfg.Handoff
 	days, _ := h.Hours.Weekdays() // validated
 	q, err := handoff.New(s.rdb, handoff.Config{Prefix: s.cfg.Redis.Prefix, Groups: h.Groups, Categories: h.Categories,
-		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout, FirstResponse: h.SLA.FirstResponseTargets(),
+		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout,
+		FirstResponse: config.Targets(h.SLA.FirstResponse), NextResponse: config.Targets(h.SLA.NextResponse),
+		Resolution: config.Targets(h.SLA.Resolution), SLABusinessHours: h.SLA.BusinessHours,
 		Hours: handoff.Hours{Timezone: h.Hours.Timezone, Days: days, Open: h.Hours.Open, Close: h.Hours.Close, Holidays: h.Hours.Holidays}},
 		func() time.Time { return s.now() }, s.log)
 	if err != nil {
@@ -420,7 +422,7 @@ func (s *server) newQueue() error {
 	}
 	s.queue = q
 	s.handoff = &bot.Queue{Q: q, Texts: s.texts}
-	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign,
+	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign, SLA: true,
 		Notify: func(ctx context.Context, ps []handoff.Position) {
 			for _, p := range ps {
 				conv, err := s.store.Load(ctx, p.Conv)

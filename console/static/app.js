@@ -169,6 +169,15 @@
     }
   }
 
+  // slaLeft is the time left to a service-level target (or past it).
+  function slaLeft(d) {
+    const left = new Date(d.due).getTime() - Date.now();
+    const s = el('span', 'due' + (left < 0 ? ' overdue' : left < 60000 ? ' soon' : ''),
+      t('sla.' + d.target) + ' ' + (left < 0 ? t('prio.overdue', fmtDur(-left)) : t('prio.left', fmtDur(left))));
+    s.dataset.target = d.target;
+    return s;
+  }
+
   function banner(text, online) {
     $('banner-text').textContent = text;
     $('banner-online').hidden = !online;
@@ -471,6 +480,7 @@
       const head = el('div', 'item-head');
       prioBadges(head, c, false);
       head.appendChild(el('span', 'conv-id', customerName(c)));
+      if (c.sla && c.sla.length) head.appendChild(slaLeft(c.sla[0]));
       if (c.lost) head.appendChild(el('span', 'badge urgent', t('badge.lost')));
       li.appendChild(head);
       li.appendChild(el('div', 'muted', [groupName(c.group), reasonName(c.reason), channelName(c.channel)].filter(Boolean).join(' · ')));
