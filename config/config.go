@@ -61,6 +61,7 @@ type Config struct {
 	Archive   Archive   `yaml:"archive"`
 	Retention Retention `yaml:"retention"`
 	Priority  Priority  `yaml:"priority"`
+	Notify    Notify    `yaml:"notify"`
 	Report    Report    `yaml:"report"`
 }
 
@@ -114,6 +115,28 @@ type Priority struct {
 	// LowRating: a customer whose last rating was at or under it is raised to
 	// high. 0: off.
 	LowRating int `yaml:"low_rating"`
+}
+
+// Notify are the team's group bots that hear of service-level breaches
+// (package notify): 企业微信, 飞书 or 钉钉 incoming webhooks. A hook's
+// address and signing secret are secrets: they come only from the
+// environment, KEFU_NOTIFY_<NAME>_URL and KEFU_NOTIFY_<NAME>_SECRET (NAME
+// upper-cased, "-" as "_").
+type Notify struct {
+	Hooks map[string]NotifyHook `yaml:"hooks"`
+}
+
+// NotifyHook is one group bot.
+type NotifyHook struct {
+	Kind   string   `yaml:"kind"`   // wecom, feishu or dingtalk
+	Groups []string `yaml:"groups"` // the agents' groups (departments) it hears of; empty: all
+	URL    string   `yaml:"-"`
+	Secret string   `yaml:"-"`
+}
+
+// NotifyEnv is the environment variable of a hook's setting (URL, SECRET).
+func NotifyEnv(name, what string) string {
+	return "KEFU_NOTIFY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_" + what
 }
 
 // Retention bounds what Redis keeps.
@@ -413,6 +436,10 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("KEFU_ARCHIVE_DSN", &c.Archive.DSN)
 	num("KEFU_ANSWER_THRESHOLD", &c.Matcher.AnswerThreshold)
 	num("KEFU_CLARIFY_THRESHOLD", &c.Matcher.ClarifyThreshold)
+	for name, h := range c.Notify.Hooks {
+		h.URL, h.Secret = os.Getenv(NotifyEnv(name, "URL")), os.Getenv(NotifyEnv(name, "SECRET"))
+		c.Notify.Hooks[name] = h
+	}
 	return errors.Join(errs...)
 }
 
@@ -550,6 +577,21 @@ func (c Config) Validate() error {
 	if c.Priority.Lexicon != "" {
 		if _, err := priority.LoadLexicon(c.Priority.Lexicon); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for name, nh := range c.Notify.Hooks {
+		switch nh.Kind {
+		case "wecom", "feishu", "dingtalk":
+		default:
+			errs = append(errs, fmt.Errorf("notify.hooks.%s.kind %q: use wecom, feishu or dingtalk", name, nh.Kind))
+		}
+		if nh.URL == "" {
+			errs = append(errs, fmt.Errorf("notify.hooks.%s: set its webhook address in %s", name, NotifyEnv(name, "URL")))
+		}
+		for _, g := range nh.Groups {
+			if !slices.Contains(h.Groups, g) {
+				errs = append(errs, fmt.Errorf("notify.hooks.%s: group %q is not in handoff.groups", name, g))
+			}
 		}
 	}
 	if c.Priority.LowRating < 0 || c.Priority.LowRating > 5 {

@@ -68,6 +68,8 @@ type Deps struct {
 	// customer's history, the search page, and the transcript of a
 	// conversation whose Redis keys have expired (*archive.DB).
 	Archive Archive
+	// Reports: the supervisors' Reports page (nil: none).
+	Reports Reports
 	// Surveyor, when set, provides the survey delivered after a close.
 	Surveyor Surveyor
 	// Connected, when set, says whether a customer can see a message now
@@ -185,6 +187,7 @@ func (c *Console) routes() {
 		http.Redirect(w, r, p+"/", http.StatusFound)
 	})
 	m.HandleFunc("GET "+p+"/{$}", c.page)
+	m.HandleFunc("GET "+p+"/reports", c.reportsPage)
 	m.Handle("GET "+p+"/static/", files)
 
 	a := p + "/api/"
@@ -210,6 +213,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+a+"convs/{id}/reassign", c.authed(c.supervisor(c.reassign)))
 	m.HandleFunc("POST "+a+"convs/{id}/priority", c.authed(c.setPriority))
 	m.HandleFunc("GET "+a+"overview", c.authed(c.supervisor(c.overview)))
+	m.HandleFunc("GET "+a+"reports", c.authed(c.supervisor(c.reports)))
 	m.HandleFunc("GET "+a+"events", c.authed(c.events))
 	m.HandleFunc("GET "+a+"convs/{id}/history", c.authed(c.history))
 	m.HandleFunc("GET "+a+"archive/search", c.authed(c.searchArchive))

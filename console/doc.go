@@ -140,6 +140,9 @@
 //	GET  overview -> {"groups":[{"group","waiting","urgent","oldest_ms","online","slots",
 //	            "busy","avg_handle_ms"}],"agents":[{"id","name","status","present",
 //	            "groups","max","held","offers","seen","ratings","rating_avg"}]}
+//	GET  reports?from=YYYY-MM-DD&to=YYYY-MM-DD&by=day|week|month|hour|channel|group|agent|intent
+//	            -> the report, as `kefu report --json` prints it (package report); the page
+//	            is GET /console/reports
 //
 // Live events (Server-Sent Events):
 //

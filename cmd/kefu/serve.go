@@ -126,7 +126,8 @@ type server struct {
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
 	archiver *archiver.Archiver
-	reports  *report.Reporter // the archive's rollups, and the reports from them
+	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
+	reports  *report.Reporter   // the archive's rollups, and the reports from them
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
@@ -471,7 +472,8 @@ func (s *server) newConsole() error {
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
-		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps}, s.log)
+		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps,
+		Reports: consoleReports{s}}, s.log)
 	return nil
 }
 
