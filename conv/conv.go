@@ -132,10 +132,14 @@ const (
 	FieldGuesses    = "guesses"     // JSON: the bot's top intents for the last message
 	FieldLastIn     = "last_in"     // the customer's last text, cut for the preview
 	FieldLastInAt   = "last_in_ms"  // when it arrived (ms)
+	// FieldWaitAck is "1" once a customer who writes while waiting for an
+	// agent was told their messages are kept: once per hand-off ("0" at
+	// the hand-off).
+	FieldWaitAck = "wait_ack"
 )
 
 // BotFields lists the fields only bot writes.
-var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt}
+var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt, FieldWaitAck}
 
 // HandoffFields lists the fields only handoff writes.
 var HandoffFields = []string{FieldCategory, FieldPrio, FieldPrioWords, FieldPrioBy, FieldDueMs, FieldAwaitMs,

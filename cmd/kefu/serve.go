@@ -471,7 +471,7 @@ func (s *server) newConsole() error {
 		s.log.Warn("no agents configured (console.agents or KEFU_AGENTS_FILE): nobody can sign in to the console")
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
-		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
+		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
 		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps,
 		Reports: consoleReports{s}}, s.log)
 	return nil
@@ -509,6 +509,15 @@ func (s *server) dismissGaps(ctx context.Context, by string, keys []string) erro
 		return err
 	}
 	return db.DismissGaps(ctx, by, keys, time.Now())
+}
+
+// connected says whether a customer has the chat open (the web channel
+// knows; the others cannot tell).
+func (s *server) connected(ctx context.Context, channel, user string) (bool, bool, error) {
+	if channel != web.Name || s.web == nil {
+		return false, false, nil
+	}
+	return s.web.Connected(ctx, user)
 }
 
 // deliver sends an outbound message on the customer's channel. A failure is
