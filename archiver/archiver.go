@@ -62,7 +62,7 @@ var _ Writer = (*archive.DB)(nil)
 
 // Config sets an Archiver up. Zero values take the defaults.
 type Config struct {
-	Prefix   string // the deployment's key prefix ("{kefu}:")
+	Prefix string // the deployment's key prefix ("{kefu}:")
 	// Group is the consumer group this archiver reads in: Group (the
 	// archive's) by default. Another reader of the lifecycle stream (the
 	// notifier) is an Archiver with a Writer and a Group of its own; the

@@ -34,7 +34,7 @@ func TestSLABreaches(t *testing.T) {
 	q2, _ := MustQueueOn(t, rdb, cfg) // a second instance on the same Redis
 	q2.now = q.now
 	lt := newLifeTail(t, rdb, q, clk)
-	mustEnqueue(t, q, Ticket{Conv: "web:a", Reason: "requested"})            // normal: first response 10m, resolution 2h
+	mustEnqueue(t, q, Ticket{Conv: "web:a", Reason: "requested"})               // normal: first response 10m, resolution 2h
 	mustEnqueue(t, q, Ticket{Conv: "web:b", Reason: "requested", Urgent: true}) // urgent: 1m, next 1m, resolution 30m
 	t0 := clk.Now()
 	set := func(at time.Time) { clk.Advance(at.Sub(clk.Now())) }

@@ -99,13 +99,13 @@ func (q *Queue) Head(ctx context.Context, group string, limit int, extra ...stri
 // Held is a conversation an agent holds.
 type Held struct {
 	Claim
-	Channel    string
-	User       string
-	Reason     string
-	Urgent     bool
-	Priority   priority.Level
-	Words      []string
-	Due        time.Time // the first-response deadline
+	Channel  string
+	User     string
+	Reason   string
+	Urgent   bool
+	Priority priority.Level
+	Words    []string
+	Due      time.Time // the first-response deadline
 	// SLA are the service-level targets it still has to meet, earliest
 	// first (first or next response, resolution).
 	SLA        []Deadline
