@@ -62,7 +62,12 @@ var _ Writer = (*archive.DB)(nil)
 
 // Config sets an Archiver up. Zero values take the defaults.
 type Config struct {
-	Prefix   string // the deployment's key prefix ("{kefu}:")
+	Prefix string // the deployment's key prefix ("{kefu}:")
+	// Group is the consumer group this archiver reads in: Group (the
+	// archive's) by default. Another reader of the lifecycle stream (the
+	// notifier) is an Archiver with a Writer and a Group of its own; the
+	// stream is trimmed only below what every group still needs.
+	Group    string
 	Consumer string // this instance's name in the group; default host-pid-random
 	// Batch is how many entries one read takes (default 256); Block how
 	// long a read waits for new ones (default 500 ms: entries are delivered
@@ -120,6 +125,9 @@ func New(rdb redis.UniversalClient, w Writer, cfg Config) *Archiver {
 	if cfg.Consumer == "" {
 		cfg.Consumer = consumerName()
 	}
+	if cfg.Group == "" {
+		cfg.Group = Group
+	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 256
 	}
@@ -174,7 +182,7 @@ func (a *Archiver) Consumer() string { return a.cfg.Consumer }
 // starts at the stream's first entry: events written before any archiver
 // ran are archived too.
 func (a *Archiver) Setup(ctx context.Context) error {
-	err := a.rdb.XGroupCreateMkStream(ctx, a.key, Group, "0").Err()
+	err := a.rdb.XGroupCreateMkStream(ctx, a.key, a.cfg.Group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("archiver: create group: %w", err)
 	}
@@ -265,7 +273,7 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 // with back-off until it is written or ctx ends; entries that cannot be
 // archived are parked. It returns how many entries it took.
 func (a *Archiver) Round(ctx context.Context) (int, error) {
-	res, err := a.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: a.cfg.Consumer,
+	res, err := a.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: a.cfg.Group, Consumer: a.cfg.Consumer,
 		Streams: []string{a.key, ">"}, Count: int64(a.cfg.Batch), Block: a.cfg.Block}).Result()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
@@ -289,7 +297,7 @@ func (a *Archiver) Claim(ctx context.Context) (int, error) {
 	total := 0
 	start := "0-0"
 	for {
-		msgs, next, err := a.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: a.key, Group: Group,
+		msgs, next, err := a.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: a.key, Group: a.cfg.Group,
 			Consumer: a.cfg.Consumer, MinIdle: a.cfg.ClaimIdle, Start: start, Count: int64(a.cfg.Batch)}).Result()
 		if err != nil {
 			if isNoGroup(err) {
@@ -309,7 +317,7 @@ func (a *Archiver) Claim(ctx context.Context) (int, error) {
 			live = append(live, m)
 		}
 		if len(gone) > 0 {
-			if err := a.rdb.XAck(ctx, a.key, Group, gone...).Err(); err != nil {
+			if err := a.rdb.XAck(ctx, a.key, a.cfg.Group, gone...).Err(); err != nil {
 				return total, fmt.Errorf("archiver: ack: %w", err)
 			}
 		}
@@ -396,7 +404,7 @@ func (a *Archiver) archive(ctx context.Context, msgs []redis.XMessage) error {
 		vals["error"] = p.err.Error()
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: ParkedKey(a.cfg.Prefix), MaxLen: ParkedMax, Approx: true, Values: vals})
 	}
-	pipe.XAck(ctx, a.key, Group, ids...)
+	pipe.XAck(ctx, a.key, a.cfg.Group, ids...)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("archiver: ack: %w", err)
 	}
@@ -473,7 +481,7 @@ func (a *Archiver) Maintain(ctx context.Context) error {
 }
 
 func (a *Archiver) forget(ctx context.Context) error {
-	cs, err := a.rdb.XInfoConsumers(ctx, a.key, Group).Result()
+	cs, err := a.rdb.XInfoConsumers(ctx, a.key, a.cfg.Group).Result()
 	if err != nil {
 		if isNoGroup(err) || strings.Contains(err.Error(), "no such key") {
 			return nil
@@ -486,7 +494,7 @@ func (a *Archiver) forget(ctx context.Context) error {
 		}
 		// DELCONSUMER drops the consumer's pending entries: re-check in
 		// the same step that it has none.
-		if err := forgetScript.Run(ctx, a.rdb, []string{a.key}, Group, c.Name).Err(); err != nil {
+		if err := forgetScript.Run(ctx, a.rdb, []string{a.key}, a.cfg.Group, c.Name).Err(); err != nil {
 			return fmt.Errorf("archiver: forget consumer %s: %w", c.Name, err)
 		}
 	}
@@ -565,7 +573,7 @@ func (a *Archiver) Lag(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("archiver: lag: %w", err)
 	}
 	for _, g := range groups {
-		if g.Name != Group {
+		if g.Name != a.cfg.Group {
 			continue
 		}
 		lag := g.Lag

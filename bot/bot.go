@@ -119,6 +119,9 @@ type Conversation struct {
 	Guesses    []Guess          // the bot's top intents for the last message it matched
 	Category   string           // the FAQ category of LastIntent (picks the agents' group)
 	Episode    int              // the thread's current episode (conv.FieldEpisode): 1, 2, …
+	// WaitAcked: the customer was told, since the last hand-off, that what
+	// they write while waiting is kept (conv.FieldWaitAck).
+	WaitAcked bool
 	// Priority of the hand-off and the customer's words that raised it
 	// (decided at the hand-off; the queue keeps them).
 	Priority  priority.Level

@@ -155,15 +155,14 @@ func decide(p policy, in input) decision {
 		return d
 	}
 	if c.Mode == ModeWaiting || c.Mode == ModeAgent {
-		// A person has it or will: the consoles hear of the message. While
-		// it waits, its words are read again for the priority.
-		d.conv, d.notify = c, p.notifier
+		dp := decidePeople(p, c, m, out)
+		// While it waits, its words are read again for the priority.
 		if c.Mode == ModeWaiting && m.Kind == KindText && p.prio != nil && p.prio.Lexicon != nil {
 			if a := p.prio.Lexicon.Assess(m.Text); a.Raised() {
-				d.raise = &a
+				dp.raise = &a
 			}
 		}
-		return d
+		return dp
 	}
 	d.conv, d.save = c, true
 	tx := p.text(c.Lang)
@@ -200,21 +199,14 @@ func decide(p policy, in input) decision {
 		r := mt.Match(m.Text)
 		d.match = time.Since(t0)
 		action, reason, intent, choices, urgent = r.Action, r.Reason, r.Intent, r.Choices, r.Urgent
-		c.Guesses = c.Guesses[:0]
-		type guess struct {
-			Intent string  `json:"intent"`
-			Score  float64 `json:"score"`
+		var gs []Guess
+		gs, gjson = topGuesses(r)
+		// The agent sees the guesses for what the customer asked: a bare
+		// request for a person (转人工) keeps those of the question before.
+		if substantive(r) {
+			c.Guesses = gs
 		}
-		var gs []guess
-		for i, g := range r.Candidates {
-			if i == 3 {
-				break
-			}
-			c.Guesses = append(c.Guesses, Guess{Intent: g.Intent, Score: g.Score, Question: g.Question})
-			gs = append(gs, guess{g.Intent, g.Score})
-		}
-		b, _ := json.Marshal(gs)
-		conf, gjson = strconv.FormatFloat(r.Confidence, 'f', -1, 64), string(b)
+		conf = strconv.FormatFloat(r.Confidence, 'f', -1, 64)
 		c.Entities = mergeEntities(c.Entities, r.Entities)
 		if r.Lang != "" {
 			c.Lang = r.Lang
@@ -289,6 +281,8 @@ func decide(p policy, in input) decision {
 		}
 		out.Kind, out.Intent, out.Text, out.Choices = OutHandoff, intent, tx.HandoffNotice, nil
 		d.reason = reason
+		c.WaitAcked = false
+		d.set = append(d.set, conv.FieldWaitAck, "0")
 		if p.queue {
 			// The queue records the hand-off (its handoff event) once it
 			// has the conversation.
@@ -303,6 +297,79 @@ func decide(p policy, in input) decision {
 	}
 	say(out)
 	d.conv = c
+	return d
+}
+
+// topGuesses are the matcher's top three candidates, for the agent, and as
+// the bot_reply event's JSON.
+func topGuesses(r intents.Result) ([]Guess, string) {
+	type guess struct {
+		Intent string  `json:"intent"`
+		Score  float64 `json:"score"`
+	}
+	out := []Guess{}
+	var gs []guess
+	for i, g := range r.Candidates {
+		if i == 3 {
+			break
+		}
+		out = append(out, Guess{Intent: g.Intent, Score: g.Score, Question: g.Question})
+		gs = append(gs, guess{g.Intent, g.Score})
+	}
+	b, _ := json.Marshal(gs)
+	return out, string(b)
+}
+
+// substantive says whether a message asks something the bot's guesses are
+// worth showing for: not a bare request for a person ("转人工", "人工客服"),
+// which asks nothing of the FAQ; a request with a clear question in it
+// ("退款怎么还没到 转人工": the matcher is confident of an intent) is.
+func substantive(r intents.Result) bool {
+	return r.Reason != intents.ReasonRequested || r.Intent != ""
+}
+
+// decidePeople handles a message while a person has the conversation or
+// will (waiting, agent): the consoles hear of it; the bot keeps collecting
+// the order, tracking and phone numbers in it and keeps its guesses on the
+// customer's last real question for the agent. A waiting customer who asks
+// for a person again is told their place in line again; the first other
+// message after the hand-off is acknowledged, once.
+func decidePeople(p policy, c Conversation, m Message, out Outbound) decision {
+	d := decision{notify: p.notifier}
+	requested := m.Kind == KindHuman || m.Choice == ChoiceHuman
+	if m.Kind == KindText && m.Choice == "" && p.matcher != nil {
+		r := p.matcher.Match(m.Text)
+		if ents := mergeEntities(c.Entities, r.Entities); len(ents) != len(c.Entities) {
+			c.Entities = ents
+			b, _ := json.Marshal(ents)
+			d.set = append(d.set, conv.FieldEntities, string(b))
+		}
+		if r.Reason == intents.ReasonRequested {
+			requested = true
+		}
+		if substantive(r) && len(r.Candidates) > 0 {
+			c.Guesses, _ = topGuesses(r)
+			b, _ := json.Marshal(c.Guesses)
+			d.set = append(d.set, conv.FieldGuesses, string(b))
+		}
+	}
+	d.conv = c
+	if c.Mode != ModeWaiting {
+		return d
+	}
+	if requested && p.queue {
+		// Enqueue is idempotent: it reports the place the customer already
+		// has, and the engine words it.
+		d.enqueue = true
+		return d
+	}
+	if !c.WaitAcked && (m.Kind == KindText || m.Kind == KindMedia) {
+		c.WaitAcked = true
+		d.set = append(d.set, conv.FieldWaitAck, "1")
+		out.Kind, out.Text = OutNotice, p.text(c.Lang).WaitingAck
+		d.say(out)
+		d.conv = c
+	}
 	return d
 }
 

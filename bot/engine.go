@@ -35,6 +35,16 @@ type Texts struct {
 	// Engine.HandoffAllowed; the bot stays.
 	RateLimited    string `yaml:"rate_limited"`
 	HandoffLimited string `yaml:"handoff_limited"`
+
+	// What happens with the people: an agent takes the conversation
+	// ({agent}: their display name), it is transferred to other agents,
+	// it is handed back to the bot. WaitingAck answers the first message a
+	// waiting customer writes after the hand-off (once: later ones are
+	// kept silently for the agent).
+	AgentJoined string `yaml:"agent_joined"`
+	Transferred string `yaml:"transferred"`
+	BackToBot   string `yaml:"back_to_bot"`
+	WaitingAck  string `yaml:"waiting_ack"`
 }
 
 // DefaultTexts returns the Chinese and English wording.
@@ -58,6 +68,11 @@ func DefaultTexts() map[string]Texts {
 			// The limits (channels/web).
 			RateLimited:    "您的操作太频繁了，请稍等片刻再试。",
 			HandoffLimited: "人工客服繁忙，暂时无法为您转接。您可以继续向智能客服提问，或稍后再试转人工。",
+
+			AgentJoined: "您好，我是客服{agent}，很高兴为您服务。",
+			Transferred: "正在为您转接其他客服，请稍候，您的聊天记录客服都能看到。",
+			BackToBot:   "人工服务已结束，智能客服继续为您服务。需要人工时可随时回复「人工」。",
+			WaitingAck:  "您的消息已收到，客服接入后会一并查看，请耐心等待。",
 		},
 		"en": {
 			Welcome:       "Hello, I'm the shop's assistant. How can I help? Type \"human\" at any time to reach a person.",
@@ -77,6 +92,11 @@ func DefaultTexts() map[string]Texts {
 			// The limits (channels/web).
 			RateLimited:    "That was a lot at once; please wait a moment and try again.",
 			HandoffLimited: "Our agents are very busy and cannot take your chat right now. The assistant can still help, or ask for a person again a little later.",
+
+			AgentJoined: "Hello, this is {agent}. I'm here to help.",
+			Transferred: "We are passing you to another agent, please wait a moment; they will see your conversation.",
+			BackToBot:   "The agent has finished; the assistant is back with you. Type \"human\" at any time to reach a person.",
+			WaitingAck:  "We have your message; the agent will read it when they join. Thank you for waiting.",
 		},
 	}
 }
@@ -331,6 +351,42 @@ func (e *Engine) observe(out Outbound, reason string, match time.Duration) {
 	if e.Observe != nil {
 		e.Observe(Observation{Channel: out.Channel, Kind: out.Kind, Reason: reason, Intent: out.Intent, Match: match})
 	}
+}
+
+// What Tell tells a customer.
+const (
+	TellJoined      = "joined"      // an agent took the conversation (agent: their display name)
+	TellTransferred = "transferred" // it goes to other agents
+	TellBackToBot   = "back_to_bot" // the agent handed it back to the bot
+)
+
+// Tell records a notice about the people handling the conversation in its
+// transcript (a bot_reply event, kind notice) and returns it for the
+// customer's channel: an agent joined (agent: the display name the
+// customer reads), a transfer, or the hand-back to the bot. The agent
+// console calls it after the change.
+func (e *Engine) Tell(ctx context.Context, convID, what, agent string) (Outbound, error) {
+	c, err := e.Store.Load(ctx, convID)
+	if err != nil {
+		return Outbound{}, err
+	}
+	tx := e.texts(c.Lang)
+	var text string
+	switch what {
+	case TellJoined:
+		text = strings.ReplaceAll(tx.AgentJoined, "{agent}", agent)
+	case TellTransferred:
+		text = tx.Transferred
+	case TellBackToBot:
+		text = tx.BackToBot
+	default:
+		return Outbound{}, fmt.Errorf("tell %s: unknown notice %q", convID, what)
+	}
+	out := Outbound{Channel: c.Channel, User: c.User, Conv: convID, Kind: OutNotice, Text: text}
+	if err := e.Store.AppendOut(ctx, out); err != nil {
+		return Outbound{}, err
+	}
+	return out, nil
 }
 
 // Survey records the satisfaction survey in a closed conversation's

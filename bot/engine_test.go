@@ -92,7 +92,12 @@ func TestEngineLowConfidenceHandsOff(t *testing.T) {
 	if len(h.convs) != 1 || h.convs[0].Reason != "low_confidence" {
 		t.Fatalf("handoffs %+v", h.convs)
 	}
-	// Waiting for a person: the bot stays silent, the message is kept.
+	// Waiting for a person: the message is kept and acknowledged once;
+	// then the bot stays silent.
+	outs, err = e.Handle(ctx, Message{Channel: "web", User: "u2", ID: "c0", Text: "在吗"})
+	if err != nil || len(outs) != 1 || outs[0].Text != DefaultTexts()["en"].WaitingAck { // qwerty set English
+		t.Fatalf("first message while waiting: %v %+v", err, outs)
+	}
 	outs, err = e.Handle(ctx, Message{Channel: "web", User: "u2", ID: "c", Text: "快递到哪了"})
 	if err != nil || len(outs) != 0 {
 		t.Fatalf("while waiting: %v %+v", err, outs)
@@ -179,8 +184,9 @@ func TestEngineKinds(t *testing.T) {
 	if o := one(Message{Channel: "telegram", User: "k1", ID: "3", Kind: KindHuman}); o.Kind != OutHandoff {
 		t.Errorf("human: %+v", o)
 	}
-	// Waiting: media and start are stored but the bot stays silent.
-	if outs, err := e.Handle(ctx, Message{Channel: "telegram", User: "k1", ID: "4", Kind: KindMedia, Text: "[sticker]"}); err != nil || len(outs) != 0 {
+	// Waiting: media is stored and acknowledged (the first message after
+	// the hand-off), not answered.
+	if outs, err := e.Handle(ctx, Message{Channel: "telegram", User: "k1", ID: "4", Kind: KindMedia, Text: "[sticker]"}); err != nil || len(outs) != 1 || outs[0].Text != DefaultTexts()["en"].WaitingAck && outs[0].Text != DefaultTexts()["zh"].WaitingAck {
 		t.Errorf("media while waiting: %+v %v", outs, err)
 	}
 	if _, err := e.Handle(ctx, Message{Channel: "telegram", User: "k1", ID: "5", Kind: KindLeave}); err != nil {
@@ -198,7 +204,7 @@ func TestEngineKinds(t *testing.T) {
 	for _, x := range tr {
 		kinds = append(kinds, x.Dir+":"+x.Kind)
 	}
-	want := []string{"in:start", "out:welcome", "in:media", "out:notice", "in:human", "out:handoff", "in:media", "in:leave"}
+	want := []string{"in:start", "out:welcome", "in:media", "out:notice", "in:human", "out:handoff", "in:media", "out:notice", "in:leave"}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("transcript kinds (-want +got):\n%s", diff)
 	}

@@ -220,11 +220,12 @@ func TestEventsHandoffStaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustEvents(t, e, th, &after, clk.Now(), "bot_reply ep=1 action=notice intent= kind=notice text=您前面还有 2 位")
-	// While waiting the bot is silent: the customer's message only.
+	// While waiting the bot acknowledges the first message, once.
 	if _, err := e.Handle(ctx, Message{Channel: "wechat", User: "e3", ID: "m2", Text: "还在吗"}); err != nil {
 		t.Fatal(err)
 	}
-	mustEvents(t, e, th, &after, clk.Now(), "customer_message ep=1 kind= msg_id=m2 text=还在吗")
+	mustEvents(t, e, th, &after, clk.Now(), "customer_message ep=1 kind= msg_id=m2 text=还在吗",
+		"bot_reply ep=1 action=notice intent= kind=notice text="+zh.WaitingAck)
 	// Canceled with no Leaver to say so: the bot emits abandoned.
 	if _, err := e.Handle(ctx, Message{Channel: "wechat", User: "e3", ID: "m3", Text: "取消"}); err != nil {
 		t.Fatal(err)
@@ -333,7 +334,8 @@ func TestEventsIdle(t *testing.T) {
 	lifecycle(t, e, th, &after, clk.Now())
 	clk.Advance(48 * time.Hour)
 	say("5", "还在吗")
-	mustEvents(t, e, th, &after, clk.Now(), "customer_message ep=2 kind= msg_id=5 text=还在吗")
+	mustEvents(t, e, th, &after, clk.Now(), "customer_message ep=2 kind= msg_id=5 text=还在吗",
+		"bot_reply ep=2 action=notice intent= kind=notice text="+DefaultTexts()["zh"].WaitingAck)
 }
 
 // raterFunc is a Handoff that is also a Rater.

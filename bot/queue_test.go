@@ -3,11 +3,13 @@ package bot
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/handoff"
+	"github.com/kefu-dev/kefu/intents"
 )
 
 // mustQueueEngine is an engine whose hand-offs go to a real handoff.Queue on
@@ -164,5 +166,95 @@ func TestQueueRatingWrittenOnce(t *testing.T) {
 	if h["rating"] != "2" || h["rating_comment"] != "太慢" || h["rating_agent"] != "" || len(got) != 1 ||
 		got[0][conv.EvScore] != "2" || got[0][conv.EvComment] != "太慢" || got[0][conv.EvAgent] != nil {
 		t.Errorf("bot's rating: hash %q %q %q, events %v", h["rating"], h["rating_comment"], h["rating_agent"], got)
+	}
+}
+
+// TestQueuePeopleNotices: the agent sees the bot's guesses for the
+// customer's question, not for the 转人工 that followed it; the customer's
+// first message while waiting is acknowledged once; 转人工 again tells the
+// place in line again; order, tracking and phone numbers keep being
+// collected while waiting and while an agent has the conversation; Tell
+// records and words the notices about agents.
+func TestQueuePeopleNotices(t *testing.T) {
+	e, q := mustQueueEngine(t)
+	ctx := context.Background()
+	zh := DefaultTexts()["zh"]
+	if err := q.AgentOnline(ctx, handoff.Agent{ID: "a1", Name: "小王", Groups: []string{"after_sales"}, Max: 2}); err != nil {
+		t.Fatal(err)
+	}
+	say := func(id, text string) []Outbound {
+		t.Helper()
+		outs, err := e.Handle(ctx, Message{Channel: "web", User: "p1", ID: id, Text: text})
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		return outs
+	}
+	load := func() Conversation {
+		t.Helper()
+		c, err := e.Store.Load(ctx, "web:p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	intentsOf := func(gs []Guess) string {
+		var s []string
+		for _, g := range gs {
+			s = append(s, g.Intent)
+		}
+		return strings.Join(s, ",")
+	}
+	say("1", "我的退款怎么还没到账")
+	asked := intentsOf(load().Guesses)
+	if !strings.Contains(asked, "refund") {
+		t.Fatalf("guesses for the refund question: %q", asked)
+	}
+	if outs := say("2", "转人工"); len(outs) != 2 || outs[0].Kind != OutHandoff {
+		t.Fatalf("hand-off: %+v", outs)
+	}
+	if got := intentsOf(load().Guesses); got != asked {
+		t.Errorf("guesses after 转人工: %q, want those of the question (%q)", got, asked)
+	}
+	if outs := say("3", "在吗"); len(outs) != 1 || outs[0].Text != zh.WaitingAck {
+		t.Fatalf("first message while waiting: %+v", outs)
+	}
+	if outs := say("4", "在吗在吗"); len(outs) != 0 {
+		t.Fatalf("second message while waiting: %+v, want silence (acknowledged once)", outs)
+	}
+	outs := say("5", "转人工")
+	if len(outs) != 1 || outs[0].Kind != OutNotice || !strings.Contains(outs[0].Text, "您前面还有 0 位") {
+		t.Fatalf("转人工 again: %+v, want the place in line", outs)
+	}
+	if p, _ := q.Position(ctx, "web:p1"); p.State != handoff.StateWaiting || p.Rank != 1 {
+		t.Fatalf("still in line once: %+v", p)
+	}
+	say("6", "顺丰单号 SF1234567890 到哪了")
+	c := load()
+	if !slices.ContainsFunc(c.Entities, func(x intents.Entity) bool { return x.Value == "SF1234567890" }) {
+		t.Errorf("entities while waiting: %+v", c.Entities)
+	}
+	if !strings.Contains(intentsOf(c.Guesses), "logistics") {
+		t.Errorf("guesses for the question asked while waiting: %q", intentsOf(c.Guesses))
+	}
+	if _, err := q.Claim(ctx, "a1", "web:p1"); err != nil {
+		t.Fatal(err)
+	}
+	if outs := say("7", "订单号 2023112312345678"); len(outs) != 0 {
+		t.Fatalf("while held: %+v", outs)
+	}
+	if c := load(); !slices.ContainsFunc(c.Entities, func(x intents.Entity) bool { return x.Value == "2023112312345678" }) {
+		t.Errorf("entities while held: %+v", c.Entities)
+	}
+	out, err := e.Tell(ctx, "web:p1", TellJoined, "小王")
+	if err != nil || out.Text != "您好，我是客服小王，很高兴为您服务。" || out.User != "p1" || out.Kind != OutNotice {
+		t.Fatalf("joined: %+v %v", out, err)
+	}
+	tx, _ := e.Store.Transcript(ctx, "web:p1", "")
+	if last := tx[len(tx)-1]; last.Dir != "out" || last.Text != out.Text {
+		t.Errorf("the notice is not the transcript's last entry: %+v", last)
+	}
+	if _, err := e.Tell(ctx, "web:p1", "bogus", ""); err == nil {
+		t.Error("an unknown notice was told")
 	}
 }

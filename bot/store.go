@@ -368,6 +368,7 @@ func parseConv(id string, h map[string]string) Conversation {
 		_ = json.Unmarshal([]byte(g), &c.Guesses)
 	}
 	c.Category = h[conv.FieldCategory]
+	c.WaitAcked = h[conv.FieldWaitAck] == "1"
 	c.Member = h[conv.FieldCustomerLevel]
 	if h[conv.FieldPrio] != "" { // the queue's fields, for the console
 		c.Priority = handoff.LevelOf(h[conv.FieldPrio])

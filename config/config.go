@@ -61,6 +61,7 @@ type Config struct {
 	Archive   Archive   `yaml:"archive"`
 	Retention Retention `yaml:"retention"`
 	Priority  Priority  `yaml:"priority"`
+	Notify    Notify    `yaml:"notify"`
 	Report    Report    `yaml:"report"`
 	Tickets   Tickets   `yaml:"tickets"`
 }
@@ -135,6 +136,28 @@ type Priority struct {
 	LowRating int `yaml:"low_rating"`
 }
 
+// Notify are the team's group bots that hear of service-level breaches
+// (package notify): 企业微信, 飞书 or 钉钉 incoming webhooks. A hook's
+// address and signing secret are secrets: they come only from the
+// environment, KEFU_NOTIFY_<NAME>_URL and KEFU_NOTIFY_<NAME>_SECRET (NAME
+// upper-cased, "-" as "_").
+type Notify struct {
+	Hooks map[string]NotifyHook `yaml:"hooks"`
+}
+
+// NotifyHook is one group bot.
+type NotifyHook struct {
+	Kind   string   `yaml:"kind"`   // wecom, feishu or dingtalk
+	Groups []string `yaml:"groups"` // the agents' groups (departments) it hears of; empty: all
+	URL    string   `yaml:"-"`
+	Secret string   `yaml:"-"`
+}
+
+// NotifyEnv is the environment variable of a hook's setting (URL, SECRET).
+func NotifyEnv(name, what string) string {
+	return "KEFU_NOTIFY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_" + what
+}
+
 // Retention bounds what Redis keeps.
 type Retention struct {
 	// Idle: a conversation with the bot and no message for this long is
@@ -167,12 +190,17 @@ type Handoff struct {
 // its priority's target.
 type SLA struct {
 	FirstResponse map[string]time.Duration `yaml:"first_response"` // default urgent 1m, high 3m, normal 10m, low 30m
+	NextResponse  map[string]time.Duration `yaml:"next_response"`  // held: a customer message to the agent's reply; default 1m, 2m, 3m, 10m
+	Resolution    map[string]time.Duration `yaml:"resolution"`     // hand-off to close; default 30m, 1h, 2h, 8h
+	// BusinessHours: the targets count handoff.hours only (nights, closed
+	// days and holidays stop the clock); false: calendar time.
+	BusinessHours bool `yaml:"business_hours"`
 }
 
-// FirstResponseTargets are the first-response targets by level (validated).
-func (s SLA) FirstResponseTargets() map[priority.Level]time.Duration {
-	out := make(map[priority.Level]time.Duration, len(s.FirstResponse))
-	for k, d := range s.FirstResponse {
+// Targets are a target map's durations by level (validated).
+func Targets(m map[string]time.Duration) map[priority.Level]time.Duration {
+	out := make(map[priority.Level]time.Duration, len(m))
+	for k, d := range m {
 		if l, err := priority.Parse(k); err == nil && l != priority.Unset {
 			out[l] = d
 		}
@@ -428,6 +456,10 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("KEFU_ARCHIVE_DSN", &c.Archive.DSN)
 	num("KEFU_ANSWER_THRESHOLD", &c.Matcher.AnswerThreshold)
 	num("KEFU_CLARIFY_THRESHOLD", &c.Matcher.ClarifyThreshold)
+	for name, h := range c.Notify.Hooks {
+		h.URL, h.Secret = os.Getenv(NotifyEnv(name, "URL")), os.Getenv(NotifyEnv(name, "SECRET"))
+		c.Notify.Hooks[name] = h
+	}
 	return errors.Join(errs...)
 }
 
@@ -547,11 +579,14 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("handoff.hours.timezone %q: unknown", h.Hours.Timezone))
 		}
 	}
-	for k, d := range h.SLA.FirstResponse {
-		if l, err := priority.Parse(k); err != nil || l == priority.Unset {
-			errs = append(errs, fmt.Errorf("handoff.sla.first_response.%s: use low, normal, high or urgent", k))
-		} else if d < time.Second {
-			errs = append(errs, fmt.Errorf("handoff.sla.first_response.%s %v: at least 1s", k, d))
+	for name, m := range map[string]map[string]time.Duration{"first_response": h.SLA.FirstResponse,
+		"next_response": h.SLA.NextResponse, "resolution": h.SLA.Resolution} {
+		for k, d := range m {
+			if l, err := priority.Parse(k); err != nil || l == priority.Unset {
+				errs = append(errs, fmt.Errorf("handoff.sla.%s.%s: use low, normal, high or urgent", name, k))
+			} else if d < time.Second {
+				errs = append(errs, fmt.Errorf("handoff.sla.%s.%s %v: at least 1s", name, k, d))
+			}
 		}
 	}
 	for m, v := range c.Priority.Members {
@@ -562,6 +597,21 @@ func (c Config) Validate() error {
 	if c.Priority.Lexicon != "" {
 		if _, err := priority.LoadLexicon(c.Priority.Lexicon); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for name, nh := range c.Notify.Hooks {
+		switch nh.Kind {
+		case "wecom", "feishu", "dingtalk":
+		default:
+			errs = append(errs, fmt.Errorf("notify.hooks.%s.kind %q: use wecom, feishu or dingtalk", name, nh.Kind))
+		}
+		if nh.URL == "" {
+			errs = append(errs, fmt.Errorf("notify.hooks.%s: set its webhook address in %s", name, NotifyEnv(name, "URL")))
+		}
+		for _, g := range nh.Groups {
+			if !slices.Contains(h.Groups, g) {
+				errs = append(errs, fmt.Errorf("notify.hooks.%s: group %q is not in handoff.groups", name, g))
+			}
 		}
 	}
 	if c.Priority.LowRating < 0 || c.Priority.LowRating > 5 {

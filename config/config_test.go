@@ -107,12 +107,14 @@ func TestValidateServeSections(t *testing.T) {
 	c.Handoff.SLA.FirstResponse = map[string]time.Duration{"asap": time.Minute, "high": 0}
 	c.Priority.Members = map[string]string{"gold": "platinum"}
 	c.Priority.Lexicon = "/nonexistent/lexicon.yaml"
+	c.Notify.Hooks = map[string]NotifyHook{"ops-bot": {Kind: "slack", Groups: []string{"nogroup2"}}}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"log_format", "REDIS_URL", "low_turns", "bot.texts.fr", "KEFU_WEB_SECRET", "nogroup", "someday", "Mars/Olympus",
-		"first_response.asap", "first_response.high 0s", `priority.members.gold "platinum"`, "/nonexistent/lexicon.yaml"} {
+		"first_response.asap", "first_response.high 0s", `priority.members.gold "platinum"`, "/nonexistent/lexicon.yaml",
+		`notify.hooks.ops-bot.kind "slack"`, "KEFU_NOTIFY_OPS_BOT_URL", `group "nogroup2"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -107,6 +107,7 @@ type heldJSON struct {
 	Reason  string `json:"reason,omitempty"`
 	Urgent  bool   `json:"urgent"`
 	prioJSON
+	SLA        []slaJSON  `json:"sla,omitempty"` // the targets still to meet, earliest first
 	Claimed    *time.Time `json:"claimed,omitempty"`
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
 	Lost       bool       `json:"lost"`
@@ -126,7 +127,7 @@ func convsJSON(held []handoff.Held, lost []handoff.Claim) []heldJSON {
 	out := []heldJSON{}
 	for _, h := range held {
 		out = append(out, heldJSON{Conv: h.Conv, Group: h.Group, Epoch: h.Epoch, Channel: h.Channel, User: h.User,
-			Reason: h.Reason, Urgent: h.Urgent, prioJSON: prioOf(h.Priority, h.Words, h.Due),
+			Reason: h.Reason, Urgent: h.Urgent, prioJSON: prioOf(h.Priority, h.Words, h.Due), SLA: slaOf(h.SLA),
 			Claimed: timePtr(h.Claimed), LeaseUntil: timePtr(h.LeaseUntil)})
 	}
 	for _, l := range lost {
@@ -273,6 +274,7 @@ func (c *Console) claim(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	c.log.InfoContext(ctx, "console: claimed", "agent", s.agent.ID, "conv", cl.Conv, "group", cl.Group)
+	c.tell(ctx, s.agent.ID, cl.Conv, bot.TellJoined, s.agent.Name)
 	writeJSON(w, http.StatusOK, map[string]any{"conv": cl.Conv, "group": cl.Group, "epoch": cl.Epoch})
 }
 
@@ -377,7 +379,7 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 		tx[i] = entryJSON{ID: e.ID, Dir: e.Dir, Kind: e.Kind, Agent: e.Agent, Intent: e.Intent, Text: e.Text,
 			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At)}
 	}
-	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx}
+	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx, "reach": c.reach(ctx, cv)}
 	if c.deps.Customer != nil {
 		cu, err := c.deps.Customer(ctx, cid)
 		if err != nil {
@@ -387,6 +389,40 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// What the conversation view says of a customer who cannot see a message
+// now (its "reach"; "" when they can, or nobody can tell).
+const (
+	ReachOffline      = "offline"       // web: no chat page open; they see it when they come back
+	ReachWindowClosed = "window_closed" // WeChat: their last message is older than WeChatWindow; it cannot be sent
+)
+
+// WeChatWindow is how long after a customer's last message a WeChat
+// official account may write to them (customer-service messages).
+const WeChatWindow = 48 * time.Hour
+
+// reach says whether the customer can be reached now.
+func (c *Console) reach(ctx context.Context, cv bot.Conversation) string {
+	if cv.Channel == "wechat" {
+		ms, err := c.deps.Redis.HGet(ctx, conv.Key(c.deps.Queue.Config().Prefix, cv.ID), conv.FieldLastInAt).Int64()
+		if err == nil && c.deps.Now().Sub(time.UnixMilli(ms)) > WeChatWindow {
+			return ReachWindowClosed
+		}
+		return ""
+	}
+	if c.deps.Connected == nil {
+		return ""
+	}
+	ok, known, err := c.deps.Connected(ctx, cv.Channel, cv.User)
+	if err != nil {
+		c.log.WarnContext(ctx, "console: customer connected", "conv", cv.ID, "err", err)
+		return ""
+	}
+	if known && !ok {
+		return ReachOffline
+	}
+	return ""
 }
 
 // validStreamID accepts a Redis stream id ("1700000000000-0").
@@ -468,6 +504,45 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// note writes a private note into the conversation (never sent to the
+// customer), at any time while the agent holds it.
+func (c *Console) note(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	var req replyReq
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if strings.TrimSpace(req.Text) == "" || utf8.RuneCountInString(req.Text) > c.cfg.MaxReplyLen {
+		c.fail(w, r, fmt.Errorf("%w: text must have 1 to %d characters", ErrBadRequest, c.cfg.MaxReplyLen))
+		return
+	}
+	if req.ID == "" {
+		id, err := randomToken()
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		req.ID = id
+	}
+	if len(req.ID) > 100 || strings.ContainsAny(req.ID, " \t\r\n") {
+		c.fail(w, r, fmt.Errorf("%w: message id", ErrBadRequest))
+		return
+	}
+	cl, err := c.claimOf(ctx, s.agent.ID, cid)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	entry, dup, err := c.deps.Queue.Note(ctx, cl, s.agent.ID+":note:"+req.ID, req.Text)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entry": entry, "dup": dup})
+}
+
 // deliveryFailed logs a message the customer's channel refused and tells
 // the agent's consoles with a delivery_failed event; it returns what the
 // agent is shown.
@@ -530,6 +605,7 @@ func (c *Console) transfer(w http.ResponseWriter, r *http.Request, s *session) {
 			c.log.WarnContext(ctx, "console: record transferred claim", "agent", nc.Agent, "conv", cid, "err", err)
 		}
 	}
+	c.toldTransfer(ctx, s.agent.ID, cid, nc.Agent)
 	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "group": nc.Group, "agent": nc.Agent})
 }
 
@@ -552,6 +628,7 @@ func (c *Console) reassign(w http.ResponseWriter, r *http.Request, s *session) {
 			c.log.WarnContext(ctx, "console: record reassigned claim", "agent", nc.Agent, "conv", cid, "err", err)
 		}
 	}
+	c.toldTransfer(ctx, s.agent.ID, cid, nc.Agent)
 	writeJSON(w, http.StatusOK, map[string]any{"conv": cid, "group": nc.Group, "agent": nc.Agent})
 }
 
@@ -561,6 +638,20 @@ type prioJSON struct {
 	Priority string     `json:"priority,omitempty"` // low, normal, high, urgent
 	Words    []string   `json:"priority_words,omitempty"`
 	Due      *time.Time `json:"due,omitempty"`
+}
+
+// slaJSON is a service-level target still to meet.
+type slaJSON struct {
+	Target string    `json:"target"` // first_response, next_response, resolution
+	Due    time.Time `json:"due"`
+}
+
+func slaOf(ds []handoff.Deadline) []slaJSON {
+	var out []slaJSON
+	for _, d := range ds {
+		out = append(out, slaJSON{Target: d.Target, Due: d.Due})
+	}
+	return out
 }
 
 func prioOf(l priority.Level, words []string, due time.Time) prioJSON {
@@ -648,7 +739,32 @@ func (c *Console) closeConv(w http.ResponseWriter, r *http.Request, s *session) 
 // toBot hands the conversation back to the bot.
 func (c *Console) toBot(w http.ResponseWriter, r *http.Request, s *session) {
 	if cid, ok := c.release(w, r, s, handoff.ToBot); ok {
+		c.tell(r.Context(), s.agent.ID, cid, bot.TellBackToBot, "")
 		writeJSON(w, http.StatusOK, map[string]any{"conv": cid})
+	}
+}
+
+// tell records and delivers a notice to the customer (Deps.Teller); a
+// failure is the agent's to see (delivery_failed), the change stands.
+func (c *Console) tell(ctx context.Context, aid, cid, what, name string) {
+	if c.deps.Teller == nil {
+		return
+	}
+	out, err := c.deps.Teller.Tell(ctx, cid, what, name)
+	if err == nil {
+		err = c.deps.Deliver(ctx, out)
+	}
+	if err != nil {
+		c.deliveryFailed(ctx, aid, cid, "", "notice", err)
+	}
+}
+
+// toldTransfer tells the customer of a transfer, and who took it when it
+// went to an agent.
+func (c *Console) toldTransfer(ctx context.Context, aid, cid, to string) {
+	c.tell(ctx, aid, cid, bot.TellTransferred, "")
+	if a, ok := c.agents[to]; ok {
+		c.tell(ctx, aid, cid, bot.TellJoined, a.Name)
 	}
 }
 

@@ -106,6 +106,10 @@ type Config struct {
 	// the default groups, every reason and every channel (in Chinese, or
 	// English); a name given here wins in every language.
 	Names Names `yaml:"names"`
+	// EnterSends: in the reply box Enter sends and Shift+Enter adds a line
+	// (as in WeChat). false: Enter adds a line and Ctrl+Enter sends. Ctrl+
+	// Enter always sends. Default true.
+	EnterSends *bool `yaml:"enter_sends"`
 }
 
 // Names maps ids to the names agents read.

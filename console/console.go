@@ -39,9 +39,18 @@ type Surveyor interface {
 	Survey(ctx context.Context, conv string) (bot.Outbound, error)
 }
 
+// Teller tells the customer what happens with the people on their
+// conversation: an agent joined (by display name), a transfer, the hand-back
+// to the bot. It records the notice and returns the message to deliver
+// (*bot.Engine satisfies it; what is bot.Tell*).
+type Teller interface {
+	Tell(ctx context.Context, conv, what, agent string) (bot.Outbound, error)
+}
+
 var (
 	_ Conversations = (*bot.Store)(nil)
 	_ Surveyor      = (*bot.Engine)(nil)
+	_ Teller        = (*bot.Engine)(nil)
 )
 
 // Deps are what the console works with.
@@ -59,8 +68,17 @@ type Deps struct {
 	// customer's history, the search page, and the transcript of a
 	// conversation whose Redis keys have expired (*archive.DB).
 	Archive Archive
+	// Reports: the supervisors' Reports page (nil: none).
+	Reports Reports
 	// Surveyor, when set, provides the survey delivered after a close.
 	Surveyor Surveyor
+	// Connected, when set, says whether a customer can see a message now
+	// (the web channel: a chat page open); known false when the channel
+	// cannot tell. The conversation view warns the agent when not.
+	Connected func(ctx context.Context, channel, user string) (connected, known bool, err error)
+	// Teller, when set, tells customers that an agent joined, that they
+	// are transferred, or handed back to the bot.
+	Teller Teller
 	// Customer, when set, says who a conversation's customer is (the web
 	// channel's signed-in shop users); the conversation view shows it.
 	Customer func(ctx context.Context, conv string) (Customer, error)
@@ -169,6 +187,7 @@ func (c *Console) routes() {
 		http.Redirect(w, r, p+"/", http.StatusFound)
 	})
 	m.HandleFunc("GET "+p+"/{$}", c.page)
+	m.HandleFunc("GET "+p+"/reports", c.reportsPage)
 	m.Handle("GET "+p+"/static/", files)
 
 	a := p + "/api/"
@@ -177,6 +196,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+a+"me", c.authed(c.me))
 	m.HandleFunc("POST "+a+"online", c.authed(c.online))
 	m.HandleFunc("POST "+a+"heartbeat", c.authed(c.heartbeat))
+	m.HandleFunc("POST "+a+"status", c.authed(c.status))
+	m.HandleFunc("POST "+a+"convs/{id}/note", c.authed(c.note))
 	m.HandleFunc("GET "+a+"queue", c.authed(c.queue))
 	m.HandleFunc("GET "+a+"convs", c.authed(c.myConvs))
 	m.HandleFunc("POST "+a+"claim", c.authed(c.claim))
@@ -192,6 +213,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+a+"convs/{id}/reassign", c.authed(c.supervisor(c.reassign)))
 	m.HandleFunc("POST "+a+"convs/{id}/priority", c.authed(c.setPriority))
 	m.HandleFunc("GET "+a+"overview", c.authed(c.supervisor(c.overview)))
+	m.HandleFunc("GET "+a+"reports", c.authed(c.supervisor(c.reports)))
 	m.HandleFunc("GET "+a+"events", c.authed(c.events))
 	m.HandleFunc("GET "+a+"convs/{id}/history", c.authed(c.history))
 	m.HandleFunc("GET "+a+"archive/search", c.authed(c.searchArchive))

@@ -63,8 +63,10 @@
 //	POST signin {"id","password"} -> me (sets the cookie; puts the agent online)
 //	POST signout -> {"ok","requeued":[conv]}  (offline: held conversations go back in line)
 //	GET  me -> {"agent":{"id","name","role","groups","max_chats"},"csrf",
-//	            "groups":[visible queues],"all_groups":[transfer targets],"heartbeat_ms","lease_ms"}
-//	POST online -> {"ok"}       (page open, or after an "offline" answer)
+//	            "groups":[visible queues],"all_groups":[transfer targets],"heartbeat_ms","lease_ms",
+//	            "names":{"groups","reasons","channels"},"enter_sends"}
+//	POST online -> {"ok","status"}   (page open, or after an "offline" answer; busy and away are kept)
+//	POST status {"status":"online|busy|away"} -> {"ok","status"}   (busy: keeps its conversations, no new ones)
 //	POST heartbeat -> {"lost":[conv],"held":n}   (every heartbeat_ms: keeps
 //	            presence and extends the leases; lost lists the claims gone)
 //
@@ -72,7 +74,7 @@
 //
 //	GET  queue -> {"groups":[{"group","total","waiting":[{"conv","group","rank","channel","user",
 //	            "reason","category","urgent","priority","priority_words","due","since","waited_ms",
-//	            "offered_to","preview","last_at"}]}]}
+//	            "offered_to","preview","last_at","customer_name"?,"customer_id"?}]}]}
 //	            (waiting: the head of each queue, queue_view long, in deadline order; total: its
 //	            length; priority: low|normal|high|urgent; priority_words: the customer's words
 //	            that raised it; due: the first-response deadline)
@@ -81,17 +83,19 @@
 //	            an agent of the group it waits in, or a supervisor; moves it to its new deadline)
 //	GET  convs -> {"convs":[{"conv","group","epoch","channel","user","reason","urgent","priority",
 //	            "priority_words","due",
-//	            "claimed","lease_until","lost"}]}   (held, and lost until dismissed)
+//	            "claimed","lease_until","lost","customer_name"?,"customer_id"?}]}   (held, and lost until dismissed)
 //	GET  convs/{id}[?after=entry] -> {"conv":{"id","channel","user","mode","reason","urgent","priority",
 //	            "priority_words","due",
 //	            "group","agent","last_intent","lang","entities":[{"type","value"}],
 //	            "guesses":[{"intent","score","question"}],"created","updated"},"mine",
 //	            "transcript":[{"id","dir":"in|out|note","kind","agent","intent","text",
-//	            "choice","choices","at"}]}      (holder, or any supervisor)
+//	            "choice","choices","at"}],"reach":""|"offline"|"window_closed","customer"?}
+//	            (holder, or any supervisor; reach: the customer cannot see a reply now)
 //	POST convs/{id}/reply {"text","id"?} -> {"entry","dup","delivered","delivery_error"?}
 //	            (id: the page's message id, a retry is written and sent once;
 //	            delivered false: in the transcript but the channel refused it,
 //	            also sent as a delivery_failed event)
+//	POST convs/{id}/note {"text","id"?} -> {"entry","dup"}   (a private note, never sent)
 //	POST convs/{id}/transfer {"group"|"agent","note"} -> {"conv","group","agent"}
 //	POST convs/{id}/bot -> {"conv"}                   (back to the bot)
 //	POST convs/{id}/close {"label","resolved"}? -> {"conv","survey":"sent|failed|none","survey_error"?}
@@ -136,6 +140,9 @@
 //	GET  overview -> {"groups":[{"group","waiting","urgent","oldest_ms","online","slots",
 //	            "busy","avg_handle_ms"}],"agents":[{"id","name","status","present",
 //	            "groups","max","held","offers","seen","ratings","rating_avg"}]}
+//	GET  reports?from=YYYY-MM-DD&to=YYYY-MM-DD&by=day|week|month|hour|channel|group|agent|intent
+//	            -> the report, as `kefu report --json` prints it (package report); the page
+//	            is GET /console/reports
 //
 // Live events (Server-Sent Events):
 //

@@ -68,6 +68,8 @@ func codeOf(err error) (int, string) {
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, ErrNotHolder), errors.Is(err, handoff.ErrNotHolder):
 		return http.StatusForbidden, "not_holder"
+	case errors.Is(err, handoff.ErrBadStatus):
+		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, handoff.ErrLeaseLost):
 		return http.StatusConflict, "lease_lost"
 	case errors.Is(err, handoff.ErrTaken):

@@ -115,6 +115,10 @@ func TestBrowserPriority(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector('#mine .due[data-target="first_response"]')`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Errorf("my conversation shows no time left to its first response: %v", err)
+	}
 	if got := eval(`document.querySelector('#prio-select').value`); got != "high" {
 		t.Errorf("select shows %q, want high", got)
 	}

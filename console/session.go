@@ -238,6 +238,7 @@ type meBody struct {
 	HeartbeatMS int64    `json:"heartbeat_ms"`
 	LeaseMS     int64    `json:"lease_ms"`
 	Names       Names    `json:"names"` // display names of groups, reasons, channels (console.names)
+	EnterSends  bool     `json:"enter_sends"`
 }
 
 func (c *Console) meBody(s *session) meBody {
@@ -250,6 +251,7 @@ func (c *Console) meBody(s *session) meBody {
 	b.HeartbeatMS = c.cfg.Heartbeat.Milliseconds()
 	b.LeaseMS = c.deps.Queue.Config().Lease.Milliseconds()
 	b.Names = c.cfg.Names
+	b.EnterSends = c.cfg.EnterSends == nil || *c.cfg.EnterSends
 	for _, m := range []*map[string]string{&b.Names.Groups, &b.Names.Reasons, &b.Names.Channels} {
 		if *m == nil {
 			*m = map[string]string{}
@@ -285,7 +287,32 @@ func (c *Console) online(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	st, err := c.deps.Queue.AgentStatus(r.Context(), s.agent.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "status": st})
+}
+
+type statusReq struct {
+	Status string `json:"status"` // handoff.StatusOnline, StatusBusy or StatusAway
+}
+
+// status sets the agent's own status: online (offers and new chats),
+// busy (keeps their conversations, gets no new ones), away.
+func (c *Console) status(w http.ResponseWriter, r *http.Request, s *session) {
+	var req statusReq
+	if err := decode(r, &req); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := c.deps.Queue.SetStatus(r.Context(), s.agent.ID, req.Status); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.log.InfoContext(r.Context(), "console: status", "agent", s.agent.ID, "status", req.Status)
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "status": req.Status})
 }
 
 func nonNil[T any](s []T) []T {

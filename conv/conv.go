@@ -101,6 +101,8 @@ const (
 	FieldPrioWords     = "prio_words"     // the customer's words that raised it, space-separated
 	FieldPrioBy        = "prio_by"        // who set it last: "auto" or the agent's id
 	FieldDueMs         = "due_ms"         // the first-response deadline (ms): the queue's order
+	FieldAwaitMs       = "await_ms"       // held: the customer's first message since the agent's last (ms); unset when answered
+	FieldSLABreached   = "sla_breached"   // ",first_response,resolution,next_response@<await_ms>,": breaches emitted this hand-off
 	FieldSeq           = "seq"            // arrival order in the queue (kept when requeued)
 	FieldEnqueuedMs    = "enq_ms"         // when it was handed off (ms)
 	FieldClaimedMs     = "claimed_ms"     // when the holder got it (ms)
@@ -130,13 +132,18 @@ const (
 	FieldGuesses    = "guesses"     // JSON: the bot's top intents for the last message
 	FieldLastIn     = "last_in"     // the customer's last text, cut for the preview
 	FieldLastInAt   = "last_in_ms"  // when it arrived (ms)
+	// FieldWaitAck is "1" once a customer who writes while waiting for an
+	// agent was told their messages are kept: once per hand-off ("0" at
+	// the hand-off).
+	FieldWaitAck = "wait_ack"
 )
 
 // BotFields lists the fields only bot writes.
-var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt}
+var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt, FieldWaitAck}
 
 // HandoffFields lists the fields only handoff writes.
-var HandoffFields = []string{FieldCategory, FieldPrio, FieldPrioWords, FieldPrioBy, FieldDueMs, FieldSeq, FieldEnqueuedMs, FieldClaimedMs, FieldWaitedMs,
+var HandoffFields = []string{FieldCategory, FieldPrio, FieldPrioWords, FieldPrioBy, FieldDueMs, FieldAwaitMs,
+	FieldSLABreached, FieldSeq, FieldEnqueuedMs, FieldClaimedMs, FieldWaitedMs,
 	FieldRepliedMs, FieldOfferAgent, FieldOfferUntil, FieldOfferSkip, FieldNotice, FieldLastAgent, FieldReleasedMs,
 	FieldCanceledMs, FieldRatingComment, FieldRatingAgent, FieldRatedMs, FieldRatedClose}
 
@@ -160,6 +167,7 @@ const (
 	Rated           = "rated"                // score, comment, agent
 	LeaseLost       = "lease_lost"           // agent, group
 	PriorityChanged = "priority_changed"     // from, to, by (auto or the agent), words
+	SLABreached     = "sla_breached"         // target (first_response, next_response, resolution), priority, group, agent, due_ms
 	// CustomerProfile: the web channel learned or changed who the customer
 	// is (a signed identity): customer_id, name, phone, level, signed_in_as
 	// (on an anonymous visitor's thread: the identified user's thread id).
@@ -169,7 +177,7 @@ const (
 // EventTypes lists every event type.
 var EventTypes = []string{Started, CustomerMessage, BotReply, Handoff, Offered, Declined, Claimed,
 	AgentMessage, Note, Transfer, BackToBot, Abandoned, Closed, SurveySent, Rated, LeaseLost, CustomerProfile,
-	PriorityChanged}
+	PriorityChanged, SLABreached}
 
 // Fields of a lifecycle stream entry. Every entry has type, conv (the
 // thread), ep (its episode) and at (ms); the others depend on the type.
@@ -209,6 +217,7 @@ const (
 	EvSignedInAs = "signed_in_as"
 	EvWords      = "words" // the words that raised a priority, space-separated
 	EvDueMs      = "due_ms"
+	EvTarget     = "target" // an SLA target: first_response, next_response, resolution
 	// The agent's wrap-up on closed: what the conversation was about (an
 	// FAQ intent id or a configured wrap-up label id) and whether it was
 	// resolved (Resolved or Unresolved). Both absent: no wrap-up.
@@ -295,7 +304,7 @@ func buildPrelude() string {
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment, EvCustomerID, EvName, EvPhone, EvLevel,
-		EvSignedInAs, EvWords, EvDueMs, EvLabel, EvResolved})
+		EvSignedInAs, EvWords, EvDueMs, EvTarget, EvLabel, EvResolved})
 	return fmt.Sprintf(`-- qscore: a wait queue's score: the first-response deadline (ms), then
 -- arrival order among equal deadlines (see QueueScore).
 local function qscore(due, seq)

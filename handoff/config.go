@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	_ "time/tzdata"
+	_ "time/tzdata" // business hours in any zone, also on hosts without zoneinfo
 
-	"github.com/kefu-dev/kefu/priority" // business hours in any zone, also on hosts without zoneinfo
+	"github.com/kefu-dev/kefu/priority"
 )
 
 // Config is the queue's configuration. Zero values take the defaults noted.
@@ -60,14 +60,33 @@ type Config struct {
 	// Missing levels take the defaults: urgent 1 min, high 3 min, normal
 	// 10 min, low 30 min.
 	FirstResponse map[priority.Level]time.Duration
+	// NextResponse: once an agent holds it, a customer message waits at
+	// most this long for the agent's next message. Missing levels: urgent
+	// 1 min, high 2 min, normal 3 min, low 10 min.
+	NextResponse map[priority.Level]time.Duration
+	// Resolution: hand-off to close. Missing levels: urgent 30 min, high
+	// 1 h, normal 2 h, low 8 h.
+	Resolution map[priority.Level]time.Duration
+	// SLABusinessHours: the targets count business hours (Hours) only;
+	// false: calendar time.
+	SLABusinessHours bool
 }
 
-// DefaultFirstResponse are the first-response targets used for the levels
-// Config.FirstResponse leaves out.
-var DefaultFirstResponse = map[priority.Level]time.Duration{
-	priority.Urgent: time.Minute, priority.High: 3 * time.Minute,
-	priority.Normal: 10 * time.Minute, priority.Low: 30 * time.Minute,
-}
+// The default targets, used for the levels the Config leaves out.
+var (
+	DefaultFirstResponse = map[priority.Level]time.Duration{
+		priority.Urgent: time.Minute, priority.High: 3 * time.Minute,
+		priority.Normal: 10 * time.Minute, priority.Low: 30 * time.Minute,
+	}
+	DefaultNextResponse = map[priority.Level]time.Duration{
+		priority.Urgent: time.Minute, priority.High: 2 * time.Minute,
+		priority.Normal: 3 * time.Minute, priority.Low: 10 * time.Minute,
+	}
+	DefaultResolution = map[priority.Level]time.Duration{
+		priority.Urgent: 30 * time.Minute, priority.High: time.Hour,
+		priority.Normal: 2 * time.Hour, priority.Low: 8 * time.Hour,
+	}
+)
 
 // Hours are business hours: agents are expected on the given days between
 // Open and Close (local to Timezone), except on holidays.
@@ -136,19 +155,24 @@ func (c *Config) withDefaults() error {
 	if c.OfferScan <= 0 {
 		c.OfferScan = 100
 	}
-	fr := make(map[priority.Level]time.Duration, 4)
-	for l, d := range c.FirstResponse {
-		if l < priority.Low || l > priority.Urgent || d <= 0 {
-			errs = append(errs, fmt.Errorf("first response target %s %v: want a level and a positive duration", l, d))
+	targets := func(name string, m, def map[priority.Level]time.Duration) map[priority.Level]time.Duration {
+		out := make(map[priority.Level]time.Duration, 4)
+		for l, d := range m {
+			if l < priority.Low || l > priority.Urgent || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s target %s %v: want a level and a positive duration", name, l, d))
+			}
+			out[l] = d
 		}
-		fr[l] = d
-	}
-	for l, d := range DefaultFirstResponse {
-		if _, ok := fr[l]; !ok {
-			fr[l] = d
+		for l, d := range def {
+			if _, ok := out[l]; !ok {
+				out[l] = d
+			}
 		}
+		return out
 	}
-	c.FirstResponse = fr
+	c.FirstResponse = targets("first response", c.FirstResponse, DefaultFirstResponse)
+	c.NextResponse = targets("next response", c.NextResponse, DefaultNextResponse)
+	c.Resolution = targets("resolution", c.Resolution, DefaultResolution)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -45,6 +45,8 @@ var (
 	ErrBadRating = errors.New("rating must be 1 to 5")
 	// ErrBadID: an empty id, or one containing characters the keys cannot hold.
 	ErrBadID = errors.New("bad id")
+	// ErrBadStatus: an agent status other than online, busy or away.
+	ErrBadStatus = errors.New("unknown agent status")
 	// ErrConfig: the configuration is invalid.
 	ErrConfig = errors.New("invalid hand-off config")
 )

@@ -2,10 +2,13 @@ package handoff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/priority"
@@ -368,6 +371,41 @@ func (q *Queue) SetAway(ctx context.Context, aid string, away bool) error {
 	}
 	_, err := q.run(ctx, "status", []string{q.agentKey(aid)}, st, q.ms(q.now()))
 	return wrap("set away", aid, err)
+}
+
+// Agent statuses an agent sets themself (SetStatus); a signed-out agent is
+// "offline".
+const (
+	StatusOnline = agentOnline // takes offers and new conversations
+	StatusBusy   = "busy"      // keeps their conversations, gets no new ones (no offers); not counted for the ETA
+	StatusAway   = "away"      // not at the desk: no offers, not counted for the ETA; keeps their conversations
+)
+
+// SetStatus sets a signed-in agent's status: StatusOnline, StatusBusy or
+// StatusAway. Auto-assignment offers conversations to online agents only.
+// The status outlives a reload of the console (AgentOnline keeps busy and
+// away); signing out ends it.
+func (q *Queue) SetStatus(ctx context.Context, aid, status string) error {
+	switch status {
+	case StatusOnline, StatusBusy, StatusAway:
+	default:
+		return fmt.Errorf("set status %s: %q: %w", aid, status, ErrBadStatus)
+	}
+	_, err := q.run(ctx, "status", []string{q.agentKey(aid)}, status, q.ms(q.now()))
+	return wrap("set status", aid, err)
+}
+
+// AgentStatus is an agent's status: StatusOnline, StatusBusy, StatusAway,
+// "offline", or "" for an agent never signed in.
+func (q *Queue) AgentStatus(ctx context.Context, aid string) (string, error) {
+	st, err := q.rdb.HGet(ctx, q.agentKey(aid), "status").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("agent status %s: %w", aid, err)
+	}
+	return st, nil
 }
 
 // AgentOffline signs an agent out: they leave their groups, their offers are

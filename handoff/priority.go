@@ -2,16 +2,20 @@ package handoff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/priority"
 )
 
 // due is the first-response deadline of a hand-off at t with priority l.
 func (q *Queue) due(t time.Time, l priority.Level) time.Time {
-	return t.Add(q.cfg.FirstResponse[l])
+	return q.deadline(t, q.cfg.FirstResponse[l])
 }
 
 // Target is the first-response target of a priority.
@@ -50,11 +54,27 @@ func (q *Queue) priority(ctx context.Context, cid string, l priority.Level, by s
 	if l < priority.Low || l > priority.Urgent {
 		return PriorityChange{}, fmt.Errorf("priority %s: level %v: %w", cid, l, ErrConfig)
 	}
-	v, err := q.run(ctx, "priority", []string{q.convKey(cid)},
-		q.cfg.Prefix, cid, l.String(), q.ms(q.now()), by, strings.Join(words, " "),
-		q.cfg.FirstResponse[l].Milliseconds(), mode)
-	if err != nil {
-		return PriorityChange{}, wrap("priority", cid, err)
+	// The deadline counts from the hand-off (read first; the script checks
+	// it is still that hand-off, else this reads again).
+	var v any
+	for try := 0; ; try++ {
+		enq, err := q.rdb.HGet(ctx, q.convKey(cid), conv.FieldEnqueuedMs).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return PriorityChange{}, wrap("priority", cid, err)
+		}
+		due := q.due(q.now(), l)
+		if enq != "" {
+			due = q.due(parseMs(enq), l)
+		}
+		v, err = q.run(ctx, "priority", []string{q.convKey(cid)},
+			q.cfg.Prefix, cid, l.String(), q.ms(q.now()), by, strings.Join(words, " "), q.ms(due), mode, enq)
+		if err != nil && strings.Contains(err.Error(), "RETRY") && try < 3 {
+			continue
+		}
+		if err != nil {
+			return PriorityChange{}, wrap("priority", cid, err)
+		}
+		break
 	}
 	r := asSlice(v)
 	from, _ := priority.Parse(asString(r[1]))

@@ -106,18 +106,7 @@ func (q *Queue) Open(t time.Time) bool { return q.hours.openAt(t) }
 // NextOpen returns the first moment at or after t within business hours (t
 // itself when open), looking up to a year ahead; ok is false if there is none.
 func (q *Queue) NextOpen(t time.Time) (next time.Time, ok bool) {
-	h := q.hours
-	if h.openAt(t) {
-		return t, true
-	}
-	lt := t.In(h.loc)
-	for i := 0; i <= 366; i++ {
-		c := time.Date(lt.Year(), lt.Month(), lt.Day()+i, h.open/60, h.open%60, 0, 0, h.loc)
-		if !c.Before(t) && h.openAt(c) {
-			return c, true
-		}
-	}
-	return time.Time{}, false
+	return q.hours.nextOpen(t)
 }
 
 func (q *Queue) hasGroup(g string) bool {

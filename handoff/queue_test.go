@@ -803,3 +803,55 @@ func TestClaimSkipsOthersOffersAcrossPages(t *testing.T) {
 	}
 	MustAudit(t, q)
 }
+
+// TestAgentStatus: an agent who set themself busy keeps their
+// conversations and gets no offer (auto-assignment skips them, as it skips
+// away); back online they get the next one. A reload of the console
+// (AgentOnline again) keeps busy; an unknown status is refused.
+func TestAgentStatus(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig()
+	cfg.OfferTimeout = 30 * time.Second
+	cfg.Presence = time.Hour
+	q, _, _ := MustQueue(t, cfg)
+	a := Agent{ID: "a1", Groups: []string{"pre_sales"}, Max: 3}
+	mustOnline(t, q, a)
+	mustEnqueue(t, q, Ticket{Conv: "held"})
+	mustClaim(t, q, "a1", "held")
+	if err := q.SetStatus(ctx, "a1", StatusBusy); err != nil {
+		t.Fatal(err)
+	}
+	mustOnline(t, q, a) // the console reloaded
+	if st, err := q.AgentStatus(ctx, "a1"); err != nil || st != StatusBusy {
+		t.Fatalf("status after a reload: %q %v, want busy", st, err)
+	}
+	mustEnqueue(t, q, Ticket{Conv: "c1"})
+	if offered, _, err := q.Offers(ctx); err != nil || offered != 0 {
+		t.Fatalf("offers to a busy agent: %d %v", offered, err)
+	}
+	held, err := q.Held(ctx, "a1")
+	if err != nil || len(held) != 1 || held[0].Conv != "held" {
+		t.Fatalf("busy agent's conversations %+v %v", held, err)
+	}
+	ov, _ := q.Overview(ctx)
+	if len(ov.Agents) != 1 || ov.Agents[0].Status != StatusBusy {
+		t.Fatalf("overview %+v, want the agent shown busy", ov.Agents)
+	}
+	wantErr(t, q.SetStatus(ctx, "a1", "napping"), ErrBadStatus)
+	if err := q.SetStatus(ctx, "a1", StatusOnline); err != nil {
+		t.Fatal(err)
+	}
+	if offered, _, err := q.Offers(ctx); err != nil || offered != 1 {
+		t.Fatalf("offers back online: %d %v", offered, err)
+	}
+	if ws, _ := q.Waiting(ctx, "pre_sales"); len(ws) != 1 || ws[0].OfferedTo != "a1" {
+		t.Fatalf("waiting %+v", ws)
+	}
+	if _, err := q.AgentOffline(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	mustOnline(t, q, a) // signed in again after signing out: online
+	if st, _ := q.AgentStatus(ctx, "a1"); st != StatusOnline {
+		t.Fatalf("after sign-out and sign-in: %q", st)
+	}
+}

@@ -19,10 +19,13 @@ type ReaperConfig struct {
 	Notify func(context.Context, []Position)
 	// Requeued, when set, receives the conversations put back in line.
 	Requeued func(context.Context, []string)
+	// SLA runs SLASweep each period: breaches of the service-level targets
+	// become sla_breached events.
+	SLA bool
 }
 
 // Reaper runs the queue's housekeeping periodically: Reap, Offers when
-// auto-assigning, Notices when asked to. Every instance may run one: each
+// auto-assigning, SLASweep and Notices when asked to. Every instance may run one: each
 // step is atomic in Redis.
 type Reaper struct {
 	q    *Queue
@@ -93,6 +96,11 @@ func (r *Reaper) Tick(ctx context.Context) {
 	if r.cfg.AutoAssign {
 		if _, _, err := r.q.Offers(ctx); err != nil && ctx.Err() == nil {
 			r.log.ErrorContext(ctx, "offers", "err", err)
+		}
+	}
+	if r.cfg.SLA {
+		if _, err := r.q.SLASweep(ctx); err != nil && ctx.Err() == nil {
+			r.log.ErrorContext(ctx, "sla sweep", "err", err)
 		}
 	}
 	if r.cfg.Notify != nil {

@@ -99,13 +99,16 @@ func (q *Queue) Head(ctx context.Context, group string, limit int, extra ...stri
 // Held is a conversation an agent holds.
 type Held struct {
 	Claim
-	Channel    string
-	User       string
-	Reason     string
-	Urgent     bool
-	Priority   priority.Level
-	Words      []string
-	Due        time.Time // the first-response deadline
+	Channel  string
+	User     string
+	Reason   string
+	Urgent   bool
+	Priority priority.Level
+	Words    []string
+	Due      time.Time // the first-response deadline
+	// SLA are the service-level targets it still has to meet, earliest
+	// first (first or next response, resolution).
+	SLA        []Deadline
 	Claimed    time.Time
 	LeaseUntil time.Time
 }
@@ -120,7 +123,7 @@ func (q *Queue) Held(ctx context.Context, aid string) ([]Held, error) {
 	slices.Sort(cids)
 	hs, err := q.hmget(ctx, cids, []string{conv.FieldAgent, conv.FieldEpoch, conv.FieldGroup,
 		conv.FieldChannel, conv.FieldUser, conv.FieldReason, conv.FieldPrio, conv.FieldClaimedMs, conv.FieldPrioWords,
-		conv.FieldDueMs})
+		conv.FieldDueMs, conv.FieldMode, conv.FieldEnqueuedMs, conv.FieldRepliedMs, conv.FieldAwaitMs})
 	if err != nil {
 		return nil, fmt.Errorf("held %s: %w", aid, err)
 	}
@@ -144,6 +147,7 @@ func (q *Queue) Held(ctx context.Context, aid string) ([]Held, error) {
 		x := Held{Claim: Claim{Conv: cid, Agent: aid, Group: h[2], Epoch: e}, Channel: h[3], User: h[4],
 			Reason: h[5], Priority: LevelOf(h[6]), Words: fields(h[8]), Due: parseMs(h[9]), Claimed: parseMs(h[7])}
 		x.Urgent = x.Priority == priority.Urgent
+		x.SLA, _, _ = q.deadlines([]string{h[10], h[6], h[11], h[12], h[13]})
 		if exp, err := leases[i].Result(); err == nil {
 			x.LeaseUntil = time.UnixMilli(int64(exp))
 		}

@@ -12,6 +12,12 @@ type metrics struct {
 
 // add adds sign × o to m.
 func (m *metrics) add(o metrics, sign int64) {
+	m.merge(o, sign)
+	m.clean()
+}
+
+// merge is add without dropping the zeros (clean them once after many).
+func (m *metrics) merge(o metrics, sign int64) {
 	if m.C == nil {
 		m.C = map[string]int64{}
 	}
@@ -29,7 +35,6 @@ func (m *metrics) add(o metrics, sign int64) {
 			m.H[k][b] += sign * c
 		}
 	}
-	m.clean()
 }
 
 // clean drops zeros, so that equal sums encode equally and a row whose

@@ -3,7 +3,6 @@ package report
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -118,7 +117,7 @@ func (r *Reporter) Report(ctx context.Context, db *archive.DB, q Query) (*Report
 	total := metrics{}
 	if dim == "all" {
 		for _, rw := range rows {
-			total.add(rw.m, 1)
+			total.merge(rw.m, 1)
 		}
 	} else {
 		all, err := r.read(ctx, db, "all", rep.From, rep.To)
@@ -126,9 +125,10 @@ func (r *Reporter) Report(ctx context.Context, db *archive.DB, q Query) (*Report
 			return nil, err
 		}
 		for _, rw := range all {
-			total.add(rw.m, 1)
+			total.merge(rw.m, 1)
 		}
 	}
+	total.clean()
 	rep.Total = figuresOf("total", total)
 
 	groups := map[string]*metrics{}
@@ -153,19 +153,19 @@ func (r *Reporter) Report(ctx context.Context, db *archive.DB, q Query) (*Report
 			if err != nil {
 				continue
 			}
-			put(periodKey(t, q.By)).add(rw.m, 1)
+			put(periodKey(t, q.By)).merge(rw.m, 1)
 		}
 	case ByHour:
 		for h := range 24 {
 			put(fmt.Sprintf("%02d", h))
 		}
 		for _, rw := range rows {
-			put(rw.key).add(rw.m, 1)
+			put(rw.key).merge(rw.m, 1)
 		}
 		slices.Sort(keys)
 	default:
 		for _, rw := range rows {
-			put(rw.key).add(rw.m, 1)
+			put(rw.key).merge(rw.m, 1)
 		}
 		slices.SortFunc(keys, func(a, b string) int {
 			if c := cmp.Compare(groups[b].C[mConversations], groups[a].C[mConversations]); c != 0 {
@@ -175,6 +175,7 @@ func (r *Reporter) Report(ctx context.Context, db *archive.DB, q Query) (*Report
 		})
 	}
 	for _, k := range keys {
+		groups[k].clean()
 		rep.Rows = append(rep.Rows, figuresOf(k, *groups[k]))
 	}
 	return rep, nil
@@ -211,7 +212,7 @@ func (r *Reporter) read(ctx context.Context, db *archive.DB, dim, from, to strin
 		if err := rows.Scan(&rw.day, &rw.key, &data); err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-		if err := json.Unmarshal(data, &rw.m); err != nil {
+		if err := decodeMetrics(data, &rw.m); err != nil {
 			return nil, fmt.Errorf("report: rollup %s %s %s: %w", dim, rw.day, rw.key, err)
 		}
 		out = append(out, rw)

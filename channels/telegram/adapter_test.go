@@ -116,10 +116,15 @@ func TestPrivateConversation(t *testing.T) {
 		t.Fatalf("hand-offs %d, want 1", h.hand.count())
 	}
 
-	// While waiting for a person the bot is silent; the message is stored.
+	// While waiting for a person the message is stored and acknowledged
+	// once; then the bot is silent.
 	n := len(h.sentTo(uid))
 	h.mustPost(textUpdate(uid, 4, "人呢？", "zh-hans"))
-	if len(h.sentTo(uid)) != n {
+	if s := h.sentTo(uid); len(s) != n+1 || s[len(s)-1].Params["text"] != zh.WaitingAck {
+		t.Error("the first message while waiting was not acknowledged")
+	}
+	h.mustPost(textUpdate(uid, 5, "人呢人呢", "zh-hans"))
+	if len(h.sentTo(uid)) != n+1 {
 		t.Error("the bot answered while the conversation waits for a person")
 	}
 
@@ -160,7 +165,7 @@ func TestPrivateConversation(t *testing.T) {
 			in = append(in, e.Kind+"|"+e.Text+"|"+e.Choice)
 		}
 	}
-	wantIn := []string{"start||", "|快递到哪了|", "|" + clarifyText(t) + "|", "|" + "|" + pick, "human||", "|人呢？|", "rating||5"}
+	wantIn := []string{"start||", "|快递到哪了|", "|" + clarifyText(t) + "|", "|" + "|" + pick, "human||", "|人呢？|", "|人呢人呢|", "rating||5"}
 	if diff := cmp.Diff(wantIn, in); diff != "" {
 		t.Errorf("inbound transcript (-want +got):\n%s", diff)
 	}
@@ -393,8 +398,8 @@ func TestEditedAndMedia(t *testing.T) {
 	n := len(h.sentTo(uid))
 	h.mustPost(messageUpdate(newUpdateID(), user(uid, ""), privateChat(uid), 4, "", map[string]any{
 		"location": map[string]any{"latitude": 31.2304, "longitude": 121.4737}}))
-	if len(h.sentTo(uid)) != n {
-		t.Error("the bot answered media while waiting for a person")
+	if s := h.sentTo(uid); len(s) != n+1 || s[len(s)-1].Params["text"] == want {
+		t.Error("media while waiting for a person: want the acknowledgement only, not an answer")
 	}
 	var got []string
 	for _, e := range h.transcript(fmt.Sprint(uid)) {

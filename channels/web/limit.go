@@ -191,6 +191,22 @@ func (a *Adapter) renewSocket(ctx context.Context, c *client) error {
 	return nil
 }
 
+// Connected says whether a web customer (a visitor id, or "u:<id>") has a
+// chat page open now, on any instance: an open socket counted under its
+// lease. known is false when sockets are not counted (web.limits
+// ws_per_visitor and ws_per_addr both 0): then nobody can tell.
+func (a *Adapter) Connected(ctx context.Context, user string) (connected, known bool, err error) {
+	l := a.cfg.Limits
+	if l.WSPerVisitor <= 0 && l.WSPerAddr <= 0 {
+		return false, false, nil
+	}
+	n, err := a.rdb.ZCount(ctx, a.wsUserKey(user), "("+strconv.FormatInt(a.now().UnixMilli(), 10), "+inf").Result()
+	if err != nil {
+		return false, false, fmt.Errorf("connected %s: %w", user, err)
+	}
+	return n > 0, true, nil
+}
+
 // closeSocket stops counting a closed socket.
 func (a *Adapter) closeSocket(ctx context.Context, c *client) {
 	if !c.counted {

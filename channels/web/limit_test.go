@@ -455,3 +455,51 @@ func TestSocketRenew(t *testing.T) {
 		t.Errorf("sockets key ttl %v", ttl)
 	}
 }
+
+// TestConnected: a customer with a chat page open is connected, on any
+// instance; once the page is closed (or its instance died and the lease
+// ran out) they are not; without socket counting nobody can tell.
+func TestConnected(t *testing.T) {
+	c := mustCluster(t, Limits{WSPerVisitor: 2}, nil)
+	a := c.inst[1]
+	ctx := context.Background()
+	tok, user := c.mustSession(0, "")
+	connected := func() bool {
+		t.Helper()
+		ok, known, err := a.Connected(ctx, user)
+		if err != nil || !known {
+			t.Fatalf("connected: known %v, %v", known, err)
+		}
+		return ok
+	}
+	if connected() {
+		t.Fatal("connected before any page opened")
+	}
+	s, _ := c.dial(0, "", tok)
+	if !connected() {
+		t.Fatal("not connected with a page open on the other instance")
+	}
+	s.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("still connected after the page closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A socket whose instance died counts until its lease ends.
+	if err := a.openSocket(ctx, &client{id: newVisitorID(), user: user, addr: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if !connected() {
+		t.Fatal("not connected with a socket under lease")
+	}
+	c.clock.Advance(socketLease + time.Millisecond)
+	if connected() {
+		t.Fatal("connected after the dead socket's lease")
+	}
+	off := mustCluster(t, Limits{}, nil)
+	if _, known, err := off.inst[0].Connected(ctx, user); known || err != nil {
+		t.Fatalf("without counting: known %v, %v", known, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/kefu-dev/kefu/archiver"
 	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/notify"
 	"github.com/kefu-dev/kefu/report"
 	"github.com/kefu-dev/kefu/tickets"
 )
@@ -183,6 +184,21 @@ func (s *server) startArchive(ctx context.Context) error {
 	if err := s.archiver.Start(ctx); err != nil {
 		return err
 	}
+	if len(s.cfg.Notify.Hooks) > 0 {
+		var hooks []notify.Hook
+		for name, h := range s.cfg.Notify.Hooks {
+			hooks = append(hooks, notify.Hook{Name: name, Kind: h.Kind, URL: h.URL, Secret: h.Secret, Groups: h.Groups})
+		}
+		n, err := notify.New(s.rdb, notify.Config{Prefix: s.cfg.Redis.Prefix, Hooks: hooks, Log: s.log})
+		if err != nil {
+			return err
+		}
+		// The notifier reads the lifecycle stream in a group of its own.
+		s.notifier = archiver.New(s.rdb, n, archiver.Config{Prefix: s.cfg.Redis.Prefix, Group: notify.Group, Log: s.log})
+		if err := s.notifier.Start(ctx); err != nil {
+			return err
+		}
+	}
 	s.sweeper = archiver.NewSweeper(s.rdb, archiver.SweeperConfig{Prefix: s.cfg.Redis.Prefix,
 		Idle: s.cfg.Retention.Idle, Now: func() time.Time { return s.now() }, Log: s.log})
 	return s.sweeper.Start(ctx)
@@ -195,6 +211,9 @@ func (s *server) closeArchive() {
 	}
 	if s.archiver != nil {
 		s.archiver.Close()
+	}
+	if s.notifier != nil {
+		s.notifier.Close()
 	}
 	if s.stopPrepare != nil {
 		s.stopPrepare()
@@ -239,4 +258,14 @@ func (a consoleArchive) Show(ctx context.Context, id string) (archive.Transcript
 		return archive.Transcript{}, err
 	}
 	return db.Show(ctx, id)
+}
+
+// consoleReports is the console's Reports page over the archive's rollups.
+type consoleReports struct{ s *server }
+
+func (c consoleReports) Report(ctx context.Context, q report.Query) (*report.Report, error) {
+	if c.s.archive == nil || c.s.reports == nil {
+		return nil, errNoArchive
+	}
+	return c.s.reports.Report(ctx, c.s.archive, q)
 }

@@ -128,7 +128,8 @@ type server struct {
 	archive  *archive.DB
 	tickets  *tickets.Store   // the tickets, in the archive
 	archiver *archiver.Archiver
-	reports  *report.Reporter // the archive's rollups, and the reports from them
+	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
+	reports  *report.Reporter   // the archive's rollups, and the reports from them
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
@@ -414,7 +415,9 @@ func (s *server) newQueue() error {
 	h := s.cfg.Handoff
 	days, _ := h.Hours.Weekdays() // validated
 	q, err := handoff.New(s.rdb, handoff.Config{Prefix: s.cfg.Redis.Prefix, Groups: h.Groups, Categories: h.Categories,
-		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout, FirstResponse: h.SLA.FirstResponseTargets(),
+		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout,
+		FirstResponse: config.Targets(h.SLA.FirstResponse), NextResponse: config.Targets(h.SLA.NextResponse),
+		Resolution: config.Targets(h.SLA.Resolution), SLABusinessHours: h.SLA.BusinessHours,
 		Hours: handoff.Hours{Timezone: h.Hours.Timezone, Days: days, Open: h.Hours.Open, Close: h.Hours.Close, Holidays: h.Hours.Holidays}},
 		func() time.Time { return s.now() }, s.log)
 	if err != nil {
@@ -422,7 +425,7 @@ func (s *server) newQueue() error {
 	}
 	s.queue = q
 	s.handoff = &bot.Queue{Q: q, Texts: s.texts}
-	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign,
+	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign, SLA: true,
 		Notify: func(ctx context.Context, ps []handoff.Position) {
 			for _, p := range ps {
 				conv, err := s.store.Load(ctx, p.Conv)
@@ -470,8 +473,9 @@ func (s *server) newConsole() error {
 		s.log.Warn("no agents configured (console.agents or KEFU_AGENTS_FILE): nobody can sign in to the console")
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
-		Deliver: s.deliver, Surveyor: s.engine, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
-		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps}, s.log)
+		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
+		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps,
+		Reports: consoleReports{s}}, s.log)
 	return nil
 }
 
@@ -507,6 +511,15 @@ func (s *server) dismissGaps(ctx context.Context, by string, keys []string) erro
 		return err
 	}
 	return db.DismissGaps(ctx, by, keys, time.Now())
+}
+
+// connected says whether a customer has the chat open (the web channel
+// knows; the others cannot tell).
+func (s *server) connected(ctx context.Context, channel, user string) (bool, bool, error) {
+	if channel != web.Name || s.web == nil {
+		return false, false, nil
+	}
+	return s.web.Connected(ctx, user)
 }
 
 // deliver sends an outbound message on the customer's channel. A failure is

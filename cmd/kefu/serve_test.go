@@ -274,9 +274,10 @@ func TestServeConversation(t *testing.T) {
 	if code != 200 || len(r.Replies) < 1 || r.Replies[0].Kind != "handoff" {
 		t.Fatalf("low confidence 2: %d %+v", code, r)
 	}
-	// Waiting for a person: the bot is silent, the message is kept.
+	// Waiting for a person: the message is kept and acknowledged, once
+	// (the next message after it would get no reply).
 	code, r = c.say("m6", map[string]any{"text": "快递到哪了"})
-	if code != 200 || len(r.Replies) != 0 {
+	if code != 200 || len(r.Replies) != 1 || r.Replies[0].Kind != "notice" {
 		t.Fatalf("while waiting: %d %+v", code, r)
 	}
 	h := c.history("")

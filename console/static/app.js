@@ -169,6 +169,15 @@
     }
   }
 
+  // slaLeft is the time left to a service-level target (or past it).
+  function slaLeft(d) {
+    const left = new Date(d.due).getTime() - Date.now();
+    const s = el('span', 'due' + (left < 0 ? ' overdue' : left < 60000 ? ' soon' : ''),
+      t('sla.' + d.target) + ' ' + (left < 0 ? t('prio.overdue', fmtDur(-left)) : t('prio.left', fmtDur(left))));
+    s.dataset.target = d.target;
+    return s;
+  }
+
   function banner(text, online) {
     $('banner-text').textContent = text;
     $('banner-online').hidden = !online;
@@ -289,7 +298,9 @@
     sel.appendChild(el('option', null, '—')).value = '';
     for (const g of me.all_groups) { const o = el('option', null, groupName(g)); o.value = g; sel.appendChild(o); }
     fillSearchForm(me);
-    api('POST', 'online').catch((e) => banner(t('banner.online_failed', e.message), true));
+    $('reply-text').placeholder = t(me.enter_sends ? 'reply.placeholder_enter' : 'reply.placeholder');
+    api('POST', 'online').then((r) => { if (r && r.status) $('status').value = r.status; })
+      .catch((e) => banner(t('banner.online_failed', e.message), true));
     startLive();
     state.hb = setInterval(heartbeat, me.heartbeat_ms);
     state.timers.tick = setInterval(renderQueue, 1000);
@@ -374,7 +385,12 @@
   }
 
   $('banner-online').addEventListener('click', async () => {
-    try { await api('POST', 'online'); $('banner').hidden = true; refreshAll(); } catch (e) { banner(e.message, true); }
+    try {
+      const r = await api('POST', 'online');
+      if (r && r.status) $('status').value = r.status;
+      $('banner').hidden = true;
+      refreshAll();
+    } catch (e) { banner(e.message, true); }
   });
   $('banner-close').addEventListener('click', () => { $('banner').hidden = true; });
 
@@ -464,6 +480,7 @@
       const head = el('div', 'item-head');
       prioBadges(head, c, false);
       head.appendChild(el('span', 'conv-id', customerName(c)));
+      if (c.sla && c.sla.length) head.appendChild(slaLeft(c.sla[0]));
       if (c.lost) head.appendChild(el('span', 'badge urgent', t('badge.lost')));
       li.appendChild(head);
       li.appendChild(el('div', 'muted', [groupName(c.group), reasonName(c.reason), channelName(c.channel)].filter(Boolean).join(' · ')));
@@ -480,7 +497,7 @@
 
   // ---- one conversation ----------------------------------------------
   function setWritable(ok) {
-    for (const id of ['reply-text', 'reply-send', 'transfer-btn', 'tobot-btn', 'close-btn']) $(id).disabled = !ok;
+    for (const id of ['reply-text', 'reply-send', 'note-send', 'transfer-btn', 'tobot-btn', 'close-btn']) $(id).disabled = !ok;
   }
   function showLost() {
     $('lost-banner').hidden = false;
@@ -504,6 +521,7 @@
     loadHistory(conv, 1);
     $('conv-error').textContent = '';
     $('lost-banner').hidden = true;
+    $('reach').hidden = true;
     setWritable(true);
     clear($('transcript'));
     if (m && m.lost) { showLost(); return; }
@@ -556,6 +574,9 @@
     if (cu && cu.signed_in_as) meta.appendChild(el('span', 'muted', ' → ' + cu.signed_in_as));
     meta.appendChild(el('span', 'muted', ' ' + [channelName(c.channel), groupName(c.group), t('conv.reason', reasonName(c.reason) || '—'),
       c.last_intent ? t('conv.last_intent', c.last_intent) : '', c.lang ? t('conv.lang', c.lang) : ''].filter(Boolean).join(' · ')));
+    $('reach').hidden = !r.reach;
+    $('reach').dataset.reach = r.reach || '';
+    $('reach').textContent = r.reach ? t('reach.' + r.reach) : '';
     const gl = $('guesses');
     clear(gl);
     for (const g of c.guesses) gl.appendChild(el('li', null, (g.question || g.intent) + ' ' + (g.score * 100).toFixed(0) + '%'));
@@ -643,7 +664,46 @@
     }
   }
   $('reply-form').addEventListener('submit', (ev) => { ev.preventDefault(); sendReply(); });
-  $('reply-text').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); sendReply(); } });
+  // Enter sends and Shift+Enter adds a line (console.enter_sends; else
+  // Enter adds a line); Ctrl/Cmd+Enter always sends. An Enter that ends an
+  // input method's composition (pinyin) only ends it.
+  $('reply-text').addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Enter' || ev.isComposing || ev.keyCode === 229) return;
+    if (ev.defaultPrevented) return; // taken by the picker
+    const sends = ev.ctrlKey || ev.metaKey || (state.me && state.me.enter_sends && !ev.shiftKey && !ev.altKey);
+    if (sends) { ev.preventDefault(); sendReply(); }
+  });
+
+  // A private note: the text in the box, never sent to the customer.
+  async function sendNote() {
+    const conv = state.current;
+    const box = $('reply-text');
+    const text = box.value;
+    if (!conv || box.dataset.conv !== conv || !text.trim()) return;
+    const id = Date.now().toString(36) + Math.random().toString(36).slice(2);
+    $('note-send').disabled = true;
+    try {
+      await api('POST', 'convs/' + encodeURIComponent(conv) + '/note', { text, id });
+      if (draftOf(conv) === text) setDraft(conv, '');
+      if (box.dataset.conv === conv && box.value === text) box.value = '';
+      if (conv === state.current) loadConv(conv, true);
+    } catch (e) {
+      if (conv === state.current) convError(e);
+    } finally {
+      if ($('lost-banner').hidden) $('note-send').disabled = false;
+    }
+  }
+  $('note-send').addEventListener('click', sendNote);
+
+  // The agent's own status: online, busy (keeps conversations, no new
+  // ones), away.
+  $('status').addEventListener('change', async () => {
+    const want = $('status').value;
+    try {
+      await api('POST', 'status', { status: want });
+      if (state.me.agent.role === 'supervisor') later('overview', refreshOverview);
+    } catch (e) { banner(t('status.failed', e.message)); }
+  });
 
   // leftConv forgets the conversation the agent just ended or passed on,
   // and its draft.

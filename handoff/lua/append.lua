@@ -32,6 +32,7 @@ else
   id = redis.call('XADD', KEYS[3], '*', 'dir', 'out', 'kind', 'agent', 'agent', aid, 'epoch', epoch,
     'msg_id', ARGV[6], 'text', ARGV[5], 'at', now)
   local isFirst = '0'
+  redis.call('HDEL', KEYS[1], F.await_ms)
   if not h[3] then
     isFirst = '1'
     redis.call('HSET', KEYS[1], F.replied_ms, now)

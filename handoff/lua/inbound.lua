@@ -12,6 +12,9 @@ local h = redis.call('HMGET', KEYS[1], F.agent, F.group)
 local key = ''
 if h[1] and redis.call('ZSCORE', KEYS[2], cid) then
   key = p .. 'agent:' .. h[1] .. ':events'
+  -- The agent owes a reply from now on (the next-response clock), until
+  -- their next message.
+  redis.call('HSETNX', KEYS[1], F.await_ms, ARGV[4])
 elseif h[2] and redis.call('ZSCORE', p .. 'wait:' .. h[2], cid) then
   key = p .. 'events:' .. h[2]
 end

@@ -1,5 +1,6 @@
--- online: an agent signs in (or changes groups or capacity): status online,
--- present in each of its groups now.
+-- online: an agent signs in (or changes groups or capacity): status online
+-- (an agent who set themself busy or away stays so: a reload of the
+-- console does not undo it), present in each of its groups now.
 --
 -- KEYS[1] agent:<aid>          agent hash
 -- KEYS[2] agent:<aid>:groups   SET of the agent's groups
@@ -16,6 +17,8 @@ for i = 6, #ARGV do
   redis.call('SADD', KEYS[2], ARGV[i])
   redis.call('ZADD', p .. 'group:' .. ARGV[i] .. ':online', now, aid)
 end
-redis.call('HSET', KEYS[1], 'max', ARGV[3], 'status', 'online', 'seen', now, 'name', ARGV[5])
+local st = redis.call('HGET', KEYS[1], 'status')
+if st ~= 'busy' and st ~= 'away' then st = 'online' end
+redis.call('HSET', KEYS[1], 'max', ARGV[3], 'status', st, 'seen', now, 'name', ARGV[5])
 redis.call('SADD', KEYS[3], aid)
 return 1

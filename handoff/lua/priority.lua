@@ -7,8 +7,10 @@
 -- KEYS[1] conv:<cid>
 -- ARGV[1] key prefix  ARGV[2] cid  ARGV[3] new level (low|normal|high|urgent)  ARGV[4] now (ms)
 -- ARGV[5] by: "auto" or the agent's id  ARGV[6] the words that raised it (space-separated)
--- ARGV[7] the new level's first-response target (ms)
+-- ARGV[7] the new first-response deadline (ms): the hand-off + the new level's target
 -- ARGV[8] "raise": only ever raise (automatic re-reading), "set": any level
+-- ARGV[9] the hand-off time (enq_ms) the deadline was computed from
+-- Errors: RETRY when the conversation was handed off again meanwhile.
 -- Reply: {changed (0|1), from, to}
 -- Errors: NOT_OPEN (neither waiting nor held).
 local p, cid, to, now, by = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -23,7 +25,8 @@ if ARGV[8] == 'raise' then
   -- only ever raises.
   if (h[3] and h[3] ~= 'auto') or (order[to] or 0) <= (order[from] or 0) then return {0, from, from} end
 end
-local due = tonumber(h[4] or now) + tonumber(ARGV[7])
+if (h[4] or '') ~= ARGV[9] then return redis.error_reply('RETRY') end
+local due = ARGV[7]
 redis.call('HSET', KEYS[1], F.prio, to, F.prio_words, ARGV[6], F.prio_by, by, F.due_ms, due)
 if h[6] and redis.call('ZSCORE', p .. 'wait:' .. h[6], cid) then
   redis.call('ZADD', p .. 'wait:' .. h[6], qscore(due, h[5] or 0), cid)

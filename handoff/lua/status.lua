@@ -1,8 +1,8 @@
--- status: an online agent marks themself away (no new offers, not counted
--- for the ETA; they keep their conversations) or back online.
+-- status: a signed-in agent marks themself busy or away (no new offers,
+-- not counted for the ETA; they keep their conversations) or back online.
 --
 -- KEYS[1] agent:<aid>   agent hash
--- ARGV[1] "away" or "online"  ARGV[2] now (ms)
+-- ARGV[1] "online", "busy" or "away"  ARGV[2] now (ms)
 -- Reply: 1
 -- Errors: UNKNOWN_AGENT, OFFLINE (signed out: sign in again)
 local st = redis.call('HGET', KEYS[1], 'status')
