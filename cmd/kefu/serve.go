@@ -126,7 +126,7 @@ type server struct {
 	// archive keeps every conversation (opened in run); the archiver fills
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
-	tickets  *tickets.Store   // the tickets, in the archive
+	tickets  *tickets.Store // the tickets, in the archive
 	archiver *archiver.Archiver
 	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
 	reports  *report.Reporter   // the archive's rollups, and the reports from them
