@@ -40,6 +40,15 @@ func (p *page) eval(js string) string {
 	return s
 }
 
+// act runs js on the element sel (as el) in one step of the page's own
+// script, retrying until the element is there: the console re-renders its
+// lists as they refresh and reloads on a language switch, so a node found by
+// one protocol call may be gone by the next.
+func (p *page) act(what, sel, js string) {
+	p.t.Helper()
+	p.waitFor(what, `(() => { const el = document.querySelector(`+strconv.Quote(sel)+`); if (!el) return 'missing'; `+js+`; return 'done' })()`, "done")
+}
+
 // waitFor polls the page until js gives want (the context's deadline is
 // the hang guard, never a verdict on speed).
 func (p *page) waitFor(what, js, want string) {
@@ -220,7 +229,7 @@ func TestBrowserChineseByDefault(t *testing.T) {
 	}
 	_ = anon
 
-	p.do("claim 张三", chromedp.Click(chromedp.CSS(`#queue li.waiting[data-conv="`+named+`"] button.claim`)))
+	p.act("claim 张三", `#queue li.waiting[data-conv="`+named+`"] button.claim`, "el.click()")
 	p.waitFor("open", jsTitle, named)
 	p.waitFor("title", `document.getElementById('conv-title').textContent`, "张三")
 	p.waitFor("the customer left", `document.getElementById('reach').hidden ? '' : document.getElementById('reach').textContent`, "客户已离开聊天页面：回复会保存，客户回来后才能看到。")
@@ -237,8 +246,7 @@ func TestBrowserChineseByDefault(t *testing.T) {
 
 	// English, picked in the header: the page reloads in English and keeps
 	// the open conversation.
-	p.do("switch to English", chromedp.SetValue(chromedp.CSS("#lang"), "en"),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById('lang').dispatchEvent(new Event('change'))`))
+	p.act("switch to English", "#lang", "el.value = 'en'; el.dispatchEvent(new Event('change'))")
 	p.waitFor("English", `document.getElementById('claim-next').textContent`, "Claim next")
 	p.waitFor("still open", jsTitle, named)
 	if got := p.eval(`document.documentElement.lang + '|' + document.querySelector('#queue h3').textContent + '|' + document.querySelector('#queue li.waiting div.muted').textContent`); got != "en|售前咨询 (2)|asked for a person · Web" {
@@ -265,8 +273,7 @@ func TestBrowserStatusNotesKeys(t *testing.T) {
 	p.do("window 1280", chromedp.EmulateViewport(1280, 800))
 	p.signIn(e.srv.URL, "alice")
 	p.waitFor("status shown", `document.getElementById('status').value`, "online")
-	p.do("busy", chromedp.SetValue(chromedp.CSS("#status"), "busy"),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById('status').dispatchEvent(new Event('change'))`))
+	p.act("busy", "#status", "el.value = 'busy'; el.dispatchEvent(new Event('change'))")
 	waitStatus := func(want string) {
 		t.Helper()
 		deadline := time.Now().Add(hangGuard)
@@ -286,7 +293,7 @@ func TestBrowserStatusNotesKeys(t *testing.T) {
 	p.waitFor("busy after a reload", `document.getElementById('status').value`, "busy")
 	waitStatus("busy")
 
-	p.do("claim", chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")))
+	p.act("claim", "#queue li.waiting button.claim", "el.click()")
 	p.waitFor("open", jsTitle, cid)
 	p.do("a note", chromedp.SendKeys(chromedp.CSS("#reply-text"), "客户上次也改过地址"), chromedp.Click(chromedp.CSS("#note-send")))
 	p.waitFor("note shown", `String(document.querySelectorAll('#transcript .entry.note').length)`, "1")

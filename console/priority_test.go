@@ -109,10 +109,13 @@ func TestBrowserPriority(t *testing.T) {
 	if got := eval(`document.querySelector('#queue li.waiting .due') ? 'yes' : 'no'`); got != "yes" {
 		t.Error("no time left shown in the queue")
 	}
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
-		chromedp.WaitVisible(chromedp.CSS("#prio-select")),
-	); err != nil {
+	// Clicked by the page's own script: the queue list is re-rendered as it
+	// refreshes, so a node found by one protocol call may be gone by the next.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const b = document.querySelector('#queue li.waiting button.claim'); if (!b) return false; b.click(); return true })()`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#prio-select"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector('#mine .due[data-target="first_response"]')`,
