@@ -453,28 +453,35 @@ type replyJSON struct {
 	DeliveryError string `json:"delivery_error,omitempty"`
 }
 
-func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := r.Context()
-	cid := r.PathValue("id")
+// decodeText reads a reply's or a note's request: its text within
+// MaxReplyLen, and its id (the client's, for retries, or a new one).
+func (c *Console) decodeText(r *http.Request) (replyReq, error) {
 	var req replyReq
 	if err := decode(r, &req); err != nil {
-		c.fail(w, r, err)
-		return
+		return req, err
 	}
 	if strings.TrimSpace(req.Text) == "" || utf8.RuneCountInString(req.Text) > c.cfg.MaxReplyLen {
-		c.fail(w, r, fmt.Errorf("%w: text must have 1 to %d characters", ErrBadRequest, c.cfg.MaxReplyLen))
-		return
+		return req, fmt.Errorf("%w: text must have 1 to %d characters", ErrBadRequest, c.cfg.MaxReplyLen)
 	}
 	if req.ID == "" {
 		id, err := randomToken()
 		if err != nil {
-			c.fail(w, r, err)
-			return
+			return req, err
 		}
 		req.ID = id
 	}
 	if len(req.ID) > 100 || strings.ContainsAny(req.ID, " \t\r\n") {
-		c.fail(w, r, fmt.Errorf("%w: message id", ErrBadRequest))
+		return req, fmt.Errorf("%w: message id", ErrBadRequest)
+	}
+	return req, nil
+}
+
+func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	cid := r.PathValue("id")
+	req, err := c.decodeText(r)
+	if err != nil {
+		c.fail(w, r, err)
 		return
 	}
 	cl, err := c.claimOf(ctx, s.agent.ID, cid)
@@ -509,25 +516,9 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 func (c *Console) note(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	cid := r.PathValue("id")
-	var req replyReq
-	if err := decode(r, &req); err != nil {
+	req, err := c.decodeText(r)
+	if err != nil {
 		c.fail(w, r, err)
-		return
-	}
-	if strings.TrimSpace(req.Text) == "" || utf8.RuneCountInString(req.Text) > c.cfg.MaxReplyLen {
-		c.fail(w, r, fmt.Errorf("%w: text must have 1 to %d characters", ErrBadRequest, c.cfg.MaxReplyLen))
-		return
-	}
-	if req.ID == "" {
-		id, err := randomToken()
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		req.ID = id
-	}
-	if len(req.ID) > 100 || strings.ContainsAny(req.ID, " \t\r\n") {
-		c.fail(w, r, fmt.Errorf("%w: message id", ErrBadRequest))
 		return
 	}
 	cl, err := c.claimOf(ctx, s.agent.ID, cid)
