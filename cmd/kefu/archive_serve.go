@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -184,21 +185,34 @@ func (s *server) startArchive(ctx context.Context) error {
 	if err := s.archiver.Start(ctx); err != nil {
 		return err
 	}
+	var push func(context.Context, tickets.Reminder)
 	if len(s.cfg.Notify.Hooks) > 0 {
 		var hooks []notify.Hook
 		for name, h := range s.cfg.Notify.Hooks {
 			hooks = append(hooks, notify.Hook{Name: name, Kind: h.Kind, URL: h.URL, Secret: h.Secret, Groups: h.Groups})
 		}
-		n, err := notify.New(s.rdb, notify.Config{Prefix: s.cfg.Redis.Prefix, Hooks: hooks, Log: s.log})
+		loc, err := s.cfg.Report.Location(s.cfg)
 		if err != nil {
 			return err
 		}
+		n, err := notify.New(s.rdb, notify.Config{Prefix: s.cfg.Redis.Prefix, Hooks: hooks, Log: s.log, Location: loc,
+			Names: s.cfg.Console.Names.Groups})
+		if err != nil {
+			return err
+		}
+		push = n.Ticket
 		// The notifier reads the lifecycle stream in a group of its own.
 		s.notifier = archiver.New(s.rdb, n, archiver.Config{Prefix: s.cfg.Redis.Prefix, Group: notify.Group, Log: s.log})
 		if err := s.notifier.Start(ctx); err != nil {
 			return err
 		}
 	}
+	// Tickets due soon, overdue and new: claimed once in the archive by
+	// whichever instance sweeps first, pushed to the department's hooks.
+	host, _ := os.Hostname()
+	s.reminders = tickets.NewReminders(s.tickets, tickets.RemindConfig{Lead: s.cfg.Tickets.RemindLead,
+		Every: s.cfg.Tickets.RemindEvery, Instance: host + ":" + strconv.Itoa(os.Getpid()), Push: push, Log: s.log})
+	s.reminders.Start(ctx)
 	s.sweeper = archiver.NewSweeper(s.rdb, archiver.SweeperConfig{Prefix: s.cfg.Redis.Prefix,
 		Idle: s.cfg.Retention.Idle, Now: func() time.Time { return s.now() }, Log: s.log})
 	return s.sweeper.Start(ctx)
@@ -206,6 +220,9 @@ func (s *server) startArchive(ctx context.Context) error {
 
 // closeArchive stops the sweeper and the archiver, then closes the archive.
 func (s *server) closeArchive() {
+	if s.reminders != nil {
+		s.reminders.Close()
+	}
 	if s.sweeper != nil {
 		s.sweeper.Close()
 	}

@@ -127,6 +127,8 @@ type server struct {
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
 	tickets  *tickets.Store // the tickets, in the archive
+	// reminders: tickets due soon, overdue and new, once each (all instances)
+	reminders *tickets.Reminders
 	archiver *archiver.Archiver
 	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
 	reports  *report.Reporter   // the archive's rollups, and the reports from them
