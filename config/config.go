@@ -352,7 +352,7 @@ func Default() Config {
 		Retention: Retention{Idle: 24 * time.Hour, Redis: 7 * 24 * time.Hour},
 		Priority:  Priority{LowRating: 2},
 		Report:    Report{ReopenWindow: 24 * time.Hour},
-		Tickets:   Tickets{LowRatingOwner: "supervisors", LowRatingMax: 2, LowRatingDue: 24 * time.Hour, MessageDue: 24 * time.Hour,
+		Tickets: Tickets{LowRatingOwner: "supervisors", LowRatingMax: 2, LowRatingDue: 24 * time.Hour, MessageDue: 24 * time.Hour,
 			RemindLead: time.Hour, RemindEvery: 30 * time.Second},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
