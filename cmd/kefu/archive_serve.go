@@ -286,3 +286,62 @@ func (c consoleReports) Report(ctx context.Context, q report.Query) (*report.Rep
 	}
 	return c.s.reports.Report(ctx, c.s.archive, q)
 }
+
+// consoleTickets is the console's view of the tickets, which run opens
+// after the console is built: it reads s.tickets when asked.
+type consoleTickets struct{ s *server }
+
+func (c consoleTickets) store() (*tickets.Store, error) {
+	if c.s.tickets == nil {
+		return nil, errNoArchive
+	}
+	return c.s.tickets, nil
+}
+
+func (c consoleTickets) Create(ctx context.Context, n tickets.NewTicket) (tickets.Ticket, bool, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, false, err
+	}
+	return st.Create(ctx, n)
+}
+
+func (c consoleTickets) Get(ctx context.Context, id int64) (tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	return st.Get(ctx, id)
+}
+
+func (c consoleTickets) List(ctx context.Context, f tickets.Filter) ([]tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return nil, err
+	}
+	return st.List(ctx, f)
+}
+
+func (c consoleTickets) Move(ctx context.Context, id int64, to tickets.State, waitingOn, by, detail string) (tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	return st.Move(ctx, id, to, waitingOn, by, detail)
+}
+
+func (c consoleTickets) Assign(ctx context.Context, id int64, owner, department, by string) (tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	return st.Assign(ctx, id, owner, department, by)
+}
+
+func (c consoleTickets) AddNote(ctx context.Context, id int64, author, text string) (tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	return st.AddNote(ctx, id, author, text)
+}

@@ -477,7 +477,7 @@ func (s *server) newConsole() error {
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
 		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps,
-		Reports: consoleReports{s}}, s.log)
+		Reports: consoleReports{s}, Tickets: consoleTickets{s}, TicketLead: s.cfg.Tickets.RemindLead, TicketDue: s.cfg.Tickets.MessageDue}, s.log)
 	return nil
 }
 
