@@ -208,7 +208,7 @@ func (c *Console) listTickets(w http.ResponseWriter, r *http.Request, s *session
 		out = append(out, c.toTicketJSON(t, now))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tickets": out, "overdue": counts[dueOverdue], "soon": counts[dueSoon],
-		"lead_ms": c.ticketLead().Milliseconds()})
+		"lead_ms": c.ticketLead().Milliseconds(), "now": now})
 }
 
 // ticketOf is ticket {id} if the agent may work it.
@@ -239,7 +239,8 @@ func (c *Console) getTicket(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, c.deps.Now())})
+	now := c.deps.Now()
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, now), "now": now})
 }
 
 // department checks a department is one of the configuration's groups.
@@ -356,7 +357,7 @@ func (c *Console) createTicket(w http.ResponseWriter, r *http.Request, s *sessio
 		}
 	}
 	c.log.InfoContext(ctx, "console: ticket created", "agent", s.agent.ID, "ticket", t.ID, "conv", req.Conv, "department", req.Department)
-	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, now), "created": created})
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, now), "created": created, "now": now})
 }
 
 func (c *Console) ticketDue() time.Duration {
@@ -409,7 +410,8 @@ func (c *Console) moveTicket(w http.ResponseWriter, r *http.Request, s *session)
 		c.fail(w, r, ticketErr(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, c.deps.Now())})
+	now := c.deps.Now()
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, now), "now": now})
 }
 
 type ticketAssignReq struct {
@@ -445,7 +447,8 @@ func (c *Console) assignTicket(w http.ResponseWriter, r *http.Request, s *sessio
 		c.fail(w, r, ticketErr(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, c.deps.Now())})
+	now := c.deps.Now()
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, now), "now": now})
 }
 
 // noteTicket adds an internal note.
@@ -474,7 +477,8 @@ func (c *Console) noteTicket(w http.ResponseWriter, r *http.Request, s *session)
 		c.fail(w, r, ticketErr(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, c.deps.Now())})
+	now := c.deps.Now()
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": c.toTicketJSON(t, now), "now": now})
 }
 
 // ticketAgents are the console's agents who may own tickets, for the
