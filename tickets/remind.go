@@ -45,6 +45,9 @@ type RemindConfig struct {
 	// announced (KindNew); older ones never are (default 24h, so that a
 	// first start on an old archive announces no history).
 	NewWithin time.Duration
+	// Lease: a reminder claimed and not pushed within this long (its
+	// instance died pushing) is claimed again (default 10 min).
+	Lease time.Duration
 	// Instance names this process in the claims (for the record).
 	Instance string
 	// Push is told each reminder this instance claimed (nil: none; the
@@ -57,8 +60,12 @@ type RemindConfig struct {
 // Reminders finds tickets due soon, overdue and new, and claims each
 // reminder once in the archive (ticket_reminders: a row per ticket, kind
 // and due time, inserted or ignored): with several instances sweeping, and
-// across restarts, each fires once. Pending tickets get none (their clock
-// is paused); a due time moved by a pause is a new due time.
+// across restarts, each fires once. The row is marked done once pushed; a
+// claim left undone past the lease (the instance died pushing) is taken
+// again by the next sweep, so a reminder is lost to no crash and pushed
+// twice only if an instance dies between pushing and marking it done.
+// Pending tickets get none (their clock is paused); a due time moved by a
+// pause is a new due time.
 type Reminders struct {
 	s   *Store
 	cfg RemindConfig
@@ -75,6 +82,9 @@ func NewReminders(s *Store, cfg RemindConfig) *Reminders {
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = 30 * time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 10 * time.Minute
 	}
 	if cfg.NewWithin <= 0 {
 		cfg.NewWithin = 24 * time.Hour
@@ -99,14 +109,17 @@ func (m *Reminders) Sweep(ctx context.Context) ([]Reminder, error) {
 		kind, where string
 		args        []any
 	}
+	// Not yet: no claim, or one left undone past the lease.
+	stale := now.Add(-m.cfg.Lease).UnixMilli()
 	notYet := func(kind string, due string) string {
-		return ` AND NOT EXISTS (SELECT 1 FROM ticket_reminders r WHERE r.ticket = t.id AND r.kind = '` + kind + `' AND r.due = ` + due + `)`
+		return ` AND NOT EXISTS (SELECT 1 FROM ticket_reminders r WHERE r.ticket = t.id AND r.kind = '` + kind + `' AND r.due = ` + due +
+			` AND (r.done = 1 OR r.at > ?))`
 	}
 	passes := []pass{
-		{KindNew, `t.created >= ?` + notYet(KindNew, "0"), []any{now.Add(-m.cfg.NewWithin).UnixMilli()}},
-		{KindOverdue, `t.state = 'open' AND t.due IS NOT NULL AND t.due <= ?` + notYet(KindOverdue, "t.due"), []any{nowMs}},
+		{KindNew, `t.created >= ?` + notYet(KindNew, "0"), []any{now.Add(-m.cfg.NewWithin).UnixMilli(), stale}},
+		{KindOverdue, `t.state = 'open' AND t.due IS NOT NULL AND t.due <= ?` + notYet(KindOverdue, "t.due"), []any{nowMs, stale}},
 		{KindDueSoon, `t.state = 'open' AND t.due IS NOT NULL AND t.due > ? AND t.due <= ?` + notYet(KindDueSoon, "t.due"),
-			[]any{nowMs, now.Add(m.cfg.Lead).UnixMilli()}},
+			[]any{nowMs, now.Add(m.cfg.Lead).UnixMilli(), stale}},
 	}
 	for _, p := range passes {
 		rows, err := m.s.r.QueryContext(ctx, m.s.q(`SELECT `+prefixed("t.", cols)+` FROM tickets t WHERE `+p.where+
@@ -132,7 +145,7 @@ func (m *Reminders) Sweep(ctx context.Context) ([]Reminder, error) {
 			if p.kind != KindNew {
 				r.Due = t.Due
 			}
-			won, err := m.claim(ctx, r, nowMs)
+			won, err := m.claim(ctx, r, nowMs, stale)
 			if err != nil {
 				return out, err
 			}
@@ -143,14 +156,20 @@ func (m *Reminders) Sweep(ctx context.Context) ([]Reminder, error) {
 			if m.cfg.Push != nil {
 				m.cfg.Push(ctx, r)
 			}
+			if _, err := m.s.w.ExecContext(ctx, m.s.q(`UPDATE ticket_reminders SET done = 1 WHERE ticket = ? AND kind = ? AND due = ?`),
+				r.Ticket.ID, r.Kind, r.Due.UnixMilli()); err != nil {
+				return out, fmt.Errorf("tickets: reminder done: %w", err)
+			}
 		}
 	}
 	return out, nil
 }
 
 // claim inserts the reminder's row, and for due-soon and overdue the
-// ticket's event, in one transaction; won is false when the row was there.
-func (m *Reminders) claim(ctx context.Context, r Reminder, now int64) (won bool, err error) {
+// ticket's event, in one transaction; or takes over a claim left undone
+// since before stale (no second event). won is false when another instance
+// holds it or it is done.
+func (m *Reminders) claim(ctx context.Context, r Reminder, now, stale int64) (won bool, err error) {
 	tx, err := m.s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("tickets: reminder: %w", err)
@@ -161,8 +180,20 @@ func (m *Reminders) claim(ctx context.Context, r Reminder, now int64) (won bool,
 	if err != nil {
 		return false, fmt.Errorf("tickets: reminder: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return false, err
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("tickets: reminder: %w", err)
+	}
+	if n != 1 {
+		res, err := tx.ExecContext(ctx, m.s.q(`UPDATE ticket_reminders SET at = ?, instance = ? WHERE ticket = ? AND kind = ? AND due = ? AND done = 0 AND at <= ?`),
+			now, m.cfg.Instance, r.Ticket.ID, r.Kind, r.Due.UnixMilli(), stale)
+		if err != nil {
+			return false, fmt.Errorf("tickets: reminder: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return false, err
+		}
+		return true, tx.Commit()
 	}
 	if typ := map[string]string{KindDueSoon: EvDueSoon, KindOverdue: EvOverdue}[r.Kind]; typ != "" {
 		if err := m.s.event(ctx, tx, r.Ticket.ID, now, typ, "", "", "system", r.Due.UTC().Format(time.RFC3339)); err != nil {

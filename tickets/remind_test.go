@@ -104,6 +104,26 @@ func TestReminderFiresOnceAcrossInstancesAndRestart(t *testing.T) {
 		if got := p.keys(); !slices.Equal(got, want) {
 			t.Fatalf("after the restart: %v, want %v", got, want)
 		}
+		// An instance that claims a reminder and dies before pushing it:
+		// the others leave it for the lease, then one pushes it, once.
+		d, _, _ := s.Create(ctx, NewTicket{Reason: ReasonAgent, Department: "payments", Due: clock.Now().Add(5 * time.Hour)})
+		dead, closeDead := instance("dead")
+		if won, err := dead.claim(ctx, Reminder{Kind: KindNew, Ticket: d}, clock.Now().UnixMilli(), 0); err != nil || !won {
+			t.Fatalf("claim: %v %v", won, err)
+		}
+		closeDead()
+		sweepBoth(one, two)
+		if got := p.keys(); !slices.Equal(got, want) {
+			t.Fatalf("within the lease: %v, want %v", got, want)
+		}
+		clock.Advance(11 * time.Minute)
+		sweepBoth(two, one)
+		sweepBoth(one, two)
+		want = append(want, key(d.ID, KindNew, zero))
+		slices.Sort(want)
+		if got := p.keys(); !slices.Equal(got, want) {
+			t.Fatalf("after the lease: %v, want %v", got, want)
+		}
 		got, err := s.Get(ctx, a.ID)
 		if err != nil {
 			t.Fatal(err)
