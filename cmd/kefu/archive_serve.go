@@ -213,6 +213,7 @@ func (s *server) startArchive(ctx context.Context) error {
 	s.reminders = tickets.NewReminders(s.tickets, tickets.RemindConfig{Lead: s.cfg.Tickets.RemindLead,
 		Every: s.cfg.Tickets.RemindEvery, Instance: host + ":" + strconv.Itoa(os.Getpid()), Push: push, Log: s.log})
 	s.reminders.Start(ctx)
+	s.startDispatch(ctx)
 	s.sweeper = archiver.NewSweeper(s.rdb, archiver.SweeperConfig{Prefix: s.cfg.Redis.Prefix,
 		Idle: s.cfg.Retention.Idle, Now: func() time.Time { return s.now() }, Log: s.log})
 	return s.sweeper.Start(ctx)
@@ -222,6 +223,9 @@ func (s *server) startArchive(ctx context.Context) error {
 func (s *server) closeArchive() {
 	if s.reminders != nil {
 		s.reminders.Close()
+	}
+	if s.stopDispatch != nil {
+		s.stopDispatch()
 	}
 	if s.sweeper != nil {
 		s.sweeper.Close()
