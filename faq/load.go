@@ -196,7 +196,7 @@ func (l *loader) file(name string, b []byte) {
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		l.add(l.pos(root), "the file must be a mapping with keys intents, synonyms, words, tests")
+		l.add(l.pos(root), "the file must be a mapping with keys intents, synonyms, words, tests, canned")
 		return
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -219,8 +219,12 @@ func (l *loader) file(name string, b []byte) {
 			for _, n := range l.seq(v, "tests") {
 				l.test(n)
 			}
+		case "canned":
+			for _, n := range l.seq(v, "canned") {
+				l.canned(n)
+			}
 		default:
-			l.add(l.pos(k), "unknown key %q (allowed: intents, synonyms, words, tests)", k.Value)
+			l.add(l.pos(k), "unknown key %q (allowed: intents, synonyms, words, tests, canned)", k.Value)
 		}
 	}
 }
@@ -517,6 +521,7 @@ func (l *loader) validate() {
 			l.add(t.pos, "expect %q is not an intent id", t.id)
 		}
 	}
+	l.validateCanned()
 }
 
 // QuestionKey folds a question for duplicate detection: width, case,
