@@ -1,7 +1,6 @@
 package faq
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -16,7 +15,7 @@ type Canned struct {
 	Text   string   // may hold variables: {{customer.name}}, {{agent.name|我}}, {{order|您的订单}}
 	Groups []string // only agents of these groups see it; empty: everyone
 	Pos    Pos      // where the reply starts
-	// groupPos is where each of Groups is written (for CheckGroups).
+	// groupPos is where each of Groups is written (for Options.Groups).
 	groupPos []Pos
 }
 
@@ -196,28 +195,19 @@ func (l *loader) validateCanned() {
 		}
 		seen[k] = c
 	}
-}
-
-// CheckGroups reports every canned reply scoped to a group that is not one of
-// groups (the configuration's handoff.groups), as Problems at the group's
-// position; nil when all are known.
-func (f *FAQ) CheckGroups(groups []string) error {
-	var ps Problems
-	for _, c := range f.Canned {
+	if l.groups == nil {
+		return
+	}
+	for _, c := range l.f.Canned {
 		for i, g := range c.Groups {
-			if slices.Contains(groups, g) {
+			if slices.Contains(l.groups, g) {
 				continue
 			}
 			p := c.Pos
 			if i < len(c.groupPos) {
 				p = c.groupPos[i]
 			}
-			ps = append(ps, Problem{Pos: p, Msg: fmt.Sprintf("canned reply %q: unknown group %q (the configuration's handoff.groups: %s)",
-				c.Title, g, strings.Join(groups, ", "))})
+			l.add(p, "canned reply %q: unknown group %q (the configuration's handoff.groups: %s)", c.Title, g, strings.Join(l.groups, ", "))
 		}
 	}
-	if len(ps) == 0 {
-		return nil
-	}
-	return ps
 }

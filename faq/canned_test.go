@@ -101,12 +101,12 @@ func TestCannedDuplicateAcrossFiles(t *testing.T) {
 	}
 }
 
-func TestCannedCheckGroups(t *testing.T) {
-	f, err := ParseFile("c.yaml", []byte("canned:\n  - title: 退款\n    groups: [after_sales, refunds]\n    text: 好的\n  - title: 发票\n    groups: billing\n    text: 好的\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = f.CheckGroups([]string{"pre_sales", "after_sales"})
+// TestCannedGroups: with the configuration's groups given, a reply scoped
+// to another group is reported at the group's place.
+func TestCannedGroups(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("canned:\n  - title: 退款\n    groups: [after_sales, refunds]\n    text: 好的\n  - title: 发票\n    groups: billing\n    text: 好的\n"), 0o644)
+	_, err := LoadWith(dir, Options{Groups: []string{"pre_sales", "after_sales"}})
 	var ps Problems
 	if !errors.As(err, &ps) || !errors.Is(err, ErrInvalid) {
 		t.Fatalf("want Problems, got %v", err)
@@ -122,20 +122,21 @@ func TestCannedCheckGroups(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if err := f.CheckGroups([]string{"after_sales", "refunds", "billing"}); err != nil {
+	if _, err := LoadWith(dir, Options{Groups: []string{"after_sales", "refunds", "billing"}}); err != nil {
 		t.Errorf("all groups known: %v", err)
+	}
+	if _, err := Load(dir); err != nil {
+		t.Errorf("no groups given, none checked: %v", err)
 	}
 }
 
 func TestSampleCanned(t *testing.T) {
-	f, err := LoadSample()
+	// The default configuration's groups.
+	f, err := LoadSampleWith(Options{Groups: []string{"pre_sales", "after_sales", "payments"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(f.Canned) < 5 {
 		t.Fatalf("sample has %d canned replies", len(f.Canned))
-	}
-	if err := f.CheckGroups([]string{"pre_sales", "after_sales", "payments"}); err != nil {
-		t.Errorf("sample's groups against the default configuration's: %v", err)
 	}
 }
