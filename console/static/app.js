@@ -1225,7 +1225,9 @@
   function slashToken() {
     const box = $('reply-text');
     const upto = box.value.slice(0, box.selectionStart);
-    const m = /(^|\s)\/([^\s/]{0,32})$/.exec(upto);
+    // / or, from a Chinese input method, ／ or 、 (what the / key types in
+    // Chinese mode), at the start or after a space.
+    const m = /(^|\s)[/／、]([^\s/／、]{0,32})$/.exec(upto);
     if (!m) return null;
     return { start: upto.length - m[2].length - 1, q: m[2] };
   }
