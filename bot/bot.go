@@ -26,12 +26,12 @@ type Message struct {
 	Text    string    // what the customer wrote
 	Choice  string    // an intent id the customer picked from a clarify prompt, if any
 	Kind    string    // KindText (""), KindStart, KindHuman, KindMedia, KindImage, KindLeave, KindRating
+	Lang    string    // a language hint from the channel (Telegram language_code), optional
+	At      time.Time // when the channel received it
 	// Media is the key of a stored file (package media) the message
 	// carries: the image of a KindImage message (Text is its caption, if
 	// any).
 	Media string `json:"media,omitempty"`
-	Lang    string    // a language hint from the channel (Telegram language_code), optional
-	At      time.Time // when the channel received it
 	// Addr is the client's network address (web only), for the limits per
 	// address (Engine.HandoffAllowed). Never stored (a message the recoverer
 	// takes over has none: its hand-off is not limited by address).
