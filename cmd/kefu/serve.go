@@ -212,6 +212,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.tg.SetMedia(s.media)
 		s.channels[s.tg.Name()] = s.tg
 	}
 	if cred := wechat.CredentialsFromEnv(os.Getenv); cred.AppID != "" {
