@@ -134,6 +134,9 @@ type server struct {
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
+	// stopDispatch stops the refresh of the agents' performance (weighted
+	// auto-assignment), when it runs.
+	stopDispatch func()
 	// media keeps the images customers and agents send, and serves them
 	// through signed links (/media/).
 	media *media.Service
@@ -434,6 +437,8 @@ func (s *server) newQueue() error {
 		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout,
 		FirstResponse: config.Targets(h.SLA.FirstResponse), NextResponse: config.Targets(h.SLA.NextResponse),
 		Resolution: config.Targets(h.SLA.Resolution), SLABusinessHours: h.SLA.BusinessHours,
+		Dispatch: handoff.Dispatch{ReturningWindow: h.Dispatch.ReturningWindow, CSAT: h.Dispatch.Weights.CSAT,
+			FirstResponse: h.Dispatch.Weights.FirstResponse, Resolution: h.Dispatch.Weights.Resolution},
 		Hours: handoff.Hours{Timezone: h.Hours.Timezone, Days: days, Open: h.Hours.Open, Close: h.Hours.Close, Holidays: h.Hours.Holidays}},
 		func() time.Time { return s.now() }, s.log)
 	if err != nil {
