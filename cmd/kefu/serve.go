@@ -226,6 +226,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.wechat.SetMedia(s.media)
 		s.channels[wechat.Name] = s.wechat
 	}
 	if err := s.newConsole(); err != nil {
