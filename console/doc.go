@@ -89,8 +89,11 @@
 //	            "group","agent","last_intent","lang","entities":[{"type","value"}],
 //	            "guesses":[{"intent","score","question"}],"created","updated"},"mine",
 //	            "transcript":[{"id","dir":"in|out|note","kind","agent","intent","text",
-//	            "choice","choices","at"}],"reach":""|"offline"|"window_closed","customer"?}
-//	            (holder, or any supervisor; reach: the customer cannot see a reply now)
+//	            "choice","choices","at"}],"reach":""|"offline"|"window_closed","customer"?,
+//	            "assignment"?:{"reason":"returning_customer|least_busy|performance|manual|transfer",
+//	            "detail"?:{"csat","frt","res","load","since","by"}}}
+//	            (holder, or any supervisor; reach: the customer cannot see a reply now;
+//	            assignment, to supervisors only: why the holder got it)
 //	POST convs/{id}/reply {"text","id"?} -> {"entry","dup","delivered","delivery_error"?}
 //	            (id: the page's message id, a retry is written and sent once;
 //	            delivered false: in the transcript but the channel refused it,
@@ -102,6 +105,11 @@
 //	            (the wrap-up: label a configured wrap-up label or an intent of
 //	            the FAQ, else 400 bad_request; carried on the closed event)
 //	GET  wrapup -> {"labels":[{"id","name"}],"intents":[{"id","name"}]}
+//	GET  canned?q=&conv= -> {"items":[{"kind":"canned|faq","title","text","groups"?,"intent"?}]}
+//	            (the reply box's / picker: canned replies the agent's groups see
+//	            and FAQ answers matching q by Chinese, pinyin or its initials, at
+//	            most 8; variables filled for conv, which must be the agent's,
+//	            else 403 not_holder; q longer than 64 characters: 400)
 //	POST convs/{id}/dismiss -> {"ok"}                 (forget a lost claim)
 //
 // The archive (Deps.Archive; without one these answer 404 not_found):
