@@ -326,6 +326,8 @@ type entryJSON struct {
 	Choice  string       `json:"choice,omitempty"`
 	Choices []bot.Choice `json:"choices,omitempty"`
 	At      *time.Time   `json:"at,omitempty"`
+	// Image is a short-lived signed link to the image the entry carries.
+	Image string `json:"image,omitempty"`
 }
 
 func guessesOf(gs []bot.Guess) []guessJSON {
@@ -377,7 +379,7 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 	tx := make([]entryJSON, len(es))
 	for i, e := range es {
 		tx[i] = entryJSON{ID: e.ID, Dir: e.Dir, Kind: e.Kind, Agent: e.Agent, Intent: e.Intent, Text: e.Text,
-			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At)}
+			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At), Image: c.link(e.Media)}
 	}
 	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx, "reach": c.reach(ctx, cv)}
 	if s.supervisor() {
