@@ -144,4 +144,15 @@ func TestTelegramPhotoToConsole(t *testing.T) {
 	if strings.Contains(g.logs.String(), "secret-token-value") {
 		t.Error("the bot token is in the log")
 	}
+
+	// Purging the customer deletes their photo and the agent's image too.
+	code, out := runKefu(t, "archive", "purge", "--data", dataDir, "--customer", "telegram:42")
+	if code != 0 || !strings.Contains(out, "media: 2 files deleted") {
+		t.Errorf("purge: exit %d\n%s", code, out)
+	}
+	for _, pat := range []string{"telegram/*", "agent/*"} {
+		if ms, _ := filepath.Glob(filepath.Join(dataDir, "media", pat)); len(ms) != 0 {
+			t.Errorf("left after the purge: %v", ms)
+		}
+	}
 }
