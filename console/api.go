@@ -792,6 +792,24 @@ func (c *Console) dismiss(w http.ResponseWriter, r *http.Request, s *session) {
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 }
 
+// heldByJSON is a conversation an agent holds and why they got it.
+type heldByJSON struct {
+	Conv       string              `json:"conv"`
+	Assignment *handoff.Assignment `json:"assignment,omitempty"`
+}
+
+func heldBy(hs []handoff.HeldBy) []heldByJSON {
+	out := []heldByJSON{}
+	for _, h := range hs {
+		j := heldByJSON{Conv: h.Conv}
+		if h.Assignment.Reason != "" {
+			j.Assignment = &h.Assignment
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
 // overview is the supervisors' figures.
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	ov, err := c.deps.Queue.Overview(r.Context())
@@ -821,6 +839,9 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		Seen      *time.Time `json:"seen,omitempty"`
 		Ratings   int        `json:"ratings"`
 		RatingAvg float64    `json:"rating_avg"`
+		// Convs are the conversations the agent holds, each with why it
+		// came to them (dispatch).
+		Convs []heldByJSON `json:"convs"`
 	}
 	gs, as := []groupJSON{}, []agentJSON{}
 	for _, g := range ov.Groups {
@@ -829,7 +850,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	for _, a := range ov.Agents {
 		as = append(as, agentJSON{ID: a.ID, Name: a.Name, Status: a.Status, Present: a.Present, Groups: nonNil(a.Groups),
-			Max: a.Max, Held: a.Held, Offers: a.Offers, Seen: timePtr(a.Seen), Ratings: a.Ratings, RatingAvg: a.RatingAvg})
+			Max: a.Max, Held: a.Held, Offers: a.Offers, Seen: timePtr(a.Seen), Ratings: a.Ratings, RatingAvg: a.RatingAvg,
+			Convs: heldBy(a.Convs)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"groups": gs, "agents": as})
 }

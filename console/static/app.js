@@ -1097,10 +1097,28 @@
       const st = kindName('status', a.status);
       for (const v of [a.name + ' (' + a.id + ')', a.present ? st : t('status.absent', st), a.held + '/' + a.max,
         a.ratings ? a.rating_avg.toFixed(1) + ' (' + a.ratings + ')' : '—']) tr.appendChild(el('td', null, v));
+      tr.appendChild(heldByCell(a.convs || []));
       ab.appendChild(tr);
     }
   }
   $('overview-refresh').addEventListener('click', refreshOverview);
+
+  // heldByCell lists an agent's conversations in the supervisors' figures,
+  // each with why it came to them; a click opens it (read-only).
+  function heldByCell(convs) {
+    const td = el('td', 'held-by');
+    for (const c of convs) {
+      const reason = c.assignment ? t('assign.' + c.assignment.reason) : '—';
+      const b = el('button', 'held-conv', (state.names[c.conv] || c.conv) + ' · ' + reason);
+      b.type = 'button';
+      b.dataset.conv = c.conv;
+      b.dataset.reason = c.assignment ? c.assignment.reason : '';
+      b.addEventListener('click', () => openConv(c.conv));
+      td.appendChild(b);
+    }
+    if (!convs.length) td.textContent = '—';
+    return td;
+  }
 
   // ---- the archive: history, search, read-only conversations ------------
   // One view at a time in the main column: the conversation, the search
