@@ -380,6 +380,11 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At)}
 	}
 	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx, "reach": c.reach(ctx, cv)}
+	if ls, err := c.labelsOf(ctx, cid); err != nil {
+		c.log.WarnContext(ctx, "console: labels", "conv", cid, "err", err) // the conversation shows without them
+	} else {
+		out["labels"] = ls
+	}
 	if c.deps.Customer != nil {
 		cu, err := c.deps.Customer(ctx, cid)
 		if err != nil {

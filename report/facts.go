@@ -41,6 +41,28 @@ type facts struct {
 	// Label is the agent's wrap-up of its last close that had one (an FAQ
 	// intent id or a configured label); "" none.
 	Label string `json:"lb,omitempty"`
+	// Labels are the labels (tags) agents put on it: the set of its
+	// labels_changed event of the highest seq (LabelsSeq).
+	Labels    []string `json:"ls,omitempty"`
+	LabelsSeq int64    `json:"lq,omitempty"`
+}
+
+// labelKeys are a conversation's keys by label: its wrap-up label and the
+// labels agents put on it, each once; [""] with none.
+func (f *facts) labelKeys() []string {
+	keys := make([]string, 0, 1+len(f.Labels))
+	if f.Label != "" {
+		keys = append(keys, f.Label)
+	}
+	for _, l := range f.Labels {
+		if !slices.Contains(keys, l) {
+			keys = append(keys, l)
+		}
+	}
+	if len(keys) == 0 {
+		return []string{""}
+	}
+	return keys
 }
 
 // event is an archived event as the report reads it.
@@ -158,6 +180,11 @@ func factsOf(evs []event) facts {
 			if l := fl(conv.EvLabel); l != "" {
 				f.Label = l // in stream order: the last close's wins
 			}
+		case conv.LabelsChanged:
+			if q, err := strconv.ParseInt(fl(conv.EvSeq), 10, 64); err == nil && q > f.LabelsSeq {
+				f.LabelsSeq = q
+				f.Labels = strings.Fields(fl(conv.EvLabels))
+			}
 		case conv.SurveySent:
 			f.Survey = true
 		case conv.Rated:
@@ -166,7 +193,7 @@ func factsOf(evs []event) facts {
 			}
 		}
 		switch e.typ {
-		case conv.Closed, conv.SurveySent, conv.Rated, conv.LeaseLost, conv.CustomerProfile:
+		case conv.Closed, conv.SurveySent, conv.Rated, conv.LeaseLost, conv.CustomerProfile, conv.LabelsChanged:
 		default:
 			lastActive = max(lastActive, e.at)
 		}
