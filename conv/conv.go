@@ -91,6 +91,10 @@ const (
 	FieldCustomerPhone = "customer_phone"
 	FieldCustomerLevel = "customer_level"
 	FieldSignedInAs    = "signed_in_as"
+	// FieldCustomerNick is the customer's name on their channel, when it
+	// tells: Telegram's first and last name (or @username), WeChat's
+	// nickname (or the account's remark) from its user-info API.
+	FieldCustomerNick = "customer_nick"
 )
 
 // Hash fields of conv:<thread> that only handoff writes: its queue's
@@ -320,7 +324,7 @@ func buildPrelude() string {
 	table("MODE", []string{ModeBot, ModeWaiting, ModeAgent, ModeClosed})
 	table("F", append([]string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
 		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs,
-		FieldCustomerID, FieldCustomerName, FieldCustomerPhone, FieldCustomerLevel, FieldSignedInAs},
+		FieldCustomerID, FieldCustomerName, FieldCustomerPhone, FieldCustomerLevel, FieldSignedInAs, FieldCustomerNick},
 		append(append(append([]string(nil), HandoffFields...), BotFields...), LabelFields...)...))
 	table("EV", append([]string(nil), EventTypes...))
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,

@@ -41,6 +41,7 @@
 --          leave, a rating), 'r' unless a survey is pending (a bare 1-5)
 -- ARGV[18] the channel's language hint ('' none)
 -- ARGV[19] the closed event's by for an idle episode
+-- ARGV[20] the customer's name on the channel ('' unknown: the one kept stays)
 -- Reply: {0, stream id} when done (stream id of the first delivery; false
 --        when a take-over found no marker),
 --        {2, stream id} when another delivery holds an unexpired lease,
@@ -91,6 +92,9 @@ if not entry then
   end
   if ARGV[13] ~= '' then
     redis.call('HSET', KEYS[2], F.last_in, ARGV[13], F.last_in_ms, ARGV[2])
+  end
+  if ARGV[20] ~= '' then
+    redis.call('HSET', KEYS[2], F.customer_nick, ARGV[20])
   end
   entry = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
     'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2])

@@ -74,6 +74,12 @@ type fakeAPI struct {
 	codes      []int64 // errcodes for the next sends; then 0
 	statuses   []int   // HTTP statuses for the next sends; then 200
 	sentc      chan sent
+
+	// The user-info API: each openid's nickname and remark, the calls
+	// (openids asked for), and, when set, a gate each call waits on.
+	infos     map[string][2]string
+	infoCalls []string
+	infoGate  chan struct{}
 }
 
 // sent is one customer-service message as WeChat received it.
@@ -135,6 +141,28 @@ func newFakeAPI(tb testing.TB) *fakeAPI {
 		f.sends = append(f.sends, s)
 		f.sentc <- s
 		fmt.Fprint(w, `{"errcode":0,"errmsg":"ok"}`)
+	})
+	mux.HandleFunc("GET /cgi-bin/user/info", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		gate := f.infoGate
+		f.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		q := r.URL.Query()
+		f.infoCalls = append(f.infoCalls, q.Get("openid"))
+		if q.Get("access_token") != fmt.Sprintf("ACCESS_TOKEN_%d", f.tokenCalls) {
+			fmt.Fprint(w, `{"errcode":40001,"errmsg":"invalid credential"}`)
+			return
+		}
+		in, ok := f.infos[q.Get("openid")]
+		if !ok {
+			fmt.Fprint(w, `{"errcode":40003,"errmsg":"invalid openid"}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"subscribe": 1, "openid": q.Get("openid"), "nickname": in[0], "remark": in[1], "language": "zh_CN"})
 	})
 	f.srv = httptest.NewServer(mux)
 	util.SetURIModifier(func(uri string) string {

@@ -297,6 +297,12 @@ type Adapter struct {
 	cancel context.CancelFunc
 	closed bool
 	work   sync.WaitGroup // messages being handled and their sends
+
+	// Nicknames asked for (nick.go): when this instance last asked about
+	// each customer, and the calls running.
+	nickMu   sync.Mutex
+	nickSeen map[string]time.Time
+	nickBusy int
 }
 
 var _ bot.Channel = (*Adapter)(nil)
