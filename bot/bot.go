@@ -20,18 +20,18 @@ import (
 
 // Message is one inbound customer message, whatever the channel.
 type Message struct {
-	Channel string    // web, wechat, telegram
-	User    string    // the customer's identity on that channel
-	ID      string    // the channel's message id: the dedupe key
-	Text    string    // what the customer wrote
-	Choice  string    // an intent id the customer picked from a clarify prompt, if any
-	Kind    string    // KindText (""), KindStart, KindHuman, KindMedia, KindLeave, KindRating
-	Lang    string    // a language hint from the channel (Telegram language_code), optional
+	Channel string // web, wechat, telegram
+	User    string // the customer's identity on that channel
+	ID      string // the channel's message id: the dedupe key
+	Text    string // what the customer wrote
+	Choice  string // an intent id the customer picked from a clarify prompt, if any
+	Kind    string // KindText (""), KindStart, KindHuman, KindMedia, KindLeave, KindRating
+	Lang    string // a language hint from the channel (Telegram language_code), optional
 	// Nick is the customer's name on the channel when the message tells it
 	// (Telegram's from.first_name/last_name/username), optional: kept on
 	// the conversation (conv.FieldCustomerNick) for the agents.
-	Nick string `json:",omitempty"`
-	At      time.Time // when the channel received it
+	Nick string    `json:",omitempty"`
+	At   time.Time // when the channel received it
 	// Addr is the client's network address (web only), for the limits per
 	// address (Engine.HandoffAllowed). Never stored (a message the recoverer
 	// takes over has none: its hand-off is not limited by address).
