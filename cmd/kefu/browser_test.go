@@ -77,6 +77,9 @@ func TestBrowserWebChat(t *testing.T) {
 	if got := evalJS[int](t, ctx, `document.querySelectorAll('.msg.out[data-kind="answer"] .choices button').length`); got == 0 {
 		t.Error("the answer's follow-up choices are not shown")
 	}
+	// At a desktop's and a phone's width nothing sticks out sideways
+	// (KEFU_SCREENSHOTS: the README's screenshots).
+	testkit.LookAt(t, ctx, "webchat", nil)
 
 	// Markup from a customer is shown as text and never runs.
 	payload := `<img src=x onerror="window.__xss=1">`
