@@ -127,6 +127,8 @@ type server struct {
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive  *archive.DB
 	tickets  *tickets.Store // the tickets, in the archive
+	// ticketNotices tells customers of their solved tickets (leave.go).
+	ticketNotices *tickets.Notifier
 	archiver *archiver.Archiver
 	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
 	reports  *report.Reporter   // the archive's rollups, and the reports from them
@@ -175,7 +177,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: s.texts,
-		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff}
+		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff, Messages: leaveTaker{s}}
 	if s.engine.Priority, err = priorityPolicy(cfg.Priority, cfg.Report.ReopenWindow); err != nil {
 		return nil, err
 	}
