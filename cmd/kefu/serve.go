@@ -125,13 +125,13 @@ type server struct {
 	clientIP *realip.Resolver
 	// archive keeps every conversation (opened in run); the archiver fills
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
-	archive  *archive.DB
-	tickets  *tickets.Store // the tickets, in the archive
+	archive *archive.DB
+	tickets *tickets.Store // the tickets, in the archive
 	// ticketNotices tells customers of their solved tickets (leave.go).
 	ticketNotices *tickets.Notifier
-	archiver *archiver.Archiver
-	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
-	reports  *report.Reporter   // the archive's rollups, and the reports from them
+	archiver      *archiver.Archiver
+	notifier      *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
+	reports       *report.Reporter   // the archive's rollups, and the reports from them
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
