@@ -25,6 +25,7 @@ import (
 	"github.com/kefu-dev/kefu/console"
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/internal/realip"
+	"github.com/kefu-dev/kefu/media"
 	"github.com/kefu-dev/kefu/priority"
 )
 
@@ -64,6 +65,11 @@ type Config struct {
 	Notify    Notify    `yaml:"notify"`
 	Report    Report    `yaml:"report"`
 	Tickets   Tickets   `yaml:"tickets"`
+	// Media is the store of images customers and agents send (package
+	// media): a folder under data_dir by default, or an S3-compatible
+	// object store; KEFU_MEDIA_SECRET signs links, KEFU_MEDIA_S3_ACCESS_KEY
+	// and KEFU_MEDIA_S3_SECRET_KEY are the store's keys.
+	Media media.Config `yaml:"media"`
 }
 
 // Tickets is who gets the tickets created without an agent (package
@@ -370,6 +376,7 @@ func Default() Config {
 		Retention: Retention{Idle: 24 * time.Hour, Redis: 7 * 24 * time.Hour},
 		Priority:  Priority{LowRating: 2},
 		Report:    Report{ReopenWindow: 24 * time.Hour},
+		Media:     media.Config{}.WithDefaults(),
 		Tickets: Tickets{LowRatingOwner: "supervisors", LowRatingMax: 2, LowRatingDue: 24 * time.Hour, MessageDue: 24 * time.Hour,
 			Notes: DefaultTicketNotes()},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
@@ -481,6 +488,9 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("KEFU_DICT_DIR", &c.DictDir)
 	str("KEFU_DATA_DIR", &c.DataDir)
 	str("KEFU_ARCHIVE_DSN", &c.Archive.DSN)
+	str("KEFU_MEDIA_SECRET", &c.Media.Secret)
+	str("KEFU_MEDIA_S3_ACCESS_KEY", &c.Media.S3.AccessKey)
+	str("KEFU_MEDIA_S3_SECRET_KEY", &c.Media.S3.SecretKey)
 	num("KEFU_ANSWER_THRESHOLD", &c.Matcher.AnswerThreshold)
 	num("KEFU_CLARIFY_THRESHOLD", &c.Matcher.ClarifyThreshold)
 	for name, h := range c.Notify.Hooks {
@@ -689,6 +699,7 @@ func (c Config) Validate() error {
 		// The DSN may hold a password: name the problem, not the DSN.
 		errs = append(errs, errors.New("archive.dsn: want postgres://… or an SQLite file path (sqlite://PATH or a plain path)"))
 	}
+	errs = append(errs, c.Media.Validate()...)
 	if r := c.Retention; r.Idle < time.Minute || r.Redis < time.Minute {
 		errs = append(errs, fmt.Errorf("retention.idle %v / retention.redis %v: each at least 1m", r.Idle, r.Redis))
 	}

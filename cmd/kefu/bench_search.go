@@ -32,6 +32,7 @@ func cmdBenchSearch(ctx context.Context, args []string, stdout, stderr io.Writer
 	queries := fs.Int("queries", 40, "queries per kind")
 	dict := fs.String("dict", "", "gojieba dictionary folder (default: bundled)")
 	seed := fs.Uint64("seed", 1, "random seed (the archive and the queries)")
+	slow := fs.Duration("slow", 0, "print each measured query slower than this, to see which values cost")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -118,7 +119,12 @@ func cmdBenchSearch(ctx context.Context, args []string, stdout, stderr io.Writer
 				if err != nil {
 					return fmt.Errorf("%s: %+v: %w", k.name, q, err)
 				}
-				lat = append(lat, time.Since(t))
+				el := time.Since(t)
+				lat = append(lat, el)
+				if pass == 1 && *slow > 0 && el > *slow {
+					fmt.Fprintf(stdout, "  slow: %s %s words=%q from=%s to=%s total=%d\n", k.name, archMS(el), q.Words,
+						q.From.Format(time.DateOnly), q.To.Format(time.DateOnly), res.Total)
+				}
 				total += res.Total
 				if res.Capped {
 					capped++

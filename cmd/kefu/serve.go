@@ -37,6 +37,7 @@ import (
 	"github.com/kefu-dev/kefu/gaps"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
+	"github.com/kefu-dev/kefu/media"
 	"github.com/kefu-dev/kefu/internal/realip"
 	"github.com/kefu-dev/kefu/priority"
 	"github.com/kefu-dev/kefu/report"
@@ -135,6 +136,9 @@ type server struct {
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
+	// media keeps the images customers and agents send, and serves them
+	// through signed links (/media/).
+	media *media.Service
 }
 
 // newServer builds the components. The only I/O is loading the FAQ and the
@@ -179,6 +183,9 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: s.texts,
 		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff, Messages: leaveTaker{s}}
 	if s.engine.Priority, err = priorityPolicy(cfg.Priority, cfg.Report.ReopenWindow); err != nil {
+		return nil, err
+	}
+	if err := s.newMedia(); err != nil {
 		return nil, err
 	}
 	s.recoverer = bot.NewRecoverer(s.engine, bot.RecovererConfig{Every: cfg.Bot.RecoverEvery,
@@ -276,6 +283,9 @@ func (s *server) routes() {
 		}
 		e.Any(path, echo.WrapHandler(s.tg))
 	}
+	// Stored images, through signed links only.
+	e.GET(media.Prefix+"*", echo.WrapHandler(s.media.Handler()))
+	e.HEAD(media.Prefix+"*", echo.WrapHandler(s.media.Handler()))
 	// The agent console.
 	e.Any(s.console.Path(), echo.WrapHandler(s.console))
 	e.Any(s.console.Path()+"/*", echo.WrapHandler(s.console))
@@ -329,6 +339,9 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 			}
 		}()
 		defer func() { stopTick(); <-tickDone }()
+	}
+	if err := s.mediaSecret(ctx); err != nil {
+		return err
 	}
 	if err := s.startArchive(ctx); err != nil {
 		return err

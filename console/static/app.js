@@ -265,7 +265,7 @@
 
   $('signout').addEventListener('click', async () => {
     try { await api('POST', 'signout'); } catch (e) { /* signed out anyway */ }
-    if (state.me) { dropAllDrafts(); rememberCurrent(''); }
+    if (state.me) { dropAllDrafts(); rememberCurrent(''); forgetUnread(() => false); }
     loadDraft('');
     state.current = null;
     showSignIn();
@@ -301,6 +301,7 @@
     $('reply-text').placeholder = t(me.enter_sends ? 'reply.placeholder_enter' : 'reply.placeholder');
     api('POST', 'online').then((r) => { if (r && r.status) $('status').value = r.status; })
       .catch((e) => banner(t('banner.online_failed', e.message), true));
+    initAlerts();
     startLive();
     state.hb = setInterval(heartbeat, me.heartbeat_ms);
     state.timers.tick = setInterval(renderQueue, 1000);
@@ -357,10 +358,11 @@
     switch (ev.type) {
       case 'message':
         if (ev.conv === state.current) loadConv(ev.conv, true);
-        else { const m = state.mine.get(ev.conv); if (m) { m.unread = true; renderMine(); } }
+        alertOn('message', ev.conv);
         break;
       case 'lost':
       case 'transferred':
+        clearUnread(ev.conv);
         markLost(ev.conv);
         later('mine', refreshMine);
         break;
@@ -369,6 +371,7 @@
         later('mine', refreshMine);
         later('queue', refreshQueue);
         if (ev.type === 'offer') banner(t('banner.offer', convLabel(ev.conv)));
+        alertOn(ev.type, ev.conv);
         break;
       default:
         later('mine', refreshMine);
@@ -393,6 +396,156 @@
     } catch (e) { banner(e.message, true); }
   });
   $('banner-close').addEventListener('click', () => { $('banner').hidden = true; });
+
+  // ---- alerts: unread counts, the page title, a sound, desktop notifications
+  // What happens while the agent looks elsewhere: a customer message in a
+  // conversation that is not the open one (or any, while the tab is hidden)
+  // counts as unread on its line in "my conversations" and in the page's
+  // title, "(3) kefu 客服工作台"; opening the conversation (or coming back
+  // to the tab, for the open one) resets it. A customer message, an offer
+  // and a conversation transferred to the agent also play a short tone
+  // (WebAudio, no file; 提示音 in the header, kept in this browser) and show
+  // a desktop notification (桌面通知 in the header asks the browser's
+  // permission: a user gesture) when the tab is hidden or the conversation
+  // is not the open one. Counts are kept in the tab's session storage, so a
+  // reload keeps them; signing out forgets them.
+  state.unread = new Map();
+  function unreadKey() { return 'kefu.unread.' + state.me.agent.id; }
+  function saveUnread() {
+    try { sessionStorage.setItem(unreadKey(), JSON.stringify([...state.unread])); } catch (e) { /* kept in memory */ }
+  }
+  function unreadOf(conv) { return state.unread.get(conv) || 0; }
+  function pageHidden() { return document.visibilityState === 'hidden'; }
+  function renderTitle() {
+    let n = 0;
+    for (const v of state.unread.values()) n += v;
+    const base = t('app.title');
+    document.title = n ? '(' + (n > 99 ? '99+' : n) + ') ' + base : base;
+  }
+  function clearUnread(conv) {
+    if (!state.unread.has(conv)) return;
+    state.unread.delete(conv);
+    saveUnread();
+    renderTitle();
+  }
+  // forgetUnread drops the counts of conversations keep says no to (no
+  // longer the agent's).
+  function forgetUnread(keep) {
+    let changed = false;
+    for (const k of [...state.unread.keys()]) if (!keep(k)) { state.unread.delete(k); changed = true; }
+    if (changed) { if (state.me) saveUnread(); renderTitle(); }
+  }
+  function prefOn(key, dflt) {
+    try { const v = localStorage.getItem(key); return v === null ? dflt : v === '1'; } catch (e) { return dflt; }
+  }
+  function setPref(key, on) { try { localStorage.setItem(key, on ? '1' : '0'); } catch (e) { /* this page only */ } }
+
+  // The tone: two short sine notes through WebAudio. Browsers start audio
+  // only after a user gesture, so the context is made (or resumed) on the
+  // agent's first click or key in the page.
+  function audioCtx() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return null;
+    if (!state.audio) { try { state.audio = new AC(); } catch (e) { return null; } }
+    return state.audio;
+  }
+  function unlockAudio() {
+    if (!prefOn('kefu.sound', true)) return;
+    const a = audioCtx();
+    if (a && a.state === 'suspended') a.resume().catch(() => {});
+  }
+  document.addEventListener('pointerdown', unlockAudio, true);
+  document.addEventListener('keydown', unlockAudio, true);
+  function beep() {
+    if (!prefOn('kefu.sound', true)) return;
+    const a = audioCtx();
+    if (!a || a.state !== 'running') return;
+    const t0 = a.currentTime;
+    for (const [f, at] of [[880, 0], [1320, 0.16]]) {
+      const o = a.createOscillator(), g = a.createGain();
+      o.type = 'sine';
+      o.frequency.value = f;
+      g.gain.setValueAtTime(0.0001, t0 + at);
+      g.gain.exponentialRampToValueAtTime(0.25, t0 + at + 0.02);
+      g.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.14);
+      o.connect(g).connect(a.destination);
+      o.start(t0 + at);
+      o.stop(t0 + at + 0.15);
+    }
+    state.beeps = (state.beeps || 0) + 1; // read by the browser tests
+  }
+
+  function notifySupported() { return typeof window.Notification === 'function'; }
+  function notifyOn() { return notifySupported() && Notification.permission === 'granted' && prefOn('kefu.notify', false); }
+  function desktopNote(kind, conv) {
+    if (!notifyOn()) return;
+    try {
+      const n = new Notification(t('alert.' + kind + '.title'), { body: t('alert.' + kind, convLabel(conv)), tag: 'kefu:' + conv, lang: document.documentElement.lang });
+      n.onclick = () => {
+        window.focus();
+        if (state.mine.has(conv)) openConv(conv);
+        n.close();
+      };
+    } catch (e) { /* a browser that only notifies from a service worker: the title and tone still tell */ }
+  }
+
+  // alertOn tells the agent of an event of their own stream: kind is
+  // message, offer, assigned (a conversation transferred to them).
+  function alertOn(kind, conv) {
+    if (kind !== 'message' && kind !== 'offer' && kind !== 'assigned') return;
+    const away = pageHidden() || conv !== state.current;
+    if (kind === 'message' && away) {
+      state.unread.set(conv, unreadOf(conv) + 1);
+      saveUnread();
+      renderTitle();
+      renderMine();
+    }
+    if (kind === 'assigned' && conv !== state.current) {
+      state.unread.set(conv, unreadOf(conv) + 1);
+      saveUnread();
+      renderTitle();
+    }
+    if (!away) return;
+    beep();
+    desktopNote(kind, conv);
+  }
+
+  // Back to the tab: the open conversation has been seen.
+  document.addEventListener('visibilitychange', () => {
+    if (!pageHidden() && state.current && unreadOf(state.current)) { clearUnread(state.current); renderMine(); }
+  });
+
+  function renderNotifyPick() {
+    const box = $('notify-on');
+    if (!notifySupported()) { box.parentElement.hidden = true; return; }
+    box.checked = notifyOn();
+    box.parentElement.title = Notification.permission === 'denied' ? t('alert.notify.denied') : t('alert.notify.title');
+  }
+  function initAlerts() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(unreadKey()) || '[]');
+      state.unread = new Map(saved.filter((x) => Array.isArray(x) && typeof x[1] === 'number'));
+    } catch (e) { state.unread = new Map(); }
+    renderTitle();
+    $('sound-on').checked = prefOn('kefu.sound', true);
+    renderNotifyPick();
+  }
+  $('sound-on').addEventListener('change', () => {
+    setPref('kefu.sound', $('sound-on').checked);
+    if ($('sound-on').checked) { unlockAudio(); beep(); }
+  });
+  // Asking for the permission from the agent's click (browsers refuse a
+  // request that no gesture started).
+  $('notify-on').addEventListener('change', async () => {
+    const want = $('notify-on').checked;
+    setPref('kefu.notify', want);
+    if (want && Notification.permission !== 'granted') {
+      let p = 'denied';
+      try { p = await Notification.requestPermission(); } catch (e) { /* treated as denied */ }
+      if (p !== 'granted') { setPref('kefu.notify', false); banner(t('alert.notify.denied')); }
+    }
+    renderNotifyPick();
+  });
 
   // ---- queue ---------------------------------------------------------
   async function refreshQueue() {
@@ -455,13 +608,12 @@
   async function refreshMine() {
     try {
       const r = await api('GET', 'convs');
-      const old = state.mine;
       state.mine = new Map();
       for (const c of r.convs) {
-        c.unread = old.has(c.conv) && old.get(c.conv).unread && !c.lost;
         state.mine.set(c.conv, c);
         if (c.lost && c.conv === state.current) showLost();
       }
+      forgetUnread((conv) => state.mine.has(conv));
       renderMine();
       if (!state.current && !state.reopened) {
         state.reopened = true;
@@ -475,11 +627,13 @@
     const ul = $('mine');
     clear(ul);
     for (const c of state.mine.values()) {
-      const li = el('li', (c.lost ? 'lost' : '') + (c.conv === state.current ? ' active' : '') + (c.unread ? ' unread' : ''));
+      const n = unreadOf(c.conv);
+      const li = el('li', (c.lost ? 'lost' : '') + (c.conv === state.current ? ' active' : '') + (n ? ' unread' : ''));
       li.dataset.conv = c.conv;
       const head = el('div', 'item-head');
       prioBadges(head, c, false);
       head.appendChild(el('span', 'conv-id', customerName(c)));
+      if (n) { const u = el('span', 'unread-count', n > 99 ? '99+' : String(n)); u.title = t('alert.unread', n); u.dataset.unread = String(n); head.appendChild(u); }
       if (c.sla && c.sla.length) head.appendChild(slaLeft(c.sla[0]));
       if (c.lost) head.appendChild(el('span', 'badge urgent', t('badge.lost')));
       li.appendChild(head);
@@ -513,7 +667,7 @@
     state.lastEntry = '';
     state.currentArchived = false;
     const m = state.mine.get(conv);
-    if (m) m.unread = false;
+    clearUnread(conv);
     renderMine();
     showView('conv');
     $('conv-title').dataset.conv = conv;
@@ -709,6 +863,7 @@
   // and its draft.
   function leftConv(conv) {
     setDraft(conv, '');
+    clearUnread(conv);
     if (state.current === conv) {
       state.current = null;
       rememberCurrent('');
