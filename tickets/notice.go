@@ -34,13 +34,16 @@ type Notifier struct {
 	Claimer string        // who claims (an instance id), for the record
 	Log     *slog.Logger
 
-	kick   chan struct{}
-	stop   context.CancelFunc
-	done   chan struct{}
-	kicked sync.Once
+	kick chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
+	once sync.Once // defaults
 }
 
-func (n *Notifier) defaults() {
+func (n *Notifier) defaults() { n.once.Do(n.setDefaults) }
+
+func (n *Notifier) setDefaults() {
+	n.kick = make(chan struct{}, 1)
 	if n.Every <= 0 {
 		n.Every = 5 * time.Second
 	}
@@ -53,12 +56,11 @@ func (n *Notifier) defaults() {
 	if n.Log == nil {
 		n.Log = slog.New(slog.DiscardHandler)
 	}
-	n.kicked.Do(func() { n.kick = make(chan struct{}, 1) })
 }
 
 // Kick asks for a poll now; it never blocks.
 func (n *Notifier) Kick(int64) {
-	n.kicked.Do(func() { n.kick = make(chan struct{}, 1) })
+	n.defaults()
 	select {
 	case n.kick <- struct{}{}:
 	default:
