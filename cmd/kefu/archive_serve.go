@@ -190,6 +190,8 @@ func (s *server) startArchive(ctx context.Context) error {
 	if err := s.archiver.Start(ctx); err != nil {
 		return err
 	}
+	// Left messages become tickets (before any message is taken).
+	s.engine.Messages = leaveTaker{s}
 	s.startTicketNotices()
 	if len(s.cfg.Notify.Hooks) > 0 {
 		var hooks []notify.Hook

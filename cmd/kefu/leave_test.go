@@ -66,7 +66,8 @@ func TestLeaveMessageAnsweredNextMorning(t *testing.T) {
 			c := mustCustomer(t, g)
 			c.say("m1", map[string]any{"text": "快递三天了还没到"})
 			code, r := c.say("m2", map[string]any{"kind": "human"})
-			if code != 200 || len(r.Replies) < 2 || r.Replies[len(r.Replies)-1].Text != "为了尽快为您处理，请留下您的订单号和手机号。" {
+			if code != 200 || len(r.Replies) < 2 || r.Replies[len(r.Replies)-2].Text != bot.DefaultTexts()["zh"].OutOfHours ||
+				r.Replies[len(r.Replies)-1].Text != "为了尽快为您处理，请留下您的订单号和手机号。" {
 				t.Fatalf("hand-off out of hours: %d %+v", code, r)
 			}
 			code, r = c.say("m3", map[string]any{"text": "订单号 2026120312345678，电话 13800138000"})

@@ -37,8 +37,8 @@ import (
 	"github.com/kefu-dev/kefu/gaps"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
-	"github.com/kefu-dev/kefu/media"
 	"github.com/kefu-dev/kefu/internal/realip"
+	"github.com/kefu-dev/kefu/media"
 	"github.com/kefu-dev/kefu/priority"
 	"github.com/kefu-dev/kefu/report"
 	"github.com/kefu-dev/kefu/tickets"
@@ -181,7 +181,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	s.engine = &bot.Engine{Store: s.store, Matcher: s.live.Matcher, Texts: s.texts,
-		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff, Messages: leaveTaker{s}}
+		LowTurns: cfg.Bot.LowTurns, Observe: s.metrics.observe, Handoff: s.handoff}
 	if s.engine.Priority, err = priorityPolicy(cfg.Priority, cfg.Report.ReopenWindow); err != nil {
 		return nil, err
 	}
@@ -439,7 +439,7 @@ func (s *server) newQueue() error {
 		return err
 	}
 	s.queue = q
-	s.handoff = &bot.Queue{Q: q, Texts: s.texts}
+	s.handoff = &bot.Queue{Q: q, Texts: s.texts, Now: func() time.Time { return s.now() }}
 	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign, SLA: true,
 		Notify: func(ctx context.Context, ps []handoff.Position) {
 			for _, p := range ps {
