@@ -215,6 +215,40 @@ type Handoff struct {
 	Hours        Hours         `yaml:"hours"`
 	// SLA are the service-level targets per priority.
 	SLA SLA `yaml:"sla"`
+	// Dispatch are auto-assignment's options beyond least-busy.
+	Dispatch Dispatch `yaml:"dispatch"`
+}
+
+// Dispatch are auto-assignment's options (they need auto_assign): a
+// returning customer to the agent who served them last, and agents'
+// recent performance weighed in. The zero value is the plain least-busy
+// rule.
+type Dispatch struct {
+	// ReturningWindow: a customer whose conversation an agent closed or
+	// handed back within this long is offered first to that agent, when
+	// online with a free slot. 0: off.
+	ReturningWindow time.Duration `yaml:"returning_window"`
+	// Weights of CSAT, first response and resolution, in chats: an agent
+	// counts Σ weight × score (each 0-1) fewer conversations when the least
+	// busy is chosen. All 0 (the default): exactly least-busy.
+	Weights DispatchWeights `yaml:"weights"`
+	// Refresh: how often each instance recomputes the agents' performance
+	// from the archive's rollups (default 10m); Period: over how many recent
+	// days (default 720h, 30 days).
+	Refresh time.Duration `yaml:"refresh"`
+	Period  time.Duration `yaml:"period"`
+}
+
+// DispatchWeights weigh an agent's recent performance (0-100 each).
+type DispatchWeights struct {
+	CSAT          float64 `yaml:"csat"`
+	FirstResponse float64 `yaml:"first_response"`
+	Resolution    float64 `yaml:"resolution"`
+}
+
+// Weighted reports whether any weight is set.
+func (w DispatchWeights) Weighted() bool {
+	return w.CSAT > 0 || w.FirstResponse > 0 || w.Resolution > 0
 }
 
 // SLA are the service-level targets per priority (low, normal, high,
@@ -388,7 +422,8 @@ func Default() Config {
 			Categories: map[string]string{"product": "pre_sales", "promotion": "pre_sales",
 				"payment": "payments", "invoice": "payments", "account": "payments"},
 			DefaultGroup: "after_sales", Lease: 30 * time.Second, OfferTimeout: 30 * time.Second,
-			Hours: Hours{Timezone: "Asia/Shanghai"},
+			Hours:    Hours{Timezone: "Asia/Shanghai"},
+			Dispatch: Dispatch{Refresh: 10 * time.Minute, Period: 30 * 24 * time.Hour},
 		},
 	}
 }
@@ -607,6 +642,26 @@ func (c Config) Validate() error {
 	}
 	if h.OfferTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("handoff.offer_timeout %v: at least 1s", h.OfferTimeout))
+	}
+	if d := h.Dispatch; d.ReturningWindow != 0 || d.Weights.Weighted() || d.Weights != (DispatchWeights{}) {
+		if d.ReturningWindow < 0 {
+			errs = append(errs, fmt.Errorf("handoff.dispatch.returning_window %v: 0 (off) or more", d.ReturningWindow))
+		}
+		for name, w := range map[string]float64{"csat": d.Weights.CSAT, "first_response": d.Weights.FirstResponse,
+			"resolution": d.Weights.Resolution} {
+			if w < 0 || w > 100 {
+				errs = append(errs, fmt.Errorf("handoff.dispatch.weights.%s %v: from 0 to 100", name, w))
+			}
+		}
+		if !h.AutoAssign {
+			errs = append(errs, errors.New("handoff.dispatch: needs handoff.auto_assign: true (it chooses whom conversations are offered to)"))
+		}
+	}
+	if h.Dispatch.Refresh < time.Minute {
+		errs = append(errs, fmt.Errorf("handoff.dispatch.refresh %v: at least 1m", h.Dispatch.Refresh))
+	}
+	if h.Dispatch.Period < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("handoff.dispatch.period %v: at least 24h", h.Dispatch.Period))
 	}
 	if _, err := h.Hours.Weekdays(); err != nil {
 		errs = append(errs, err)

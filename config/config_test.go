@@ -163,3 +163,42 @@ func TestWeChatSection(t *testing.T) {
 		t.Errorf("unknown wechat.mode: %v", err)
 	}
 }
+
+// handoff.dispatch: read from the file; bad values and options without
+// auto-assignment are listed.
+func TestDispatchSection(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kefu.yaml")
+	os.WriteFile(file, []byte(`handoff:
+  auto_assign: true
+  dispatch:
+    returning_window: 72h
+    weights: {csat: 1, first_response: 0.5, resolution: 0.5}
+    refresh: 5m
+    period: 168h
+`), 0o644)
+	c, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Handoff.Dispatch
+	if d.ReturningWindow != 72*time.Hour || d.Weights != (DispatchWeights{CSAT: 1, FirstResponse: 0.5, Resolution: 0.5}) ||
+		d.Refresh != 5*time.Minute || d.Period != 168*time.Hour {
+		t.Errorf("dispatch %+v", d)
+	}
+	if def := Default().Handoff.Dispatch; def.ReturningWindow != 0 || def.Weights.Weighted() {
+		t.Errorf("default dispatch %+v: want off (least-busy)", def)
+	}
+	os.WriteFile(file, []byte(`handoff:
+  dispatch:
+    returning_window: -1h
+    weights: {csat: -1, resolution: 101}
+    refresh: 1s
+    period: 1h
+`), 0o644)
+	_, err = Load(file)
+	for _, want := range []string{"returning_window", "weights.csat", "weights.resolution", "auto_assign", "refresh", "period"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}

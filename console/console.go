@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/canned"
 	"github.com/kefu-dev/kefu/gaps"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/internal/realip"
@@ -86,6 +87,9 @@ type Deps struct {
 	// question): an agent closing a conversation may say it was about one
 	// of them (the wrap-up), besides Config.WrapUpLabels.
 	Intents func() []WrapUpOption
+	// Canned, when set, returns the canned replies and FAQ answers in
+	// service, for the reply box's / picker (GET api/canned).
+	Canned func() *canned.Index
 	// Gaps, when set, finds what the bot did not answer well (package
 	// gaps), for the editors' page; DismissGaps keeps a cluster dismissed
 	// (the archive.GapKey of each of its messages).
@@ -206,6 +210,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+a+"convs/{id}/transfer", c.authed(c.transfer))
 	m.HandleFunc("POST "+a+"convs/{id}/close", c.authed(c.closeConv))
 	m.HandleFunc("GET "+a+"wrapup", c.authed(c.wrapUpOptions))
+	m.HandleFunc("GET "+a+"canned", c.authed(c.cannedSearch))
 	m.HandleFunc("GET "+a+"gaps", c.authed(c.editor(c.listGaps)))
 	m.HandleFunc("POST "+a+"gaps/{id}/dismiss", c.authed(c.editor(c.dismissGap)))
 	m.HandleFunc("POST "+a+"convs/{id}/bot", c.authed(c.toBot))

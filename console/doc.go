@@ -102,6 +102,11 @@
 //	            (the wrap-up: label a configured wrap-up label or an intent of
 //	            the FAQ, else 400 bad_request; carried on the closed event)
 //	GET  wrapup -> {"labels":[{"id","name"}],"intents":[{"id","name"}]}
+//	GET  canned?q=&conv= -> {"items":[{"kind":"canned|faq","title","text","groups"?,"intent"?}]}
+//	            (the reply box's / picker: canned replies the agent's groups see
+//	            and FAQ answers matching q by Chinese, pinyin or its initials, at
+//	            most 8; variables filled for conv, which must be the agent's,
+//	            else 403 not_holder; q longer than 64 characters: 400)
 //	POST convs/{id}/dismiss -> {"ok"}                 (forget a lost claim)
 //
 // The archive (Deps.Archive; without one these answer 404 not_found):

@@ -119,6 +119,12 @@ const (
 	FieldRatingAgent   = "rating_agent"   // the agent the rating is credited to
 	FieldRatedMs       = "rated_ms"       // when it was rated (ms)
 	FieldRatedClose    = "rated_close"    // the FieldClosedMs of the close rated: once per close
+	// Why the standing offer went to its agent, and why the holder got the
+	// conversation: a reason code (returning_customer, least_busy,
+	// performance, manual, transfer) then space-separated key=value details
+	// ("performance csat=4.80 frt=35 res=0.92 load=1").
+	FieldOfferWhy  = "offer_why"
+	FieldAssignWhy = "assign_why"
 )
 
 // Hash fields of conv:<thread> that only bot writes: its policy's memory of
@@ -150,7 +156,7 @@ var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses,
 var HandoffFields = []string{FieldCategory, FieldPrio, FieldPrioWords, FieldPrioBy, FieldDueMs, FieldAwaitMs,
 	FieldSLABreached, FieldSeq, FieldEnqueuedMs, FieldClaimedMs, FieldWaitedMs,
 	FieldRepliedMs, FieldOfferAgent, FieldOfferUntil, FieldOfferSkip, FieldNotice, FieldLastAgent, FieldReleasedMs,
-	FieldCanceledMs, FieldRatingComment, FieldRatingAgent, FieldRatedMs, FieldRatedClose}
+	FieldCanceledMs, FieldRatingComment, FieldRatingAgent, FieldRatedMs, FieldRatedClose, FieldOfferWhy, FieldAssignWhy}
 
 // Lifecycle event types: every state change of a conversation emits exactly
 // one, in the script that makes the change.
@@ -161,7 +167,7 @@ const (
 	Handoff         = "handoff"              // reason, group, urgent, priority
 	Offered         = "offered"              // agent, group
 	Declined        = "declined"             // agent, group
-	Claimed         = "claimed"              // agent, group, waited_ms
+	Claimed         = "claimed"              // agent, group, waited_ms, assign, assign_detail (why this agent)
 	AgentMessage    = "agent_message"        // agent, text, kind, first ("1" on the first of a hand-off)
 	Note            = "note"                 // agent, text
 	Transfer        = "transfer"             // from, to (agent), group (to group), note, by (who moved it)
@@ -228,6 +234,12 @@ const (
 	// resolved (Resolved or Unresolved). Both absent: no wrap-up.
 	EvLabel    = "label"
 	EvResolved = "resolved"
+	// Why the agent got the conversation, on claimed (and offered): a
+	// reason code (returning_customer, least_busy, performance, manual)
+	// and its details as space-separated key=value pairs (csat, frt in
+	// seconds, res 0-1, load, since in ms): "csat=4.80 frt=35 res=0.92 load=1".
+	EvAssign       = "assign"
+	EvAssignDetail = "assign_detail"
 )
 
 // Values of EvResolved.
@@ -309,7 +321,7 @@ func buildPrelude() string {
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment, EvCustomerID, EvName, EvPhone, EvLevel,
-		EvSignedInAs, EvWords, EvDueMs, EvTarget, EvLabel, EvResolved})
+		EvSignedInAs, EvWords, EvDueMs, EvTarget, EvLabel, EvResolved, EvAssign, EvAssignDetail})
 	return fmt.Sprintf(`-- qscore: a wait queue's score: the first-response deadline (ms), then
 -- arrival order among equal deadlines (see QueueScore).
 local function qscore(due, seq)

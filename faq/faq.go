@@ -15,7 +15,8 @@ type FAQ struct {
 	Synonyms []SynonymGroup
 	Words    []string // extra dictionary words for the tokenizer
 	Tests    []TestCase
-	Files    []string // the files it was loaded from, relative to Dir
+	Canned   []*Canned // the agents' canned replies (快捷回复), in file order
+	Files    []string  // the files it was loaded from, relative to Dir
 	byID     map[string]*Intent
 }
 

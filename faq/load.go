@@ -25,6 +25,18 @@ const MaxFileSize = 4 << 20
 // any content problem it returns the Problems (every one, with positions) and
 // no FAQ.
 func Load(dir string) (*FAQ, error) {
+	return LoadWith(dir, Options{})
+}
+
+// Options are what a load checks besides the files themselves.
+type Options struct {
+	// Groups, when not nil, are the agents' groups (the configuration's
+	// handoff.groups): a canned reply scoped to another is a problem.
+	Groups []string
+}
+
+// LoadWith is Load with Options.
+func LoadWith(dir string, o Options) (*FAQ, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load faq: %w", err)
@@ -32,7 +44,7 @@ func Load(dir string) (*FAQ, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("load faq: %s is not a folder", dir)
 	}
-	f, err := LoadFS(os.DirFS(dir))
+	f, err := LoadFSWith(os.DirFS(dir), o)
 	if f != nil {
 		f.Dir = dir
 	}
@@ -41,6 +53,11 @@ func Load(dir string) (*FAQ, error) {
 
 // LoadFS is Load over a file system (the sample FAQ is embedded in the binary).
 func LoadFS(fsys fs.FS) (*FAQ, error) {
+	return LoadFSWith(fsys, Options{})
+}
+
+// LoadFSWith is LoadFS with Options.
+func LoadFSWith(fsys fs.FS, o Options) (*FAQ, error) {
 	var files []string
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -61,7 +78,7 @@ func LoadFS(fsys fs.FS) (*FAQ, error) {
 		return nil, fmt.Errorf("load faq: %w", err)
 	}
 	sort.Strings(files)
-	l := &loader{f: &FAQ{Files: files, byID: map[string]*Intent{}}}
+	l := &loader{f: &FAQ{Files: files, byID: map[string]*Intent{}}, groups: o.Groups}
 	for _, name := range files {
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
@@ -103,6 +120,7 @@ func ParseFile(name string, b []byte) (*FAQ, error) {
 
 type loader struct {
 	f        *FAQ
+	groups   []string // Options.Groups
 	problems Problems
 	file_    string // the file being read
 	choices  []choiceRef
@@ -196,7 +214,7 @@ func (l *loader) file(name string, b []byte) {
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		l.add(l.pos(root), "the file must be a mapping with keys intents, synonyms, words, tests")
+		l.add(l.pos(root), "the file must be a mapping with keys intents, synonyms, words, tests, canned")
 		return
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -219,8 +237,12 @@ func (l *loader) file(name string, b []byte) {
 			for _, n := range l.seq(v, "tests") {
 				l.test(n)
 			}
+		case "canned":
+			for _, n := range l.seq(v, "canned") {
+				l.canned(n)
+			}
 		default:
-			l.add(l.pos(k), "unknown key %q (allowed: intents, synonyms, words, tests)", k.Value)
+			l.add(l.pos(k), "unknown key %q (allowed: intents, synonyms, words, tests, canned)", k.Value)
 		}
 	}
 }
@@ -517,6 +539,7 @@ func (l *loader) validate() {
 			l.add(t.pos, "expect %q is not an intent id", t.id)
 		}
 	}
+	l.validateCanned()
 }
 
 // QuestionKey folds a question for duplicate detection: width, case,

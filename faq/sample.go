@@ -20,7 +20,12 @@ func SampleFS() fs.FS {
 
 // LoadSample loads the embedded sample FAQ.
 func LoadSample() (*FAQ, error) {
-	f, err := LoadFS(SampleFS())
+	return LoadSampleWith(Options{})
+}
+
+// LoadSampleWith is LoadSample with Options.
+func LoadSampleWith(o Options) (*FAQ, error) {
+	f, err := LoadFSWith(SampleFS(), o)
 	if f != nil {
 		f.Dir = "(embedded sample)"
 	}

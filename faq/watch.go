@@ -18,6 +18,8 @@ import (
 // stays in service.
 type Watcher struct {
 	Dir string
+	// Options are those of every load (the agents' groups).
+	Options Options
 	// Apply receives each valid FAQ (builds and swaps in a new matcher). An
 	// error counts as a failed reload.
 	Apply func(*FAQ) error
@@ -93,7 +95,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 
 // Reload loads and applies the folder now.
 func (w *Watcher) reload() {
-	f, err := Load(w.Dir)
+	f, err := LoadWith(w.Dir, w.Options)
 	if err == nil {
 		err = w.Apply(f)
 	}

@@ -70,7 +70,31 @@ type Config struct {
 	// SLABusinessHours: the targets count business hours (Hours) only;
 	// false: calendar time.
 	SLABusinessHours bool
+	// Dispatch are auto-assignment's options beyond least-busy (Offers):
+	// the zero value is the plain least-busy rule.
+	Dispatch Dispatch
 }
+
+// Dispatch are the options of auto-assignment (Offers). The zero value is
+// the least-busy rule: the offer goes to the online agent of the group with
+// the fewest conversations and offers, then the one longest without a
+// claim, then by id.
+type Dispatch struct {
+	// ReturningWindow: a customer whose last conversation an agent released
+	// (closed or handed back) within this long is offered first to that
+	// agent, when they are online (not busy or away), in the group and have
+	// a free slot; otherwise the rule below. 0: off.
+	ReturningWindow time.Duration
+	// Weights of an agent's recent performance (SetPerformance), in chats:
+	// an agent counts Σ weight × score fewer conversations when the least
+	// busy is chosen, each score 0-1 (CSAT: (mean-1)/4; first response:
+	// 1/(1+p50/60s); resolution: the first-contact resolution rate; 0.5
+	// for a figure the agent has none of). All zero: exactly least-busy.
+	CSAT, FirstResponse, Resolution float64
+}
+
+// Weighted reports whether performance counts.
+func (d Dispatch) Weighted() bool { return d.CSAT > 0 || d.FirstResponse > 0 || d.Resolution > 0 }
 
 // The default targets, used for the levels the Config leaves out.
 var (
@@ -173,6 +197,10 @@ func (c *Config) withDefaults() error {
 	c.FirstResponse = targets("first response", c.FirstResponse, DefaultFirstResponse)
 	c.NextResponse = targets("next response", c.NextResponse, DefaultNextResponse)
 	c.Resolution = targets("resolution", c.Resolution, DefaultResolution)
+	if d := c.Dispatch; d.ReturningWindow < 0 || d.CSAT < 0 || d.FirstResponse < 0 || d.Resolution < 0 ||
+		d.CSAT > 100 || d.FirstResponse > 100 || d.Resolution > 100 {
+		errs = append(errs, fmt.Errorf("dispatch %+v: want a window of 0 or more and weights from 0 to 100", d))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -94,7 +94,7 @@ func TestLifecycleHandoffToClose(t *testing.T) {
 	clk.Advance(90 * time.Second)
 	c := mustClaim(t, q, "a", "web:v1")
 	lt.want("claim", lt.ev(conv.Claimed, "web:v1", "3", conv.EvAgent, "a", conv.EvGroup, "pre_sales",
-		conv.EvWaitedMs, "90000"))
+		conv.EvWaitedMs, "90000", conv.EvAssign, AssignManual))
 	_, err := q.Claim(ctx, "b", "web:v1")
 	wantErr(t, err, ErrTaken)
 	_, err = q.Claim(ctx, "b", "")
@@ -158,7 +158,7 @@ func TestLifecycleHandoffToClose(t *testing.T) {
 		conv.EvDueMs, strconv.FormatInt(clk.Now().Add(10*time.Minute).UnixMilli(), 10)))
 	c = mustClaim(t, q, "b", "")
 	lt.want("second claim", lt.ev(conv.Claimed, "web:v1", "4", conv.EvAgent, "b", conv.EvGroup, "pre_sales",
-		conv.EvWaitedMs, "0"))
+		conv.EvWaitedMs, "0", conv.EvAssign, AssignManual))
 	if _, _, err := q.Append(ctx, c, "m4", "我是 b"); err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,8 @@ func TestLifecycleOffers(t *testing.T) {
 	if n, _, err := q.Offers(ctx); err != nil || n != 1 {
 		t.Fatalf("offers %d %v", n, err)
 	}
-	lt.want("offer", lt.ev(conv.Offered, "c1", "0", conv.EvAgent, "x", conv.EvGroup, "pre_sales"))
+	lt.want("offer", lt.ev(conv.Offered, "c1", "0", conv.EvAgent, "x", conv.EvGroup, "pre_sales",
+		conv.EvAssign, AssignLeastBusy, conv.EvAssignDetail, "load=0"))
 	q.Offers(ctx)
 	lt.want("offers again: nothing new")
 
@@ -295,7 +296,8 @@ func TestLifecycleOffers(t *testing.T) {
 		t.Fatalf("after the timeout: offered %d expired %d %v", n, exp, err)
 	}
 	lt.want("lapsed, offered to the next", lt.ev(conv.Declined, "c1", "0", conv.EvAgent, "x", conv.EvGroup, "pre_sales"),
-		lt.ev(conv.Offered, "c1", "0", conv.EvAgent, "y", conv.EvGroup, "pre_sales"))
+		lt.ev(conv.Offered, "c1", "0", conv.EvAgent, "y", conv.EvGroup, "pre_sales",
+			conv.EvAssign, AssignLeastBusy, conv.EvAssignDetail, "load=0"))
 
 	wantErr(t, q.Decline(ctx, "x", "c1"), ErrNoOffer)
 	lt.want("decline without an offer")
@@ -305,7 +307,8 @@ func TestLifecycleOffers(t *testing.T) {
 	lt.want("decline", lt.ev(conv.Declined, "c1", "0", conv.EvAgent, "y", conv.EvGroup, "pre_sales"))
 
 	q.Offers(ctx) // the round starts again: x
-	lt.want("offer after the round", lt.ev(conv.Offered, "c1", "0", conv.EvAgent, "x", conv.EvGroup, "pre_sales"))
+	lt.want("offer after the round", lt.ev(conv.Offered, "c1", "0", conv.EvAgent, "x", conv.EvGroup, "pre_sales",
+		conv.EvAssign, AssignLeastBusy, conv.EvAssignDetail, "load=0"))
 	if _, err := q.AgentOffline(ctx, "x"); err != nil {
 		t.Fatal(err)
 	}

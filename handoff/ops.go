@@ -278,7 +278,7 @@ func (q *Queue) release(ctx context.Context, c Claim, end End, w WrapUp) error {
 	}
 	_, err := q.run(ctx, "release", []string{q.convKey(c.Conv), q.leasesKey(), q.openKey()},
 		q.cfg.Prefix, c.Conv, c.Agent, c.Epoch, q.ms(q.now()), string(end), q.cfg.HandleWindow, q.cfg.EventsMax,
-		w.Label, resolved)
+		w.Label, resolved, q.cfg.Dispatch.ReturningWindow.Milliseconds())
 	if err != nil {
 		return wrap("release", c.Conv, err)
 	}
@@ -437,7 +437,8 @@ func (q *Queue) Offers(ctx context.Context) (offered, expired int, err error) {
 		v, err := q.run(ctx, "offers",
 			[]string{q.waitKey(g), q.groupKey(g, "offers"), q.groupKey(g, "online")},
 			q.cfg.Prefix, g, q.ms(now), q.cfg.OfferTimeout.Milliseconds(), q.ms(now.Add(-q.cfg.Presence)),
-			q.cfg.OfferScan, q.cfg.EventsMax, agentOnline)
+			q.cfg.OfferScan, q.cfg.EventsMax, agentOnline, q.cfg.Dispatch.ReturningWindow.Milliseconds(),
+			q.cfg.Dispatch.CSAT, q.cfg.Dispatch.FirstResponse, q.cfg.Dispatch.Resolution)
 		if err != nil {
 			return offered, expired, wrap("offers", g, err)
 		}

@@ -208,6 +208,7 @@ func (s *server) startArchive(ctx context.Context) error {
 			return err
 		}
 	}
+	s.startDispatch(ctx)
 	s.sweeper = archiver.NewSweeper(s.rdb, archiver.SweeperConfig{Prefix: s.cfg.Redis.Prefix,
 		Idle: s.cfg.Retention.Idle, Now: func() time.Time { return s.now() }, Log: s.log})
 	return s.sweeper.Start(ctx)
@@ -215,6 +216,9 @@ func (s *server) startArchive(ctx context.Context) error {
 
 // closeArchive stops the sweeper and the archiver, then closes the archive.
 func (s *server) closeArchive() {
+	if s.stopDispatch != nil {
+		s.stopDispatch()
+	}
 	if s.sweeper != nil {
 		s.sweeper.Close()
 	}

@@ -8,14 +8,22 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/faq"
 	"github.com/kefu-dev/kefu/intents"
 )
 
 // cmdFAQLint checks a FAQ folder: exit 0 when clean, 1 with every problem.
+// The canned replies' groups are checked against the configuration's
+// handoff.groups (--config, else the default configuration).
 func cmdFAQLint(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("faq lint", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "configuration file (YAML): the groups canned replies may name")
 	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -23,7 +31,7 @@ func cmdFAQLint(args []string, out io.Writer) error {
 	if len(pos) > 0 {
 		dir = pos[0]
 	}
-	f, err := loadFAQ(dir)
+	f, err := loadFAQWith(dir, faq.Options{Groups: cfg.Handoff.Groups})
 	var ps faq.Problems
 	if errors.As(err, &ps) {
 		for _, p := range ps {
@@ -39,8 +47,8 @@ func cmdFAQLint(args []string, out io.Writer) error {
 	for _, in := range f.Intents {
 		nq += len(in.Questions)
 	}
-	fmt.Fprintf(out, "ok: %d intents, %d questions, %d synonym groups, %d tests in %d files\n",
-		len(f.Intents), nq, len(f.Synonyms), len(f.Tests), len(f.Files))
+	fmt.Fprintf(out, "ok: %d intents, %d questions, %d synonym groups, %d tests, %d canned replies in %d files\n",
+		len(f.Intents), nq, len(f.Synonyms), len(f.Tests), len(f.Canned), len(f.Files))
 	return nil
 }
 

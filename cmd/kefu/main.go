@@ -40,7 +40,7 @@ Usage:
                                               reports by day and agent over generated conversations (see BENCHMARKS.md)
   kefu ask [--faq DIR] [--json] TEXT          what the bot makes of one message, and why
   kefu web revoke [--config FILE] VISITOR...  refuse every token of web visitors (needs REDIS_URL)
-  kefu faq lint [DIR]                         check FAQ files; every problem with file:line:column
+  kefu faq lint [--config F] [DIR]            check FAQ files and canned replies; every problem with file:line:column
   kefu faq test [DIR]                         run the FAQ folder's editor tests (tests.yaml)
   kefu faq gaps [--config F] [--data DIR] [--from] [--to] [--json]
                                               what customers asked that the bot did not answer well, clustered

@@ -38,10 +38,15 @@ func (c *common) load() (config.Config, *faq.FAQ, error) {
 }
 
 func loadFAQ(dir string) (*faq.FAQ, error) {
+	return loadFAQWith(dir, faq.Options{})
+}
+
+// loadFAQWith is loadFAQ checking the canned replies' groups too.
+func loadFAQWith(dir string, o faq.Options) (*faq.FAQ, error) {
 	if dir == "" {
-		return faq.LoadSample()
+		return faq.LoadSampleWith(o)
 	}
-	return faq.Load(dir)
+	return faq.LoadWith(dir, o)
 }
 
 // matcher loads everything and builds a matcher.

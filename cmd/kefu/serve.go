@@ -28,6 +28,7 @@ import (
 	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/archiver"
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/canned"
 	"github.com/kefu-dev/kefu/channels/telegram"
 	"github.com/kefu-dev/kefu/channels/web"
 	"github.com/kefu-dev/kefu/channels/wechat"
@@ -103,6 +104,9 @@ type server struct {
 	rdb     redis.UniversalClient
 	live    *intents.Live
 	watcher *faq.Watcher
+	// picker is the agents' canned replies and FAQ answers with their
+	// pinyin, built with each FAQ put in service.
+	picker  atomic.Pointer[canned.Index]
 	store   *bot.Store
 	engine  *bot.Engine
 	web     *web.Adapter
@@ -136,6 +140,9 @@ type server struct {
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
+	// stopDispatch stops the refresh of the agents' performance (weighted
+	// auto-assignment), when it runs.
+	stopDispatch func()
 	// media keeps the images customers and agents send, and serves them
 	// through signed links (/media/).
 	media *media.Service
@@ -149,10 +156,18 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	if s.clientIP, err = realip.New(cfg.Server.TrustedProxies); err != nil {
 		return nil, err
 	}
-	f, err := loadFAQ(cfg.FAQDir)
+	// The canned replies of an FAQ folder may name only the configured
+	// groups; the embedded sample's name the default configuration's, and a
+	// reply for a group not configured is simply seen by supervisors only.
+	var fo faq.Options
+	if cfg.FAQDir != "" {
+		fo.Groups = cfg.Handoff.Groups
+	}
+	f, err := loadFAQWith(cfg.FAQDir, fo)
 	if err != nil {
 		return nil, err
 	}
+	s.picker.Store(canned.Build(f))
 	t0 := time.Now()
 	s.live, err = intents.NewLive(f, cfg.DictDir, cfg.Matcher)
 	if err != nil {
@@ -228,8 +243,8 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	if cfg.FAQDir != "" {
-		s.watcher = &faq.Watcher{Dir: cfg.FAQDir, Logger: log,
-			Apply: func(f *faq.FAQ) error { return s.live.Reload(f) },
+		s.watcher = &faq.Watcher{Dir: cfg.FAQDir, Logger: log, Options: faq.Options{Groups: cfg.Handoff.Groups},
+			Apply: s.applyFAQ,
 			OnResult: func(err error) {
 				if err != nil {
 					s.metrics.reloads.WithLabelValues("failed").Inc()
@@ -240,6 +255,17 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.routes()
 	return s, nil
+}
+
+// applyFAQ puts a reloaded FAQ in service: the matcher and the agents'
+// picker swap.
+func (s *server) applyFAQ(f *faq.FAQ) error {
+	x := canned.Build(f)
+	if err := s.live.Reload(f); err != nil {
+		return err
+	}
+	s.picker.Store(x)
+	return nil
 }
 
 // customer is who a conversation's customer is, for the console: the web
@@ -433,6 +459,8 @@ func (s *server) newQueue() error {
 		DefaultGroup: h.DefaultGroup, Lease: h.Lease, OfferTimeout: h.OfferTimeout,
 		FirstResponse: config.Targets(h.SLA.FirstResponse), NextResponse: config.Targets(h.SLA.NextResponse),
 		Resolution: config.Targets(h.SLA.Resolution), SLABusinessHours: h.SLA.BusinessHours,
+		Dispatch: handoff.Dispatch{ReturningWindow: h.Dispatch.ReturningWindow, CSAT: h.Dispatch.Weights.CSAT,
+			FirstResponse: h.Dispatch.Weights.FirstResponse, Resolution: h.Dispatch.Weights.Resolution},
 		Hours: handoff.Hours{Timezone: h.Hours.Timezone, Days: days, Open: h.Hours.Open, Close: h.Hours.Close, Holidays: h.Hours.Holidays}},
 		func() time.Time { return s.now() }, s.log)
 	if err != nil {
@@ -489,7 +517,7 @@ func (s *server) newConsole() error {
 	}
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
-		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Gaps: s.gaps, DismissGaps: s.dismissGaps,
+		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Canned: s.picker.Load, Gaps: s.gaps, DismissGaps: s.dismissGaps,
 		Reports: consoleReports{s}}, s.log)
 	return nil
 }

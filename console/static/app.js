@@ -1175,6 +1175,112 @@
   $('search-open').addEventListener('click', () => { showView('search'); $('search-q').focus(); });
   $('search-close').addEventListener('click', () => showView(state.current ? 'conv' : 'none'));
 
+  // ---- canned replies: the / picker ---------------------------------
+  // Typing / (at the start or after a space) and a few letters in the reply
+  // box — pinyin initials, full pinyin or Chinese — lists the canned replies
+  // (快捷回复) the agent's groups see and the FAQ's answers (客服知识库),
+  // searched by the server (GET api/canned) with the variables filled for
+  // the open conversation. ↑/↓ move, Enter or a click inserts in place of
+  // the /word (the agent may edit it before sending), Esc closes.
+  const picker = { open: false, items: [], sel: 0, seq: 0, start: -1, off: -1 };
+  // slashToken is the /word before the caret: its start and its query, or null.
+  function slashToken() {
+    const box = $('reply-text');
+    const upto = box.value.slice(0, box.selectionStart);
+    const m = /(^|\s)\/([^\s/]{0,32})$/.exec(upto);
+    if (!m) return null;
+    return { start: upto.length - m[2].length - 1, q: m[2] };
+  }
+  function closePicker() {
+    picker.open = false;
+    picker.items = [];
+    picker.seq++;
+    $('canned-picker').hidden = true;
+    $('reply-text').setAttribute('aria-expanded', 'false');
+  }
+  function renderPicker() {
+    const ul = $('canned-picker');
+    clear(ul);
+    picker.items.forEach((it, i) => {
+      const li = el('li', 'canned-item' + (i === picker.sel ? ' selected' : ''),
+        el('span', 'badge canned-kind kind-' + it.kind, t('canned.kind.' + it.kind)),
+        el('span', 'canned-title', it.title),
+        el('div', 'canned-text', it.text));
+      li.id = 'canned-opt-' + i;
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', String(i === picker.sel));
+      li.dataset.idx = String(i);
+      li.dataset.kind = it.kind;
+      li.addEventListener('mousedown', (ev) => { ev.preventDefault(); pickCanned(i); });
+      ul.appendChild(li);
+    });
+    if (!picker.items.length) ul.appendChild(el('li', 'muted canned-none', t('canned.none')));
+    ul.appendChild(el('li', 'muted canned-hint', t('canned.hint')));
+    ul.hidden = false;
+    $('reply-text').setAttribute('aria-expanded', 'true');
+    $('reply-text').setAttribute('aria-activedescendant', picker.items.length ? 'canned-opt-' + picker.sel : '');
+    const cur = ul.querySelector('li.selected');
+    if (cur && cur.scrollIntoView) cur.scrollIntoView({ block: 'nearest' });
+  }
+  async function searchCanned(tok) {
+    const seq = ++picker.seq;
+    const conv = $('reply-text').dataset.conv || '';
+    const qs = new URLSearchParams({ q: tok.q });
+    if (conv) qs.set('conv', conv);
+    let r;
+    try { r = await api('GET', 'canned?' + qs.toString()); } catch (e) { if (seq === picker.seq) closePicker(); return; }
+    if (seq !== picker.seq || ($('reply-text').dataset.conv || '') !== conv) return; // a later search, or another conversation
+    picker.open = true;
+    picker.start = tok.start;
+    picker.items = r.items || [];
+    picker.sel = 0;
+    renderPicker();
+  }
+  function pickCanned(i) {
+    const it = picker.items[i];
+    const box = $('reply-text');
+    const tok = slashToken();
+    closePicker();
+    if (!it || !tok) return;
+    const end = box.selectionStart;
+    box.value = box.value.slice(0, tok.start) + it.text + box.value.slice(end);
+    const caret = tok.start + it.text.length;
+    box.setSelectionRange(caret, caret);
+    picker.off = -1;
+    if (box.dataset.conv) setDraft(box.dataset.conv, box.value);
+    box.focus();
+  }
+  $('reply-text').addEventListener('input', () => {
+    const tok = slashToken();
+    if (!tok || tok.start === picker.off) {
+      if (!tok) picker.off = -1;
+      if (picker.open || !$('canned-picker').hidden) closePicker();
+      return;
+    }
+    searchCanned(tok);
+  });
+  // Capture on the form: the picker takes its keys before the box's own
+  // Enter-sends handler (which skips an event already taken).
+  $('reply-form').addEventListener('keydown', (ev) => {
+    if (!picker.open || ev.target !== $('reply-text') || ev.isComposing || ev.keyCode === 229) return;
+    const n = picker.items.length;
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      if (n) picker.sel = (picker.sel + (ev.key === 'ArrowDown' ? 1 : n - 1)) % n;
+      renderPicker();
+    } else if (ev.key === 'Enter' && !ev.shiftKey) {
+      ev.preventDefault();
+      if (n) pickCanned(picker.sel); else closePicker();
+    } else if (ev.key === 'Escape') {
+      ev.preventDefault();
+      ev.stopPropagation();
+      const tok = slashToken();
+      picker.off = tok ? tok.start : -1; // stays closed for this /word
+      closePicker();
+    }
+  }, true);
+  $('reply-text').addEventListener('blur', () => { if (picker.open) closePicker(); });
+
   // ---- boot ------------------------------------------------------------
   api('GET', 'me').then(start).catch(() => showSignIn());
 })();

@@ -186,6 +186,11 @@ window.KEFU_MESSAGES = {
     'gaps.reason.human_after_answer': '回答后转人工',
     'gaps.reason.low_rating_after_answer': '回答后差评',
     'gaps.reason.label_differs': '结单标签不符',
+    'canned.title': '快捷回复与客服知识库',
+    'canned.kind.canned': '快捷回复',
+    'canned.kind.faq': '客服知识库',
+    'canned.none': '没有匹配的快捷回复或知识库答案',
+    'canned.hint': '↑↓ 选择 · Enter 插入 · Esc 关闭（输入 / 加拼音首字母、全拼或中文搜索）',
   },
   en: {
     'lang.name': 'English',
@@ -366,5 +371,10 @@ window.KEFU_MESSAGES = {
     'gaps.reason.human_after_answer': 'person asked after answer',
     'gaps.reason.low_rating_after_answer': 'low rating after answer',
     'gaps.reason.label_differs': 'wrap-up differs',
+    'canned.title': 'Canned replies and knowledge base',
+    'canned.kind.canned': 'Canned reply',
+    'canned.kind.faq': 'Knowledge base',
+    'canned.none': 'No canned reply or knowledge-base answer matches',
+    'canned.hint': '↑↓ choose · Enter inserts · Esc closes (type / and pinyin initials, pinyin or Chinese)',
   },
 };

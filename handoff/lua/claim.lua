@@ -3,8 +3,9 @@
 -- from the wait queue is the single point where a claim succeeds, so two
 -- agents can never hold one conversation. Each claim raises the epoch; every
 -- later write by the agent carries it, and a stale one is refused. Emits
--- claimed{agent, group, waited_ms} (waited since the hand-off); a refused
--- claim emits nothing.
+-- claimed{agent, group, waited_ms (since the hand-off), assign and
+-- assign_detail (why this agent: the accepted offer's reason, or manual)};
+-- a refused claim emits nothing.
 --
 -- KEYS[1] agent:<aid>          agent hash (max, status)
 -- KEYS[2] agent:<aid>:convs    SET of conversations the agent holds
@@ -61,19 +62,30 @@ if redis.call('ZREM', p .. 'wait:' .. g, cid) == 0 then return redis.error_reply
 local ck = p .. 'conv:' .. cid
 -- An offer standing for it (to this agent, or lapsed) ends with the claim:
 -- the claimed event says who got it.
-local oa = redis.call('HGET', ck, F.offer_agent)
+-- Why the agent has it: their offer's reason when they accept an offer,
+-- else manual (they took it from the queue).
+local o = redis.call('HMGET', ck, F.offer_agent, F.offer_why)
+local oa, why = o[1], 'manual'
 if oa then
   redis.call('SREM', p .. 'agent:' .. oa .. ':offers', cid)
   redis.call('ZREM', p .. 'group:' .. g .. ':offers', cid)
-  redis.call('HDEL', ck, F.offer_agent, F.offer_until, F.offer_skip)
+  redis.call('HDEL', ck, F.offer_agent, F.offer_until, F.offer_skip, F.offer_why)
+  if oa == aid and o[2] then why = o[2] end
 end
+local code, detail = string.match(why, '^(%S+) ?(.*)$')
 local epoch = redis.call('HINCRBY', ck, F.epoch, 1)
 local enq = tonumber(redis.call('HGET', ck, F.enq_ms) or now)
-redis.call('HSET', ck, F.mode, MODE.agent, F.agent, aid, F.claimed_ms, now, F.waited_ms, now - enq)
+redis.call('HSET', ck, F.mode, MODE.agent, F.agent, aid, F.claimed_ms, now, F.waited_ms, now - enq,
+  F.assign_why, why)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[5]), cid)
 redis.call('SADD', KEYS[2], cid)
 redis.call('HSET', KEYS[1], 'last_claim', now)
 redis.call('XADD', p .. 'events:' .. g, 'MAXLEN', '~', maxlen, '*', 'type', 'claimed', 'conv', cid,
   'group', g, 'agent', aid, 'epoch', epoch, 'at', now)
-emit(p, cid, EV.claimed, now, EF.agent, aid, EF.group, g, EF.waited_ms, now - enq)
+if detail ~= '' then
+  emit(p, cid, EV.claimed, now, EF.agent, aid, EF.group, g, EF.waited_ms, now - enq,
+    EF.assign, code, EF.assign_detail, detail)
+else
+  emit(p, cid, EV.claimed, now, EF.agent, aid, EF.group, g, EF.waited_ms, now - enq, EF.assign, code)
+end
 return {cid, epoch, g}

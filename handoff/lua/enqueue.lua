@@ -39,7 +39,7 @@ redis.call('HSET', KEYS[1], F.mode, MODE.waiting, F.group, g, F.prio, prio, F.pr
   F.reason, ARGV[8], F.category, ARGV[9], F.urgent, urgent)
 -- A new hand-off: the next agent message is its first (agent_message first=1).
 redis.call('HDEL', KEYS[1], F.agent, F.claimed_ms, F.notice, F.offer_agent, F.offer_until, F.offer_skip,
-  F.replied_ms, F.await_ms, F.sla_breached)
+  F.replied_ms, F.await_ms, F.sla_breached, F.offer_why, F.assign_why)
 local wait = p .. 'wait:' .. g
 redis.call('ZADD', wait, qscore(due, seq), cid)
 redis.call('SADD', KEYS[3], cid)

@@ -11,6 +11,8 @@
 -- ARGV[6] the mode it goes to: MODE.bot or MODE.closed  ARGV[7] handling window size
 -- ARGV[8] events MAXLEN
 -- ARGV[9] the agent's wrap-up label on a close ('' none)  ARGV[10] resolved: '1' or '0'
+-- ARGV[11] returning-customer window (ms; 0 off): last_agent:<cid> remembers
+-- the agent ("aid now") that long, for offers.lua
 -- Reply: the new epoch
 -- Errors: LEASE_LOST, NOT_HOLDER
 local p, cid, aid, epoch, now, maxlen = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[8]
@@ -31,6 +33,9 @@ redis.call('HDEL', KEYS[1], F.agent, F.claimed_ms, F.notice)
 if closed then
   redis.call('HSET', KEYS[1], F.closed_ms, now)
   redis.call('HDEL', KEYS[1], F.rating, F.rating_comment, F.rating_agent, F.rated_ms)
+end
+if tonumber(ARGV[11] or 0) > 0 then
+  redis.call('SET', p .. 'last_agent:' .. cid, aid .. ' ' .. now, 'PX', ARGV[11])
 end
 local g = h[3] or ''
 if h[4] then

@@ -60,7 +60,8 @@ local epoch = redis.call('HINCRBY', KEYS[1], F.epoch, 1)
 local to
 if ta ~= '' then
   to = 'agent:' .. ta
-  redis.call('HSET', KEYS[1], F.mode, MODE.agent, F.agent, ta, F.claimed_ms, now)
+  redis.call('HSET', KEYS[1], F.mode, MODE.agent, F.agent, ta, F.claimed_ms, now,
+    F.assign_why, 'transfer by=' .. ARGV[10])
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), cid)
   redis.call('SADD', p .. 'agent:' .. ta .. ':convs', cid)
   redis.call('XADD', p .. 'agent:' .. ta .. ':events', 'MAXLEN', '~', maxlen, '*', 'type', 'assigned',
@@ -69,7 +70,7 @@ if ta ~= '' then
 else
   to = 'group:' .. tg
   redis.call('HSET', KEYS[1], F.mode, MODE.waiting, F.group, tg)
-  redis.call('HDEL', KEYS[1], F.agent, F.claimed_ms, F.notice, F.replied_ms)
+  redis.call('HDEL', KEYS[1], F.agent, F.claimed_ms, F.notice, F.replied_ms, F.assign_why)
   redis.call('ZADD', p .. 'wait:' .. tg, qscore(h[6] or h[7] or now, h[5] or 0), cid)
 end
 if held then
