@@ -69,6 +69,8 @@ func Build(f *faq.FAQ) *Index {
 	if f == nil {
 		return x
 	}
+	py := readings{}
+	makeKey := py.key
 	for _, c := range f.Canned {
 		x.items = append(x.items, &Item{Kind: KindCanned, Title: c.Title, Text: c.Text, Groups: c.Groups,
 			title: makeKey(c.Title), text: fold(c.Text)})
@@ -217,10 +219,23 @@ func matchFrom(q string, syl [][]string, i int) bool {
 	return false
 }
 
-// makeKey folds a text and computes its pinyin: each Han character's
-// readings, each run of letters or digits as one syllable; punctuation and
-// spaces are skipped.
-func makeKey(s string) key {
+// readings caches each Han character's readings during one Build (the
+// questions share most of their characters).
+type readings map[rune][]string
+
+func (py readings) of(r rune) []string {
+	ps, ok := py[r]
+	if !ok {
+		ps = pinyin.SinglePinyin(r, pyArgs)
+		py[r] = ps
+	}
+	return ps
+}
+
+// key folds a text and computes its pinyin: each Han character's readings,
+// each run of letters or digits as one syllable; punctuation and spaces are
+// skipped.
+func (py readings) key(s string) key {
 	k := key{fold: fold(s)}
 	var word []rune
 	flush := func() {
@@ -233,7 +248,7 @@ func makeKey(s string) key {
 		switch {
 		case unicode.Is(unicode.Han, r):
 			flush()
-			if ps := pinyin.SinglePinyin(r, pyArgs); len(ps) > 0 {
+			if ps := py.of(r); len(ps) > 0 {
 				k.syl = append(k.syl, ps)
 			}
 		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):

@@ -99,3 +99,33 @@ func TestSearchScope(t *testing.T) {
 		t.Errorf("limit 2: got %v", titles(got))
 	}
 }
+
+// BenchmarkBuild: the pinyin of the sample FAQ's canned titles and every
+// question, computed once per FAQ load.
+func BenchmarkBuild(b *testing.B) {
+	f, err := faq.LoadSample()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		Build(f)
+	}
+}
+
+// BenchmarkSearch: one keystroke of the picker over the sample FAQ, for
+// queries that match early (Chinese), late (initials that reach the
+// questions) and nowhere (every question tried).
+func BenchmarkSearch(b *testing.B) {
+	f, err := faq.LoadSample()
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := Build(f)
+	for _, q := range []string{"退款", "tkjd", "zzzq"} {
+		b.Run(q, func(b *testing.B) {
+			for b.Loop() {
+				x.Search(q, []string{"after_sales"}, false, 8)
+			}
+		})
+	}
+}

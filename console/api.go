@@ -380,6 +380,14 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At)}
 	}
 	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx, "reach": c.reach(ctx, cv)}
+	if s.supervisor() {
+		// Why the holder got it (auto-assignment's reason), for supervisors.
+		if a, err := c.deps.Queue.Assignment(ctx, cid); err != nil {
+			c.log.WarnContext(ctx, "console: assignment", "conv", cid, "err", err)
+		} else if a.Reason != "" {
+			out["assignment"] = a
+		}
+	}
 	if c.deps.Customer != nil {
 		cu, err := c.deps.Customer(ctx, cid)
 		if err != nil {

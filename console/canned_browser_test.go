@@ -26,7 +26,8 @@ const jsPicker = `(() => { const p = document.getElementById('canned-picker'); i
 // name and order number filled; the box is theirs to edit, and sending it
 // reaches the customer. In a conversation where neither is known the
 // fallbacks are inserted. An FAQ answer is found by a Chinese word and
-// marked 客服知识库; Esc closes the picker and leaves the box as typed.
+// marked 客服知识库 (、, the / key of a Chinese input method, opens the
+// picker too); Esc closes the picker and leaves the box as typed.
 func TestBrowserCannedPicker(t *testing.T) {
 	var e *env
 	e = MustEnvDeps(t, nil, func(d *Deps) {
@@ -103,9 +104,10 @@ func TestBrowserCannedPicker(t *testing.T) {
 	if got := p.eval(jsBox); got != "/到账" {
 		t.Errorf("after Esc the box holds %q", got)
 	}
-	p.do("/到账 again", chromedp.Evaluate[chromedp.Void](`(() => { const b = document.getElementById('reply-text'); b.value = ''; b.dispatchEvent(new Event('input')); })()`),
-		chromedp.SendKeys(chromedp.CSS("#reply-text"), "/到账"))
-	p.waitFor("the FAQ answer again", jsPicker, "faq:退款多久到账*")
+	// What the / key types in a Chinese input method's mode, 、, opens it too.
+	p.do("、到账", chromedp.Evaluate[chromedp.Void](`(() => { const b = document.getElementById('reply-text'); b.value = ''; b.dispatchEvent(new Event('input')); })()`),
+		chromedp.SendKeys(chromedp.CSS("#reply-text"), "、到账"))
+	p.waitFor("the FAQ answer by 、", jsPicker, "faq:退款多久到账*")
 	p.do("enter", enterKey())
 	p.waitFor("the answer in the box", jsBox, "退款会在 1–3 个工作日内原路退回。")
 	if n := len(e.deliver.sent()); n != 1 {

@@ -89,8 +89,11 @@
 //	            "group","agent","last_intent","lang","entities":[{"type","value"}],
 //	            "guesses":[{"intent","score","question"}],"created","updated"},"mine",
 //	            "transcript":[{"id","dir":"in|out|note","kind","agent","intent","text",
-//	            "choice","choices","at"}],"reach":""|"offline"|"window_closed","customer"?}
-//	            (holder, or any supervisor; reach: the customer cannot see a reply now)
+//	            "choice","choices","at"}],"reach":""|"offline"|"window_closed","customer"?,
+//	            "assignment"?:{"reason":"returning_customer|least_busy|performance|manual|transfer",
+//	            "detail"?:{"csat","frt","res","load","since","by"}}}
+//	            (holder, or any supervisor; reach: the customer cannot see a reply now;
+//	            assignment, to supervisors only: why the holder got it)
 //	POST convs/{id}/reply {"text","id"?} -> {"entry","dup","delivered","delivery_error"?}
 //	            (id: the page's message id, a retry is written and sent once;
 //	            delivered false: in the transcript but the channel refused it,

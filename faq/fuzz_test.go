@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,6 +95,17 @@ func FuzzParseFile(f *testing.F) {
 		for _, in := range fq.Intents {
 			if in.ID == "" || len(in.Questions) < 3 || in.Answer.Text == "" {
 				t.Fatalf("accepted an invalid intent: %+v", in)
+			}
+		}
+		for _, c := range fq.Canned {
+			vars, unclosed := ParseVars(c.Text)
+			if c.Title == "" || c.Text == "" || unclosed >= 0 {
+				t.Fatalf("accepted an invalid canned reply: %+v", c)
+			}
+			for _, v := range vars {
+				if !slices.Contains(CannedVars, v.Name) {
+					t.Fatalf("accepted an unknown variable %q in %+v", v.Name, c)
+				}
 			}
 		}
 	})

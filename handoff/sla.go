@@ -71,16 +71,20 @@ func (p hours) nextOpen(t time.Time) (time.Time, bool) {
 // the day for an all-day window).
 func (p hours) windowEnd(t time.Time) time.Time {
 	lt := t.In(p.loc)
-	day := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, p.loc)
+	// Wall-clock times (time.Date), not durations after midnight: a day
+	// with a daylight-saving change is 23 or 25 hours long.
+	at := func(days, minutes int) time.Time {
+		return time.Date(lt.Year(), lt.Month(), lt.Day()+days, minutes/60, minutes%60, 0, 0, p.loc)
+	}
 	switch m := lt.Hour()*60 + lt.Minute(); {
 	case p.allDay:
-		return day.AddDate(0, 0, 1)
+		return at(1, 0)
 	case p.open < p.close:
-		return day.Add(time.Duration(p.close) * time.Minute)
+		return at(0, p.close)
 	case m >= p.open: // overnight, opened today
-		return day.AddDate(0, 0, 1).Add(time.Duration(p.close) * time.Minute)
+		return at(1, p.close)
 	default: // overnight, opened yesterday
-		return day.Add(time.Duration(p.close) * time.Minute)
+		return at(0, p.close)
 	}
 }
 

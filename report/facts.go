@@ -41,6 +41,66 @@ type facts struct {
 	// Label is the agent's wrap-up of its last close that had one (an FAQ
 	// intent id or a configured label); "" none.
 	Label string `json:"lb,omitempty"`
+	// Reason is its first hand-off's reason ("" never handed off).
+	Reason string `json:"rn,omitempty"`
+	// QWFrom and FRFrom: the hand-offs (ms) its queue wait and first
+	// response are counted from (for the business-hours figures).
+	QWFrom int64 `json:"qf,omitempty"`
+	FRFrom int64 `json:"ff,omitempty"`
+	// Held: agent -> ms they held it, summed over their holds that ended (a
+	// claim or a transfer to them, to their close, release, transfer away,
+	// lost lease or a new hand-off).
+	Held map[string]int64 `json:"hl,omitempty"`
+	// SLA: service-level target (first_response, next_response,
+	// resolution) -> how it went.
+	SLA map[string]*slaFacts `json:"sl,omitempty"`
+}
+
+// slaFacts is how a conversation did on one service-level target: measured
+// (the target's clock ran and stopped, or it was breached), breached (an
+// sla_breached event of the target), and per agent responsible for it the
+// same two (slaMeasured | slaBreached bits).
+type slaFacts struct {
+	Measured bool           `json:"m,omitempty"`
+	Breached bool           `json:"b,omitempty"`
+	Agents   map[string]int `json:"a,omitempty"`
+}
+
+const (
+	slaMeasured = 1
+	slaBreached = 2
+)
+
+// The service-level targets (sla_breached's target; handoff's names).
+const (
+	TargetFirstResponse = "first_response"
+	TargetNextResponse  = "next_response"
+	TargetResolution    = "resolution"
+)
+
+// Targets lists the service-level targets in the reports' order.
+var Targets = []string{TargetFirstResponse, TargetNextResponse, TargetResolution}
+
+func (f *facts) sla(target string, breached bool, agent string) {
+	if f.SLA == nil {
+		f.SLA = map[string]*slaFacts{}
+	}
+	s := f.SLA[target]
+	if s == nil {
+		s = &slaFacts{}
+		f.SLA[target] = s
+	}
+	s.Measured = true
+	s.Breached = s.Breached || breached
+	if agent != "" {
+		if s.Agents == nil {
+			s.Agents = map[string]int{}
+		}
+		s.Agents[agent] |= slaMeasured
+		if breached {
+			s.Agents[agent] |= slaBreached
+		}
+	}
 }
 
 // event is an archived event as the report reads it.
@@ -90,6 +150,25 @@ func factsOf(evs []event) facts {
 	f := facts{QueueWait: -1, FirstResp: -1}
 	var earliest, lastActive, waitingSince, cycleStart int64
 	started := false
+	// The hold: who holds it since when. The service-level clocks: in a
+	// hand-off's cycle (waiting or held), whether an agent replied in it,
+	// whether a customer message awaits the agent's next, and whether the
+	// first response was breached with nobody holding it.
+	var holder string
+	var holdSince int64
+	var inCycle, replied, awaiting, unnamedFirstBreach bool
+	endHold := func(at int64) {
+		if holder != "" {
+			if f.Held == nil {
+				f.Held = map[string]int64{}
+			}
+			f.Held[holder] += max(at-holdSince, 0)
+			holder = ""
+		}
+	}
+	newCycle := func() {
+		inCycle, replied, awaiting, unnamedFirstBreach = true, false, false, false
+	}
 	for _, e := range evs {
 		if earliest == 0 || e.at < earliest {
 			earliest = e.at
@@ -112,7 +191,10 @@ func factsOf(evs []event) facts {
 			if !f.HandedOff {
 				f.HandedOff = true
 				f.Group = fl(conv.EvGroup)
+				f.Reason = fl(conv.EvReason)
 			}
+			endHold(e.at)
+			newCycle()
 			if fl(conv.EvReason) == "complaint" {
 				f.Complaint = true
 			}
@@ -123,8 +205,11 @@ func factsOf(evs []event) facts {
 		case conv.Claimed:
 			if f.QueueWait < 0 && waitingSince > 0 {
 				f.QueueWait = e.at - waitingSince
+				f.QWFrom = waitingSince
 			}
 			waitingSince = 0
+			endHold(e.at)
+			holder, holdSince = fl(conv.EvAgent), e.at
 		case conv.AgentMessage:
 			a := fl(conv.EvAgent)
 			if f.Agents == nil {
@@ -133,7 +218,23 @@ func factsOf(evs []event) facts {
 			f.Agents[a]++
 			if f.FirstResp < 0 && cycleStart > 0 {
 				f.FirstResp = e.at - cycleStart
+				f.FRFrom = cycleStart
 				f.Responder = a
+			}
+			switch {
+			case inCycle && !replied:
+				f.sla(TargetFirstResponse, false, a)
+				if unnamedFirstBreach {
+					f.sla(TargetFirstResponse, true, a)
+				}
+				replied = true
+			case inCycle && awaiting:
+				f.sla(TargetNextResponse, false, a)
+			}
+			awaiting = false
+		case conv.CustomerMessage:
+			if inCycle && replied && holder != "" {
+				awaiting = true
 			}
 		case conv.Transfer:
 			if from := fl(conv.EvFrom); from != "" {
@@ -142,9 +243,28 @@ func factsOf(evs []event) facts {
 				}
 				f.TransfersOut[from]++
 			}
+			endHold(e.at)
+			if to := fl(conv.EvTo); to != "" {
+				holder, holdSince = to, e.at
+			} else if inCycle { // to a group: waits again, and its next agent message is a first
+				newCycle()
+			}
+		case conv.BackToBot, conv.LeaseLost:
+			endHold(e.at)
+			if e.typ == conv.BackToBot {
+				inCycle = false
+			}
+		case conv.SLABreached:
+			t, a := fl(conv.EvTarget), fl(conv.EvAgent)
+			if t == TargetFirstResponse && a == "" {
+				unnamedFirstBreach = true
+			}
+			f.sla(t, true, a)
 		case conv.Abandoned:
 			f.Abandoned = true
 			waitingSince = 0
+			endHold(e.at)
+			inCycle = false
 		case conv.Closed:
 			end := e.at
 			if fl(conv.EvBy) == conv.ByIdle && lastActive > 0 {
@@ -155,6 +275,15 @@ func factsOf(evs []event) facts {
 			}
 			f.LastEnd = max(f.LastEnd, end)
 			f.Closes++
+			if inCycle {
+				who := holder
+				if by := fl(conv.EvBy); who == "" && by != conv.ByCustomer && by != conv.ByIdle && by != conv.ByLeft {
+					who = by
+				}
+				f.sla(TargetResolution, false, who)
+			}
+			endHold(end)
+			inCycle = false
 			if l := fl(conv.EvLabel); l != "" {
 				f.Label = l // in stream order: the last close's wins
 			}
@@ -208,17 +337,42 @@ const (
 	mAgentMessages = "agent_messages"
 	mTransfersOut  = "transfers_out"
 
+	mFirstRespBHSum = "first_response_bh_ms"
+	mHandlingSum    = "handling_ms"
+
 	hQueueWait  = "queue_wait"
 	hFirstResp  = "first_response"
 	hResolution = "resolution"
+	// In business hours (kept only when the hours are not always open).
+	hQueueWaitBH  = "queue_wait_bh"
+	hFirstRespBH  = "first_response_bh"
+	hResolutionBH = "resolution_bh"
+	hHandling     = "handling" // per conversation: the time people held it
 )
+
+// mReason is the count of conversations whose first hand-off had reason r.
+func mReason(r string) string { return "reason:" + r }
+
+// mSLA is the count of conversations measured ("m") or breached ("b") on
+// a service-level target.
+func mSLA(target, what string) string { return "sla:" + target + ":" + what }
+
+// BusinessHours counts time within the business hours (handoff.Calendar).
+type BusinessHours interface {
+	// Between is how much of [a, b) is within business hours.
+	Between(a, b time.Time) time.Duration
+	// AlwaysOpen: business time is calendar time.
+	AlwaysOpen() bool
+	// String names the hours (the rollups are rebuilt when it changes).
+	String() string
+}
 
 // ContainmentWindow: a conversation the bot closed alone is contained only
 // if the customer did not start another within this long after it ended.
 const ContainmentWindow = 24 * time.Hour
 
 // figures is a conversation's contribution to its cohort's rollups.
-func (f *facts) figures(reopen time.Duration) metrics {
+func (f *facts) figures(reopen time.Duration, bh BusinessHours) metrics {
 	m := metrics{C: map[string]int64{}, H: map[string]hist{}}
 	inc := func(k string, ok bool) {
 		if ok {
@@ -247,6 +401,37 @@ func (f *facts) figures(reopen time.Duration) metrics {
 	if f.FirstResp >= 0 {
 		obs(hFirstResp, f.FirstResp)
 		m.C[mFirstRespSum] += f.FirstResp
+	}
+	if bh != nil {
+		in := func(from, d int64) int64 {
+			return bh.Between(time.UnixMilli(from), time.UnixMilli(from+d)).Milliseconds()
+		}
+		if f.QueueWait >= 0 {
+			obs(hQueueWaitBH, in(f.QWFrom, f.QueueWait))
+		}
+		if f.FirstResp >= 0 {
+			v := in(f.FRFrom, f.FirstResp)
+			obs(hFirstRespBH, v)
+			m.C[mFirstRespBHSum] += v
+		}
+		if f.Closes > 0 {
+			obs(hResolutionBH, in(f.Started, f.FirstEnd-f.Started))
+		}
+	}
+	if f.HandedOff {
+		m.C[mReason(f.Reason)]++
+	}
+	if len(f.Held) > 0 {
+		var held int64
+		for _, ms := range f.Held {
+			held += ms
+		}
+		obs(hHandling, held)
+		m.C[mHandlingSum] += held
+	}
+	for t, s := range f.SLA {
+		inc(mSLA(t, "m"), s.Measured)
+		inc(mSLA(t, "b"), s.Breached)
 	}
 	inc(mResolved, closed)
 	if closed {

@@ -84,7 +84,7 @@ type Dimension struct {
 // Version is the rollups' layout: a change to facts, the figures or the
 // dimensions must raise it, and every archive rebuilds its rollups at the
 // next open.
-const Version = 2 // 2: the wrap-up label
+const Version = 3 // 2: the wrap-up label; 3: business hours, reasons, handling time, service levels
 
 // Dimensions are the rollups' dimensions besides the day: "all" (the day's
 // whole cohort, from which days, weeks and months are summed), the hour of
@@ -112,9 +112,24 @@ var Dimensions = []Dimension{
 		if f.Responder != agent && f.FirstResp >= 0 {
 			delete(m.H, hFirstResp)
 			delete(m.C, mFirstRespSum)
+			delete(m.H, hFirstRespBH)
+			delete(m.C, mFirstRespBHSum)
 		}
 		m.C[mAgentMessages] = int64(f.Agents[agent])
 		m.C[mTransfersOut] = int64(f.TransfersOut[agent])
+		// Handling time: the agent's own holds.
+		delete(m.H, hHandling)
+		delete(m.C, mHandlingSum)
+		if ms, ok := f.Held[agent]; ok {
+			m.H[hHandling] = hist{bucketOf(ms): 1}
+			m.C[mHandlingSum] = ms
+		}
+		// Service levels: the targets the agent was responsible for.
+		for t, s := range f.SLA {
+			bits := s.Agents[agent]
+			m.C[mSLA(t, "m")] = int64(bits & slaMeasured)
+			m.C[mSLA(t, "b")] = int64((bits & slaBreached) >> 1)
+		}
 		m.clean()
 	}},
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kefu-dev/kefu/archive"
@@ -42,34 +43,58 @@ type Query struct {
 // keep the names). Rates are 0-1 and times seconds; a figure with nothing
 // to compute it from is null.
 type Figures struct {
-	Key                 string   `json:"key"`
-	Conversations       int64    `json:"conversations"`
-	BotOnly             int64    `json:"bot_only"`
-	Contained           int64    `json:"contained"`
-	ContainmentRate     *float64 `json:"containment_rate"`
-	Handoffs            int64    `json:"handoffs"`
-	HandoffRate         *float64 `json:"handoff_rate"`
-	Abandoned           int64    `json:"abandoned"`
-	QueueWaitP50        *float64 `json:"queue_wait_p50_s"`
-	QueueWaitP90        *float64 `json:"queue_wait_p90_s"`
-	FirstResponseP50    *float64 `json:"first_response_p50_s"`
-	FirstResponseP90    *float64 `json:"first_response_p90_s"`
-	FirstResponseMean   *float64 `json:"first_response_mean_s"`
-	Resolved            int64    `json:"resolved"`
-	ResolutionP50       *float64 `json:"resolution_p50_s"`
-	ResolutionP90       *float64 `json:"resolution_p90_s"`
-	Reopened            int64    `json:"reopened"`
-	FCRRate             *float64 `json:"fcr_rate"`
-	SurveysSent         int64    `json:"surveys_sent"`
-	CSATResponses       int64    `json:"csat_responses"`
-	CSATScore           *float64 `json:"csat_score"`
-	CSATMean            *float64 `json:"csat_mean"`
-	ComplaintRate       *float64 `json:"complaint_rate"`
-	Handled             int64    `json:"-"` // by people: at least one agent message
-	AgentMessages       int64    `json:"-"`
-	TransfersOut        int64    `json:"-"`
-	CSATResponseRate    *float64 `json:"-"`
-	FirstResponseSample int64    `json:"-"`
+	Key               string   `json:"key"`
+	Conversations     int64    `json:"conversations"`
+	BotOnly           int64    `json:"bot_only"`
+	Contained         int64    `json:"contained"`
+	ContainmentRate   *float64 `json:"containment_rate"`
+	Handoffs          int64    `json:"handoffs"`
+	HandoffRate       *float64 `json:"handoff_rate"`
+	Abandoned         int64    `json:"abandoned"`
+	QueueWaitP50      *float64 `json:"queue_wait_p50_s"`
+	QueueWaitP90      *float64 `json:"queue_wait_p90_s"`
+	FirstResponseP50  *float64 `json:"first_response_p50_s"`
+	FirstResponseP90  *float64 `json:"first_response_p90_s"`
+	FirstResponseMean *float64 `json:"first_response_mean_s"`
+	Resolved          int64    `json:"resolved"`
+	ResolutionP50     *float64 `json:"resolution_p50_s"`
+	ResolutionP90     *float64 `json:"resolution_p90_s"`
+	Reopened          int64    `json:"reopened"`
+	FCRRate           *float64 `json:"fcr_rate"`
+	SurveysSent       int64    `json:"surveys_sent"`
+	CSATResponses     int64    `json:"csat_responses"`
+	CSATScore         *float64 `json:"csat_score"`
+	CSATMean          *float64 `json:"csat_mean"`
+	ComplaintRate     *float64 `json:"complaint_rate"`
+	// Added after issue 15's contract (additional fields only).
+	//
+	// In business hours (handoff.hours, holidays): the same durations
+	// counting only the time within them.
+	QueueWaitP50BH       *float64           `json:"queue_wait_p50_bh_s"`
+	QueueWaitP90BH       *float64           `json:"queue_wait_p90_bh_s"`
+	FirstResponseP50BH   *float64           `json:"first_response_p50_bh_s"`
+	FirstResponseP90BH   *float64           `json:"first_response_p90_bh_s"`
+	FirstResponseMeanBH  *float64           `json:"first_response_mean_bh_s"`
+	ResolutionP50BH      *float64           `json:"resolution_p50_bh_s"`
+	ResolutionP90BH      *float64           `json:"resolution_p90_bh_s"`
+	Handled              int64              `json:"handled"` // by people: at least one agent message
+	AgentMessages        int64              `json:"agent_messages"`
+	TransfersOut         int64              `json:"transfers_out"`
+	HandlingP50          *float64           `json:"handling_time_p50_s"`
+	HandlingMean         *float64           `json:"handling_time_mean_s"`
+	CSATResponseRate     *float64           `json:"csat_response_rate"`
+	SLAFirstResponse     int64              `json:"sla_first_response_measured"`
+	SLAFirstResponseMiss int64              `json:"sla_first_response_breached"`
+	SLAFirstResponseMet  *float64           `json:"sla_first_response_met_rate"`
+	SLANextResponse      int64              `json:"sla_next_response_measured"`
+	SLANextResponseMiss  int64              `json:"sla_next_response_breached"`
+	SLANextResponseMet   *float64           `json:"sla_next_response_met_rate"`
+	SLAResolution        int64              `json:"sla_resolution_measured"`
+	SLAResolutionMiss    int64              `json:"sla_resolution_breached"`
+	SLAResolutionMet     *float64           `json:"sla_resolution_met_rate"`
+	HandoffsByReason     map[string]int64   `json:"handoffs_by_reason"`
+	HandoffRateByReason  map[string]float64 `json:"handoff_rate_by_reason"`
+	FirstResponseSample  int64              `json:"-"`
 }
 
 // Report is a report's rows and its total (`kefu report --json`).
@@ -129,7 +154,7 @@ func (r *Reporter) Report(ctx context.Context, db *archive.DB, q Query) (*Report
 		}
 	}
 	total.clean()
-	rep.Total = figuresOf("total", total)
+	rep.Total = figuresOf("total", total, r.bh == nil)
 
 	groups := map[string]*metrics{}
 	var keys []string
@@ -176,7 +201,7 @@ func (r *Reporter) Report(ctx context.Context, db *archive.DB, q Query) (*Report
 	}
 	for _, k := range keys {
 		groups[k].clean()
-		rep.Rows = append(rep.Rows, figuresOf(k, *groups[k]))
+		rep.Rows = append(rep.Rows, figuresOf(k, *groups[k], r.bh == nil))
 	}
 	return rep, nil
 }
@@ -223,8 +248,9 @@ func (r *Reporter) read(ctx context.Context, db *archive.DB, dim, from, to strin
 	return out, nil
 }
 
-// figuresOf computes a row's figures from its sums.
-func figuresOf(key string, m metrics) Figures {
+// figuresOf computes a row's figures from its sums; calendarBH: the
+// business-hours figures are the calendar-time ones (always open).
+func figuresOf(key string, m metrics, calendarBH bool) Figures {
 	c := func(k string) int64 { return m.C[k] }
 	ratio := func(a, b int64) *float64 {
 		if b <= 0 {
@@ -266,6 +292,38 @@ func figuresOf(key string, m metrics) Figures {
 	if n := c(mResponses); n > 0 {
 		v := float64(c(mScoreSum)) / float64(n)
 		f.CSATMean = &v
+	}
+	if calendarBH {
+		f.QueueWaitP50BH, f.QueueWaitP90BH = f.QueueWaitP50, f.QueueWaitP90
+		f.FirstResponseP50BH, f.FirstResponseP90BH, f.FirstResponseMeanBH = f.FirstResponseP50, f.FirstResponseP90, f.FirstResponseMean
+		f.ResolutionP50BH, f.ResolutionP90BH = f.ResolutionP50, f.ResolutionP90
+	} else {
+		f.QueueWaitP50BH, f.QueueWaitP90BH = pct(hQueueWaitBH, 0.5), pct(hQueueWaitBH, 0.9)
+		f.FirstResponseP50BH, f.FirstResponseP90BH = pct(hFirstRespBH, 0.5), pct(hFirstRespBH, 0.9)
+		f.ResolutionP50BH, f.ResolutionP90BH = pct(hResolutionBH, 0.5), pct(hResolutionBH, 0.9)
+		if n := m.H[hFirstRespBH].count(); n > 0 {
+			v := float64(c(mFirstRespBHSum)) / float64(n) / 1000
+			f.FirstResponseMeanBH = &v
+		}
+	}
+	f.HandlingP50 = pct(hHandling, 0.5)
+	if n := m.H[hHandling].count(); n > 0 {
+		v := float64(c(mHandlingSum)) / float64(n) / 1000
+		f.HandlingMean = &v
+	}
+	f.SLAFirstResponse, f.SLAFirstResponseMiss = c(mSLA(TargetFirstResponse, "m")), c(mSLA(TargetFirstResponse, "b"))
+	f.SLAFirstResponseMet = ratio(f.SLAFirstResponse-f.SLAFirstResponseMiss, f.SLAFirstResponse)
+	f.SLANextResponse, f.SLANextResponseMiss = c(mSLA(TargetNextResponse, "m")), c(mSLA(TargetNextResponse, "b"))
+	f.SLANextResponseMet = ratio(f.SLANextResponse-f.SLANextResponseMiss, f.SLANextResponse)
+	f.SLAResolution, f.SLAResolutionMiss = c(mSLA(TargetResolution, "m")), c(mSLA(TargetResolution, "b"))
+	f.SLAResolutionMet = ratio(f.SLAResolution-f.SLAResolutionMiss, f.SLAResolution)
+	f.HandoffsByReason = map[string]int64{}
+	f.HandoffRateByReason = map[string]float64{}
+	for k, n := range m.C {
+		if r, ok := strings.CutPrefix(k, "reason:"); ok && n > 0 {
+			f.HandoffsByReason[r] = n
+			f.HandoffRateByReason[r] = float64(n) / float64(c(mConversations))
+		}
 	}
 	return f
 }

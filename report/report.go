@@ -44,6 +44,10 @@ type Config struct {
 	// starts the thread's next one within this long after the close
 	// (default 24h).
 	ReopenWindow time.Duration
+	// Hours are the business hours the …_bh_s figures count in
+	// (handoff.Calendar over handoff.hours); nil or always open: they equal
+	// the calendar-time figures.
+	Hours BusinessHours
 }
 
 // Reporter keeps the rollups and answers reports.
@@ -51,6 +55,7 @@ type Reporter struct {
 	cfg  Config
 	loc  *time.Location
 	prom *promMetrics
+	bh   BusinessHours // nil: always open
 }
 
 var _ archive.Rollups = (*Reporter)(nil)
@@ -67,7 +72,11 @@ func New(cfg Config) (*Reporter, error) {
 	if cfg.ReopenWindow <= 0 {
 		cfg.ReopenWindow = 24 * time.Hour
 	}
-	return &Reporter{cfg: cfg, loc: cfg.Location, prom: newPromMetrics()}, nil
+	r := &Reporter{cfg: cfg, loc: cfg.Location, prom: newPromMetrics()}
+	if cfg.Hours != nil && !cfg.Hours.AlwaysOpen() {
+		r.bh = cfg.Hours
+	}
+	return r, nil
 }
 
 // Location is the reports' zone.
@@ -75,7 +84,11 @@ func (r *Reporter) Location() *time.Location { return r.loc }
 
 // fingerprint names how the rollups are built: another one rebuilds them.
 func (r *Reporter) fingerprint() string {
-	return fmt.Sprintf("v%d tz=%s reopen=%s", Version, r.loc.String(), r.cfg.ReopenWindow)
+	hours := "always"
+	if r.bh != nil {
+		hours = r.bh.String()
+	}
+	return fmt.Sprintf("v%d tz=%s reopen=%s hours=%s", Version, r.loc.String(), r.cfg.ReopenWindow, hours)
 }
 
 // rkey is a rollup row's key.
@@ -96,7 +109,7 @@ func (r *Reporter) contribute(f *facts, into map[rkey]*metrics, sign int64) {
 	if f == nil || f.Started == 0 {
 		return
 	}
-	base := f.figures(r.cfg.ReopenWindow)
+	base := f.figures(r.cfg.ReopenWindow, r.bh)
 	day := time.UnixMilli(f.Started).In(r.loc).Format(time.DateOnly)
 	for _, d := range Dimensions {
 		for _, k := range d.Keys(f, r.loc) {

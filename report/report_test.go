@@ -19,6 +19,7 @@ import (
 
 	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/internal/testkit/pgtest"
 )
 
@@ -50,9 +51,20 @@ func mustOpen(t *testing.T, dsn string, r *Reporter) *archive.DB {
 	return db
 }
 
+// testHours are the business hours of the reporters under test: weekdays
+// 09:00-18:00 in Shanghai, 2026-11-05 a holiday.
+var testHours = func() *handoff.Calendar {
+	c, err := handoff.NewCalendar(handoff.Hours{Timezone: "Asia/Shanghai", Open: "09:00", Close: "18:00",
+		Days: []time.Weekday{1, 2, 3, 4, 5}, Holidays: []string{"2026-11-05"}})
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
 func mustReporter(t *testing.T) *Reporter {
 	t.Helper()
-	r, err := New(Config{Location: shanghai, ReopenWindow: 12 * time.Hour})
+	r, err := New(Config{Location: shanghai, ReopenWindow: 12 * time.Hour, Hours: testHours})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +106,14 @@ func history(rnd *rand.Rand, threads int) []archive.Event {
 			ev(conv.BotReply, conv.EvText, "您好", conv.EvIntent, intents[rnd.IntN(len(intents))])
 			closedByAgent := false
 			if rnd.IntN(3) > 0 { // handed off
-				reason := []string{"requested", "complaint", "intent"}[rnd.IntN(3)]
+				reason := []string{"requested", "complaint", "intent", "low_confidence"}[rnd.IntN(4)]
 				tick(60000)
 				ev(conv.Handoff, conv.EvReason, reason, conv.EvGroup, groups[rnd.IntN(len(groups))])
 				waiting := true
+				if rnd.IntN(4) == 0 { // missed its first-response target while waiting
+					tick(600000)
+					ev(conv.SLABreached, conv.EvTarget, "first_response", conv.EvAgent, "")
+				}
 				if rnd.IntN(5) == 0 {
 					tick(600000)
 					ev(conv.Abandoned, conv.EvBy, conv.ByCustomer)
@@ -112,18 +128,41 @@ func history(rnd *rand.Rand, threads int) []archive.Event {
 					agent := agents[rnd.IntN(len(agents))]
 					tick(900000)
 					ev(conv.Claimed, conv.EvAgent, agent)
+					if rnd.IntN(8) == 0 { // held, not answered in time
+						tick(300000)
+						ev(conv.SLABreached, conv.EvTarget, "first_response", conv.EvAgent, agent)
+					}
 					for i := range 1 + rnd.IntN(3) {
 						tick(300000)
 						if i > 0 && rnd.IntN(5) == 0 {
 							ev(conv.Note, conv.EvAgent, agent, conv.EvText, "note")
 						}
+						if i > 0 && rnd.IntN(2) == 0 { // the customer writes; the agent's next message answers
+							ev(conv.CustomerMessage, conv.EvText, "还在吗")
+							if rnd.IntN(3) == 0 {
+								tick(300000)
+								ev(conv.SLABreached, conv.EvTarget, "next_response", conv.EvAgent, agent)
+							}
+							tick(200000)
+						}
 						ev(conv.AgentMessage, conv.EvAgent, agent, conv.EvText, "好的")
-						if rnd.IntN(6) == 0 { // transferred to another agent
+						switch rnd.IntN(8) {
+						case 0: // transferred to another agent
 							to := agents[rnd.IntN(len(agents))]
 							tick(10000)
 							ev(conv.Transfer, conv.EvFrom, agent, conv.EvTo, to)
 							agent = to
+						case 1: // transferred to a group, claimed there
+							tick(10000)
+							ev(conv.Transfer, conv.EvFrom, agent, conv.EvTo, "", conv.EvGroup, groups[rnd.IntN(len(groups))])
+							agent = agents[rnd.IntN(len(agents))]
+							tick(400000)
+							ev(conv.Claimed, conv.EvAgent, agent)
 						}
+					}
+					if rnd.IntN(6) == 0 {
+						tick(3600000)
+						ev(conv.SLABreached, conv.EvTarget, "resolution", conv.EvAgent, agent)
 					}
 					if rnd.IntN(5) > 0 {
 						tick(600000)
@@ -133,6 +172,9 @@ func history(rnd *rand.Rand, threads int) []archive.Event {
 							ev(conv.Closed, conv.EvBy, agent)
 						}
 						closedByAgent = true
+					} else if rnd.IntN(2) == 0 {
+						tick(100000)
+						ev(conv.BackToBot, conv.EvAgent, agent)
 					}
 				}
 			} else if rnd.IntN(4) > 0 {
@@ -221,6 +263,24 @@ type rawConv struct {
 	survey                       bool
 	rating                       int
 	next                         int64
+	reason                       string
+	qwFrom, frFrom               int64
+	held                         map[string]int64
+	sla                          map[string]*rawSLA
+}
+
+// rawSLA is one target's: measured, breached, and agent -> 1 measured, 3
+// measured and breached.
+type rawSLA struct {
+	measured, breached bool
+	agents             map[string]int
+}
+
+func (r *rawConv) slaOf(target string) *rawSLA {
+	if r.sla[target] == nil {
+		r.sla[target] = &rawSLA{agents: map[string]int{}}
+	}
+	return r.sla[target]
 }
 
 // rawFigures reads every event back from the archive and recomputes each
@@ -250,7 +310,8 @@ func rawFigures(t *testing.T, db *archive.DB) map[string]*rawConv {
 			mj, sj, _ := splitID(evs[j].id)
 			return mi < mj || mi == mj && si < sj
 		})
-		r := &rawConv{wait: -1, first: -1, agents: map[string]int{}, transfers: map[string]int{}}
+		r := &rawConv{wait: -1, first: -1, agents: map[string]int{}, transfers: map[string]int{},
+			held: map[string]int64{}, sla: map[string]*rawSLA{}}
 		of := func(typ string) []event {
 			var s []event
 			for _, e := range evs {
@@ -281,19 +342,119 @@ func rawFigures(t *testing.T, db *archive.DB) map[string]*rawConv {
 			}
 		}
 		if hs := of(conv.Handoff); len(hs) > 0 {
-			r.handed, r.group = true, hs[0].fields[conv.EvGroup]
+			r.handed, r.group, r.reason = true, hs[0].fields[conv.EvGroup], hs[0].fields[conv.EvReason]
 			for _, h := range hs {
 				r.complaint = r.complaint || h.fields[conv.EvReason] == "complaint"
 			}
 		}
 		r.abandoned = len(of(conv.Abandoned)) > 0
 		if cs := of(conv.Claimed); len(cs) > 0 {
-			r.wait = cs[0].at - lastHandoffBefore(cs[0])
+			r.qwFrom = lastHandoffBefore(cs[0])
+			r.wait = cs[0].at - r.qwFrom
 		}
 		for i, m := range of(conv.AgentMessage) {
 			r.agents[m.fields[conv.EvAgent]]++
 			if i == 0 {
-				r.first, r.responder = m.at-lastHandoffBefore(m), m.fields[conv.EvAgent]
+				r.frFrom = lastHandoffBefore(m)
+				r.first, r.responder = m.at-r.frFrom, m.fields[conv.EvAgent]
+			}
+		}
+		// Holds: from a claim or a transfer to an agent to the next event
+		// that ends one; a hold nothing ended does not count.
+		for i, e := range evs {
+			who := ""
+			switch {
+			case e.typ == conv.Claimed:
+				who = e.fields[conv.EvAgent]
+			case e.typ == conv.Transfer && e.fields[conv.EvTo] != "":
+				who = e.fields[conv.EvTo]
+			}
+			if who == "" {
+				continue
+			}
+			for _, x := range evs[i+1:] {
+				if slices.Contains([]string{conv.Handoff, conv.Claimed, conv.Transfer, conv.BackToBot, conv.LeaseLost,
+					conv.Abandoned, conv.Closed}, x.typ) {
+					r.held[who] += x.at - e.at
+					break
+				}
+			}
+		}
+		// Service levels: the breaches as they name them; then each
+		// hand-off's cycle (to a transfer to a group, the next hand-off,
+		// or its end: abandoned, back to the bot, closed).
+		for _, b := range of(conv.SLABreached) {
+			s := r.slaOf(b.fields[conv.EvTarget])
+			s.measured, s.breached = true, true
+			if a := b.fields[conv.EvAgent]; a != "" {
+				s.agents[a] = 3
+			}
+		}
+		var cycles [][]event
+		var cur []event
+		in := false
+		for _, e := range evs {
+			switch {
+			case e.typ == conv.Handoff || e.typ == conv.Transfer && e.fields[conv.EvTo] == "" && in:
+				if in {
+					cycles = append(cycles, cur)
+				}
+				cur, in = nil, true
+			case e.typ == conv.Abandoned || e.typ == conv.BackToBot || e.typ == conv.Closed:
+				if in {
+					cycles = append(cycles, append(cur, e))
+				}
+				cur, in = nil, false
+			default:
+				cur = append(cur, e)
+			}
+		}
+		if in {
+			cycles = append(cycles, cur)
+		}
+		for _, cy := range cycles {
+			firstMsg := slices.IndexFunc(cy, func(e event) bool { return e.typ == conv.AgentMessage })
+			if firstMsg >= 0 {
+				a := cy[firstMsg].fields[conv.EvAgent]
+				s := r.slaOf("first_response")
+				s.measured = true
+				s.agents[a] |= 1
+				for _, e := range cy[:firstMsg] {
+					if e.typ == conv.SLABreached && e.fields[conv.EvTarget] == "first_response" && e.fields[conv.EvAgent] == "" {
+						s.agents[a] = 3
+					}
+				}
+				for i, e := range cy[firstMsg+1:] {
+					if e.typ != conv.CustomerMessage {
+						continue
+					}
+					rest := cy[firstMsg+1+i:]
+					if j := slices.IndexFunc(rest, func(e event) bool { return e.typ == conv.AgentMessage }); j >= 0 {
+						s := r.slaOf("next_response")
+						s.measured = true
+						s.agents[rest[j].fields[conv.EvAgent]] |= 1
+					}
+				}
+			}
+			if len(cy) > 0 && cy[len(cy)-1].typ == conv.Closed {
+				last := cy[len(cy)-1]
+				holder := ""
+				for _, e := range cy {
+					switch {
+					case e.typ == conv.Claimed:
+						holder = e.fields[conv.EvAgent]
+					case e.typ == conv.Transfer:
+						holder = e.fields[conv.EvTo]
+					}
+				}
+				if holder == "" && last.fields[conv.EvBy] != conv.ByCustomer && last.fields[conv.EvBy] != conv.ByIdle {
+					holder = last.fields[conv.EvBy]
+				}
+				s := r.slaOf("resolution")
+				s.measured = true
+				if holder != "" {
+					s.agents[holder] |= 1
+				}
 			}
 		}
 		for _, m := range of(conv.Transfer) {
@@ -342,12 +503,18 @@ func want(raw map[string]*rawConv, q Query, reopen time.Duration) Report {
 	type acc struct {
 		n                map[string]int64
 		wait, first, res []int64
+		// in business hours (testHours), and the handling times
+		waitBH, firstBH, resBH, handling []int64
+		reasons                          map[string]int64
+	}
+	bh := func(from, d int64) int64 {
+		return testHours.Between(time.UnixMilli(from), time.UnixMilli(from+d)).Milliseconds()
 	}
 	rows := map[string]*acc{}
-	total := &acc{n: map[string]int64{}}
+	total := &acc{n: map[string]int64{}, reasons: map[string]int64{}}
 	get := func(k string) *acc {
 		if rows[k] == nil {
-			rows[k] = &acc{n: map[string]int64{}}
+			rows[k] = &acc{n: map[string]int64{}, reasons: map[string]int64{}}
 		}
 		return rows[k]
 	}
@@ -366,14 +533,43 @@ func want(raw map[string]*rawConv, q Query, reopen time.Duration) Report {
 		b("abandoned", r.abandoned)
 		if r.wait >= 0 {
 			a.wait = append(a.wait, r.wait)
+			a.waitBH = append(a.waitBH, bh(r.qwFrom, r.wait))
 		}
 		if r.first >= 0 && (agent == "" || agent == r.responder) {
 			a.first = append(a.first, r.first)
 			a.n["first_sum"] += r.first
+			v := bh(r.frFrom, r.first)
+			a.firstBH = append(a.firstBH, v)
+			a.n["first_bh_sum"] += v
 		}
 		b("resolved", closed)
 		if closed {
 			a.res = append(a.res, r.firstEnd-r.started)
+			a.resBH = append(a.resBH, bh(r.started, r.firstEnd-r.started))
+		}
+		if r.handed {
+			a.reasons[r.reason]++
+		}
+		var held int64
+		n := 0
+		for ag, ms := range r.held {
+			if agent == "" || agent == ag {
+				held += ms
+				n++
+			}
+		}
+		if n > 0 {
+			a.handling = append(a.handling, held)
+			a.n["handling_sum"] += held
+		}
+		for target, s := range r.sla {
+			if agent == "" {
+				b(target+":m", s.measured)
+				b(target+":b", s.breached)
+			} else {
+				b(target+":m", s.agents[agent]&1 != 0)
+				b(target+":b", s.agents[agent]&2 != 0)
+			}
 		}
 		b("reopened", back(reopen))
 		handled := len(r.agents) > 0
@@ -455,7 +651,29 @@ func want(raw map[string]*rawConv, q Query, reopen time.Duration) Report {
 			SurveysSent: a.n["surveys"], CSATResponses: a.n["responses"], CSATScore: ratio(a.n["good"], a.n["responses"]),
 			ComplaintRate: ratio(a.n["complaints"], a.n["handled"]),
 			Handled:       a.n["handled"], AgentMessages: a.n["messages"], TransfersOut: a.n["transfers"],
-			CSATResponseRate: ratio(a.n["responses"], a.n["surveys"]), FirstResponseSample: int64(len(a.first))}
+			CSATResponseRate: ratio(a.n["responses"], a.n["surveys"]), FirstResponseSample: int64(len(a.first)),
+			QueueWaitP50BH: pct(a.waitBH, .5), QueueWaitP90BH: pct(a.waitBH, .9),
+			FirstResponseP50BH: pct(a.firstBH, .5), FirstResponseP90BH: pct(a.firstBH, .9),
+			ResolutionP50BH: pct(a.resBH, .5), ResolutionP90BH: pct(a.resBH, .9),
+			HandlingP50:      pct(a.handling, .5),
+			SLAFirstResponse: a.n["first_response:m"], SLAFirstResponseMiss: a.n["first_response:b"],
+			SLAFirstResponseMet: ratio(a.n["first_response:m"]-a.n["first_response:b"], a.n["first_response:m"]),
+			SLANextResponse:     a.n["next_response:m"], SLANextResponseMiss: a.n["next_response:b"],
+			SLANextResponseMet: ratio(a.n["next_response:m"]-a.n["next_response:b"], a.n["next_response:m"]),
+			SLAResolution:      a.n["resolution:m"], SLAResolutionMiss: a.n["resolution:b"],
+			SLAResolutionMet: ratio(a.n["resolution:m"]-a.n["resolution:b"], a.n["resolution:m"]),
+			HandoffsByReason: a.reasons, HandoffRateByReason: map[string]float64{}}
+		for k, n := range a.reasons {
+			f.HandoffRateByReason[k] = float64(n) / float64(a.n["conv"])
+		}
+		if len(a.firstBH) > 0 {
+			v := float64(a.n["first_bh_sum"]) / float64(len(a.firstBH)) / 1000
+			f.FirstResponseMeanBH = &v
+		}
+		if len(a.handling) > 0 {
+			v := float64(a.n["handling_sum"]) / float64(len(a.handling)) / 1000
+			f.HandlingMean = &v
+		}
 		if len(a.first) > 0 {
 			v := float64(a.n["first_sum"]) / float64(len(a.first)) / 1000
 			f.FirstResponseMean = &v
@@ -493,6 +711,15 @@ func checkReports(t *testing.T, r *Reporter, db *archive.DB) {
 			t.Fatal(err)
 		}
 		w := want(raw, q, r.cfg.ReopenWindow)
+		// The history exercises every figure: service levels met and
+		// breached on every target, reasons, handling, business hours
+		// shorter than calendar time.
+		if tot := got.Total; tot.SLAFirstResponseMiss == 0 || tot.SLANextResponseMiss == 0 || tot.SLAResolutionMiss == 0 ||
+			tot.SLAFirstResponse == tot.SLAFirstResponseMiss || tot.SLANextResponse == tot.SLANextResponseMiss ||
+			tot.SLAResolution == tot.SLAResolutionMiss || len(tot.HandoffsByReason) != 4 || tot.HandlingMean == nil ||
+			tot.ResolutionP90BH == nil || *tot.ResolutionP90BH >= *tot.ResolutionP90 {
+			t.Fatalf("by %s: the history leaves figures untested: %+v", by, tot)
+		}
 		if d := cmp.Diff(w.Total, got.Total, within); d != "" {
 			t.Errorf("by %s: total differs from the raw events (-raw +rollups):\n%s", by, d)
 		}
@@ -573,7 +800,7 @@ func TestRollupsEqualRawEvents(t *testing.T) {
 				}
 				// A new reopen window rebuilds from the events; the old one
 				// again must give back the same rows.
-				r2, _ := New(Config{Location: shanghai, ReopenWindow: 13 * time.Hour})
+				r2, _ := New(Config{Location: shanghai, ReopenWindow: 13 * time.Hour, Hours: testHours})
 				if ok, err := r2.Prepare(context.Background(), db, nil); err != nil || !ok {
 					t.Fatalf("rebuild: %v %v", ok, err)
 				}

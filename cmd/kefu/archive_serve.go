@@ -13,6 +13,7 @@ import (
 	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/archiver"
 	"github.com/kefu-dev/kefu/config"
+	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
 	"github.com/kefu-dev/kefu/notify"
 	"github.com/kefu-dev/kefu/report"
@@ -89,7 +90,17 @@ func newReporter(cfg config.Config) (*report.Reporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return report.New(report.Config{Location: loc, ReopenWindow: cfg.Report.ReopenWindow})
+	h := cfg.Handoff.Hours
+	days, err := h.Weekdays()
+	if err != nil {
+		return nil, err
+	}
+	hours, err := handoff.NewCalendar(handoff.Hours{Timezone: h.Timezone, Days: days, Open: h.Open, Close: h.Close,
+		Holidays: h.Holidays})
+	if err != nil {
+		return nil, fmt.Errorf("handoff.hours: %w", err)
+	}
+	return report.New(report.Config{Location: loc, ReopenWindow: cfg.Report.ReopenWindow, Hours: hours})
 }
 
 // entities are the order, tracking and phone numbers in a message, found as

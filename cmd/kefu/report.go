@@ -20,7 +20,20 @@ import (
 var reportColumns = []string{"key", "conversations", "bot_only", "contained", "containment_rate", "handoffs",
 	"handoff_rate", "abandoned", "queue_wait_p50_s", "queue_wait_p90_s", "first_response_p50_s",
 	"first_response_p90_s", "first_response_mean_s", "resolved", "resolution_p50_s", "resolution_p90_s",
-	"reopened", "fcr_rate", "surveys_sent", "csat_responses", "csat_score", "csat_mean", "complaint_rate"}
+	"reopened", "fcr_rate", "surveys_sent", "csat_responses", "csat_score", "csat_mean", "complaint_rate",
+	// added after the contract's
+	"queue_wait_p50_bh_s", "queue_wait_p90_bh_s", "first_response_p50_bh_s", "first_response_p90_bh_s",
+	"first_response_mean_bh_s", "resolution_p50_bh_s", "resolution_p90_bh_s",
+	"handled", "agent_messages", "transfers_out", "handling_time_p50_s", "handling_time_mean_s", "csat_response_rate",
+	"sla_first_response_measured", "sla_first_response_breached", "sla_first_response_met_rate",
+	"sla_next_response_measured", "sla_next_response_breached", "sla_next_response_met_rate",
+	"sla_resolution_measured", "sla_resolution_breached", "sla_resolution_met_rate",
+	"handoffs_by_reason"}
+
+// reportMaps are the JSON's object fields (reason -> figure): the CSV and
+// the table show handoffs_by_reason as "reason=n;…", the rates are in the
+// JSON only.
+var reportMaps = []string{"handoffs_by_reason", "handoff_rate_by_reason"}
 
 // reportCells are a row's values in reportColumns' order; null is "".
 func reportCells(f report.Figures) []string {
@@ -35,7 +48,33 @@ func reportCells(f report.Figures) []string {
 		x(f.HandoffRate), n(f.Abandoned), x(f.QueueWaitP50), x(f.QueueWaitP90), x(f.FirstResponseP50),
 		x(f.FirstResponseP90), x(f.FirstResponseMean), n(f.Resolved), x(f.ResolutionP50), x(f.ResolutionP90),
 		n(f.Reopened), x(f.FCRRate), n(f.SurveysSent), n(f.CSATResponses), x(f.CSATScore), x(f.CSATMean),
-		x(f.ComplaintRate)}
+		x(f.ComplaintRate),
+		x(f.QueueWaitP50BH), x(f.QueueWaitP90BH), x(f.FirstResponseP50BH), x(f.FirstResponseP90BH),
+		x(f.FirstResponseMeanBH), x(f.ResolutionP50BH), x(f.ResolutionP90BH),
+		n(f.Handled), n(f.AgentMessages), n(f.TransfersOut), x(f.HandlingP50), x(f.HandlingMean), x(f.CSATResponseRate),
+		n(f.SLAFirstResponse), n(f.SLAFirstResponseMiss), x(f.SLAFirstResponseMet),
+		n(f.SLANextResponse), n(f.SLANextResponseMiss), x(f.SLANextResponseMet),
+		n(f.SLAResolution), n(f.SLAResolutionMiss), x(f.SLAResolutionMet),
+		reasonsCell(f.HandoffsByReason)}
+}
+
+// reasonsCell is handoffs_by_reason as one cell: "reason=n;…" by reason
+// ("" is written "(none)").
+func reasonsCell(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		name := k
+		if name == "" {
+			name = "(none)"
+		}
+		parts = append(parts, name+"="+strconv.FormatInt(m[k], 10))
+	}
+	return strings.Join(parts, ";")
 }
 
 // cmdReport prints a report from the archive's rollups.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -30,7 +31,8 @@ import (
 //	B2 3:00:00 asks the bot; closed idle                       bot only, contained
 //	C  2:00 asks, 2:10 转人工, claimed 3:40 (wait 90 s), reply 4:10 (first response 120 s),
 //	   closed 9:10, rated 5
-//	D  11:00 asks, 11:10 转人工, claimed 16:10 (300 s), reply 17:10 (360 s), closed 20:00, rated 2
+//	D  11:00 asks, 11:10 转人工, claimed 16:10 (300 s), 16:30 misses its 5-minute first-response
+//	   target (held by alice), reply 17:10 (360 s), closed 20:00, rated 2
 //	E  22:00 asks, 22:10 转人工, 25:30 取消 (abandoned), closed idle
 //	F1 26:00 asks, 26:10 转人工, claimed 26:40 (30 s), reply 26:50 (40 s), closed 28:00, no rating;
 //	   back at 1:28:00 (F2)                                    reopened, so not first-contact resolved
@@ -42,7 +44,9 @@ func TestReportThroughGateway(t *testing.T) {
 	clock.Store(t0.UnixMilli())
 	at := func(d time.Duration) { clock.Store(t0.Add(d).UnixMilli()) }
 	var srv atomic.Pointer[server]
-	cfg := agentConfig(t, "handoff:\n  lease: 48h\nretention:\n  idle: 1h\nreport:\n  timezone: Asia/Shanghai\n  reopen_window: 24h\n")
+	cfg := agentConfig(t, "handoff:\n  lease: 48h\n  sla:\n    first_response: {urgent: 5m, high: 5m, normal: 5m, low: 5m}\n"+
+		"    next_response: {urgent: 1h, high: 1h, normal: 1h, low: 1h}\n    resolution: {urgent: 1h, high: 1h, normal: 1h, low: 1h}\n"+
+		"retention:\n  idle: 1h\nreport:\n  timezone: Asia/Shanghai\n  reopen_window: 24h\n")
 	data := t.TempDir()
 	g := mustServeWith(t, func(s *server) {
 		s.now = func() time.Time { return time.UnixMilli(clock.Load()) }
@@ -126,6 +130,12 @@ func TestReportThroughGateway(t *testing.T) {
 	human(d)
 	at(m(16, 10))
 	claim(d)
+	at(m(16, 30))
+	// The sweep records D's breach (a background one may have already:
+	// either way, once).
+	if _, err := srv.Load().queue.SLASweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	at(m(17, 10))
 	reply(d)
 	at(m(20, 0))
@@ -166,13 +176,34 @@ func TestReportThroughGateway(t *testing.T) {
 		FirstResponseP50: f64(120), FirstResponseP90: f64(360), FirstResponseMean: f64((120.0 + 360 + 40) / 3),
 		Resolved: 8, ResolutionP50: f64(0), ResolutionP90: f64(540), // 0 0 0 0 120 210 430 540
 		Reopened: 2, FCRRate: f64(2.0 / 3), SurveysSent: 3, CSATResponses: 2, CSATScore: f64(0.5), CSATMean: f64(3.5),
-		ComplaintRate: f64(1.0 / 3)}
+		ComplaintRate: f64(1.0 / 3),
+		// No business hours configured: the same as in calendar time.
+		QueueWaitP50BH: f64(90), QueueWaitP90BH: f64(300),
+		FirstResponseP50BH: f64(120), FirstResponseP90BH: f64(360), FirstResponseMeanBH: f64((120.0 + 360 + 40) / 3),
+		ResolutionP50BH: f64(0), ResolutionP90BH: f64(540),
+		// People: C, D and F1, one message each; alice held C 3:40-9:10,
+		// D 16:10-20:00, F1 26:40-28:00.
+		Handled: 3, AgentMessages: 3, HandlingP50: f64(230), HandlingMean: f64((330.0 + 230 + 80) / 3),
+		CSATResponseRate: f64(2.0 / 3),
+		// First responses given: C, D (breached), F1; none awaited
+		// another; closed while held: C, D, F1.
+		SLAFirstResponse: 3, SLAFirstResponseMiss: 1, SLAFirstResponseMet: f64(2.0 / 3),
+		SLAResolution: 3, SLAResolutionMet: f64(1),
+		HandoffsByReason: map[string]int64{"requested": 4}, HandoffRateByReason: map[string]float64{"requested": 0.5}}
 	alicesRow := report.Figures{Key: "alice", Conversations: 3, Handoffs: 3, HandoffRate: f64(1),
 		ContainmentRate: f64(0), QueueWaitP50: f64(90), QueueWaitP90: f64(300),
 		FirstResponseP50: f64(120), FirstResponseP90: f64(360), FirstResponseMean: f64((120.0 + 360 + 40) / 3),
 		Resolved: 3, ResolutionP50: f64(430), ResolutionP90: f64(540), // 120 430 540
 		Reopened: 1, FCRRate: f64(2.0 / 3), SurveysSent: 3, CSATResponses: 2, CSATScore: f64(0.5), CSATMean: f64(3.5),
-		ComplaintRate: f64(1.0 / 3)}
+		ComplaintRate:  f64(1.0 / 3),
+		QueueWaitP50BH: f64(90), QueueWaitP90BH: f64(300),
+		FirstResponseP50BH: f64(120), FirstResponseP90BH: f64(360), FirstResponseMeanBH: f64((120.0 + 360 + 40) / 3),
+		ResolutionP50BH: f64(430), ResolutionP90BH: f64(540),
+		Handled: 3, AgentMessages: 3, HandlingP50: f64(230), HandlingMean: f64((330.0 + 230 + 80) / 3),
+		CSATResponseRate: f64(2.0 / 3),
+		SLAFirstResponse: 3, SLAFirstResponseMiss: 1, SLAFirstResponseMet: f64(2.0 / 3),
+		SLAResolution: 3, SLAResolutionMet: f64(1),
+		HandoffsByReason: map[string]int64{"requested": 3}, HandoffRateByReason: map[string]float64{"requested": 1}}
 
 	run := func(by string) report.Report {
 		t.Helper()
@@ -256,10 +287,11 @@ func TestReportThroughGateway(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &raw); err != nil {
 		t.Fatal(err)
 	}
-	if len(raw.Total) != len(reportColumns) {
-		t.Errorf("total has %d fields, want the contract's %d: %v", len(raw.Total), len(reportColumns), raw.Total)
+	if len(raw.Total) != len(reportColumns)+len(reportMaps)-1 {
+		t.Errorf("total has %d fields, want the contract's and the added ones, %d: %v", len(raw.Total),
+			len(reportColumns)+len(reportMaps)-1, raw.Total)
 	}
-	for _, col := range reportColumns {
+	for _, col := range append(slices.Clone(reportColumns), reportMaps...) {
 		v, ok := raw.Total[col]
 		if !ok {
 			t.Errorf("no %q in the JSON", col)

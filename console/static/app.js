@@ -731,6 +731,7 @@
     $('reach').hidden = !r.reach;
     $('reach').dataset.reach = r.reach || '';
     $('reach').textContent = r.reach ? t('reach.' + r.reach) : '';
+    if (r.assignment) meta.appendChild(assignNode(r.assignment));
     const gl = $('guesses');
     clear(gl);
     for (const g of c.guesses) gl.appendChild(el('li', null, (g.question || g.intent) + ' ' + (g.score * 100).toFixed(0) + '%'));
@@ -748,6 +749,25 @@
       if (state.me.agent.role === 'supervisor' && !state.mine.has(conv)) viewOnly(c);
       else showLost();
     }
+  }
+
+  // assignNode says to a supervisor why the holder got the conversation:
+  // the reason (returning customer, least busy, performance, manual,
+  // transfer) and its figures.
+  function assignNode(a) {
+    const d = a.detail || {};
+    const parts = [];
+    if (d.since) parts.push(t('assign.since', fmtDate(new Date(Number(d.since)).toISOString())));
+    if (d.csat && d.csat !== '-') parts.push(t('assign.csat', d.csat));
+    if (d.frt && d.frt !== '-') parts.push(t('assign.frt', d.frt));
+    if (d.res && d.res !== '-') parts.push(t('assign.res', Math.round(Number(d.res) * 100)));
+    if (d.load) parts.push(t('assign.load', d.load));
+    if (d.by) parts.push(t('assign.by', d.by));
+    const reason = t('assign.' + a.reason);
+    const n = el('span', 'assign', t('assign.title', reason, parts));
+    n.id = 'assign-reason';
+    n.dataset.reason = a.reason;
+    return n;
   }
 
   // A supervisor looking at someone else's conversation: read and reassign only.
@@ -1187,7 +1207,9 @@
   function slashToken() {
     const box = $('reply-text');
     const upto = box.value.slice(0, box.selectionStart);
-    const m = /(^|\s)\/([^\s/]{0,32})$/.exec(upto);
+    // / or, from a Chinese input method, ／ or 、 (what the / key types in
+    // Chinese mode), at the start or after a space.
+    const m = /(^|\s)[/／、]([^\s/／、]{0,32})$/.exec(upto);
     if (!m) return null;
     return { start: upto.length - m[2].length - 1, q: m[2] };
   }
