@@ -175,7 +175,7 @@ func decide(p policy, in input) decision {
 		out.Kind, out.Text = OutWelcome, tx.Welcome
 		d.say(out)
 		return d
-	case KindMedia:
+	case KindMedia, KindImage:
 		out.Kind, out.Text = OutNotice, tx.MediaReply
 		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
 		d.say(out)
@@ -376,7 +376,7 @@ func decidePeople(p policy, c Conversation, m Message, out Outbound) decision {
 			return d
 		}
 	}
-	if !c.WaitAcked && (m.Kind == KindText || m.Kind == KindMedia) {
+	if !c.WaitAcked && (m.Kind == KindText || m.Kind == KindMedia || m.Kind == KindImage) {
 		c.WaitAcked = true
 		d.set = append(d.set, conv.FieldWaitAck, "1")
 		out.Kind, out.Text = OutNotice, p.text(c.Lang).WaitingAck

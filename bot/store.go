@@ -214,7 +214,7 @@ func (s *Store) claim(ctx context.Context, m Message, takeOver bool) (Conversati
 		[]string{seen, s.convKey(id), s.txKey(id), s.inflightKey(), s.activeKey()},
 		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice, m.Kind,
 		s.lease.Milliseconds(), string(msg), only, member, Preview(m.Text),
-		s.prefix, id, s.idle.Milliseconds(), opens(m), m.Lang, conv.ByIdle,
+		s.prefix, id, s.idle.Milliseconds(), opens(m), m.Lang, conv.ByIdle, m.Media,
 	).Slice()
 	if err != nil {
 		return c, fmt.Errorf("ingest %s: %w", id, err)
@@ -452,6 +452,7 @@ type Entry struct {
 	Text    string
 	Choice  string
 	Choices []Choice
+	Media   string // the key of a stored image the entry carries (package media)
 	At      time.Time
 	// Re is, on a reply recorded by the engine, the stream id of the inbound
 	// entry it answers.
@@ -471,7 +472,7 @@ func (s *Store) Transcript(ctx context.Context, conv, after string) ([]Entry, er
 	out := make([]Entry, 0, len(xs))
 	for _, x := range xs {
 		str := func(k string) string { v, _ := x.Values[k].(string); return v }
-		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice"), Agent: str("agent"), Re: str("re")}
+		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice"), Agent: str("agent"), Re: str("re"), Media: str("media")}
 		if c := str("choices"); c != "" && c != "null" {
 			_ = json.Unmarshal([]byte(c), &e.Choices)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kefu-dev/kefu/archive"
+	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/report"
 )
 
@@ -23,7 +24,7 @@ var benchReportTexts = []string{"快递到哪了", "我的订单[订单x]还没�
 // builds the rollups from its events, and times 90-day reports by day and
 // by agent.
 //
-//	kefu bench report --dsn DSN [--generate N] [--messages=false] [--days 90] [--runs 20] [--texts FILE,…]
+//	kefu bench report --dsn DSN [--generate N] [--messages=false] [--days 90] [--runs 20] [--texts FILE,…] [--hours 09:00-21:00]
 func cmdBenchReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench report", flag.ContinueOnError)
 	dsn := fs.String("dsn", "", "the archive: postgres://… or an SQLite file path (required)")
@@ -33,6 +34,7 @@ func cmdBenchReport(ctx context.Context, args []string, stdout, stderr io.Writer
 	texts := fs.String("texts", "", "customer texts for --generate, comma-separated files (default: a few built in)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	messages := fs.Bool("messages", true, "--generate also writes the messages (false: conversations and events only, which is all reports read)")
+	hoursFlag := fs.String("hours", "09:00-21:00", "business hours (Asia/Shanghai, every day) the …_bh_s figures count in; empty: always open")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,7 +45,16 @@ func cmdBenchReport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	rep, err := report.New(report.Config{Location: loc})
+	var hours report.BusinessHours
+	if *hoursFlag != "" {
+		open, closing, _ := strings.Cut(*hoursFlag, "-")
+		cal, err := handoff.NewCalendar(handoff.Hours{Timezone: "Asia/Shanghai", Open: open, Close: closing})
+		if err != nil {
+			return fmt.Errorf("--hours %q: want HH:MM-HH:MM: %w", *hoursFlag, err)
+		}
+		hours = cal
+	}
+	rep, err := report.New(report.Config{Location: loc, Hours: hours})
 	if err != nil {
 		return err
 	}

@@ -205,7 +205,9 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.recoverer = bot.NewRecoverer(s.engine, bot.RecovererConfig{Every: cfg.Bot.RecoverEvery,
 		Deliver: s.deliver, Log: log})
-	s.web = web.New(webConfig(cfg.Web, s.texts, s.clientIP.ClientIP), s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
+	wc := webConfig(cfg.Web, s.texts, s.clientIP.ClientIP)
+	wc.Media = s.media
+	s.web = web.New(wc, s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
 	s.engine.HandoffAllowed = s.web.HandoffAllowed
 	if cfg.Redis.URL != "" && cfg.Web.Secret == "" {
 		log.Warn("KEFU_WEB_SECRET is not set while REDIS_URL points at a shared Redis, so several instances are likely: " +
@@ -227,6 +229,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.tg.SetMedia(s.media)
 		s.channels[s.tg.Name()] = s.tg
 	}
 	if cred := wechat.CredentialsFromEnv(os.Getenv); cred.AppID != "" {
@@ -237,6 +240,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.wechat.SetMedia(s.media)
 		s.channels[wechat.Name] = s.wechat
 	}
 	if err := s.newConsole(); err != nil {
@@ -518,7 +522,7 @@ func (s *server) newConsole() error {
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
 		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Canned: s.picker.Load, Gaps: s.gaps, DismissGaps: s.dismissGaps,
-		Reports: consoleReports{s}}, s.log)
+		Reports: consoleReports{s}, Media: s.media}, s.log)
 	return nil
 }
 

@@ -13,6 +13,8 @@
       'chart.conversations': '会话量', 'chart.containment': '机器人独立解决率', 'chart.frt': '首次响应时间（秒）',
       'chart.csat': '满意度（4–5 分占比）', 'bar.channel': '各渠道会话量', 'bar.group': '各技能组会话量',
       'bar.agent': '各客服接待量', table: '明细', csv: '导出 CSV',
+      'bar.reason': '转人工原因', 'bar.sla': '服务水平达成率', agents: '客服绩效', sla: '服务水平（SLA）达成：按技能组',
+      reasons: '转人工原因', reason: '原因', 'sla.first_response': '首次响应', 'sla.next_response': '后续响应', 'sla.resolution': '解决',
       note: '每个会话计入其开始当天（报表时区）；比率为 0–1，时间单位为秒；“—”表示没有数据。',
       none: '（无）', total: '合计', p50: '中位数', p90: '90 分位', handled: '人工接待',
       'err.signin': '请先登录工作台。', 'err.role': '只有主管可以查看报表。', 'err.load': '报表加载失败：',
@@ -23,7 +25,16 @@
         first_response_p50_s: '首响 P50', first_response_p90_s: '首响 P90', first_response_mean_s: '首响均值',
         resolved: '已解决', resolution_p50_s: '解决时长 P50', resolution_p90_s: '解决时长 P90', reopened: '重开',
         fcr_rate: '首次解决率', surveys_sent: '发出评价', csat_responses: '评价数', csat_score: '满意率', csat_mean: '平均分',
-        complaint_rate: '投诉率'
+        complaint_rate: '投诉率',
+        queue_wait_p50_bh_s: '排队 P50（工作时间）', queue_wait_p90_bh_s: '排队 P90（工作时间）',
+        first_response_p50_bh_s: '首响 P50（工作时间）', first_response_p90_bh_s: '首响 P90（工作时间）',
+        first_response_mean_bh_s: '首响均值（工作时间）', resolution_p50_bh_s: '解决时长 P50（工作时间）',
+        resolution_p90_bh_s: '解决时长 P90（工作时间）', handled: '人工接待', agent_messages: '客服消息', transfers_out: '转出',
+        handling_time_p50_s: '处理时长 P50', handling_time_mean_s: '处理时长均值', csat_response_rate: '评价率',
+        sla_first_response_measured: '首响考核', sla_first_response_breached: '首响超时', sla_first_response_met_rate: '首响达标率',
+        sla_next_response_measured: '续响考核', sla_next_response_breached: '续响超时', sla_next_response_met_rate: '续响达标率',
+        sla_resolution_measured: '解决考核', sla_resolution_breached: '解决超时', sla_resolution_met_rate: '解决达标率',
+        handoffs_by_reason: '转人工原因'
       }
     },
     en: {
@@ -34,6 +45,8 @@
       'chart.conversations': 'Conversations', 'chart.containment': 'Containment rate', 'chart.frt': 'First response (s)',
       'chart.csat': 'CSAT (share of 4–5)', 'bar.channel': 'Conversations by channel', 'bar.group': 'Conversations by group',
       'bar.agent': 'Conversations by agent', table: 'Table', csv: 'Export CSV',
+      'bar.reason': 'Hand-offs by reason', 'bar.sla': 'Service levels met', agents: 'Agents', sla: 'Service levels (SLA) met, by group',
+      reasons: 'Hand-offs by reason', reason: 'Reason', 'sla.first_response': 'First response', 'sla.next_response': 'Next response', 'sla.resolution': 'Resolution',
       note: 'Each conversation counts on the day it started (report time zone); rates 0–1, times in seconds; "—": no data.',
       none: '(none)', total: 'Total', p50: 'p50', p90: 'p90', handled: 'Handled',
       'err.signin': 'Sign in to the console first.', 'err.role': 'Only supervisors see the reports.', 'err.load': 'Could not load the report: ',
@@ -46,13 +59,26 @@
   const lang = /^en/i.test(first) ? 'en' : 'zh';
   const msg = (k) => (MSG[lang][k] !== undefined && MSG[lang][k] !== null ? MSG[lang][k] : MSG.zh[k]);
   const COLS = Object.keys(MSG.zh.col);
+  const TARGETS = ['first_response', 'next_response', 'resolution'];
+  const AGENT_COLS = ['key', 'handled', 'agent_messages', 'first_response_p50_s', 'handling_time_p50_s', 'handling_time_mean_s',
+    'csat_responses', 'csat_score', 'csat_mean', 'transfers_out'].concat(TARGETS.map((t) => 'sla_' + t + '_met_rate'));
+  const SLA_COLS = ['key'].concat(...TARGETS.map((t) => ['measured', 'breached', 'met_rate'].map((w) => 'sla_' + t + '_' + w)));
   const colName = (c) => (lang === 'zh' ? MSG.zh.col[c] : c);
   document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
   document.title = 'kefu ' + msg('title');
   document.querySelectorAll('[data-msg]').forEach((el) => { el.textContent = msg(el.dataset.msg); });
 
   const $ = (id) => document.getElementById(id);
-  const state = { reports: {}, charts: {} };
+  const state = { reports: {}, charts: {}, names: {} };
+  // reasonName: the configuration's name (console.names), else the
+  // console's message catalogue's (messages.js), else the id.
+  function reasonName(r) {
+    if (r === '') return msg('none');
+    if (state.names[r]) return state.names[r];
+    const cat = window.KEFU_MESSAGES || {};
+    const v = (cat[lang] && cat[lang]['reason.' + r]) || (cat.zh && cat.zh['reason.' + r]);
+    return typeof v === 'string' ? v : r;
+  }
   const isTime = (by) => by === 'day' || by === 'week' || by === 'month';
 
   function keyLabel(by, k) {
@@ -64,6 +90,7 @@
   }
   function fmt(v) {
     if (v === null || v === undefined) return '—';
+    if (typeof v === 'object') return reasonsCell(v, true);
     if (Number.isInteger(v)) return String(v);
     return (Math.round(v * 1000) / 1000).toString();
   }
@@ -103,6 +130,63 @@
     });
   }
   const series = (rep, f) => rep.rows.map((r) => (r[f] === undefined ? null : r[f]));
+  // reasonsCell is handoffs_by_reason in one cell: "name=n;…", most first.
+  function reasonsCell(by, named) {
+    return Object.keys(by || {}).sort((a, b) => by[b] - by[a] || (a < b ? -1 : 1))
+      .map((k) => (named ? reasonName(k) : k) + '=' + by[k]).join(';');
+  }
+
+  // spec is one of the page's tables: its columns, its rows (the total
+  // last) and how a row's key reads. which: table (the chosen dimension),
+  // agents, sla (by group), reasons, or a bar chart's (channel, group,
+  // agent: the full figures).
+  function spec(which) {
+    const R = state.reports;
+    const full = (rep, cols) => ({ by: rep.by, from: rep.from, to: rep.to, cols: cols || COLS,
+      rows: rep.rows.concat([rep.total]), label: (r) => keyLabel(rep.by, r.key) });
+    switch (which) {
+      case 'table': return full(R.table);
+      case 'agents': return Object.assign(full(R.agent, AGENT_COLS), { file: 'agents' });
+      case 'sla': return Object.assign(full(R.group, SLA_COLS), { file: 'sla-group' });
+      case 'reasons': {
+        const t = R.table.total;
+        const by = t.handoffs_by_reason || {};
+        const rows = Object.keys(by).sort((a, b) => by[b] - by[a] || (a < b ? -1 : 1))
+          .map((k) => ({ key: k, handoffs: by[k], handoff_rate: (t.handoff_rate_by_reason || {})[k] }));
+        rows.push({ key: 'total', handoffs: t.handoffs, handoff_rate: t.handoff_rate });
+        return { by: 'reason', file: 'reasons', from: R.table.from, to: R.table.to, cols: ['key', 'handoffs', 'handoff_rate'], rows,
+          label: (r) => (r.key === 'total' ? msg('total') : reasonName(r.key)) };
+      }
+    }
+    return full(R[which]);
+  }
+  const header = (sp, c) => (c === 'key' ? (sp.by === 'reason' ? msg('reason') : msg('by.' + sp.by)) : colName(c));
+
+  function fill(id, sp) {
+    const thead = $(id).querySelector('thead');
+    const tbody = $(id).querySelector('tbody');
+    thead.replaceChildren();
+    tbody.replaceChildren();
+    const hr = document.createElement('tr');
+    for (const c of sp.cols) {
+      const th = document.createElement('th');
+      th.textContent = header(sp, c);
+      th.title = c;
+      hr.appendChild(th);
+    }
+    thead.appendChild(hr);
+    sp.rows.forEach((r, i) => {
+      const tr = document.createElement('tr');
+      if (i === sp.rows.length - 1) tr.className = 'total';
+      for (const c of sp.cols) {
+        const td = document.createElement('td');
+        td.textContent = c === 'key' ? sp.label(r) : fmt(r[c]);
+        td.dataset.col = c;
+        tr.appendChild(td);
+      }
+      tbody.appendChild(tr);
+    });
+  }
 
   function draw() {
     const trend = state.reports.trend;
@@ -120,29 +204,17 @@
       chart('bar-' + by, 'bar', rep.rows.map((r) => keyLabel(by, r.key)),
         [{ label: msg('chart.conversations'), data: series(rep, 'conversations'), backgroundColor: '#2f6fde' }]);
     }
-    const rep = state.reports.table;
-    const thead = $('rp-table').querySelector('thead');
-    const tbody = $('rp-table').querySelector('tbody');
-    thead.replaceChildren();
-    tbody.replaceChildren();
-    const hr = document.createElement('tr');
-    for (const c of COLS) {
-      const th = document.createElement('th');
-      th.textContent = c === 'key' ? msg('by.' + rep.by) : colName(c);
-      th.title = c;
-      hr.appendChild(th);
-    }
-    thead.appendChild(hr);
-    for (const r of rep.rows.concat([rep.total])) {
-      const tr = document.createElement('tr');
-      if (r === rep.total) tr.className = 'total';
-      for (const c of COLS) {
-        const td = document.createElement('td');
-        td.textContent = c === 'key' ? keyLabel(rep.by, r.key) : fmt(r[c]);
-        tr.appendChild(td);
-      }
-      tbody.appendChild(tr);
-    }
+    const reasons = spec('reasons');
+    const rr = reasons.rows.slice(0, -1);
+    chart('bar-reason', 'bar', rr.map(reasons.label), [{ label: colName('handoffs'), data: rr.map((r) => r.handoffs), backgroundColor: '#d95f02' }]);
+    const tot = state.reports.table.total;
+    chart('bar-sla', 'bar', TARGETS.map((t) => msg('sla.' + t)),
+      [{ label: msg('bar.sla'), data: TARGETS.map((t) => tot['sla_' + t + '_met_rate']), backgroundColor: '#1b9e77' }],
+      { scales: { y: { min: 0, max: 1 } } });
+    fill('rp-table', spec('table'));
+    fill('rp-agents', spec('agents'));
+    fill('rp-sla', spec('sla'));
+    fill('rp-reasons', reasons);
   }
 
   async function load() {
@@ -151,8 +223,10 @@
     showError('');
     document.body.dataset.state = 'loading';
     try {
-      const [trend, channel, group, agent, table] = await Promise.all([
-        get(q(isTime(by) ? by : 'day')), get(q('channel')), get(q('group')), get(q('agent')), get(q(by))]);
+      const [trend, channel, group, agent, table, me] = await Promise.all([
+        get(q(isTime(by) ? by : 'day')), get(q('channel')), get(q('group')), get(q('agent')), get(q(by)),
+        get('me').catch(() => null)]);
+      state.names = (me && me.names && me.names.reasons) || {};
       state.reports = { trend, channel, group, agent, table };
       draw();
       document.body.dataset.state = 'ready';
@@ -168,16 +242,17 @@
   // spreadsheet programs read the Chinese): the main table, or a bar
   // chart's figures, with the table's column names.
   function csv(which) {
-    const rep = which === 'table' ? state.reports.table : state.reports[which];
-    if (!rep) return;
+    if (!state.reports.table) return;
+    const sp = spec(which);
     const cell = (v) => {
-      const s = v === null || v === undefined ? '' : String(v);
+      const s = v === null || v === undefined ? '' : typeof v === 'object' ? reasonsCell(v, false) : String(v);
       return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
     };
-    const lines = [COLS.map((c) => cell(c === 'key' ? msg('by.' + rep.by) : colName(c))).join(',')];
-    for (const r of rep.rows.concat([rep.total])) {
-      lines.push(COLS.map((c) => cell(c === 'key' ? keyLabel(rep.by, r.key) : r[c])).join(','));
+    const lines = [sp.cols.map((c) => cell(header(sp, c))).join(',')];
+    for (const r of sp.rows) {
+      lines.push(sp.cols.map((c) => cell(c === 'key' ? sp.label(r) : r[c])).join(','));
     }
+    const rep = { by: sp.file || sp.by, from: sp.from, to: sp.to };
     document.body.dataset.csv = which;
     const blob = new Blob(['\ufeff' + lines.join('\r\n') + '\r\n'], { type: 'text/csv;charset=utf-8' });
     const a = document.createElement('a');
