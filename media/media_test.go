@@ -139,6 +139,16 @@ func storeContract(t *testing.T, s Store) {
 	if err := s.Put(ctx, "../escape.jpg", data, "image/jpeg"); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("bad key: %v", err)
 	}
+	// Delete: gone, and deleting again is no error.
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatalf("delete again: %v", err)
+	}
 }
 
 func TestDirStore(t *testing.T) {

@@ -144,4 +144,29 @@ func TestTelegramPhotoToConsole(t *testing.T) {
 	if strings.Contains(g.logs.String(), "secret-token-value") {
 		t.Error("the bot token is in the log")
 	}
+
+	// The archive keeps both images' references (the archiver of the
+	// gateway writes them in the background).
+	var lastShow string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last archive show:\n%s", lastShow)
+		}
+	}()
+	waitFor(t, func() bool {
+		code, out := runKefu(t, "archive", "show", "--data", dataDir, "--json", "telegram:42#1")
+		lastShow = out
+		return code == 0 && strings.Count(out, `"media": "telegram/`) >= 1 && strings.Count(out, `"media": "agent/`) >= 1
+	})
+
+	// Purging the customer deletes their photo and the agent's image too.
+	code, out := runKefu(t, "archive", "purge", "--data", dataDir, "--customer", "telegram:42")
+	if code != 0 || !strings.Contains(out, "media: 2 files deleted") {
+		t.Errorf("purge: exit %d\n%s", code, out)
+	}
+	for _, pat := range []string{"telegram/*", "agent/*"} {
+		if ms, _ := filepath.Glob(filepath.Join(dataDir, "media", pat)); len(ms) != 0 {
+			t.Errorf("left after the purge: %v", ms)
+		}
+	}
 }
