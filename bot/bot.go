@@ -140,6 +140,10 @@ type Conversation struct {
 	Member     string
 	LastRating int
 	ClosedAt   time.Time
+	// Phone is the phone number the shop signed (web identity).
+	Phone string
+	// leave is the message being left while nobody can answer (FieldLeave).
+	leave leaveState
 	// LastEntry is the transcript id of the inbound message being handled
 	// (set by Claim and Ingest; not stored).
 	LastEntry string

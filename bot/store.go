@@ -370,6 +370,8 @@ func parseConv(id string, h map[string]string) Conversation {
 	c.Category = h[conv.FieldCategory]
 	c.WaitAcked = h[conv.FieldWaitAck] == "1"
 	c.Member = h[conv.FieldCustomerLevel]
+	c.Phone = h[conv.FieldCustomerPhone]
+	c.leave = parseLeave(h[conv.FieldLeave])
 	if h[conv.FieldPrio] != "" { // the queue's fields, for the console
 		c.Priority = handoff.LevelOf(h[conv.FieldPrio])
 		c.PrioWords = strings.Fields(h[conv.FieldPrioWords])

@@ -142,10 +142,15 @@ const (
 	// agent was told their messages are kept: once per hand-off ("0" at
 	// the hand-off).
 	FieldWaitAck = "wait_ack"
+	// FieldLeave is the message the customer is leaving while nobody can
+	// answer, for this hand-off: "<ticket>|ask|<due ms>" while the bot asks
+	// for what is missing (order number, phone), "<ticket>|done|<due ms>"
+	// once told when they will hear back; "" at each hand-off.
+	FieldLeave = "leave"
 )
 
 // BotFields lists the fields only bot writes.
-var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt, FieldWaitAck}
+var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt, FieldWaitAck, FieldLeave}
 
 // HandoffFields lists the fields only handoff writes.
 var HandoffFields = []string{FieldCategory, FieldPrio, FieldPrioWords, FieldPrioBy, FieldDueMs, FieldAwaitMs,

@@ -130,11 +130,13 @@ type server struct {
 	clientIP *realip.Resolver
 	// archive keeps every conversation (opened in run); the archiver fills
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
-	archive  *archive.DB
-	tickets  *tickets.Store // the tickets, in the archive
-	archiver *archiver.Archiver
-	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
-	reports  *report.Reporter   // the archive's rollups, and the reports from them
+	archive *archive.DB
+	tickets *tickets.Store // the tickets, in the archive
+	// ticketNotices tells customers of their solved tickets (leave.go).
+	ticketNotices *tickets.Notifier
+	archiver      *archiver.Archiver
+	notifier      *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
+	reports       *report.Reporter   // the archive's rollups, and the reports from them
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
@@ -469,7 +471,7 @@ func (s *server) newQueue() error {
 		return err
 	}
 	s.queue = q
-	s.handoff = &bot.Queue{Q: q, Texts: s.texts}
+	s.handoff = &bot.Queue{Q: q, Texts: s.texts, Now: func() time.Time { return s.now() }}
 	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign, SLA: true,
 		Notify: func(ctx context.Context, ps []handoff.Position) {
 			for _, p := range ps {
