@@ -32,6 +32,10 @@ type Message struct {
 	// carries: the image of a KindImage message (Text is its caption, if
 	// any).
 	Media string `json:"media,omitempty"`
+	// Nick is the customer's name on the channel when the message tells it
+	// (Telegram's from.first_name/last_name/username), optional: kept on
+	// the conversation (conv.FieldCustomerNick) for the agents.
+	Nick string `json:",omitempty"`
 	// Addr is the client's network address (web only), for the limits per
 	// address (Engine.HandoffAllowed). Never stored (a message the recoverer
 	// takes over has none: its hand-off is not limited by address).
@@ -140,6 +144,10 @@ type Conversation struct {
 	Member     string
 	LastRating int
 	ClosedAt   time.Time
+	// Phone is the phone number the shop signed (web identity).
+	Phone string
+	// leave is the message being left while nobody can answer (FieldLeave).
+	leave leaveState
 	// LastEntry is the transcript id of the inbound message being handled
 	// (set by Claim and Ingest; not stored).
 	LastEntry string

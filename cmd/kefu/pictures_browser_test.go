@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,6 +89,33 @@ func TestBrowserPictures(t *testing.T) {
 	pickFile(t, agentTab, "#image-file", mediatest.PNG(t, 64, 48), "label.png", "image/png")
 	poll(t, agentTab, "the agent's image in the console", `!!document.querySelector('#transcript .entry.out.agent img.pic')`)
 	poll(t, cust, "the agent's image in the chat", `(() => { const i = document.querySelector('.msg.out.agent img.pic'); return !!i && i.complete && i.naturalWidth === 64; })()`)
+	screenshot(t, cust, "pictures-chat-375.png", 375, 740)
+	screenshot(t, agentTab, "pictures-console-1280.png", 1280, 800)
+}
+
+// screenshot saves the page at a width into $KEFU_SCREENSHOTS (nothing
+// without it), to look at how it renders.
+func screenshot(t *testing.T, ctx context.Context, name string, w, h int64) {
+	t.Helper()
+	dir := os.Getenv("KEFU_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h))
+	var b []byte
+	if err == nil {
+		b, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	}
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+	}
 }
 
 // httpGet fetches url and checks its status.

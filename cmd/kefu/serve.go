@@ -134,9 +134,11 @@ type server struct {
 	tickets *tickets.Store // the tickets, in the archive
 	// reminders: tickets due soon, overdue and new, once each (all instances)
 	reminders *tickets.Reminders
-	archiver  *archiver.Archiver
-	notifier  *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
-	reports   *report.Reporter   // the archive's rollups, and the reports from them
+	// ticketNotices tells customers of their solved tickets (leave.go).
+	ticketNotices *tickets.Notifier
+	archiver      *archiver.Archiver
+	notifier      *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
+	reports       *report.Reporter   // the archive's rollups, and the reports from them
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
@@ -471,7 +473,7 @@ func (s *server) newQueue() error {
 		return err
 	}
 	s.queue = q
-	s.handoff = &bot.Queue{Q: q, Texts: s.texts}
+	s.handoff = &bot.Queue{Q: q, Texts: s.texts, Now: func() time.Time { return s.now() }}
 	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign, SLA: true,
 		Notify: func(ctx context.Context, ps []handoff.Position) {
 			for _, p := range ps {

@@ -14,12 +14,12 @@
           rate_limited: "发送太快了，请稍等再发。", empty: "请输入内容。", no_visitor: "会话已失效，请刷新页面。",
           bad_identity: "无法确认您的登录身份，请刷新页面或重新登录。", identity_expired: "登录信息已过期，请刷新页面。",
           identity_required: "请先登录后再咨询客服。", identity_disabled: "暂时无法识别登录身份，请稍后再试。",
-          image: "发送图片", image_alt: "图片", not_image: "只能发送 JPEG、PNG、GIF 或 WebP 图片。", too_large: "图片太大了，请换一张小一些的。" },
+          image: "发送图片", image_button: "图片", image_alt: "图片", not_image: "只能发送 JPEG、PNG、GIF 或 WebP 图片。", too_large: "图片太大了，请换一张小一些的。" },
     en: { agent: "Agent", bot: "Assistant", offline: "Connection lost, reconnecting…", too_long: "That message is too long; please split it.",
           rate_limited: "You're sending too fast; please wait a moment.", empty: "Please type a message.", no_visitor: "Session expired, please reload.",
           bad_identity: "We could not confirm who you are; please reload or sign in again.", identity_expired: "Your sign-in has expired; please reload the page.",
           identity_required: "Please sign in to chat with us.", identity_disabled: "Signed-in chat is not available right now; please try later.",
-          image: "Send a picture", image_alt: "Picture", not_image: "Only JPEG, PNG, GIF or WebP pictures can be sent.", too_large: "That picture is too large; please pick a smaller one." }
+          image: "Send a picture", image_button: "Photo", image_alt: "Picture", not_image: "Only JPEG, PNG, GIF or WebP pictures can be sent.", too_large: "That picture is too large; please pick a smaller one." }
   }[lang === "en" ? "en" : "zh"];
 
   var token = null, ws = null, lastId = "", seen = {}, queue = [], backoff = 500, started = false;
@@ -279,7 +279,7 @@
   });
   var picBtn = document.getElementById("pic"), picFile = document.getElementById("pic-file");
   if (app.dataset.images === "true") {
-    picBtn.hidden = false; picBtn.title = L.image; picBtn.setAttribute("aria-label", L.image);
+    picBtn.hidden = false; picBtn.textContent = L.image_button; picBtn.title = L.image; picBtn.setAttribute("aria-label", L.image);
     picBtn.addEventListener("click", function () { picFile.click(); });
     picFile.addEventListener("change", function () {
       var f = picFile.files[0]; picFile.value = "";
