@@ -488,6 +488,9 @@ type Entry struct {
 	Text   string    `json:"text"`
 	Agent  string    `json:"agent"`
 	Intent string    `json:"intent"`
+	// Media is the key of the stored image the message carried (package
+	// media); absent without one.
+	Media string `json:"media,omitempty"`
 }
 
 // StoredEvent is an archived event. In JSON its fields sit beside id, at and
@@ -532,14 +535,14 @@ func (d *DB) Show(ctx context.Context, conv string) (Transcript, error) {
 	// Within one millisecond, stream ids ("ms-seq") share their ms: the
 	// shorter seq is the smaller.
 	rows, err := tx.QueryContext(ctx, rebind(d.dialect,
-		`SELECT at, dir, kind, text, agent, intent FROM messages WHERE conv = ? ORDER BY at, LENGTH(event_id), event_id`), conv)
+		`SELECT at, dir, kind, text, agent, intent, media FROM messages WHERE conv = ? ORDER BY at, LENGTH(event_id), event_id`), conv)
 	if err != nil {
 		return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
 	}
 	for rows.Next() {
 		var e Entry
 		var at int64
-		if err := rows.Scan(&at, &e.Dir, &e.Kind, &e.Text, &e.Agent, &e.Intent); err != nil {
+		if err := rows.Scan(&at, &e.Dir, &e.Kind, &e.Text, &e.Agent, &e.Intent, &e.Media); err != nil {
 			rows.Close()
 			return Transcript{}, fmt.Errorf("show %s: %w", conv, err)
 		}

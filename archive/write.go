@@ -410,6 +410,7 @@ type messageRow struct {
 	agent, intent   string
 	words           string
 	ents            []string
+	media           string // the key of a stored image (package media)
 }
 
 // insertMessages inserts the messages and their entities (a message
@@ -420,11 +421,11 @@ func (d *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []messageRow) 
 		return nil
 	}
 	q := &query{d: d.dialect}
-	q.add(`INSERT INTO messages (event_id, conv, at, dir, kind, text, agent, intent, words, entities) VALUES `)
+	q.add(`INSERT INTO messages (event_id, conv, at, dir, kind, text, agent, intent, words, entities, media) VALUES `)
 	rows := make([][]any, 0, len(msgs))
 	var ents [][]any
 	for _, m := range msgs {
-		rows = append(rows, []any{m.eventID, m.conv, m.at, m.dir, m.kind, m.text, m.agent, m.intent, m.words, strings.Join(m.ents, " ")})
+		rows = append(rows, []any{m.eventID, m.conv, m.at, m.dir, m.kind, m.text, m.agent, m.intent, m.words, strings.Join(m.ents, " "), m.media})
 		for _, v := range m.ents {
 			ents = append(ents, []any{v, m.conv, m.eventID})
 		}
@@ -536,7 +537,7 @@ func (d *DB) message(e *Event, dir string) *messageRow {
 	}
 	return &messageRow{eventID: e.ID, conv: e.Conv, at: millis(e.At), dir: dir, kind: kind, text: text,
 		agent: f[conv.EvAgent], intent: f[conv.EvIntent], words: strings.Join(d.indexWords(text), " "),
-		ents: d.entities(f[conv.EvEntities], text)}
+		ents: d.entities(f[conv.EvEntities], text), media: f[conv.EvMedia]}
 }
 
 // entities are the named ones and the extractor's, each once, in order.

@@ -25,9 +25,13 @@ type Message struct {
 	ID      string    // the channel's message id: the dedupe key
 	Text    string    // what the customer wrote
 	Choice  string    // an intent id the customer picked from a clarify prompt, if any
-	Kind    string    // KindText (""), KindStart, KindHuman, KindMedia, KindLeave, KindRating
+	Kind    string    // KindText (""), KindStart, KindHuman, KindMedia, KindImage, KindLeave, KindRating
 	Lang    string    // a language hint from the channel (Telegram language_code), optional
 	At      time.Time // when the channel received it
+	// Media is the key of a stored file (package media) the message
+	// carries: the image of a KindImage message (Text is its caption, if
+	// any).
+	Media string `json:"media,omitempty"`
 	// Addr is the client's network address (web only), for the limits per
 	// address (Engine.HandoffAllowed). Never stored (a message the recoverer
 	// takes over has none: its hand-off is not limited by address).
@@ -40,6 +44,7 @@ const (
 	KindStart  = "start"  // the customer opened the chat (/start, subscribe, page open): welcome
 	KindHuman  = "human"  // an explicit request for a person (/human, a 转人工 button or menu)
 	KindMedia  = "media"  // a photo, sticker, voice, file…: Text describes it for the agent
+	KindImage  = "image"  // an image kept in the media store: Media is its key, Text its caption
 	KindLeave  = "leave"  // the customer left (unsubscribe): close any open conversation
 	KindRating = "rating" // a satisfaction survey answer: Text is "1".."5", optionally a space and a comment
 )
@@ -75,6 +80,9 @@ type Outbound struct {
 	Intent  string   `json:"intent,omitempty"`
 	Text    string   `json:"text"`
 	Choices []Choice `json:"choices,omitempty"`
+	// Media is the key of a stored image the message carries (an agent's
+	// image; Text is then its caption, if any).
+	Media string `json:"media,omitempty"`
 }
 
 // Channel delivers outbound messages on one channel. Declared here, where it
@@ -132,6 +140,10 @@ type Conversation struct {
 	Member     string
 	LastRating int
 	ClosedAt   time.Time
+	// Phone is the phone number the shop signed (web identity).
+	Phone string
+	// leave is the message being left while nobody can answer (FieldLeave).
+	leave leaveState
 	// LastEntry is the transcript id of the inbound message being handled
 	// (set by Claim and Ingest; not stored).
 	LastEntry string

@@ -29,6 +29,7 @@ type policy struct {
 	rater    bool // the Handoff stores ratings (Rater)
 	limited  bool // HandoffAllowed is asked before a hand-off
 	prio     *priority.Policy
+	messages bool // a MessageTaker records left messages
 }
 
 func (p policy) text(lang string) Texts {
@@ -88,6 +89,9 @@ type decision struct {
 	// enqueue: record the notice keeping the claim, hand the conversation to
 	// the queue, then finish with the queue's notices.
 	enqueue bool
+	// leaveMore: a message written while leaving one goes to its ticket
+	// (MessageTaker.AddToMessage).
+	leaveMore bool
 
 	err error // ErrBadRating
 
@@ -171,7 +175,7 @@ func decide(p policy, in input) decision {
 		out.Kind, out.Text = OutWelcome, tx.Welcome
 		d.say(out)
 		return d
-	case KindMedia:
+	case KindMedia, KindImage:
 		out.Kind, out.Text = OutNotice, tx.MediaReply
 		out.Choices = []Choice{{ID: ChoiceHuman, Label: tx.HumanButton}}
 		d.say(out)
@@ -281,8 +285,8 @@ func decide(p policy, in input) decision {
 		}
 		out.Kind, out.Intent, out.Text, out.Choices = OutHandoff, intent, tx.HandoffNotice, nil
 		d.reason = reason
-		c.WaitAcked = false
-		d.set = append(d.set, conv.FieldWaitAck, "0")
+		c.WaitAcked, c.leave = false, leaveState{}
+		d.set = append(d.set, conv.FieldWaitAck, "0", conv.FieldLeave, "")
 		if p.queue {
 			// The queue records the hand-off (its handoff event) once it
 			// has the conversation.
@@ -363,7 +367,16 @@ func decidePeople(p policy, c Conversation, m Message, out Outbound) decision {
 		d.enqueue = true
 		return d
 	}
-	if !c.WaitAcked && (m.Kind == KindText || m.Kind == KindMedia) {
+	if c.leave.ticket != 0 && p.messages && m.Kind == KindText && m.Choice == "" {
+		// Leaving a message: the engine adds it to the ticket (and, after
+		// the bot asked for what was missing, says when they hear back
+		// instead of the waiting acknowledgement).
+		d.leaveMore = true
+		if c.leave.state == leaveAsk {
+			return d
+		}
+	}
+	if !c.WaitAcked && (m.Kind == KindText || m.Kind == KindMedia || m.Kind == KindImage) {
 		c.WaitAcked = true
 		d.set = append(d.set, conv.FieldWaitAck, "1")
 		out.Kind, out.Text = OutNotice, p.text(c.Lang).WaitingAck

@@ -45,6 +45,26 @@ type Texts struct {
 	Transferred string `yaml:"transferred"`
 	BackToBot   string `yaml:"back_to_bot"`
 	WaitingAck  string `yaml:"waiting_ack"`
+
+	// Leaving a message while nobody can answer (leave.go). LeaveAsk asks
+	// for what is missing ({what}: LeaveOrder and/or LeavePhone joined by
+	// LeaveAnd); LeaveDone says it is recorded ({ticket}: its number) and
+	// when they will hear back ({when}: WhenAfter the next opening when
+	// closed, else WhenBy the ticket's due time; {day} is DayToday,
+	// DayTomorrow or DayDate with {month} and {day}, {time} is 24-hour).
+	LeaveAsk    string `yaml:"leave_ask"`
+	LeaveOrder  string `yaml:"leave_order"`
+	LeavePhone  string `yaml:"leave_phone"`
+	LeaveAnd    string `yaml:"leave_and"`
+	LeaveDone   string `yaml:"leave_done"`
+	WhenAfter   string `yaml:"when_after"`
+	WhenBy      string `yaml:"when_by"`
+	DayToday    string `yaml:"day_today"`
+	DayTomorrow string `yaml:"day_tomorrow"`
+	DayDate     string `yaml:"day_date"`
+	// TicketSolved tells the customer their ticket ({ticket}) is solved,
+	// on their channel, before the survey.
+	TicketSolved string `yaml:"ticket_solved"`
 }
 
 // DefaultTexts returns the Chinese and English wording.
@@ -73,6 +93,18 @@ func DefaultTexts() map[string]Texts {
 			Transferred: "正在为您转接其他客服，请稍候，您的聊天记录客服都能看到。",
 			BackToBot:   "人工服务已结束，智能客服继续为您服务。需要人工时可随时回复「人工」。",
 			WaitingAck:  "您的消息已收到，客服接入后会一并查看，请耐心等待。",
+
+			LeaveAsk:     "为了尽快为您处理，请留下您的{what}。",
+			LeaveOrder:   "订单号",
+			LeavePhone:   "手机号",
+			LeaveAnd:     "和",
+			LeaveDone:    "好的，您的留言已登记（工单号 {ticket}），客服会在{when}联系您，请留意消息。",
+			WhenAfter:    "{day} {time} 后",
+			WhenBy:       "{day} {time} 前",
+			DayToday:     "今天",
+			DayTomorrow:  "明天",
+			DayDate:      "{month}月{day}日",
+			TicketSolved: "您好，您的工单（工单号 {ticket}）已处理完毕。如还有问题，直接回复即可。",
 		},
 		"en": {
 			Welcome:       "Hello, I'm the shop's assistant. How can I help? Type \"human\" at any time to reach a person.",
@@ -97,6 +129,18 @@ func DefaultTexts() map[string]Texts {
 			Transferred: "We are passing you to another agent, please wait a moment; they will see your conversation.",
 			BackToBot:   "The agent has finished; the assistant is back with you. Type \"human\" at any time to reach a person.",
 			WaitingAck:  "We have your message; the agent will read it when they join. Thank you for waiting.",
+
+			LeaveAsk:     "So that we can help you quickly, please leave your {what}.",
+			LeaveOrder:   "order number",
+			LeavePhone:   "phone number",
+			LeaveAnd:     " and ",
+			LeaveDone:    "Thank you, your message is recorded (ticket {ticket}). An agent will get back to you {when}.",
+			WhenAfter:    "after {time} {day}",
+			WhenBy:       "by {time} {day}",
+			DayToday:     "today",
+			DayTomorrow:  "tomorrow",
+			DayDate:      "on {month}/{day}",
+			TicketSolved: "Hello, your request (ticket {ticket}) has been resolved. If anything is still unclear, just reply here.",
 		},
 	}
 }
@@ -148,6 +192,10 @@ type Engine struct {
 	// history) and reads every message while waiting again (a Handoff that
 	// is a Prioritizer raises it).
 	Priority *priority.Policy
+	// Messages, if set, records what a customer handed off while nobody
+	// can answer leaves (a ticket), asks for what is missing and tells
+	// them when they will hear back (leave.go).
+	Messages MessageTaker
 }
 
 // Prioritizer is implemented by a Handoff that can raise a waiting
@@ -292,6 +340,11 @@ func (e *Engine) handle(ctx context.Context, conv Conversation, m Message) ([]Ou
 			return nil, fmt.Errorf("rate %s: %w", conv.ID, err)
 		}
 	}
+	if d.leaveMore {
+		if err := e.continueLeave(ctx, &d, m); err != nil {
+			return nil, err
+		}
+	}
 	if d.observe {
 		for _, r := range d.replies {
 			e.observe(r.Outbound, d.reason, d.match)
@@ -316,7 +369,7 @@ func (e *Engine) handle(ctx context.Context, conv Conversation, m Message) ([]Ou
 // policy is the engine's configuration, for decide.
 func (e *Engine) policy() policy {
 	p := policy{texts: e.Texts, lowTurns: e.lowTurns(), queue: e.Handoff != nil, limited: e.HandoffAllowed != nil,
-		prio: e.Priority}
+		prio: e.Priority, messages: e.Messages != nil}
 	if e.Matcher != nil {
 		p.matcher = e.Matcher()
 	}
@@ -341,10 +394,15 @@ func (e *Engine) enqueue(ctx context.Context, conv Conversation, outs []Outbound
 	for _, o := range more {
 		d.say(o)
 	}
+	if a := e.awayOf(conv, more); a != nil && e.Messages != nil && conv.leave.ticket == 0 {
+		if err := e.startLeave(ctx, &d, conv, a); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.Store.commit(ctx, d, finishDone, nil); err != nil {
 		return nil, err
 	}
-	return append(append([]Outbound(nil), outs...), more...), nil
+	return append(append([]Outbound(nil), outs...), d.outbounds()...), nil
 }
 
 func (e *Engine) observe(out Outbound, reason string, match time.Duration) {

@@ -118,3 +118,25 @@ func (q *Queue) CustomerMessage(ctx context.Context, c Conversation) error {
 	_, err := q.Q.CustomerMessage(ctx, c.ID, c.LastEntry)
 	return err
 }
+
+// awayAt is when a customer who leaves a message at now hears back: after
+// the next opening when closed (else by the ticket's due time).
+func (q *Queue) awayAt(now time.Time) *away {
+	a := &away{closed: !q.Q.Open(now), loc: q.Q.Location()}
+	if a.closed {
+		a.opens, _ = q.Q.NextOpen(now)
+	}
+	return a
+}
+
+// awayIn is, when one of the queue's notices for c says that nobody can
+// answer now (closed hours, nobody online), when they will hear back.
+func (q *Queue) awayIn(c Conversation, outs []Outbound) *away {
+	tx := q.texts(c.Lang)
+	for _, o := range outs {
+		if o.Kind == OutNotice && (o.Text == tx.OutOfHours || o.Text == tx.NoAgent) {
+			return q.awayAt(q.now())
+		}
+	}
+	return nil
+}

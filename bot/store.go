@@ -214,7 +214,7 @@ func (s *Store) claim(ctx context.Context, m Message, takeOver bool) (Conversati
 		[]string{seen, s.convKey(id), s.txKey(id), s.inflightKey(), s.activeKey()},
 		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice, m.Kind,
 		s.lease.Milliseconds(), string(msg), only, member, Preview(m.Text),
-		s.prefix, id, s.idle.Milliseconds(), opens(m), m.Lang, conv.ByIdle,
+		s.prefix, id, s.idle.Milliseconds(), opens(m), m.Lang, conv.ByIdle, m.Media,
 	).Slice()
 	if err != nil {
 		return c, fmt.Errorf("ingest %s: %w", id, err)
@@ -370,6 +370,8 @@ func parseConv(id string, h map[string]string) Conversation {
 	c.Category = h[conv.FieldCategory]
 	c.WaitAcked = h[conv.FieldWaitAck] == "1"
 	c.Member = h[conv.FieldCustomerLevel]
+	c.Phone = h[conv.FieldCustomerPhone]
+	c.leave = parseLeave(h[conv.FieldLeave])
 	if h[conv.FieldPrio] != "" { // the queue's fields, for the console
 		c.Priority = handoff.LevelOf(h[conv.FieldPrio])
 		c.PrioWords = strings.Fields(h[conv.FieldPrioWords])
@@ -450,6 +452,7 @@ type Entry struct {
 	Text    string
 	Choice  string
 	Choices []Choice
+	Media   string // the key of a stored image the entry carries (package media)
 	At      time.Time
 	// Re is, on a reply recorded by the engine, the stream id of the inbound
 	// entry it answers.
@@ -469,7 +472,7 @@ func (s *Store) Transcript(ctx context.Context, conv, after string) ([]Entry, er
 	out := make([]Entry, 0, len(xs))
 	for _, x := range xs {
 		str := func(k string) string { v, _ := x.Values[k].(string); return v }
-		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice"), Agent: str("agent"), Re: str("re")}
+		e := Entry{ID: x.ID, Dir: str("dir"), MsgID: str("msg_id"), Kind: str("kind"), Intent: str("intent"), Text: str("text"), Choice: str("choice"), Agent: str("agent"), Re: str("re"), Media: str("media")}
 		if c := str("choices"); c != "" && c != "null" {
 			_ = json.Unmarshal([]byte(c), &e.Choices)
 		}

@@ -88,6 +88,32 @@ type Tickets struct {
 	// MessageDue: a left message's ticket is due this long after it was
 	// left (default 24h; the customer is told when they will hear back).
 	MessageDue time.Duration `yaml:"message_due"`
+	// ReopenWindow: a solved ticket is reopened when its customer writes
+	// again within this long of the solve (default: report.reopen_window).
+	ReopenWindow time.Duration `yaml:"reopen_window"`
+	// Notes are the internal notes written on a solved ticket whose
+	// customer the solve notice cannot reach ({contact}: the phone number
+	// they left, or NoContact).
+	Notes TicketNotes `yaml:"notes"`
+}
+
+// TicketNotes are what the agents read on a ticket whose customer could not
+// be told it is solved.
+type TicketNotes struct {
+	WeChatWindow string `yaml:"wechat_window"` // WeChat's 48-hour window is closed
+	Blocked      string `yaml:"blocked"`       // the customer blocked the Telegram bot
+	Unreachable  string `yaml:"unreachable"`   // the conversation is gone, or the channel refused
+	NoContact    string `yaml:"no_contact"`    // {contact} when the customer left no phone number
+}
+
+// DefaultTicketNotes is the Chinese wording of TicketNotes.
+func DefaultTicketNotes() TicketNotes {
+	return TicketNotes{
+		WeChatWindow: "微信无法联系到客户：客户最后一条消息已超过 48 小时，微信不允许再发客服消息，工单已解决的通知未能发出。请电话联系客户：{contact}",
+		Blocked:      "客户已屏蔽 Telegram 机器人，工单已解决的通知未能发出。请电话联系客户：{contact}",
+		Unreachable:  "无法在客户的渠道上通知工单已解决。请电话联系客户：{contact}",
+		NoContact:    "（客户未留电话）",
+	}
 }
 
 // Report is how the reports count (package report).
@@ -385,7 +411,8 @@ func Default() Config {
 		Priority:  Priority{LowRating: 2},
 		Report:    Report{ReopenWindow: 24 * time.Hour},
 		Media:     media.Config{}.WithDefaults(),
-		Tickets:   Tickets{LowRatingOwner: "supervisors", LowRatingMax: 2, LowRatingDue: 24 * time.Hour, MessageDue: 24 * time.Hour},
+		Tickets: Tickets{LowRatingOwner: "supervisors", LowRatingMax: 2, LowRatingDue: 24 * time.Hour, MessageDue: 24 * time.Hour,
+			Notes: DefaultTicketNotes()},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
 				HandoffsPerHourPerAddr: 20, WSPerVisitor: 5, WSPerAddr: 200},

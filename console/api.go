@@ -326,6 +326,8 @@ type entryJSON struct {
 	Choice  string       `json:"choice,omitempty"`
 	Choices []bot.Choice `json:"choices,omitempty"`
 	At      *time.Time   `json:"at,omitempty"`
+	// Image is a short-lived signed link to the image the entry carries.
+	Image string `json:"image,omitempty"`
 }
 
 func guessesOf(gs []bot.Guess) []guessJSON {
@@ -377,7 +379,7 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 	tx := make([]entryJSON, len(es))
 	for i, e := range es {
 		tx[i] = entryJSON{ID: e.ID, Dir: e.Dir, Kind: e.Kind, Agent: e.Agent, Intent: e.Intent, Text: e.Text,
-			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At)}
+			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At), Image: c.link(e.Media)}
 	}
 	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx, "reach": c.reach(ctx, cv)}
 	if s.supervisor() {
@@ -790,6 +792,24 @@ func (c *Console) dismiss(w http.ResponseWriter, r *http.Request, s *session) {
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 }
 
+// heldByJSON is a conversation an agent holds and why they got it.
+type heldByJSON struct {
+	Conv       string              `json:"conv"`
+	Assignment *handoff.Assignment `json:"assignment,omitempty"`
+}
+
+func heldBy(hs []handoff.HeldBy) []heldByJSON {
+	out := []heldByJSON{}
+	for _, h := range hs {
+		j := heldByJSON{Conv: h.Conv}
+		if h.Assignment.Reason != "" {
+			j.Assignment = &h.Assignment
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
 // overview is the supervisors' figures.
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	ov, err := c.deps.Queue.Overview(r.Context())
@@ -819,6 +839,9 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		Seen      *time.Time `json:"seen,omitempty"`
 		Ratings   int        `json:"ratings"`
 		RatingAvg float64    `json:"rating_avg"`
+		// Convs are the conversations the agent holds, each with why it
+		// came to them (dispatch).
+		Convs []heldByJSON `json:"convs"`
 	}
 	gs, as := []groupJSON{}, []agentJSON{}
 	for _, g := range ov.Groups {
@@ -827,7 +850,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	for _, a := range ov.Agents {
 		as = append(as, agentJSON{ID: a.ID, Name: a.Name, Status: a.Status, Present: a.Present, Groups: nonNil(a.Groups),
-			Max: a.Max, Held: a.Held, Offers: a.Offers, Seen: timePtr(a.Seen), Ratings: a.Ratings, RatingAvg: a.RatingAvg})
+			Max: a.Max, Held: a.Held, Offers: a.Offers, Seen: timePtr(a.Seen), Ratings: a.Ratings, RatingAvg: a.RatingAvg,
+			Convs: heldBy(a.Convs)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"groups": gs, "agents": as})
 }

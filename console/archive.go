@@ -263,7 +263,7 @@ func (c *Console) history(w http.ResponseWriter, r *http.Request, s *session) {
 
 // archivedEntries turns an archived transcript into the page's entries.
 // Archived entries have no stream id: theirs are "archived-N".
-func archivedEntries(t archive.Transcript) []entryJSON {
+func (c *Console) archivedEntries(t archive.Transcript) []entryJSON {
 	out := make([]entryJSON, len(t.Entries))
 	for i, e := range t.Entries {
 		kind := e.Kind
@@ -271,7 +271,7 @@ func archivedEntries(t archive.Transcript) []entryJSON {
 			kind = bot.OutAgent // the page shows agents' replies as the live transcript does
 		}
 		out[i] = entryJSON{ID: "archived-" + strconv.Itoa(i+1), Dir: e.Dir, Kind: kind, Agent: e.Agent, Intent: e.Intent,
-			Text: e.Text, At: timePtr(e.At)}
+			Text: e.Text, At: timePtr(e.At), Image: c.link(e.Media)}
 	}
 	return out
 }
@@ -345,7 +345,7 @@ func (c *Console) archived(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, e := range t.Events {
 		evs = append(evs, archivedEventJSON{Type: e.Type, At: e.At, Fields: nonNilMap(e.Fields)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"conv": toResultJSON(sum), "transcript": archivedEntries(t), "events": evs})
+	writeJSON(w, http.StatusOK, map[string]any{"conv": toResultJSON(sum), "transcript": c.archivedEntries(t), "events": evs})
 }
 
 func nonNilMap(m map[string]string) map[string]string {
@@ -383,7 +383,7 @@ func (c *Console) fromArchive(w http.ResponseWriter, r *http.Request, s *session
 			Group: sum.Group, Agent: sum.Agent, Entities: nonNil(entitiesOf(t)), Guesses: []guessJSON{},
 			Created: timePtr(sum.Started), Updated: sum.Ended}
 		writeJSON(w, http.StatusOK, map[string]any{"conv": cv, "mine": false, "archived": toResultJSON(sum),
-			"transcript": archivedEntries(t)})
+			"transcript": c.archivedEntries(t)})
 		return true
 	}
 	return false

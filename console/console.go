@@ -21,6 +21,7 @@ import (
 	"github.com/kefu-dev/kefu/gaps"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/internal/realip"
+	"github.com/kefu-dev/kefu/media"
 )
 
 //go:embed static
@@ -102,6 +103,9 @@ type Deps struct {
 	ClientIP func(r *http.Request) string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Media, when set, keeps the images agents send and makes the signed
+	// links the page shows images by (package media).
+	Media *media.Service
 }
 
 // Console is the agent console: an http.Handler serving the page, its JSON
@@ -207,6 +211,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+a+"claim", c.authed(c.claim))
 	m.HandleFunc("GET "+a+"convs/{id}", c.authed(c.conversation))
 	m.HandleFunc("POST "+a+"convs/{id}/reply", c.authed(c.reply))
+	m.HandleFunc("POST "+a+"convs/{id}/image", c.authed(c.sendImage))
 	m.HandleFunc("POST "+a+"convs/{id}/transfer", c.authed(c.transfer))
 	m.HandleFunc("POST "+a+"convs/{id}/close", c.authed(c.closeConv))
 	m.HandleFunc("GET "+a+"wrapup", c.authed(c.wrapUpOptions))

@@ -103,7 +103,9 @@ func TestAssignmentShownToSupervisors(t *testing.T) {
 
 // In the browser: a supervisor accepts a returning customer offered to
 // them and then a conversation performance won them; the conversation's
-// header says why each came to them, in Chinese, with the figures.
+// header says why each came to them, in Chinese, with the figures. An
+// agent's conversation shows in the supervisors' figures with its reason,
+// and opens with it.
 func TestBrowserAssignmentReason(t *testing.T) {
 	ctx := context.Background()
 	e := dispatchEnv(t, handoff.Dispatch{ReturningWindow: 24 * time.Hour, CSAT: 2})
@@ -149,6 +151,26 @@ func TestBrowserAssignmentReason(t *testing.T) {
 	claim(other)
 	p.waitFor("the performance reason", reason, handoff.AssignPerformance)
 	if got, want := p.eval(text), " · 分配原因：按服务表现（满意度 4.80，首次响应 35 秒，解决率 90%，分配时接待中 1 个）"; got != want {
+		t.Errorf("reason shown %q, want %q", got, want)
+	}
+	// alice accepts a conversation offered to her as the least busy; the
+	// supervisors' figures list it under her with the reason, and a click
+	// opens it with the same reason in its header.
+	third := e.customer(t, "r4", "退货地址是哪里", "pre_sales", false)
+	if got := e.offeredTo(t, third); got != "alice" {
+		t.Fatalf("offered to %q, want alice (sup is full)", got)
+	}
+	if _, err := e.q.Claim(ctx, "alice", third); err != nil {
+		t.Fatal(err)
+	}
+	chip := `#overview-agents button.held-conv[data-conv=` + strconv.Quote(third) + `]`
+	p.waitFor("alice's conversation in the figures", `(() => { document.getElementById('overview-refresh').click();
+		const b = document.querySelector(`+strconv.Quote(chip)+`); return b ? b.dataset.reason + '|' + b.textContent : '' })()`,
+		handoff.AssignLeastBusy+"|"+third+" · 当前最空闲")
+	p.act("open alice's conversation", chip, "el.click()")
+	p.waitFor("open "+third, jsTitle, third)
+	p.waitFor("its reason", reason, handoff.AssignLeastBusy)
+	if got, want := p.eval(text), " · 分配原因：当前最空闲（满意度 1.00，分配时接待中 0 个）"; got != want {
 		t.Errorf("reason shown %q, want %q", got, want)
 	}
 	if errs := p.errors(); !strings.HasPrefix(errs, "[]") {

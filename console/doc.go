@@ -147,7 +147,8 @@
 //	POST convs/{id}/reassign {"group"|"agent","note"} -> {"conv","group","agent"}
 //	GET  overview -> {"groups":[{"group","waiting","urgent","oldest_ms","online","slots",
 //	            "busy","avg_handle_ms"}],"agents":[{"id","name","status","present",
-//	            "groups","max","held","offers","seen","ratings","rating_avg"}]}
+//	            "groups","max","held","offers","seen","ratings","rating_avg",
+//	            "convs":[{"conv","assignment"?}]}]}   (assignment as in convs/{id}: why the agent has it)
 //	GET  reports?from=YYYY-MM-DD&to=YYYY-MM-DD&by=day|week|month|hour|channel|group|agent|intent
 //	            -> the report, as `kefu report --json` prints it (package report); the page
 //	            is GET /console/reports

@@ -90,6 +90,12 @@ func codeOf(err error) (int, string) {
 		return http.StatusConflict, "not_open"
 	case errors.Is(err, handoff.ErrUnknownGroup):
 		return http.StatusBadRequest, "unknown_group"
+	case errors.Is(err, ErrNotImage):
+		return http.StatusBadRequest, "not_image"
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, ErrNoMedia):
+		return http.StatusNotFound, "no_media"
 	case errors.Is(err, ErrBadRequest), errors.Is(err, handoff.ErrBadID):
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, ErrNotFound), errors.Is(err, redis.Nil):

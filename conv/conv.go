@@ -142,10 +142,15 @@ const (
 	// agent was told their messages are kept: once per hand-off ("0" at
 	// the hand-off).
 	FieldWaitAck = "wait_ack"
+	// FieldLeave is the message the customer is leaving while nobody can
+	// answer, for this hand-off: "<ticket>|ask|<due ms>" while the bot asks
+	// for what is missing (order number, phone), "<ticket>|done|<due ms>"
+	// once told when they will hear back; "" at each hand-off.
+	FieldLeave = "leave"
 )
 
 // BotFields lists the fields only bot writes.
-var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt, FieldWaitAck}
+var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt, FieldWaitAck, FieldLeave}
 
 // HandoffFields lists the fields only handoff writes.
 var HandoffFields = []string{FieldCategory, FieldPrio, FieldPrioWords, FieldPrioBy, FieldDueMs, FieldAwaitMs,
@@ -157,13 +162,13 @@ var HandoffFields = []string{FieldCategory, FieldPrio, FieldPrioWords, FieldPrio
 // one, in the script that makes the change.
 const (
 	Started         = "conversation_started" // channel, customer, lang
-	CustomerMessage = "customer_message"     // text, kind, msg_id, entities
+	CustomerMessage = "customer_message"     // text, kind, msg_id, entities, media
 	BotReply        = "bot_reply"            // action, kind, text, intent, confidence, guesses
 	Handoff         = "handoff"              // reason, group, urgent, priority
 	Offered         = "offered"              // agent, group
 	Declined        = "declined"             // agent, group
 	Claimed         = "claimed"              // agent, group, waited_ms, assign, assign_detail (why this agent)
-	AgentMessage    = "agent_message"        // agent, text, kind, first ("1" on the first of a hand-off)
+	AgentMessage    = "agent_message"        // agent, text, kind, first ("1" on the first of a hand-off), media
 	Note            = "note"                 // agent, text
 	Transfer        = "transfer"             // from, to (agent), group (to group), note, by (who moved it)
 	BackToBot       = "back_to_bot"          // agent (released to the bot)
@@ -229,6 +234,9 @@ const (
 	// resolved (Resolved or Unresolved). Both absent: no wrap-up.
 	EvLabel    = "label"
 	EvResolved = "resolved"
+	// EvMedia is the key of a stored file (package media) a message carries:
+	// on customer_message (kind image) and agent_message.
+	EvMedia = "media"
 	// Why the agent got the conversation, on claimed (and offered): a
 	// reason code (returning_customer, least_busy, performance, manual)
 	// and its details as space-separated key=value pairs (csat, frt in
@@ -316,7 +324,7 @@ func buildPrelude() string {
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment, EvCustomerID, EvName, EvPhone, EvLevel,
-		EvSignedInAs, EvWords, EvDueMs, EvTarget, EvLabel, EvResolved, EvAssign, EvAssignDetail})
+		EvSignedInAs, EvWords, EvDueMs, EvTarget, EvLabel, EvResolved, EvMedia, EvAssign, EvAssignDetail})
 	return fmt.Sprintf(`-- qscore: a wait queue's score: the first-response deadline (ms), then
 -- arrival order among equal deadlines (see QueueScore).
 local function qscore(due, seq)

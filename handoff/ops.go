@@ -183,27 +183,33 @@ func (q *Queue) Heartbeat(ctx context.Context, aid string, held []Claim) (lost [
 // sends the text to the customer's channel after a successful append. It
 // emits agent_message, first "1" on the first since the last hand-off.
 func (q *Queue) Append(ctx context.Context, c Claim, msgID, text string) (entry string, dup bool, err error) {
-	return q.appendEntry(ctx, "append", c, msgID, text, "")
+	return q.appendEntry(ctx, "append", c, msgID, text, "", "")
+}
+
+// AppendImage is Append of an agent's image: media is its key in the media
+// store, text its caption ("" none).
+func (q *Queue) AppendImage(ctx context.Context, c Claim, msgID, text, media string) (entry string, dup bool, err error) {
+	return q.appendEntry(ctx, "append", c, msgID, text, "", media)
 }
 
 // Note writes the holder's private note into the transcript (dir=note,
 // kind=note; never sent to the customer), once per msgID as Append does,
 // and emits note. A note from a stale claim is refused as Append's are.
 func (q *Queue) Note(ctx context.Context, c Claim, msgID, text string) (entry string, dup bool, err error) {
-	return q.appendEntry(ctx, "note", c, msgID, text, noteEntry)
+	return q.appendEntry(ctx, "note", c, msgID, text, noteEntry, "")
 }
 
 // noteEntry tells append.lua to write a private note.
 const noteEntry = "note"
 
-func (q *Queue) appendEntry(ctx context.Context, op string, c Claim, msgID, text, what string) (string, bool, error) {
+func (q *Queue) appendEntry(ctx context.Context, op string, c Claim, msgID, text, what, media string) (string, bool, error) {
 	if msgID == "" {
 		return "", false, fmt.Errorf("%s %s: message id: %w", op, c.Conv, ErrBadID)
 	}
 	v, err := q.run(ctx, "append",
 		[]string{q.convKey(c.Conv), q.leasesKey(), q.txKey(c.Conv), q.key("seen", "agent", msgID)},
 		c.Conv, c.Agent, c.Epoch, q.ms(q.now()), text, msgID, int64(q.cfg.DedupeTTL/time.Second),
-		q.cfg.Prefix, what)
+		q.cfg.Prefix, what, media)
 	if err != nil {
 		return "", false, wrap(op, c.Conv, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -182,6 +183,15 @@ type AgentStats struct {
 	Seen      time.Time
 	Ratings   int
 	RatingAvg float64
+	// Convs are the conversations the agent holds and why each came to
+	// them (the supervisors' view of dispatch), by conversation id.
+	Convs []HeldBy
+}
+
+// HeldBy is a conversation an agent holds and why they got it.
+type HeldBy struct {
+	Conv       string
+	Assignment Assignment
 }
 
 // Overview is the supervisor's view of every group and agent.
@@ -200,9 +210,10 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 	}
 	slices.Sort(aids)
 	type agentCmds struct {
-		h            *redis.SliceCmd
-		groups       *redis.StringSliceCmd
-		held, offers *redis.IntCmd
+		h      *redis.SliceCmd
+		groups *redis.StringSliceCmd
+		held   *redis.StringSliceCmd
+		offers *redis.IntCmd
 	}
 	ac := make([]agentCmds, len(aids))
 	type groupCmds struct {
@@ -215,7 +226,7 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 			ac[i] = agentCmds{
 				h:      p.HMGet(ctx, q.agentKey(aid), "name", "status", "max", "seen", "ratings_n", "ratings_sum"),
 				groups: p.SMembers(ctx, q.key("agent", aid, "groups")),
-				held:   p.SCard(ctx, q.key("agent", aid, "convs")),
+				held:   p.SMembers(ctx, q.key("agent", aid, "convs")),
 				offers: p.SCard(ctx, q.key("agent", aid, "offers")),
 			}
 		}
@@ -230,11 +241,30 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 	if err != nil {
 		return ov, fmt.Errorf("overview: %w", err)
 	}
+	// Why each held conversation came to its agent: one pipeline.
+	var held []string
+	for i := range aids {
+		held = append(held, ac[i].held.Val()...)
+	}
+	why, err := q.hmget(ctx, held, []string{conv.FieldAgent, conv.FieldAssignWhy})
+	if err != nil {
+		return ov, fmt.Errorf("overview: %w", err)
+	}
+	whyOf := make(map[string][]string, len(held))
+	for j, cid := range held {
+		whyOf[cid] = why[j]
+	}
 	for i, aid := range aids {
 		h := ac[i].h.Val()
 		str := func(j int) string { s, _ := h[j].(string); return s }
 		a := AgentStats{ID: aid, Name: str(0), Status: str(1), Seen: parseMs(str(3)),
-			Groups: ac[i].groups.Val(), Held: int(ac[i].held.Val()), Offers: int(ac[i].offers.Val())}
+			Groups: ac[i].groups.Val(), Held: len(ac[i].held.Val()), Offers: int(ac[i].offers.Val())}
+		for _, cid := range ac[i].held.Val() {
+			if w := whyOf[cid]; w[0] == aid {
+				a.Convs = append(a.Convs, HeldBy{Conv: cid, Assignment: ParseAssignment(w[1])})
+			}
+		}
+		slices.SortFunc(a.Convs, func(x, y HeldBy) int { return strings.Compare(x.Conv, y.Conv) })
 		slices.Sort(a.Groups)
 		a.Max, _ = strconv.Atoi(str(2))
 		a.Ratings, _ = strconv.Atoi(str(4))

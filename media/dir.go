@@ -62,6 +62,18 @@ func (d *Dir) Put(_ context.Context, key string, data []byte, _ string) error {
 	return nil
 }
 
+// Delete removes the file under key (none: no error).
+func (d *Dir) Delete(_ context.Context, key string) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("media delete %s: %w", key, err)
+	}
+	return nil
+}
+
 // Get opens the file under key.
 func (d *Dir) Get(_ context.Context, key string) (io.ReadCloser, Info, error) {
 	p, err := d.path(key)

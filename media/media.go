@@ -31,6 +31,8 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
 	// Get opens the file under key; ErrNotFound when there is none.
 	Get(ctx context.Context, key string) (io.ReadCloser, Info, error)
+	// Delete removes the file under key; a missing file is no error.
+	Delete(ctx context.Context, key string) error
 	// Name says which store it is, for logs ("dir /srv/kefu/media", "s3 bucket").
 	Name() string
 }

@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"github.com/rwcarlsen/goexif/exif"
+
+	"github.com/kefu-dev/kefu/media/mediatest"
 )
 
 // The test image carries a GPS position (goexif reads it back) and after
 // Prepare neither the position nor any other EXIF is left: no APP1 segment,
 // no Exif header, not the camera's make; the pixels are still the picture.
 func TestPrepareStripsEXIFLocation(t *testing.T) {
-	src := withEXIF(t, testJPEG(t, 64, 32), 1)
+	src := mediatest.WithEXIF(t, mediatest.JPEG(t, 64, 32), 1)
 	x, err := exif.Decode(bytes.NewReader(src))
 	if err != nil {
 		t.Fatalf("the test image's EXIF does not parse: %v", err)
@@ -38,7 +40,7 @@ func TestPrepareStripsEXIFLocation(t *testing.T) {
 	if _, err := exif.Decode(bytes.NewReader(img.Data)); err == nil {
 		t.Fatal("EXIF still readable after Prepare")
 	}
-	for _, bad := range [][]byte{{0xff, 0xe1}, []byte("Exif\x00\x00"), []byte(exifMarker)} {
+	for _, bad := range [][]byte{{0xff, 0xe1}, []byte("Exif\x00\x00"), []byte(mediatest.Marker)} {
 		if bytes.Contains(img.Data, bad) {
 			t.Fatalf("output still contains %q", bad)
 		}
@@ -52,7 +54,7 @@ func TestPrepareStripsEXIFLocation(t *testing.T) {
 // applied to the pixels before the EXIF goes, so the agent sees the photo
 // upright: a 64×32 landscape becomes 32×64, the red half on top.
 func TestPrepareAppliesOrientation(t *testing.T) {
-	img, err := Prepare(withEXIF(t, testJPEG(t, 64, 32), 6), DefaultMaxBytes, DefaultMaxPixels)
+	img, err := Prepare(mediatest.WithEXIF(t, mediatest.JPEG(t, 64, 32), 6), DefaultMaxBytes, DefaultMaxPixels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestPrepareAppliesOrientation(t *testing.T) {
 // script or an HTML page named .jpg is refused, a truncated JPEG is refused,
 // and so is a file over the size limit or an image over the pixel limit.
 func TestPrepareSniffAndLimits(t *testing.T) {
-	p, err := Prepare(testPNG(t, 10, 10), DefaultMaxBytes, DefaultMaxPixels)
+	p, err := Prepare(mediatest.PNG(t, 10, 10), DefaultMaxBytes, DefaultMaxPixels)
 	if err != nil || p.ContentType != "image/png" || p.Ext != "png" {
 		t.Fatalf("png: %+v %v", p.ContentType, err)
 	}
@@ -78,9 +80,9 @@ func TestPrepareSniffAndLimits(t *testing.T) {
 		"html":      {[]byte("<html><script>alert(1)</script></html>"), DefaultMaxBytes, DefaultMaxPixels, ErrNotImage},
 		"pdf":       {[]byte("%PDF-1.7\n..."), DefaultMaxBytes, DefaultMaxPixels, ErrNotImage},
 		"svg":       {[]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>x</script></svg>`), DefaultMaxBytes, DefaultMaxPixels, ErrNotImage},
-		"truncated": {testJPEG(t, 64, 32)[:40], DefaultMaxBytes, DefaultMaxPixels, ErrBadImage},
-		"too large": {testJPEG(t, 64, 32), 100, DefaultMaxPixels, ErrTooLarge},
-		"too big":   {testPNG(t, 100, 100), DefaultMaxBytes, 9999, ErrTooBig},
+		"truncated": {mediatest.JPEG(t, 64, 32)[:40], DefaultMaxBytes, DefaultMaxPixels, ErrBadImage},
+		"too large": {mediatest.JPEG(t, 64, 32), 100, DefaultMaxPixels, ErrTooLarge},
+		"too big":   {mediatest.PNG(t, 100, 100), DefaultMaxBytes, 9999, ErrTooBig},
 	} {
 		if _, err := Prepare(c.data, c.max, c.pix); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", name, err, c.want)
@@ -103,7 +105,7 @@ func TestKeys(t *testing.T) {
 // storeContract is what every Store must do.
 func storeContract(t *testing.T, s Store) {
 	ctx := context.Background()
-	data := testJPEG(t, 8, 8)
+	data := mediatest.JPEG(t, 8, 8)
 	key := Key("web", "visitor", "m1", "jpg")
 	if err := s.Put(ctx, key, data, "image/jpeg"); err != nil {
 		t.Fatal(err)
@@ -118,7 +120,7 @@ func storeContract(t *testing.T, s Store) {
 		t.Fatalf("got %d bytes %+v, want %d", len(got), info, len(data))
 	}
 	// Put again (a retry) replaces it.
-	png := testPNG(t, 2, 2)
+	png := mediatest.PNG(t, 2, 2)
 	if err := s.Put(ctx, key, png, "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +138,16 @@ func storeContract(t *testing.T, s Store) {
 	}
 	if err := s.Put(ctx, "../escape.jpg", data, "image/jpeg"); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("bad key: %v", err)
+	}
+	// Delete: gone, and deleting again is no error.
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatalf("delete again: %v", err)
 	}
 }
 
@@ -169,7 +181,7 @@ func TestSignedLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := Key("web", "v", "m", "jpg")
-	data := testJPEG(t, 4, 4)
+	data := mediatest.JPEG(t, 4, 4)
 	if err := dir.Put(context.Background(), key, data, "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}

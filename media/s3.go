@@ -62,6 +62,20 @@ func (s *S3) Put(ctx context.Context, key string, data []byte, contentType strin
 	return nil
 }
 
+// Delete removes the object under key (none: no error).
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if !ValidKey(key) {
+		return fmt.Errorf("%w: %q", ErrBadKey, key)
+	}
+	if err := s.cl.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{}); err != nil {
+		if r := minio.ToErrorResponse(err); r.Code == "NoSuchKey" || r.StatusCode == 404 {
+			return nil
+		}
+		return fmt.Errorf("media delete %s: %w", key, err)
+	}
+	return nil
+}
+
 // Get downloads the object under key.
 func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Info, error) {
 	if !ValidKey(key) {

@@ -137,6 +137,8 @@ type Store struct {
 	w, r *sql.DB
 	d    archive.Dialect
 	now  func() time.Time
+	// onSolve, when set (OnSolve), hears of every solve this Store makes.
+	onSolve func(id int64)
 }
 
 // New is the tickets of db; now nil is time.Now.
@@ -445,6 +447,9 @@ func (s *Store) Move(ctx context.Context, id int64, to State, waitingOn, by, det
 	}
 	if err := tx.Commit(); err != nil {
 		return Ticket{}, fmt.Errorf("tickets: move: %w", err)
+	}
+	if to == Solved && s.onSolve != nil {
+		s.onSolve(id) // the customer is told (Notifier); never blocks
 	}
 	return s.Get(ctx, id)
 }

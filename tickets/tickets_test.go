@@ -24,7 +24,7 @@ func both(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Run("postgres", func(t *testing.T) { f(t, pgtest.Database(t)) })
 }
 
-func open(t *testing.T, dsn string) *archive.DB {
+func open(t testing.TB, dsn string) *archive.DB {
 	t.Helper()
 	db, err := archive.Open(context.Background(), dsn, nil)
 	if err != nil {

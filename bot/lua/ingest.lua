@@ -41,6 +41,8 @@
 --          leave, a rating), 'r' unless a survey is pending (a bare 1-5)
 -- ARGV[18] the channel's language hint ('' none)
 -- ARGV[19] the closed event's by for an idle episode
+-- ARGV[20] the key of a stored file the message carries ('' none): the
+--          entry's and the customer_message event's media field
 -- Reply: {0, stream id} when done (stream id of the first delivery; false
 --        when a take-over found no marker),
 --        {2, stream id} when another delivery holds an unexpired lease,
@@ -92,9 +94,16 @@ if not entry then
   if ARGV[13] ~= '' then
     redis.call('HSET', KEYS[2], F.last_in, ARGV[13], F.last_in_ms, ARGV[2])
   end
-  entry = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
-    'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2])
-  emit(p, thread, EV.customer_message, ARGV[2], EF.text, ARGV[6], EF.kind, ARGV[8], EF.msg_id, ARGV[5])
+  if ARGV[20] ~= '' then
+    entry = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
+      'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2], 'media', ARGV[20])
+    emit(p, thread, EV.customer_message, ARGV[2], EF.text, ARGV[6], EF.kind, ARGV[8], EF.msg_id, ARGV[5],
+      EF.media, ARGV[20])
+  else
+    entry = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],
+      'text', ARGV[6], 'choice', ARGV[7], 'at', ARGV[2])
+    emit(p, thread, EV.customer_message, ARGV[2], EF.text, ARGV[6], EF.kind, ARGV[8], EF.msg_id, ARGV[5])
+  end
   redis.call('ZADD', KEYS[5], now, thread)
 end
 redis.call('HSET', KEYS[2], F.updated, ARGV[2])

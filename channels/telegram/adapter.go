@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/media"
 )
 
 // Handler processes one inbound message: *bot.Engine satisfies it. It stores
@@ -71,6 +72,8 @@ type Adapter struct {
 	workers  sync.WaitGroup
 	stopPoll context.CancelFunc
 	pollDone chan struct{}
+
+	media *media.Service // the images' store (SetMedia); nil: photos are described
 }
 
 // New returns an Adapter. It does no I/O: Start registers the webhook or

@@ -3,6 +3,7 @@ package telegram
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +38,27 @@ type fakeAPI struct {
 	nextMsg int
 	// fail may answer a call instead of the default (status, JSON body).
 	fail func(method string, p map[string]string) (int, string, bool)
+	// files are what getFile and the file links serve, by file id.
+	files map[string][]byte
+	// uploads are the files received (sendPhoto's photo), in order.
+	uploads [][]byte
+}
+
+// addFile makes a file downloadable by its id (getFile, then its link).
+func (f *fakeAPI) addFile(id string, data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.files == nil {
+		f.files = map[string][]byte{}
+	}
+	f.files[id] = data
+}
+
+// uploaded returns the files received.
+func (f *fakeAPI) uploaded() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]byte(nil), f.uploads...)
 }
 
 func newFakeAPI(t testing.TB, token string) *fakeAPI {
@@ -84,6 +106,18 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 }
 
 func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/file/bot"+f.token+"/photos/"); ok {
+		// A file link: https://api.telegram.org/file/bot<token>/<file_path>.
+		f.mu.Lock()
+		data, found := f.files[rest]
+		f.mu.Unlock()
+		if !found || r.Method != http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(data)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	tok, method, ok2 := strings.Cut(rest, "/")
 	if !ok || !ok2 || tok != f.token {
@@ -107,6 +141,16 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		if r.MultipartForm != nil {
 			for k, v := range r.MultipartForm.Value {
 				params[k] = v[0]
+			}
+			for k, fhs := range r.MultipartForm.File {
+				if fh, err := fhs[0].Open(); err == nil {
+					b, _ := io.ReadAll(fh)
+					fh.Close()
+					params[k] = "<file " + fhs[0].Filename + ">"
+					f.mu.Lock()
+					f.uploads = append(f.uploads, b)
+					f.mu.Unlock()
+				}
 			}
 		}
 	case "application/json":
@@ -152,6 +196,25 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		writeJSON(w, 200, fmt.Sprintf(`{"ok":true,"result":{"message_id":%d,"date":%d,"chat":{"id":%s,"type":"private"},"text":%q}}`,
 			id, time.Now().Unix(), params["chat_id"], params["text"]))
+	case "getFile":
+		f.record(apiCall{Method: method, Params: params})
+		f.mu.Lock()
+		_, found := f.files[params["file_id"]]
+		f.mu.Unlock()
+		if !found {
+			writeJSON(w, 400, `{"ok":false,"error_code":400,"description":"Bad Request: invalid file_id"}`)
+			return
+		}
+		writeJSON(w, 200, fmt.Sprintf(`{"ok":true,"result":{"file_id":%q,"file_unique_id":"u","file_size":1,"file_path":%q}}`,
+			params["file_id"], "photos/"+params["file_id"]))
+	case "sendPhoto":
+		f.mu.Lock()
+		f.nextMsg++
+		id := f.nextMsg
+		f.calls = append(f.calls, apiCall{Method: method, Params: params, Result: id})
+		f.mu.Unlock()
+		writeJSON(w, 200, fmt.Sprintf(`{"ok":true,"result":{"message_id":%d,"date":%d,"chat":{"id":%s,"type":"private"}}}`,
+			id, time.Now().Unix(), params["chat_id"]))
 	case "editMessageReplyMarkup":
 		f.record(apiCall{Method: method, Params: params})
 		writeJSON(w, 200, fmt.Sprintf(`{"ok":true,"result":{"message_id":%s,"date":1,"chat":{"id":%s,"type":"private"},"text":"…"}}`,

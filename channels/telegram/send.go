@@ -136,12 +136,17 @@ func (a *Adapter) Send(ctx context.Context, out bot.Outbound) error {
 			out = a.groupHandoff(out, "")
 		}
 	}
-	reqs, err := a.render(out, t.chat, 0, 0)
-	if err != nil {
-		return fmt.Errorf("send %s: %w", out.User, err)
+	var reqs []sendReq
+	if out.Media == "" {
+		if reqs, err = a.render(out, t.chat, 0, 0); err != nil {
+			return fmt.Errorf("send %s: %w", out.User, err)
+		}
 	}
 	done := make(chan error, 1)
 	run := func(ctx context.Context) error {
+		if out.Media != "" {
+			return a.sendPhoto(ctx, t.chat, out.Media, out.Text, 0)
+		}
 		for _, r := range reqs {
 			if err := a.sendMessage(ctx, r); err != nil {
 				return err

@@ -36,6 +36,10 @@ type action struct {
 	keyboard   int         // the message whose inline keyboard was used
 	block      bool        // the customer blocked the bot (private my_chat_member)
 	unblock    bool        // the customer unblocked the bot, or wrote again
+	// photo is the file id of a photo's largest size and caption its
+	// caption: with a media store the photo is kept and the message becomes
+	// an image (keepPhoto).
+	photo, caption string
 }
 
 // summary names the outcome for tests and logs: "ignored", "unblock" or
@@ -276,6 +280,7 @@ func classifyMessage(m *models.Message, id string, me identity, at time.Time) ac
 	}
 	if desc := describeMedia(m); desc != "" {
 		a.handle, a.msg.Kind, a.msg.Text = true, bot.KindMedia, desc
+		a.photo, a.caption = bestPhoto(m), captionOf(m, me)
 		if m.Caption != "" {
 			a.msg.Text += " 说明：" + stripMention(m.Caption, me.username)
 		}

@@ -119,6 +119,7 @@ func (a *Adapter) process(ctx context.Context, u *models.Update) error {
 		}
 		return nil
 	}
+	a.keepPhoto(hctx, &act)
 	outs, err := a.h.Handle(hctx, act.msg)
 	switch {
 	case errors.Is(err, bot.ErrDuplicate):

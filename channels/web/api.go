@@ -37,6 +37,7 @@ func (a *Adapter) routes() {
 	mux.HandleFunc("POST /api/session", a.session)
 	mux.HandleFunc("POST /api/messages", a.postMessage)
 	mux.HandleFunc("GET /api/messages", a.getMessages)
+	mux.HandleFunc("POST "+imagePath, a.postImage)
 	mux.HandleFunc("GET /ws", a.socket)
 	a.mux = mux
 }
@@ -44,7 +45,11 @@ func (a *Adapter) routes() {
 // ServeHTTP serves the chat page (/), its assets (/static/), the embed
 // script (/embed.js), the JSON API (/api/…) and the WebSocket (/ws).
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, a.maxBody())
+	limit := a.maxBody()
+	if r.URL.Path == imagePath && a.cfg.Media != nil {
+		limit = a.cfg.Media.MaxBytes() + 64<<10 // the image and the form around it
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	a.mux.ServeHTTP(w, r)
 }
 
@@ -60,10 +65,10 @@ var pageTmpl = template.Must(template.ParseFS(static, "static/index.html"))
 func (a *Adapter) page(w http.ResponseWriter, r *http.Request) {
 	t := a.texts(a.cfg.Lang)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; style-src 'self'; script-src 'self'")
 	_ = pageTmpl.Execute(w, map[string]any{
 		"Title": a.cfg.Title, "Lang": a.cfg.Lang, "Welcome": t.Welcome, "Busy": t.Busy,
-		"Human": t.HumanButton, "MaxLen": a.cfg.MaxMessageLen,
+		"Human": t.HumanButton, "MaxLen": a.cfg.MaxMessageLen, "Images": a.cfg.Media != nil,
 	})
 }
 
@@ -285,6 +290,9 @@ type inbound struct {
 	Choice string `json:"choice"` // an intent id from a clarify button, "@human", or "1".."5" for a rating
 	Kind   string `json:"kind"`   // "", "start", "human", "rating"
 	Lang   string `json:"lang"`   // the browser's language, optional
+	// image is an uploaded image (postImage; kind "image"), never read
+	// from JSON.
+	image []byte
 }
 
 // reply is the API's answer to a posted message.
@@ -325,6 +333,12 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.answer(w, r, t, in)
+}
+
+// answer hands a posted message (text or image) to accept and writes the
+// API's answer.
+func (a *Adapter) answer(w http.ResponseWriter, r *http.Request, t token, in inbound) {
 	outs, err := a.accept(r.Context(), t, a.clientAddr(r), in)
 	if revocationChecked(err) {
 		a.refreshHeader(w, t)
@@ -381,6 +395,13 @@ func (a *Adapter) accept(ctx context.Context, t token, addr string, in inbound) 
 	in.Text = strings.TrimSpace(in.Text)
 	switch in.Kind {
 	case bot.KindText, bot.KindStart, bot.KindHuman, bot.KindRating:
+		if in.image != nil {
+			return nil, ErrBadRequest
+		}
+	case bot.KindImage:
+		if in.image == nil { // an image is only what postImage read
+			return nil, ErrBadRequest
+		}
 	default:
 		return nil, ErrBadRequest
 	}
@@ -405,6 +426,19 @@ func (a *Adapter) accept(ctx context.Context, t token, addr string, in inbound) 
 	}
 	m := bot.Message{Channel: Name, User: user, ID: messageID(user, in.ID), Text: in.Text, Choice: in.Choice,
 		Kind: in.Kind, Lang: in.Lang, At: a.now(), Addr: addr}
+	if in.image != nil {
+		// Kept before the message is: a message never names a file that is
+		// not there. A retry stores the same key again.
+		key, err := a.cfg.Media.Save(ctx, Name, user, m.ID, in.image)
+		if err != nil {
+			err = mediaErr(err)
+			if errors.Is(err, ErrUnavailable) {
+				a.log.Error("image", "user", user, "msg_id", in.ID, "err", err)
+			}
+			return nil, err
+		}
+		m.Media = key
+	}
 	if m.Kind == bot.KindRating {
 		m.Choice, m.Text = strings.TrimSpace(in.Choice+" "+in.Text), ""
 	} else if m.Choice == bot.ChoiceHuman {
@@ -444,6 +478,9 @@ type Entry struct {
 	Choices []bot.Choice `json:"choices,omitempty"`
 	Agent   bool         `json:"agent,omitempty"` // written by a person
 	At      int64        `json:"at"`              // ms since the epoch
+	// Image is a short-lived signed link to the image the entry carries
+	// (media.link_ttl; read the transcript again for a fresh one).
+	Image string `json:"image,omitempty"`
 }
 
 // entries reads the transcript after an id, as the customer may see it:
@@ -465,6 +502,9 @@ func (a *Adapter) entries(ctx context.Context, user, after string) ([]Entry, err
 			Agent: x.Kind == bot.OutAgent, At: x.At.UnixMilli()}
 		if e.Text == "" && x.Choice != "" {
 			e.Text = x.Choice
+		}
+		if x.Media != "" && a.cfg.Media != nil {
+			e.Image = a.cfg.Media.Link(x.Media)
 		}
 		out = append(out, e)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/media"
 )
 
 // Name is the channel's name on messages and conversations.
@@ -83,6 +84,9 @@ type Config struct {
 	Lang string
 	// Texts is the wording the page shows (errors, busy).
 	Texts map[string]bot.Texts
+	// Media keeps the images customers upload and makes the signed links
+	// the page shows them by; nil: no images.
+	Media *media.Service
 }
 
 // Adapter is the web channel: an http.Handler for the page and its API, and
@@ -326,6 +330,8 @@ func status(err error) (int, string) {
 		return http.StatusBadRequest, "empty"
 	case errors.Is(err, ErrTooLong):
 		return http.StatusBadRequest, "too_long"
+	case errors.Is(err, ErrNotImage):
+		return http.StatusBadRequest, "not_image"
 	case errors.Is(err, ErrBadRequest), errors.Is(err, bot.ErrBadRating):
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, ErrBodyTooBig):

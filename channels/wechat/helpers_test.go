@@ -74,6 +74,25 @@ type fakeAPI struct {
 	codes      []int64 // errcodes for the next sends; then 0
 	statuses   []int   // HTTP statuses for the next sends; then 200
 	sentc      chan sent
+	media      map[string][]byte // temporary media served by media/get, by media_id
+	uploads    [][]byte          // images received by media/upload
+}
+
+// addMedia makes a temporary medium downloadable by its id.
+func (f *fakeAPI) addMedia(id string, data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.media == nil {
+		f.media = map[string][]byte{}
+	}
+	f.media[id] = data
+}
+
+// uploaded returns the images received by media/upload.
+func (f *fakeAPI) uploaded() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]byte(nil), f.uploads...)
 }
 
 // sent is one customer-service message as WeChat received it.
@@ -135,6 +154,37 @@ func newFakeAPI(tb testing.TB) *fakeAPI {
 		f.sends = append(f.sends, s)
 		f.sentc <- s
 		fmt.Fprint(w, `{"errcode":0,"errmsg":"ok"}`)
+	})
+	mux.HandleFunc("GET /cgi-bin/media/get", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if r.URL.Query().Get("access_token") != fmt.Sprintf("ACCESS_TOKEN_%d", f.tokenCalls) {
+			fmt.Fprint(w, `{"errcode":40001,"errmsg":"invalid credential"}`)
+			return
+		}
+		data, ok := f.media[r.URL.Query().Get("media_id")]
+		if !ok {
+			fmt.Fprint(w, `{"errcode":40007,"errmsg":"invalid media_id"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(data)
+	})
+	mux.HandleFunc("POST /cgi-bin/media/upload", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if r.URL.Query().Get("access_token") != fmt.Sprintf("ACCESS_TOKEN_%d", f.tokenCalls) || r.URL.Query().Get("type") != "image" {
+			fmt.Fprint(w, `{"errcode":40001,"errmsg":"invalid credential or type"}`)
+			return
+		}
+		file, _, err := r.FormFile("media")
+		if err != nil {
+			fmt.Fprint(w, `{"errcode":41005,"errmsg":"media data missing"}`)
+			return
+		}
+		b, _ := io.ReadAll(file)
+		f.uploads = append(f.uploads, b)
+		fmt.Fprintf(w, `{"type":"image","media_id":"UPLOADED_%d","created_at":1700000000}`, len(f.uploads))
 	})
 	f.srv = httptest.NewServer(mux)
 	util.SetURIModifier(func(uri string) string {

@@ -246,7 +246,11 @@ func (a *Adapter) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := session{to: string(mix.FromUserName), from: string(mix.ToUserName), safe: safe, nonce: r.URL.Query().Get("nonce")}
 	p := &pending{done: make(chan struct{}), written: make(chan struct{})}
-	if !a.goWork(func(ctx context.Context) { a.process(ctx, p, m) }) {
+	imageID := ""
+	if mix.MsgType == message.MsgTypeImage {
+		imageID = mix.MediaID
+	}
+	if !a.goWork(func(ctx context.Context) { a.process(ctx, p, a.keepImage(ctx, m, imageID)) }) {
 		http.Error(w, "not running", http.StatusServiceUnavailable)
 		return
 	}

@@ -31,6 +31,20 @@ func (a *Adapter) Send(ctx context.Context, out bot.Outbound) error {
 	if out.User == "" {
 		return fmt.Errorf("send %s: %w: no user", out.Conv, ErrAPI)
 	}
+	if out.Media != "" {
+		// An agent's image, after its caption (if any).
+		if out.Text != "" {
+			for _, t := range splitText(out.Text, a.cfg.MaxTextBytes) {
+				if err := a.sendText(ctx, out.User, t); err != nil {
+					return fmt.Errorf("send %s: %w", out.Conv, err)
+				}
+			}
+		}
+		if err := a.sendImage(ctx, out.User, out.Media); err != nil {
+			return fmt.Errorf("send %s: %w", out.Conv, err)
+		}
+		return nil
+	}
 	text, o := a.render(out)
 	if text == "" {
 		return nil

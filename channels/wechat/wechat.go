@@ -39,6 +39,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/media"
 )
 
 // Name is the channel's name on messages and conversations.
@@ -297,6 +298,8 @@ type Adapter struct {
 	cancel context.CancelFunc
 	closed bool
 	work   sync.WaitGroup // messages being handled and their sends
+
+	media *media.Service // the images' store (SetMedia); nil: images are described
 }
 
 var _ bot.Channel = (*Adapter)(nil)

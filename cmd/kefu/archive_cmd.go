@@ -396,6 +396,12 @@ func cmdArchivePurge(ctx context.Context, args []string, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
+	// The images the customer's messages carry (and the agents' images sent
+	// to them), from the transcript and the archive, go from the file store.
+	files, err := mediaOf(ctx, rdb, cfg, db, customer)
+	if err != nil {
+		return err
+	}
 	if rdb != nil {
 		defer rdb.Close()
 		if rp, err = purgeRedis(ctx, rdb, cfg, customer); err != nil {
@@ -406,8 +412,16 @@ func cmdArchivePurge(ctx context.Context, args []string, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
+	nfiles, err := purgeMedia(ctx, cfg, files)
+	if err != nil {
+		return err
+	}
 	if f.json {
-		return writeJSON(stdout, map[string]any{"customer": customer, "archive": ap, "redis": rp, "redis_checked": rdb != nil})
+		return writeJSON(stdout, map[string]any{"customer": customer, "archive": ap, "redis": rp, "redis_checked": rdb != nil,
+			"media": nfiles})
+	}
+	if nfiles > 0 {
+		fmt.Fprintf(stdout, "media: %d files deleted\n", nfiles)
 	}
 	fmt.Fprintf(stdout, "purged %s: archive: %d conversations, %d messages, %d events, %d entities\n",
 		customer, ap.Conversations, ap.Messages, ap.Events, ap.Entities)

@@ -7,8 +7,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/config"
 	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/media"
 )
 
 // redisPurged counts what purgeRedis deleted.
@@ -103,4 +105,56 @@ func purgeStream(ctx context.Context, rdb *redis.Client, key, thread string) (in
 		}
 		start = "(" + msgs[len(msgs)-1].ID
 	}
+}
+
+// mediaOf lists the stored files a customer's messages carry: in the
+// thread's transcript in Redis (rdb nil: none) and in the archive.
+func mediaOf(ctx context.Context, rdb *redis.Client, cfg config.Config, db *archive.DB, thread string) ([]string, error) {
+	keys, err := db.MediaOf(ctx, thread)
+	if err != nil {
+		return nil, err
+	}
+	if rdb == nil {
+		return keys, nil
+	}
+	xs, err := rdb.XRange(ctx, conv.TxKey(cfg.Redis.Prefix, thread), "-", "+").Result()
+	if err != nil {
+		return nil, fmt.Errorf("purge: redis: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		seen[k] = true
+	}
+	for _, x := range xs {
+		if k, _ := x.Values[conv.EvMedia].(string); k != "" && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// purgeMedia deletes files from the configured store and says how many.
+func purgeMedia(ctx context.Context, cfg config.Config, keys []string) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	dir := ""
+	if cfg.Media.WithDefaults().Store == "dir" && cfg.Media.Dir == "" {
+		d, err := dataDir(cfg)
+		if err != nil {
+			return 0, err
+		}
+		dir = d
+	}
+	st, err := media.Open(ctx, cfg.Media, dir)
+	if err != nil {
+		return 0, fmt.Errorf("purge: media: %w", err)
+	}
+	for _, k := range keys {
+		if err := st.Delete(ctx, k); err != nil {
+			return 0, fmt.Errorf("purge: media: %w", err)
+		}
+	}
+	return len(keys), nil
 }

@@ -176,10 +176,16 @@ func (s *server) startArchive(ctx context.Context) error {
 		}
 	}()
 	s.tickets = tickets.New(db, func() time.Time { return s.now() })
-	var w archiver.Writer = db
+	// A customer writing again within the window reopens their solved
+	// ticket (from the lifecycle stream, off the conversation path).
+	reopen := s.cfg.Tickets.ReopenWindow
+	if reopen <= 0 {
+		reopen = s.cfg.Report.ReopenWindow
+	}
+	var w archiver.Writer = tickets.ReopenWriter{Next: db, Store: s.tickets, Window: reopen}
 	if t := s.cfg.Tickets; t.LowRatingMax > 0 {
 		// A low rating opens a second-contact ticket, once per rated event.
-		w = tickets.RatingWriter{Next: db, Store: s.tickets,
+		w = tickets.RatingWriter{Next: w, Store: s.tickets,
 			Rule: tickets.LowRating{MaxScore: t.LowRatingMax, Owner: t.LowRatingOwner, Due: t.LowRatingDue}}
 	}
 	s.archiver = archiver.New(s.rdb, w, archiver.Config{Prefix: s.cfg.Redis.Prefix,
@@ -195,6 +201,9 @@ func (s *server) startArchive(ctx context.Context) error {
 	if err := s.archiver.Start(ctx); err != nil {
 		return err
 	}
+	// Left messages become tickets (before any message is taken).
+	s.engine.Messages = leaveTaker{s}
+	s.startTicketNotices()
 	if len(s.cfg.Notify.Hooks) > 0 {
 		var hooks []notify.Hook
 		for name, h := range s.cfg.Notify.Hooks {
@@ -229,6 +238,9 @@ func (s *server) closeArchive() {
 	}
 	if s.notifier != nil {
 		s.notifier.Close()
+	}
+	if s.ticketNotices != nil {
+		s.ticketNotices.Close()
 	}
 	if s.stopPrepare != nil {
 		s.stopPrepare()

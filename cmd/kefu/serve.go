@@ -38,8 +38,8 @@ import (
 	"github.com/kefu-dev/kefu/gaps"
 	"github.com/kefu-dev/kefu/handoff"
 	"github.com/kefu-dev/kefu/intents"
-	"github.com/kefu-dev/kefu/media"
 	"github.com/kefu-dev/kefu/internal/realip"
+	"github.com/kefu-dev/kefu/media"
 	"github.com/kefu-dev/kefu/priority"
 	"github.com/kefu-dev/kefu/report"
 	"github.com/kefu-dev/kefu/tickets"
@@ -130,11 +130,13 @@ type server struct {
 	clientIP *realip.Resolver
 	// archive keeps every conversation (opened in run); the archiver fills
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
-	archive  *archive.DB
-	tickets  *tickets.Store // the tickets, in the archive
-	archiver *archiver.Archiver
-	notifier *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
-	reports  *report.Reporter   // the archive's rollups, and the reports from them
+	archive *archive.DB
+	tickets *tickets.Store // the tickets, in the archive
+	// ticketNotices tells customers of their solved tickets (leave.go).
+	ticketNotices *tickets.Notifier
+	archiver      *archiver.Archiver
+	notifier      *archiver.Archiver // pushes breaches to the team's group bots (notify), when hooks are configured
+	reports       *report.Reporter   // the archive's rollups, and the reports from them
 	// stopPrepare stops building the rollups (if still at it) and waits.
 	stopPrepare func()
 	sweeper     *archiver.Sweeper
@@ -203,7 +205,9 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 	}
 	s.recoverer = bot.NewRecoverer(s.engine, bot.RecovererConfig{Every: cfg.Bot.RecoverEvery,
 		Deliver: s.deliver, Log: log})
-	s.web = web.New(webConfig(cfg.Web, s.texts, s.clientIP.ClientIP), s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
+	wc := webConfig(cfg.Web, s.texts, s.clientIP.ClientIP)
+	wc.Media = s.media
+	s.web = web.New(wc, s.engine, s.store, s.rdb, cfg.Redis.Prefix, log)
 	s.engine.HandoffAllowed = s.web.HandoffAllowed
 	if cfg.Redis.URL != "" && cfg.Web.Secret == "" {
 		log.Warn("KEFU_WEB_SECRET is not set while REDIS_URL points at a shared Redis, so several instances are likely: " +
@@ -225,6 +229,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.tg.SetMedia(s.media)
 		s.channels[s.tg.Name()] = s.tg
 	}
 	if cred := wechat.CredentialsFromEnv(os.Getenv); cred.AppID != "" {
@@ -235,6 +240,7 @@ func newServer(cfg config.Config, log *slog.Logger) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.wechat.SetMedia(s.media)
 		s.channels[wechat.Name] = s.wechat
 	}
 	if err := s.newConsole(); err != nil {
@@ -465,7 +471,7 @@ func (s *server) newQueue() error {
 		return err
 	}
 	s.queue = q
-	s.handoff = &bot.Queue{Q: q, Texts: s.texts}
+	s.handoff = &bot.Queue{Q: q, Texts: s.texts, Now: func() time.Time { return s.now() }}
 	s.reaper = handoff.NewReaper(q, handoff.ReaperConfig{AutoAssign: h.AutoAssign, SLA: true,
 		Notify: func(ctx context.Context, ps []handoff.Position) {
 			for _, p := range ps {
@@ -516,7 +522,7 @@ func (s *server) newConsole() error {
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
 		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Canned: s.picker.Load, Gaps: s.gaps, DismissGaps: s.dismissGaps,
-		Reports: consoleReports{s}}, s.log)
+		Reports: consoleReports{s}, Media: s.media}, s.log)
 	return nil
 }
 

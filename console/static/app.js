@@ -651,7 +651,7 @@
 
   // ---- one conversation ----------------------------------------------
   function setWritable(ok) {
-    for (const id of ['reply-text', 'reply-send', 'note-send', 'transfer-btn', 'tobot-btn', 'close-btn']) $(id).disabled = !ok;
+    for (const id of ['reply-text', 'reply-send', 'note-send', 'transfer-btn', 'tobot-btn', 'close-btn', 'image-send']) $(id).disabled = !ok;
   }
   function showLost() {
     $('lost-banner').hidden = false;
@@ -788,8 +788,61 @@
     const d = el('div', cls, el('span', 'who', who), el('span', 'text', e.text || e.choice || ''));
     d.dataset.id = e.id;
     if (e.choices && e.choices.length) d.appendChild(el('span', 'muted', ' [' + e.choices.map((x) => x.label).join(' | ') + ']'));
+    if (e.image) d.appendChild(imageNode(e.image));
     return d;
   }
+
+  // imageNode shows an entry's image (a short-lived signed link; the
+  // transcript read again gives a fresh one), opening it whole in a tab.
+  function imageNode(src) {
+    const a = el('a', 'pic-link');
+    a.href = src; a.target = '_blank'; a.rel = 'noopener noreferrer'; a.title = t('image.open');
+    const img = el('img', 'pic');
+    img.src = src; img.alt = t('image.alt'); img.loading = 'lazy';
+    a.appendChild(img);
+    return a;
+  }
+
+  // sendImage uploads the picked image to the current conversation: it is
+  // checked and stored by the server, written into the transcript as the
+  // agent's message and delivered on the customer's channel.
+  async function sendImage(file) {
+    const conv = state.current;
+    if (!conv || !file) return;
+    const fd = new FormData();
+    fd.append('id', Date.now().toString(36) + Math.random().toString(36).slice(2));
+    fd.append('file', file);
+    $('image-send').disabled = true;
+    try {
+      const res = await fetch('api/convs/' + encodeURIComponent(conv) + '/image', {
+        method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': state.csrf }, body: fd });
+      let data = null;
+      try { data = await res.json(); } catch (e) { data = null; }
+      if (!res.ok) {
+        const err = (data && data.error) || { code: 'http_' + res.status, message: res.statusText };
+        if (err.code === 'unauthenticated') showSignIn();
+        const msg = err.code === 'not_image' || err.code === 'too_large' ? t('image.' + err.code) : err.message;
+        if (conv === state.current) {
+          if (err.code === 'lease_lost' || err.code === 'not_holder') convError(new APIError(res.status, err.code, err.message, 0));
+          else $('conv-error').textContent = t('image.failed', msg);
+        }
+        return;
+      }
+      if (conv !== state.current) return;
+      $('conv-error').textContent = data.delivered || data.dup ? '' : t('reply.undelivered', data.delivery_error || '');
+      loadConv(conv, true);
+    } catch (e) {
+      if (conv === state.current) $('conv-error').textContent = t('image.failed', e.message);
+    } finally {
+      if ($('lost-banner').hidden) $('image-send').disabled = false;
+    }
+  }
+  $('image-send').addEventListener('click', () => $('image-file').click());
+  $('image-file').addEventListener('change', () => {
+    const f = $('image-file').files[0];
+    $('image-file').value = '';
+    sendImage(f);
+  });
 
   function addEntry(e) {
     const box = $('transcript');
@@ -1044,10 +1097,28 @@
       const st = kindName('status', a.status);
       for (const v of [a.name + ' (' + a.id + ')', a.present ? st : t('status.absent', st), a.held + '/' + a.max,
         a.ratings ? a.rating_avg.toFixed(1) + ' (' + a.ratings + ')' : '—']) tr.appendChild(el('td', null, v));
+      tr.appendChild(heldByCell(a.convs || []));
       ab.appendChild(tr);
     }
   }
   $('overview-refresh').addEventListener('click', refreshOverview);
+
+  // heldByCell lists an agent's conversations in the supervisors' figures,
+  // each with why it came to them; a click opens it (read-only).
+  function heldByCell(convs) {
+    const td = el('td', 'held-by');
+    for (const c of convs) {
+      const reason = c.assignment ? t('assign.' + c.assignment.reason) : '—';
+      const b = el('button', 'held-conv', (state.names[c.conv] || c.conv) + ' · ' + reason);
+      b.type = 'button';
+      b.dataset.conv = c.conv;
+      b.dataset.reason = c.assignment ? c.assignment.reason : '';
+      b.addEventListener('click', () => openConv(c.conv));
+      td.appendChild(b);
+    }
+    if (!convs.length) td.textContent = '—';
+    return td;
+  }
 
   // ---- the archive: history, search, read-only conversations ------------
   // One view at a time in the main column: the conversation, the search

@@ -12,6 +12,8 @@
 -- KEYS[4] seen:agent:<msg id>     dedupe marker
 -- ARGV[1] cid  ARGV[2] aid  ARGV[3] epoch  ARGV[4] now (ms)  ARGV[5] text  ARGV[6] msg id
 -- ARGV[7] dedupe TTL (s)  ARGV[8] key prefix  ARGV[9] "note" for a private note, else a message
+-- ARGV[10] a message's stored image (package media's key; '' none): the
+--          entry's and the agent_message event's media field
 -- Reply: {stream id, 1 when it was a repeat (nothing written) else 0}
 -- Errors: LEASE_LOST, NOT_HOLDER
 local first = redis.call('GET', KEYS[4])
@@ -29,15 +31,26 @@ if ARGV[9] == 'note' then
     'msg_id', ARGV[6], 'text', ARGV[5], 'at', now)
   emit(p, cid, EV.note, now, EF.agent, aid, EF.text, ARGV[5])
 else
-  id = redis.call('XADD', KEYS[3], '*', 'dir', 'out', 'kind', 'agent', 'agent', aid, 'epoch', epoch,
-    'msg_id', ARGV[6], 'text', ARGV[5], 'at', now)
+  local media = ARGV[10] or ''
+  if media ~= '' then
+    id = redis.call('XADD', KEYS[3], '*', 'dir', 'out', 'kind', 'agent', 'agent', aid, 'epoch', epoch,
+      'msg_id', ARGV[6], 'text', ARGV[5], 'at', now, 'media', media)
+  else
+    id = redis.call('XADD', KEYS[3], '*', 'dir', 'out', 'kind', 'agent', 'agent', aid, 'epoch', epoch,
+      'msg_id', ARGV[6], 'text', ARGV[5], 'at', now)
+  end
   local isFirst = '0'
   redis.call('HDEL', KEYS[1], F.await_ms)
   if not h[3] then
     isFirst = '1'
     redis.call('HSET', KEYS[1], F.replied_ms, now)
   end
-  emit(p, cid, EV.agent_message, now, EF.agent, aid, EF.text, ARGV[5], EF.kind, 'agent', EF.first, isFirst)
+  if media ~= '' then
+    emit(p, cid, EV.agent_message, now, EF.agent, aid, EF.text, ARGV[5], EF.kind, 'agent', EF.first, isFirst,
+      EF.media, media)
+  else
+    emit(p, cid, EV.agent_message, now, EF.agent, aid, EF.text, ARGV[5], EF.kind, 'agent', EF.first, isFirst)
+  end
 end
 redis.call('SET', KEYS[4], id, 'EX', tonumber(ARGV[7]))
 return {id, 0}

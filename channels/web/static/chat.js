@@ -13,11 +13,13 @@
     zh: { agent: "人工客服", bot: "智能客服", offline: "连接中断，正在重连…", too_long: "消息太长了，请分几条发送。",
           rate_limited: "发送太快了，请稍等再发。", empty: "请输入内容。", no_visitor: "会话已失效，请刷新页面。",
           bad_identity: "无法确认您的登录身份，请刷新页面或重新登录。", identity_expired: "登录信息已过期，请刷新页面。",
-          identity_required: "请先登录后再咨询客服。", identity_disabled: "暂时无法识别登录身份，请稍后再试。" },
+          identity_required: "请先登录后再咨询客服。", identity_disabled: "暂时无法识别登录身份，请稍后再试。",
+          image: "发送图片", image_button: "图片", image_alt: "图片", not_image: "只能发送 JPEG、PNG、GIF 或 WebP 图片。", too_large: "图片太大了，请换一张小一些的。" },
     en: { agent: "Agent", bot: "Assistant", offline: "Connection lost, reconnecting…", too_long: "That message is too long; please split it.",
           rate_limited: "You're sending too fast; please wait a moment.", empty: "Please type a message.", no_visitor: "Session expired, please reload.",
           bad_identity: "We could not confirm who you are; please reload or sign in again.", identity_expired: "Your sign-in has expired; please reload the page.",
-          identity_required: "Please sign in to chat with us.", identity_disabled: "Signed-in chat is not available right now; please try later." }
+          identity_required: "Please sign in to chat with us.", identity_disabled: "Signed-in chat is not available right now; please try later.",
+          image: "Send a picture", image_button: "Photo", image_alt: "Picture", not_image: "Only JPEG, PNG, GIF or WebP pictures can be sent.", too_large: "That picture is too large; please pick a smaller one." }
   }[lang === "en" ? "en" : "zh"];
 
   var token = null, ws = null, lastId = "", seen = {}, queue = [], backoff = 500, started = false;
@@ -83,6 +85,7 @@
       d.appendChild(who);
     }
     d.appendChild(document.createTextNode(e.text)); // text, never HTML
+    if (e.image) d.appendChild(picture(e.image));
     if (e.dir === "out") disableOldChoices();
     if (e.choices && e.choices.length) {
       var c = document.createElement("div"); c.className = "choices";
@@ -100,6 +103,40 @@
       d.appendChild(c);
     }
     log.appendChild(d);
+  }
+
+  // picture is an entry's image (a short-lived signed link from the server).
+  function picture(src) {
+    var img = document.createElement("img");
+    img.className = "pic"; img.src = src; img.alt = L.image_alt;
+    img.addEventListener("load", scroll);
+    return img;
+  }
+
+  // sendPicture uploads an image as a message: shown at once from the file,
+  // confirmed when the transcript has it. Its id makes a retry harmless.
+  function sendPicture(file) {
+    var id = rid();
+    var d = document.createElement("div");
+    d.className = "msg in pending";
+    var url = window.URL && URL.createObjectURL ? URL.createObjectURL(file) : "";
+    if (url) d.appendChild(picture(url));
+    log.appendChild(d); pending[id] = d; scroll();
+    var fd = new FormData();
+    fd.append("id", id); fd.append("lang", navigator.language || ""); fd.append("file", file);
+    fetch("/api/images", { method: "POST", credentials: "same-origin", headers: { "Authorization": "Bearer " + token }, body: fd })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (b) {
+          if (r.ok) {
+            var tok = r.headers.get("X-Kefu-Token"); if (tok) keep(tok);
+            if (b.duplicate && b.status === "in_progress") wait(true);
+            return;
+          }
+          d.classList.add("failed"); delete pending[id];
+          system(L[b.error] || b.message || app.dataset.busy);
+        });
+      })
+      .catch(function () { d.classList.add("failed"); delete pending[id]; system(L.offline); });
   }
 
   function show(entries) {
@@ -240,6 +277,15 @@
       document.getElementById("composer").requestSubmit();
     }
   });
+  var picBtn = document.getElementById("pic"), picFile = document.getElementById("pic-file");
+  if (app.dataset.images === "true") {
+    picBtn.hidden = false; picBtn.textContent = L.image_button; picBtn.title = L.image; picBtn.setAttribute("aria-label", L.image);
+    picBtn.addEventListener("click", function () { picFile.click(); });
+    picFile.addEventListener("change", function () {
+      var f = picFile.files[0]; picFile.value = "";
+      if (f && token) sendPicture(f);
+    });
+  }
   document.getElementById("human").addEventListener("click", function () {
     send({ kind: "human", text: app.dataset.human }, app.dataset.human);
   });

@@ -1,4 +1,7 @@
-package media
+// Package mediatest makes the test images the media, channel and browser
+// tests share: plain JPEG and PNG pictures, and a JPEG carrying EXIF with a
+// GPS position, a camera make and an orientation.
+package mediatest
 
 import (
 	"bytes"
@@ -10,8 +13,8 @@ import (
 	"testing"
 )
 
-// testJPEG is a w×h JPEG whose left half is red and right half blue.
-func testJPEG(t testing.TB, w, h int) []byte {
+// JPEG is a w×h JPEG whose left half is red and right half blue.
+func JPEG(t testing.TB, w, h int) []byte {
 	t.Helper()
 	m := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
@@ -30,7 +33,7 @@ func testJPEG(t testing.TB, w, h int) []byte {
 	return b.Bytes()
 }
 
-func testPNG(t testing.TB, w, h int) []byte {
+func PNG(t testing.TB, w, h int) []byte {
 	t.Helper()
 	m := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for i := range m.Pix {
@@ -43,16 +46,17 @@ func testPNG(t testing.TB, w, h int) []byte {
 	return b.Bytes()
 }
 
-// GPS position written into the test EXIF: 31°13'48" N 121°28'12" E
+// GPSLat, GPSLon: the GPS position written into the test EXIF: 31°13'48" N 121°28'12" E
 // (Shanghai), as rationals; and a marker string in the camera's make.
-var gpsLat = [3][2]uint32{{31, 1}, {13, 1}, {48, 1}}
-var gpsLon = [3][2]uint32{{121, 1}, {28, 1}, {12, 1}}
+var GPSLat = [3][2]uint32{{31, 1}, {13, 1}, {48, 1}}
+var GPSLon = [3][2]uint32{{121, 1}, {28, 1}, {12, 1}}
 
-const exifMarker = "KefuSecretCam"
+// Marker is the camera make written into the EXIF: no output may contain it.
+const Marker = "KefuSecretCam"
 
-// withEXIF puts an APP1 Exif segment right after the JPEG's SOI: IFD0 with
+// WithEXIF puts an APP1 Exif segment right after the JPEG's SOI: IFD0 with
 // the camera make, the orientation and a GPS IFD (latitude, longitude).
-func withEXIF(t testing.TB, jpg []byte, orientation uint16) []byte {
+func WithEXIF(t testing.TB, jpg []byte, orientation uint16) []byte {
 	t.Helper()
 	le := binary.LittleEndian
 	var tiff []byte
@@ -66,9 +70,9 @@ func withEXIF(t testing.TB, jpg []byte, orientation uint16) []byte {
 	u16(42)
 	u32(ifd0)
 	u16(3)
-	entry(0x010f, 2, uint32(len(exifMarker)+1), makeOff) // Make
-	entry(0x0112, 3, 1, uint32(orientation))             // Orientation (SHORT, in the value field)
-	entry(0x8825, 4, 1, gpsIFD)                          // GPSInfo
+	entry(0x010f, 2, uint32(len(Marker)+1), makeOff) // Make
+	entry(0x0112, 3, 1, uint32(orientation))         // Orientation (SHORT, in the value field)
+	entry(0x8825, 4, 1, gpsIFD)                      // GPSInfo
 	u32(0)
 	u16(4)
 	entry(0x0001, 2, 2, uint32('N')) // GPSLatitudeRef "N\0"
@@ -76,17 +80,17 @@ func withEXIF(t testing.TB, jpg []byte, orientation uint16) []byte {
 	entry(0x0003, 2, 2, uint32('E')) // GPSLongitudeRef "E\0"
 	entry(0x0004, 5, 3, lonOff)      // GPSLongitude
 	u32(0)
-	for _, r := range gpsLat {
+	for _, r := range GPSLat {
 		u32(r[0])
 		u32(r[1])
 	}
-	for _, r := range gpsLon {
+	for _, r := range GPSLon {
 		u32(r[0])
 		u32(r[1])
 	}
-	tiff = append(tiff, exifMarker...)
+	tiff = append(tiff, Marker...)
 	tiff = append(tiff, 0)
-	if len(tiff) != makeOff+len(exifMarker)+1 {
+	if len(tiff) != makeOff+len(Marker)+1 {
 		t.Fatalf("exif layout: %d bytes", len(tiff))
 	}
 	seg := []byte{0xff, 0xe1, 0, 0}
