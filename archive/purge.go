@@ -47,7 +47,7 @@ func (d *DB) Purge(ctx context.Context, customer string) (Purged, error) {
 			n     *int64
 			table string
 			col   string
-		}{{&p.Entities, "entities", "conv"}, {&p.Messages, "messages", "conv"}, {&p.Events, "events", "conv"},
+		}{{&p.Entities, "entities", "conv"}, {new(int64), "conversation_labels", "conv"}, {&p.Messages, "messages", "conv"}, {&p.Events, "events", "conv"},
 			{&p.Conversations, "conversations", "id"}} {
 			res, err := tx.ExecContext(ctx, rebind(d.dialect, `DELETE FROM `+t.table+` WHERE `+t.col+` = ?`), id)
 			if err != nil {

@@ -30,6 +30,9 @@ type Query struct {
 	Agent    string
 	Channel  string
 	Group    string // the agents' group it was handed to
+	// Label: a label agents put on it (console labels) or its wrap-up
+	// label at close.
+	Label string
 	// RatingMin and RatingMax bound the customer's rating (1-5), both ends
 	// included; 0 leaves that end open. Either set leaves out the
 	// conversations never rated.
@@ -287,7 +290,7 @@ func (d *DB) searchSQL(b *query, q Query, words []string, after *cursor, forCoun
 	}
 	// filters: a condition on the conversation's row besides its words and
 	// dates.
-	filters := q.Conv != "" || q.Entity != "" || q.Customer != "" || q.Agent != "" || q.Channel != "" || q.Group != "" ||
+	filters := q.Conv != "" || q.Entity != "" || q.Customer != "" || q.Agent != "" || q.Channel != "" || q.Group != "" || q.Label != "" ||
 		q.RatingMin > 0 || q.RatingMax > 0 || q.Groups != nil
 	if words != nil {
 		switch {
@@ -324,6 +327,9 @@ func (d *DB) searchSQL(b *query, q Query, words []string, after *cursor, forCoun
 	}
 	if q.Group != "" {
 		add(`c.group_name = ` + b.arg(q.Group))
+	}
+	if q.Label != "" {
+		add(`(c.label = ` + b.arg(q.Label) + ` OR c.id IN (SELECT conv FROM conversation_labels WHERE label = ` + b.arg(q.Label) + `))`)
 	}
 	if q.RatingMin > 0 {
 		add(`c.rating >= ` + b.arg(q.RatingMin))

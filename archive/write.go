@@ -302,6 +302,11 @@ func check(e *Event) error {
 	if e.ID == "" || e.Conv == "" || e.Type == "" {
 		return fmt.Errorf("%w: id %q, conversation %q, type %q: none may be empty", ErrBadEvent, e.ID, e.Conv, e.Type)
 	}
+	if e.Type == conv.LabelsChanged {
+		if n, err := strconv.ParseInt(e.Fields[conv.EvSeq], 10, 64); err != nil || n < 1 {
+			return fmt.Errorf("%w: %s: labels seq %q", ErrBadEvent, e.ID, e.Fields[conv.EvSeq])
+		}
+	}
 	if e.Type == conv.Rated {
 		if _, err := strconv.Atoi(e.Fields[conv.EvScore]); err != nil {
 			return fmt.Errorf("%w: %s: score %q", ErrBadEvent, e.ID, e.Fields[conv.EvScore])
@@ -508,6 +513,25 @@ func (d *DB) apply(ctx context.Context, tx *sql.Tx, e *Event) (*messageRow, erro
 	case conv.Abandoned:
 		return exec(`UPDATE conversations SET ended = CASE WHEN ended IS NULL OR ended < ? THEN ? ELSE ended END,
 			outcome = ? WHERE id = ?`, at, at, OutcomeAbandoned, e.Conv)
+	case conv.LabelsChanged:
+		// The set of the highest seq wins, whatever the order of arrival.
+		seq, _ := strconv.ParseInt(f(conv.EvSeq), 10, 64) // checked before the transaction
+		res, err := tx.ExecContext(ctx, rebind(d.dialect, `UPDATE conversations SET labels_seq = ? WHERE id = ? AND labels_seq < ?`), seq, e.Conv, seq)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, nil // a later change is already kept
+		}
+		if _, err := exec(`DELETE FROM conversation_labels WHERE conv = ?`, e.Conv); err != nil {
+			return nil, err
+		}
+		for _, l := range strings.Fields(f(conv.EvLabels)) {
+			if _, err := exec(`INSERT INTO conversation_labels (conv, label) VALUES (?, ?) ON CONFLICT DO NOTHING`, e.Conv, l); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
 	case conv.Rated:
 		score, _ := strconv.Atoi(f(conv.EvScore)) // checked before the transaction
 		return exec(`UPDATE conversations SET rating = ? WHERE id = ?`, score, e.Conv)

@@ -32,6 +32,10 @@ type Message struct {
 	// carries: the image of a KindImage message (Text is its caption, if
 	// any).
 	Media string `json:"media,omitempty"`
+	// Nick is the customer's name on the channel when the message tells it
+	// (Telegram's from.first_name/last_name/username), optional: kept on
+	// the conversation (conv.FieldCustomerNick) for the agents.
+	Nick string `json:",omitempty"`
 	// Addr is the client's network address (web only), for the limits per
 	// address (Engine.HandoffAllowed). Never stored (a message the recoverer
 	// takes over has none: its hand-off is not limited by address).

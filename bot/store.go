@@ -214,7 +214,7 @@ func (s *Store) claim(ctx context.Context, m Message, takeOver bool) (Conversati
 		[]string{seen, s.convKey(id), s.txKey(id), s.inflightKey(), s.activeKey()},
 		int(s.dedupeTTL/time.Second), now.UnixMilli(), m.Channel, m.User, m.ID, m.Text, m.Choice, m.Kind,
 		s.lease.Milliseconds(), string(msg), only, member, Preview(m.Text),
-		s.prefix, id, s.idle.Milliseconds(), opens(m), m.Lang, conv.ByIdle, m.Media,
+		s.prefix, id, s.idle.Milliseconds(), opens(m), m.Lang, conv.ByIdle, m.Media, m.Nick,
 	).Slice()
 	if err != nil {
 		return c, fmt.Errorf("ingest %s: %w", id, err)

@@ -114,6 +114,7 @@ type heldJSON struct {
 	// Who the customer is, when known (as in the queue view).
 	CustomerName string `json:"customer_name,omitempty"`
 	CustomerID   string `json:"customer_id,omitempty"`
+	CustomerNick string `json:"customer_nick,omitempty"` // their name on the channel
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -154,7 +155,7 @@ func (c *Console) withCustomers(ctx context.Context, cs []heldJSON) {
 	cmds := make([]*redis.SliceCmd, len(cs))
 	_, err := c.deps.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, x := range cs {
-			cmds[i] = p.HMGet(ctx, conv.Key(c.deps.Queue.Config().Prefix, x.Conv), conv.FieldCustomerName, conv.FieldCustomerID)
+			cmds[i] = p.HMGet(ctx, conv.Key(c.deps.Queue.Config().Prefix, x.Conv), conv.FieldCustomerName, conv.FieldCustomerID, conv.FieldCustomerNick)
 		}
 		return nil
 	})
@@ -164,9 +165,10 @@ func (c *Console) withCustomers(ctx context.Context, cs []heldJSON) {
 	}
 	for i := range cs {
 		v := cmds[i].Val()
-		if len(v) == 2 {
+		if len(v) == 3 {
 			cs[i].CustomerName, _ = v[0].(string)
 			cs[i].CustomerID, _ = v[1].(string)
+			cs[i].CustomerNick, _ = v[2].(string)
 		}
 	}
 }
@@ -218,6 +220,7 @@ type waitingJSON struct {
 	// shows the name, else the shop's user id, else the channel's user.
 	CustomerName string `json:"customer_name,omitempty"`
 	CustomerID   string `json:"customer_id,omitempty"`
+	CustomerNick string `json:"customer_nick,omitempty"` // their name on the channel (Telegram, WeChat)
 }
 
 // queue is the queue view: per visible group, the head of the queue
@@ -295,6 +298,9 @@ type convJSON struct {
 	Guesses    []guessJSON      `json:"guesses"`
 	Created    *time.Time       `json:"created,omitempty"`
 	Updated    *time.Time       `json:"updated,omitempty"`
+	// CustomerNick is the customer's name on their channel (Telegram,
+	// WeChat), when known.
+	CustomerNick string `json:"customer_nick,omitempty"`
 }
 
 // Customer is who a conversation's customer is, as their channel knows it
@@ -381,7 +387,14 @@ func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *sessio
 		tx[i] = entryJSON{ID: e.ID, Dir: e.Dir, Kind: e.Kind, Agent: e.Agent, Intent: e.Intent, Text: e.Text,
 			Choice: e.Choice, Choices: e.Choices, At: timePtr(e.At), Image: c.link(e.Media)}
 	}
-	out := map[string]any{"conv": toConvJSON(cv), "mine": mine, "transcript": tx, "reach": c.reach(ctx, cv)}
+	cj := toConvJSON(cv)
+	cj.CustomerNick, _ = c.deps.Redis.HGet(ctx, conv.Key(c.deps.Queue.Config().Prefix, cid), conv.FieldCustomerNick).Result()
+	out := map[string]any{"conv": cj, "mine": mine, "transcript": tx, "reach": c.reach(ctx, cv)}
+	if ls, err := c.labelsOf(ctx, cid); err != nil {
+		c.log.WarnContext(ctx, "console: labels", "conv", cid, "err", err) // the conversation shows without them
+	} else {
+		out["labels"] = ls
+	}
 	if s.supervisor() {
 		// Why the holder got it (auto-assignment's reason), for supervisors.
 		if a, err := c.deps.Queue.Assignment(ctx, cid); err != nil {

@@ -184,7 +184,7 @@ func (c *Console) allowedGroups(s *session) []string {
 
 // searchArchive is the search page's query.
 //
-//	GET archive/search?q=&entity=&customer=&agent=&channel=&group=&rating_min=&rating_max=&from=&to=&page=&per_page=&after=
+//	GET archive/search?q=&entity=&customer=&agent=&channel=&group=&label=&rating_min=&rating_max=&from=&to=&page=&per_page=&after=
 func (c *Console) searchArchive(w http.ResponseWriter, r *http.Request, s *session) {
 	if c.deps.Archive == nil {
 		c.fail(w, r, errArchiveOff)
@@ -193,6 +193,7 @@ func (c *Console) searchArchive(w http.ResponseWriter, r *http.Request, s *sessi
 	v := r.URL.Query()
 	q := archive.Query{Words: v.Get("q"), Entity: strings.TrimSpace(v.Get("entity")), Customer: strings.TrimSpace(v.Get("customer")),
 		Agent: strings.TrimSpace(v.Get("agent")), Channel: strings.TrimSpace(v.Get("channel")), Group: strings.TrimSpace(v.Get("group")),
+		Label:  strings.TrimSpace(v.Get("label")),
 		Groups: c.allowedGroups(s)}
 	var errs []error
 	var err error

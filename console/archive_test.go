@@ -47,6 +47,7 @@ type archived struct {
 	score                  int
 	start                  time.Time
 	said, answer, entities string
+	labels                 string // put on it by the agent (labels_changed), space-separated
 }
 
 func (a archived) id() string { return "web:" + a.user + "#" + a.ep }
@@ -81,6 +82,9 @@ func (a archived) events() []archive.Event {
 	} else {
 		add(conv.BotReply, map[string]string{conv.EvText: a.answer, conv.EvIntent: "faq"})
 	}
+	if a.labels != "" {
+		add(conv.LabelsChanged, map[string]string{conv.EvLabels: a.labels, conv.EvAgent: a.agent, conv.EvSeq: "1"})
+	}
 	add(conv.Closed, map[string]string{"by": "test"})
 	if a.score > 0 {
 		add(conv.Rated, map[string]string{conv.EvScore: fmt.Sprint(a.score)})
@@ -101,9 +105,9 @@ var archiveFixture = []archived{
 		said: "订单 202401150001 的退款还没到账", answer: "退款已经处理", entities: "202401150001"},
 	{user: "visitor1", ep: "3", start: day0.AddDate(0, 3, 0), said: "你们几点下班", answer: "我们全天在线"},
 	{user: "visitor2", ep: "1", group: "pre_sales", agent: "bob", score: 4, start: day0.AddDate(0, 4, 0),
-		said: "我要开发票，订单 202405150002", answer: "好的，发票稍后发您邮箱", entities: "202405150002"},
+		said: "我要开发票，订单 202405150002", answer: "好的，发票稍后发您邮箱", entities: "202405150002", labels: "vip"},
 	{user: "visitor3", ep: "1", group: "after_sales", agent: "carol", start: day0.AddDate(0, 5, 0),
-		said: "发票抬头写错了", answer: "已经为您重开发票"},
+		said: "发票抬头写错了", answer: "已经为您重开发票", labels: "refund vip"},
 }
 
 // MustArchiveEnv is a console env whose archive holds archiveFixture.
@@ -157,6 +161,9 @@ func TestArchiveSearchByGroup(t *testing.T) {
 		{"rating range", sup, "rating_max=2", []string{"web:visitor1#2"}},
 		{"date range, days included", sup, "from=2024-03-15&to=2024-05-15", []string{"web:visitor2#1", "web:visitor1#3", "web:visitor1#2"}},
 		{"group and channel", sup, "group=pre_sales&channel=web", []string{"web:visitor2#1", "web:visitor1#1"}},
+		{"a label", sup, "label=vip", []string{"web:visitor3#1", "web:visitor2#1"}},
+		{"a label, own group only", alice, "label=vip", []string{"web:visitor2#1"}},
+		{"a label and words", sup, "label=refund&q=" + url.QueryEscape("发票"), []string{"web:visitor3#1"}},
 		{"English is found too", sup, "q=" + url.QueryEscape("NOTHING"), []string{}},
 	}
 	for _, tt := range tests {

@@ -101,6 +101,10 @@ type Config struct {
 	// they close it, besides the FAQ's intents. Default
 	// DefaultWrapUpLabels.
 	WrapUpLabels []WrapUpLabel `yaml:"wrapup_labels"`
+	// Labels are the labels (tags) agents may put on a conversation at any
+	// time, kept in the archive, searchable and a report dimension; the
+	// same id and name rules as WrapUpLabels. Default: WrapUpLabels.
+	Labels []WrapUpLabel `yaml:"labels"`
 	// Names are what agents read instead of ids: skill groups, hand-off
 	// reasons and channels, id -> name. The page's message catalogue names
 	// the default groups, every reason and every channel (in Chinese, or
@@ -166,6 +170,17 @@ func (c *Config) withDefaults() {
 		labels[i] = l
 	}
 	c.WrapUpLabels = labels
+	if len(c.Labels) == 0 {
+		c.Labels = c.WrapUpLabels
+	}
+	tags := make([]WrapUpLabel, len(c.Labels))
+	for i, l := range c.Labels {
+		if l.Name == "" {
+			l.Name = l.ID
+		}
+		tags[i] = l
+	}
+	c.Labels = tags
 }
 
 // Validate reports every problem with the configuration at once: agent ids
@@ -206,6 +221,19 @@ func (c Config) Validate() error {
 		seenLabel[l.ID] = true
 		if utf8.RuneCountInString(l.Name) > 32 {
 			errs = append(errs, fmt.Errorf("wrapup_labels[%d] %s: name longer than 32 characters", i, l.ID))
+		}
+	}
+	seenTag := map[string]bool{}
+	for i, l := range c.Labels {
+		switch {
+		case !wrapUpIDRE.MatchString(l.ID):
+			errs = append(errs, fmt.Errorf("labels[%d]: id %q: use lower-case letters, digits and _ (like vip_customer)", i, l.ID))
+		case seenTag[l.ID]:
+			errs = append(errs, fmt.Errorf("labels[%d]: id %q repeated", i, l.ID))
+		}
+		seenTag[l.ID] = true
+		if utf8.RuneCountInString(l.Name) > 32 {
+			errs = append(errs, fmt.Errorf("labels[%d] %s: name longer than 32 characters", i, l.ID))
 		}
 	}
 	if c.SessionTTL < 0 || c.SignInWindow < 0 || c.SignInLock < 0 || c.SignInMaxLock < 0 || c.Heartbeat < 0 || c.Poll < 0 {

@@ -222,6 +222,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+a+"convs/{id}/dismiss", c.authed(c.dismiss))
 	m.HandleFunc("POST "+a+"convs/{id}/reassign", c.authed(c.supervisor(c.reassign)))
 	m.HandleFunc("POST "+a+"convs/{id}/priority", c.authed(c.setPriority))
+	m.HandleFunc("POST "+a+"convs/{id}/labels", c.authed(c.setLabels))
 	m.HandleFunc("GET "+a+"overview", c.authed(c.supervisor(c.overview)))
 	m.HandleFunc("GET "+a+"reports", c.authed(c.supervisor(c.reports)))
 	m.HandleFunc("GET "+a+"events", c.authed(c.events))

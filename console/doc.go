@@ -105,6 +105,9 @@
 //	            (the wrap-up: label a configured wrap-up label or an intent of
 //	            the FAQ, else 400 bad_request; carried on the closed event)
 //	GET  wrapup -> {"labels":[{"id","name"}],"intents":[{"id","name"}]}
+//	POST convs/{id}/labels {"add":[id],"remove":[id]} -> {"conv","labels":[id],"changed"}
+//	            (console.labels only, at most MaxLabels; the holder, an agent of
+//	            the group it waits in, a supervisor; a labels_changed event)
 //	GET  canned?q=&conv= -> {"items":[{"kind":"canned|faq","title","text","groups"?,"intent"?}]}
 //	            (the reply box's / picker: canned replies the agent's groups see
 //	            and FAQ answers matching q by Chinese, pinyin or its initials, at
@@ -118,7 +121,7 @@
 //	            (the customer's conversations of any age, newest first; the
 //	            holder, or any supervisor; an agent sees their groups' and
 //	            the bot's own)
-//	GET  archive/search?q=&entity=&customer=&agent=&channel=&group=&rating_min=&rating_max=
+//	GET  archive/search?q=&entity=&customer=&agent=&channel=&group=&label=&rating_min=&rating_max=
 //	            &from=&to=&page=&per_page=&after= -> page     (from/to: RFC 3339, or
 //	            YYYY-MM-DD in UTC, to included; agents: their groups' only)
 //	GET  archive/convs/{archive id} -> {"conv":result,"transcript":[entry],

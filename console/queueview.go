@@ -85,7 +85,7 @@ func (c *Console) queueGroups(ctx context.Context, groups []string) ([][]byte, e
 		now := c.deps.Now()
 		if !e.ok || e.last != id || now.Sub(e.read) >= headMaxAge || now.Before(e.read) {
 			ws, total, err := c.deps.Queue.Head(ctx, g, c.cfg.QueueView, bot.FieldLastIn, bot.FieldLastInAt,
-				conv.FieldCustomerName, conv.FieldCustomerID)
+				conv.FieldCustomerName, conv.FieldCustomerID, conv.FieldCustomerNick)
 			if err != nil {
 				e.mu.Unlock()
 				return nil, err
@@ -115,7 +115,7 @@ func renderGroup(g string, ws []handoff.Waiting, total int, now time.Time) ([]by
 		wj := waitingJSON{Conv: x.Conv, Group: x.Group, Rank: x.Rank, Channel: x.Channel, User: x.User,
 			Reason: x.Reason, Category: x.Category, Urgent: x.Urgent, prioJSON: prioOf(x.Priority, x.Words, x.Due),
 			Since: x.Since, Preview: x.Extra[0],
-			CustomerName: x.Extra[2], CustomerID: x.Extra[3]}
+			CustomerName: x.Extra[2], CustomerID: x.Extra[3], CustomerNick: x.Extra[4]}
 		if !x.Since.IsZero() {
 			wj.WaitedMS = now.Sub(x.Since).Milliseconds()
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/internal/testkit"
 	"github.com/kefu-dev/kefu/report"
 )
 
@@ -193,6 +194,12 @@ func TestBrowserReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("the period's report", `document.body.dataset.state + ' ' + Chart.getChart('chart-conversations').data.labels[0]`, "ready 2024-01-01")
+	// At a desktop's and a phone's width nothing sticks out sideways, once
+	// the charts have followed the window (KEFU_SCREENSHOTS: the README's
+	// screenshots).
+	testkit.LookAt(t, ctx, "console-reports", func() {
+		waitFor("the charts resized", `String([...document.querySelectorAll('canvas')].every((c) => c.getBoundingClientRect().right <= document.documentElement.clientWidth + 1))`, "true")
+	})
 	// Line charts over time: the conversations sum to the archive's five,
 	// one week per point; the containment, first response and CSAT
 	// charts have their series.

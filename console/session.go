@@ -239,6 +239,8 @@ type meBody struct {
 	LeaseMS     int64    `json:"lease_ms"`
 	Names       Names    `json:"names"` // display names of groups, reasons, channels (console.names)
 	EnterSends  bool     `json:"enter_sends"`
+	// Labels are the labels agents may put on a conversation (console.labels).
+	Labels []WrapUpOption `json:"labels"`
 }
 
 func (c *Console) meBody(s *session) meBody {
@@ -252,6 +254,10 @@ func (c *Console) meBody(s *session) meBody {
 	b.LeaseMS = c.deps.Queue.Config().Lease.Milliseconds()
 	b.Names = c.cfg.Names
 	b.EnterSends = c.cfg.EnterSends == nil || *c.cfg.EnterSends
+	b.Labels = make([]WrapUpOption, 0, len(c.cfg.Labels))
+	for _, l := range c.cfg.Labels {
+		b.Labels = append(b.Labels, WrapUpOption{ID: l.ID, Name: l.Name})
+	}
 	for _, m := range []*map[string]string{&b.Names.Groups, &b.Names.Reasons, &b.Names.Channels} {
 		if *m == nil {
 			*m = map[string]string{}

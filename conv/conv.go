@@ -91,6 +91,10 @@ const (
 	FieldCustomerPhone = "customer_phone"
 	FieldCustomerLevel = "customer_level"
 	FieldSignedInAs    = "signed_in_as"
+	// FieldCustomerNick is the customer's name on their channel, when it
+	// tells: Telegram's first and last name (or @username), WeChat's
+	// nickname (or the account's remark) from its user-info API.
+	FieldCustomerNick = "customer_nick"
 )
 
 // Hash fields of conv:<thread> that only handoff writes: its queue's
@@ -149,6 +153,18 @@ const (
 	FieldLeave = "leave"
 )
 
+// Hash fields of conv:<thread> that only the console writes: the labels
+// (tags) agents put on the conversation. They belong to the episode
+// FieldLabelsEp: a thread's next episode starts without labels.
+const (
+	FieldLabels    = "labels"     // the labels' ids, sorted, space-separated
+	FieldLabelsEp  = "labels_ep"  // the episode they are of
+	FieldLabelsSeq = "labels_seq" // changes made so far, on every episode: orders labels_changed events
+)
+
+// LabelFields lists the fields of the labels.
+var LabelFields = []string{FieldLabels, FieldLabelsEp, FieldLabelsSeq}
+
 // BotFields lists the fields only bot writes.
 var BotFields = []string{FieldLow, FieldLastIntent, FieldEntities, FieldGuesses, FieldLastIn, FieldLastInAt, FieldWaitAck, FieldLeave}
 
@@ -183,12 +199,17 @@ const (
 	// is (a signed identity): customer_id, name, phone, level, signed_in_as
 	// (on an anonymous visitor's thread: the identified user's thread id).
 	CustomerProfile = "customer_profile"
+	// LabelsChanged: an agent added or removed labels (tags) of the
+	// conversation: labels (the whole set after the change, sorted,
+	// space-separated), added, removed, agent, seq (FieldLabelsSeq: the
+	// highest seq's set is the conversation's, in any order of arrival).
+	LabelsChanged = "labels_changed"
 )
 
 // EventTypes lists every event type.
 var EventTypes = []string{Started, CustomerMessage, BotReply, Handoff, Offered, Declined, Claimed,
 	AgentMessage, Note, Transfer, BackToBot, Abandoned, Closed, SurveySent, Rated, LeaseLost, CustomerProfile,
-	PriorityChanged, SLABreached}
+	PriorityChanged, SLABreached, LabelsChanged}
 
 // Fields of a lifecycle stream entry. Every entry has type, conv (the
 // thread), ep (its episode) and at (ms); the others depend on the type.
@@ -234,6 +255,11 @@ const (
 	// resolved (Resolved or Unresolved). Both absent: no wrap-up.
 	EvLabel    = "label"
 	EvResolved = "resolved"
+	// labels_changed's fields.
+	EvLabels  = "labels"
+	EvAdded   = "added"
+	EvRemoved = "removed"
+	EvSeq     = "seq"
 	// EvMedia is the key of a stored file (package media) a message carries:
 	// on customer_message (kind image) and agent_message.
 	EvMedia = "media"
@@ -318,13 +344,14 @@ func buildPrelude() string {
 	table("MODE", []string{ModeBot, ModeWaiting, ModeAgent, ModeClosed})
 	table("F", append([]string{FieldChannel, FieldUser, FieldMode, FieldEpisode, FieldCreated, FieldUpdated, FieldLang,
 		FieldReason, FieldUrgent, FieldSurvey, FieldGroup, FieldAgent, FieldEpoch, FieldRating, FieldClosedMs,
-		FieldCustomerID, FieldCustomerName, FieldCustomerPhone, FieldCustomerLevel, FieldSignedInAs},
-		append(append([]string(nil), HandoffFields...), BotFields...)...))
+		FieldCustomerID, FieldCustomerName, FieldCustomerPhone, FieldCustomerLevel, FieldSignedInAs, FieldCustomerNick},
+		append(append(append([]string(nil), HandoffFields...), BotFields...), LabelFields...)...))
 	table("EV", append([]string(nil), EventTypes...))
 	table("EF", []string{EvType, EvConv, EvEpisode, EvAt, EvChannel, EvCustomer, EvLang, EvText, EvKind, EvMsgID,
 		EvEntities, EvAction, EvIntent, EvConfidence, EvGuesses, EvReason, EvGroup, EvUrgent, EvPriority, EvAgent,
 		EvWaitedMs, EvFirst, EvFrom, EvTo, EvNote, EvBy, EvScore, EvComment, EvCustomerID, EvName, EvPhone, EvLevel,
-		EvSignedInAs, EvWords, EvDueMs, EvTarget, EvLabel, EvResolved, EvMedia, EvAssign, EvAssignDetail})
+		EvSignedInAs, EvWords, EvDueMs, EvTarget, EvLabel, EvResolved, EvLabels, EvAdded, EvRemoved, EvSeq,
+		EvMedia, EvAssign, EvAssignDetail})
 	return fmt.Sprintf(`-- qscore: a wait queue's score: the first-response deadline (ms), then
 -- arrival order among equal deadlines (see QueueScore).
 local function qscore(due, seq)

@@ -41,6 +41,10 @@ type facts struct {
 	// Label is the agent's wrap-up of its last close that had one (an FAQ
 	// intent id or a configured label); "" none.
 	Label string `json:"lb,omitempty"`
+	// Labels are the labels (tags) agents put on it: the set of its
+	// labels_changed event of the highest seq (LabelsSeq).
+	Labels    []string `json:"ls,omitempty"`
+	LabelsSeq int64    `json:"lq,omitempty"`
 	// Reason is its first hand-off's reason ("" never handed off).
 	Reason string `json:"rn,omitempty"`
 	// QWFrom and FRFrom: the hand-offs (ms) its queue wait and first
@@ -54,6 +58,24 @@ type facts struct {
 	// SLA: service-level target (first_response, next_response,
 	// resolution) -> how it went.
 	SLA map[string]*slaFacts `json:"sl,omitempty"`
+}
+
+// labelKeys are a conversation's keys by label: its wrap-up label and the
+// labels agents put on it, each once; [""] with none.
+func (f *facts) labelKeys() []string {
+	keys := make([]string, 0, 1+len(f.Labels))
+	if f.Label != "" {
+		keys = append(keys, f.Label)
+	}
+	for _, l := range f.Labels {
+		if !slices.Contains(keys, l) {
+			keys = append(keys, l)
+		}
+	}
+	if len(keys) == 0 {
+		return []string{""}
+	}
+	return keys
 }
 
 // slaFacts is how a conversation did on one service-level target: measured
@@ -287,6 +309,11 @@ func factsOf(evs []event) facts {
 			if l := fl(conv.EvLabel); l != "" {
 				f.Label = l // in stream order: the last close's wins
 			}
+		case conv.LabelsChanged:
+			if q, err := strconv.ParseInt(fl(conv.EvSeq), 10, 64); err == nil && q > f.LabelsSeq {
+				f.LabelsSeq = q
+				f.Labels = strings.Fields(fl(conv.EvLabels))
+			}
 		case conv.SurveySent:
 			f.Survey = true
 		case conv.Rated:
@@ -295,7 +322,7 @@ func factsOf(evs []event) facts {
 			}
 		}
 		switch e.typ {
-		case conv.Closed, conv.SurveySent, conv.Rated, conv.LeaseLost, conv.CustomerProfile:
+		case conv.Closed, conv.SurveySent, conv.Rated, conv.LeaseLost, conv.CustomerProfile, conv.LabelsChanged:
 		default:
 			lastActive = max(lastActive, e.at)
 		}

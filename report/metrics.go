@@ -84,13 +84,14 @@ type Dimension struct {
 // Version is the rollups' layout: a change to facts, the figures or the
 // dimensions must raise it, and every archive rebuilds its rollups at the
 // next open.
-const Version = 3 // 2: the wrap-up label; 3: business hours, reasons, handling time, service levels
+const Version = 4 // 2: the wrap-up label; 3: business hours, reasons, handling time, service levels; 4: the labels agents put on conversations
 
 // Dimensions are the rollups' dimensions besides the day: "all" (the day's
 // whole cohort, from which days, weeks and months are summed), the hour of
 // the day the conversation started, its channel, the group of its first
 // hand-off, each agent who sent it a message, the first intent the bot
-// recognised, and the agent's wrap-up label ("" without one).
+// recognised, and its labels: the wrap-up label and the labels agents put
+// on it ("" without any).
 var Dimensions = []Dimension{
 	{Name: "all", Keys: func(*facts, *time.Location) []string { return []string{""} }},
 	{Name: "hour", Keys: func(f *facts, loc *time.Location) []string {
@@ -99,7 +100,9 @@ var Dimensions = []Dimension{
 	{Name: "channel", Keys: func(f *facts, _ *time.Location) []string { return []string{f.Channel} }},
 	{Name: "group", Keys: func(f *facts, _ *time.Location) []string { return []string{f.Group} }},
 	{Name: "intent", Keys: func(f *facts, _ *time.Location) []string { return []string{f.Intent} }},
-	{Name: "label", Keys: func(f *facts, _ *time.Location) []string { return []string{f.Label} }},
+	// label: its wrap-up label and every label agents put on it; a
+	// conversation with several is in each one's row (once in the total).
+	{Name: "label", Keys: func(f *facts, _ *time.Location) []string { return f.labelKeys() }},
 	{Name: "agent", Keys: func(f *facts, _ *time.Location) []string {
 		keys := make([]string, 0, len(f.Agents))
 		for a := range f.Agents {

@@ -27,7 +27,7 @@ const (
 	ByGroup   = "group"
 	ByAgent   = "agent"
 	ByIntent  = "intent"
-	ByLabel   = "label" // the agent's wrap-up label at close; "" without one
+	ByLabel   = "label" // its wrap-up label and the labels agents put on it (each its row); "" without any
 )
 
 // Bys lists the values of Query.By.

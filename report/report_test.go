@@ -128,6 +128,13 @@ func history(rnd *rand.Rand, threads int) []archive.Event {
 					agent := agents[rnd.IntN(len(agents))]
 					tick(900000)
 					ev(conv.Claimed, conv.EvAgent, agent)
+					if rnd.IntN(2) == 0 { // labels put on it, changed, perhaps all removed
+						for i := range 1 + rnd.IntN(3) {
+							tick(20000)
+							ev(conv.LabelsChanged, conv.EvLabels, []string{"vip", "refund vip", "", "logistics_dispute refund"}[rnd.IntN(4)],
+								conv.EvAgent, agent, conv.EvSeq, strconv.Itoa(i+1))
+						}
+					}
 					if rnd.IntN(8) == 0 { // held, not answered in time
 						tick(300000)
 						ev(conv.SLABreached, conv.EvTarget, "first_response", conv.EvAgent, agent)
@@ -253,6 +260,7 @@ type rawConv struct {
 	started                      int64
 	channel, group, intent       string
 	label                        string
+	labels                       []string // of the labels_changed event with the highest seq
 	handed, abandoned, complaint bool
 	wait, first                  int64 // -1 none
 	responder                    string
@@ -483,6 +491,12 @@ func rawFigures(t *testing.T, db *archive.DB) map[string]*rawConv {
 			r.lastEnd = end
 			r.closes++
 		}
+		var top int
+		for _, e := range of(conv.LabelsChanged) {
+			if n, _ := strconv.Atoi(e.fields[conv.EvSeq]); n > top {
+				top, r.labels = n, strings.Fields(e.fields[conv.EvLabels])
+			}
+		}
 		r.survey = len(of(conv.SurveySent)) > 0
 		if rs := of(conv.Rated); len(rs) > 0 {
 			r.rating, _ = strconv.Atoi(rs[len(rs)-1].fields[conv.EvScore])
@@ -617,7 +631,20 @@ func want(raw map[string]*rawConv, q Query, reopen time.Duration) Report {
 		case ByIntent:
 			add(get(r.intent), r, "")
 		case ByLabel:
-			add(get(r.label), r, "")
+			// Each of its labels (the wrap-up's and those put on it) once.
+			keys := map[string]bool{}
+			if r.label != "" {
+				keys[r.label] = true
+			}
+			for _, l := range r.labels {
+				keys[l] = true
+			}
+			if len(keys) == 0 {
+				keys[""] = true
+			}
+			for k := range keys {
+				add(get(k), r, "")
+			}
 		case ByAgent:
 			for a := range r.agents {
 				add(get(a), r, a)

@@ -43,6 +43,7 @@
 -- ARGV[19] the closed event's by for an idle episode
 -- ARGV[20] the key of a stored file the message carries ('' none): the
 --          entry's and the customer_message event's media field
+-- ARGV[21] the customer's name on the channel ('' unknown: the one kept stays)
 -- Reply: {0, stream id} when done (stream id of the first delivery; false
 --        when a take-over found no marker),
 --        {2, stream id} when another delivery holds an unexpired lease,
@@ -93,6 +94,9 @@ if not entry then
   end
   if ARGV[13] ~= '' then
     redis.call('HSET', KEYS[2], F.last_in, ARGV[13], F.last_in_ms, ARGV[2])
+  end
+  if ARGV[21] ~= '' then
+    redis.call('HSET', KEYS[2], F.customer_nick, ARGV[21])
   end
   if ARGV[20] ~= '' then
     entry = redis.call('XADD', KEYS[3], '*', 'dir', 'in', 'msg_id', ARGV[5], 'kind', ARGV[8],

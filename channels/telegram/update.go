@@ -229,7 +229,7 @@ func classifyMessage(m *models.Message, id string, me identity, at time.Time) ac
 	if m.From.IsBot {
 		return action{ignore: "sent by a bot"}
 	}
-	a := action{chatID: m.Chat.ID, msg: bot.Message{Channel: "telegram", ID: id, Lang: m.From.LanguageCode, At: at}}
+	a := action{chatID: m.Chat.ID, msg: bot.Message{Channel: "telegram", ID: id, Lang: m.From.LanguageCode, Nick: nickOf(m.From), At: at}}
 	switch m.Chat.Type {
 	case models.ChatTypePrivate:
 		if m.Chat.ID != m.From.ID {
@@ -430,7 +430,7 @@ func classifyCallback(q *models.CallbackQuery, me identity, at time.Time) action
 	a.chatID, a.keyboard = chat.ID, msgID
 	// One action per keyboard and customer: a repeated delivery and a second
 	// tap on the same keyboard are both duplicates.
-	a.msg = bot.Message{Channel: "telegram", Lang: q.From.LanguageCode, At: at,
+	a.msg = bot.Message{Channel: "telegram", Lang: q.From.LanguageCode, Nick: nickOf(&q.From), At: at,
 		ID: fmt.Sprintf("cb:%d:%d:%d", chat.ID, msgID, q.From.ID)}
 	switch chat.Type {
 	case models.ChatTypePrivate:
@@ -482,4 +482,20 @@ func classifyMember(c *models.ChatMemberUpdated, id string, at time.Time) action
 		a.ignore = "membership change " + string(c.NewChatMember.Type)
 	}
 	return a
+}
+
+// nickOf is how the customer calls themselves on Telegram: their first and
+// last name, else @username ("" when neither), cut to 64 characters.
+func nickOf(u *models.User) string {
+	if u == nil {
+		return ""
+	}
+	n := strings.TrimSpace(strings.TrimSpace(u.FirstName) + " " + strings.TrimSpace(u.LastName))
+	if n == "" && u.Username != "" {
+		n = "@" + u.Username
+	}
+	if r := []rune(n); len(r) > 64 {
+		n = string(r[:64])
+	}
+	return n
 }

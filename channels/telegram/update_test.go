@@ -1,15 +1,19 @@
 package telegram
 
 import (
+	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-telegram/bot/models"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kefu-dev/kefu/bot"
+	"github.com/kefu-dev/kefu/conv"
 )
 
 var testMe = identity{id: testBotID, username: "kefu_test_bot"}
@@ -113,7 +117,7 @@ func TestClassifyIDsAndLang(t *testing.T) {
 	u, _ = decodeUpdate(callbackUpdate(10, 5, "q1", privateChat(5), 42, "r:3"))
 	a = classify(u, testMe, time.Time{})
 	want := action{handle: true, chatID: 5, callbackID: "q1", keyboard: 42, unblock: true,
-		msg: bot.Message{Channel: "telegram", User: "5", ID: "cb:5:42:5", Kind: bot.KindRating, Choice: "3"}}
+		msg: bot.Message{Channel: "telegram", User: "5", ID: "cb:5:42:5", Kind: bot.KindRating, Choice: "3", Nick: "顾客"}}
 	if diff := cmp.Diff(want, a, cmp.AllowUnexported(action{})); diff != "" {
 		t.Errorf("callback (-want +got):\n%s", diff)
 	}
@@ -237,4 +241,50 @@ func FuzzDecodeUpdate(f *testing.F) {
 			t.Fatalf("kind %q", m.Kind)
 		}
 	})
+}
+
+// TestNickname: the customer's name on Telegram is their first and last
+// name, else @username, cut to 64 characters; it reaches the conversation
+// for the agents, and a later message with another name updates it.
+func TestNickname(t *testing.T) {
+	for _, tc := range []struct {
+		u    models.User
+		want string
+	}{
+		{models.User{FirstName: "张", LastName: "三"}, "张 三"},
+		{models.User{FirstName: " 李四 "}, "李四"},
+		{models.User{Username: "wang5"}, "@wang5"},
+		{models.User{FirstName: "Ann", Username: "ann_x"}, "Ann"},
+		{models.User{}, ""},
+		{models.User{FirstName: strings.Repeat("长", 70)}, strings.Repeat("长", 64)},
+	} {
+		if got := nickOf(&tc.u); got != tc.want {
+			t.Errorf("nickOf(%+v) = %q, want %q", tc.u, got, tc.want)
+		}
+	}
+
+	h := newHarness(t, ModeWebhook)
+	h.start()
+	const uid = 777123
+	named := func(first, last, username string) map[string]any {
+		u := user(uid, "zh-hans")
+		u["first_name"], u["last_name"], u["username"] = first, last, username
+		return u
+	}
+	nick := func() string {
+		t.Helper()
+		v, err := h.rdb.HGet(context.Background(), conv.Key(h.prefix, conv.ThreadID("telegram", strconv.Itoa(uid))), conv.FieldCustomerNick).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	h.mustPost(messageUpdate(newUpdateID(), named("小", "明", "xm"), privateChat(uid), 1, "快递到哪了", nil))
+	if got := nick(); got != "小 明" {
+		t.Errorf("nickname %q, want 小 明", got)
+	}
+	h.mustPost(messageUpdate(newUpdateID(), named("", "", "xm2"), privateChat(uid), 2, "在吗", nil))
+	if got := nick(); got != "@xm2" {
+		t.Errorf("nickname after a change %q, want @xm2", got)
+	}
 }

@@ -76,6 +76,12 @@ type fakeAPI struct {
 	sentc      chan sent
 	media      map[string][]byte // temporary media served by media/get, by media_id
 	uploads    [][]byte          // images received by media/upload
+
+	// The user-info API: each openid's nickname and remark, the calls
+	// (openids asked for), and, when set, a gate each call waits on.
+	infos     map[string][2]string
+	infoCalls []string
+	infoGate  chan struct{}
 }
 
 // addMedia makes a temporary medium downloadable by its id.
@@ -154,6 +160,28 @@ func newFakeAPI(tb testing.TB) *fakeAPI {
 		f.sends = append(f.sends, s)
 		f.sentc <- s
 		fmt.Fprint(w, `{"errcode":0,"errmsg":"ok"}`)
+	})
+	mux.HandleFunc("GET /cgi-bin/user/info", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		gate := f.infoGate
+		f.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		q := r.URL.Query()
+		f.infoCalls = append(f.infoCalls, q.Get("openid"))
+		if q.Get("access_token") != fmt.Sprintf("ACCESS_TOKEN_%d", f.tokenCalls) {
+			fmt.Fprint(w, `{"errcode":40001,"errmsg":"invalid credential"}`)
+			return
+		}
+		in, ok := f.infos[q.Get("openid")]
+		if !ok {
+			fmt.Fprint(w, `{"errcode":40003,"errmsg":"invalid openid"}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"subscribe": 1, "openid": q.Get("openid"), "nickname": in[0], "remark": in[1], "language": "zh_CN"})
 	})
 	mux.HandleFunc("GET /cgi-bin/media/get", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()

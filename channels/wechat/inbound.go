@@ -318,6 +318,9 @@ func writeSuccess(w http.ResponseWriter) {
 func (a *Adapter) process(ctx context.Context, p *pending, m bot.Message) {
 	log := a.log.With("user", m.User, "msg_id", m.ID)
 	texts, replay, err := a.handle(ctx, m)
+	if err == nil && m.Kind != bot.KindLeave {
+		a.wantNick(m.User) // in the background, after the answer
+	}
 	p.mu.Lock()
 	if !p.async {
 		p.finished, p.texts, p.replay, p.failed = true, texts, replay, err != nil && len(texts) == 0

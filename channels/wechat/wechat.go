@@ -300,6 +300,12 @@ type Adapter struct {
 	work   sync.WaitGroup // messages being handled and their sends
 
 	media *media.Service // the images' store (SetMedia); nil: images are described
+
+	// Nicknames asked for (nick.go): when this instance last asked about
+	// each customer, and the calls running.
+	nickMu   sync.Mutex
+	nickSeen map[string]time.Time
+	nickBusy int
 }
 
 var _ bot.Channel = (*Adapter)(nil)

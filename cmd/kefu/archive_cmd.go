@@ -87,6 +87,7 @@ func cmdArchiveSearch(ctx context.Context, args []string, stdout io.Writer) erro
 	fs.StringVar(&q.Agent, "agent", "", "agent id")
 	fs.StringVar(&q.Channel, "channel", "", "channel: web, wechat, telegram")
 	fs.StringVar(&q.Entity, "entity", "", "an order, tracking or phone number, exactly")
+	fs.StringVar(&q.Label, "label", "", "a label agents put on it (console.labels) or its wrap-up label, by id")
 	from := fs.String("from", "", "started on or after this day (YYYY-MM-DD, in handoff.hours.timezone)")
 	to := fs.String("to", "", "started on or before this day (YYYY-MM-DD, in handoff.hours.timezone)")
 	fs.IntVar(&q.Limit, "limit", archive.DefaultLimit, fmt.Sprintf("results per page (at most %d)", archive.MaxLimit))

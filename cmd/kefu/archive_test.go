@@ -88,6 +88,11 @@ func TestArchiveServeAndCommands(t *testing.T) {
 	id := conv.ArchiveID(thread, "1")
 	t0 := time.Date(2026, 11, 11, 10, 0, 0, 0, time.UTC)
 	emitConvEvents(t, rdb, p, thread, t0)
+	// An agent's labels on it (the console's labels_changed), after the close.
+	if err := emitScript.Run(context.Background(), rdb, []string{conv.LifecycleKey(p)}, p, thread, "1", conv.LabelsChanged,
+		t0.Add(20*time.Second).UnixMilli(), conv.ModeClosed, conv.EvLabels, "invoice vip", conv.EvAgent, "demo", conv.EvSeq, "1").Err(); err != nil {
+		t.Fatal(err)
+	}
 	rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: conv.TxKey(p, thread), Values: []any{"dir", "in", "text", "我要开发票"}})
 	waitFor(t, func() bool { // the rating is the last event: everything is archived
 		r := archiveSearch(t, "--data", data, "--customer", thread).Results
@@ -108,6 +113,13 @@ func TestArchiveServeAndCommands(t *testing.T) {
 	if res := archiveSearch(t, "--data", data, "--entity", "2026111112345", "--from", "2026-11-11", "--to", "2026-11-11"); res.Total != 1 {
 		t.Errorf("search by order number and day: %+v", res)
 	}
+	waitFor(t, func() bool { return archiveSearch(t, "--data", data, "--label", "vip").Total == 1 })
+	if res := archiveSearch(t, "--data", data, "--label", "invoice", "发票"); res.Total != 1 || res.Results[0].Conv != id {
+		t.Errorf("search by label and words: %+v", res)
+	}
+	if res := archiveSearch(t, "--data", data, "--label", "refund"); res.Total != 0 {
+		t.Errorf("search by a label it lacks: %+v", res)
+	}
 	if res := archiveSearch(t, "--data", data, "--from", "2026-11-12"); res.Total != 0 {
 		t.Errorf("search from the next day: %+v", res)
 	}
@@ -124,7 +136,7 @@ func TestArchiveServeAndCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tr.Conv != id || tr.Customer != thread || tr.Channel != "web" || len(tr.Entries) != 3 || tr.Entries[2].Text != "发票已经开好了，请查收邮箱" ||
-		tr.Entries[2].Dir != "out" || tr.Entries[2].Agent != "demo" || len(tr.Events) != 8 || tr.Events[4]["type"] != conv.Claimed ||
+		tr.Entries[2].Dir != "out" || tr.Entries[2].Agent != "demo" || len(tr.Events) != 9 || tr.Events[4]["type"] != conv.Claimed ||
 		tr.Events[4]["waited_ms"] != "3000" {
 		t.Errorf("show: %s", out)
 	}
@@ -151,7 +163,7 @@ func TestArchiveServeAndCommands(t *testing.T) {
 	rdb.ZAdd(ctx, conv.ActiveKey(p), redis.Z{Score: 1, Member: thread})
 	rdb.SAdd(ctx, p+"open", thread)
 	code, out = runKefu(t, "archive", "purge", "--data", data, "--customer", thread)
-	if code != 0 || !strings.Contains(out, "1 conversations, 3 messages, 8 events") || !strings.Contains(out, "2 set and queue memberships removed") {
+	if code != 0 || !strings.Contains(out, "1 conversations, 3 messages, 9 events") || !strings.Contains(out, "2 set and queue memberships removed") {
 		t.Errorf("purge: exit %d\n%s", code, out)
 	}
 	if res := archiveSearch(t, "--data", data, "--customer", thread); res.Total != 0 {

@@ -77,6 +77,9 @@ func TestBrowserWebChat(t *testing.T) {
 	if got := evalJS[int](t, ctx, `document.querySelectorAll('.msg.out[data-kind="answer"] .choices button').length`); got == 0 {
 		t.Error("the answer's follow-up choices are not shown")
 	}
+	// At a desktop's and a phone's width nothing sticks out sideways
+	// (KEFU_SCREENSHOTS: the README's screenshots).
+	testkit.LookAt(t, ctx, "webchat", nil)
 
 	// Markup from a customer is shown as text and never runs.
 	payload := `<img src=x onerror="window.__xss=1">`
@@ -140,8 +143,16 @@ func TestBrowserHandoffFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#signin-password"), "alice-pw"),
 		chromedp.Click(chromedp.CSS("#signin-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#queue li.waiting")),
-		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
-		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
+	); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	// Claimed by the page's own script, once the button is there: the queue
+	// re-renders every second, so a node found by one protocol call may be
+	// gone by the next.
+	poll(t, agentTab, "the claim", `(() => { const b = document.querySelector('#queue li.waiting button.claim');
+		if (b && !window.__claimed) { window.__claimed = true; b.click(); }
+		return !!document.querySelector('#transcript .entry.in'); })()`)
+	if err := chromedp.Do(agentTab,
 		chromedp.SendKeys(chromedp.CSS("#reply-text"), reply),
 		chromedp.Click(chromedp.CSS("#reply-send")),
 		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.out.agent")),

@@ -676,6 +676,7 @@
     $('conv-error').textContent = '';
     $('lost-banner').hidden = true;
     $('reach').hidden = true;
+    $('labels-box').hidden = true;
     setWritable(true);
     clear($('transcript'));
     if (m && m.lost) { showLost(); return; }
@@ -743,6 +744,7 @@
     if (!more) clear($('transcript'));
     for (const e of r.transcript) addEntry(e);
     state.currentArchived = !!r.archived;
+    renderLabels(c.id, r.archived ? null : r.labels);
     $('conv-archived').hidden = !r.archived;
     if (r.archived) { setWritable(false); $('conv-error').textContent = ''; return; }
     if (!r.mine) {
@@ -750,6 +752,49 @@
       else showLost();
     }
   }
+
+  // ---- labels (tags) on the open conversation ------------------------------
+  // The configured labels (console.labels, in /api/me) by name; the agent
+  // adds one from the list and removes one with its ×. The server keeps the
+  // set (and the archive each change); the page shows what it answered.
+  function labelName(id) {
+    const l = ((state.me && state.me.labels) || []).find((x) => x.id === id);
+    return l ? l.name : id;
+  }
+  function renderLabels(conv, labels) {
+    const box = $('labels-box');
+    box.hidden = !labels || !((state.me && state.me.labels) || []).length;
+    if (box.hidden) return;
+    box.dataset.conv = conv;
+    const list = $('labels');
+    clear(list);
+    for (const id of labels) {
+      const chip = el('span', 'label-chip', el('span', 'label-name', labelName(id)));
+      chip.dataset.label = id;
+      const x = el('button', null, '×');
+      x.type = 'button';
+      x.title = t('labels.remove', labelName(id));
+      x.addEventListener('click', () => changeLabels(conv, [], [id]));
+      chip.appendChild(x);
+      list.appendChild(chip);
+    }
+    const sel = $('label-add');
+    clear(sel);
+    option(sel, '', t('labels.add'));
+    for (const l of state.me.labels) if (!labels.includes(l.id)) option(sel, l.id, l.name);
+    sel.hidden = sel.options.length <= 1;
+  }
+  async function changeLabels(conv, add, remove) {
+    try {
+      const r = await api('POST', 'convs/' + encodeURIComponent(conv) + '/labels', { add, remove });
+      if (conv === state.current) renderLabels(conv, r.labels);
+    } catch (e) { if (conv === state.current) convError(e); }
+  }
+  $('label-add').addEventListener('change', () => {
+    const id = $('label-add').value;
+    const conv = $('labels-box').dataset.conv;
+    if (id && conv) changeLabels(conv, [id], []);
+  });
 
   // assignNode says to a supervisor why the holder got the conversation:
   // the reason (returning customer, least busy, performance, manual,
@@ -1208,6 +1253,11 @@
     clear(ch);
     option(ch, '', t('search.any'));
     for (const x of ['web', 'wechat', 'telegram']) option(ch, x, channelName(x));
+    const lb = $('search-label');
+    clear(lb);
+    option(lb, '', t('search.any'));
+    for (const x of me.labels || []) option(lb, x.id, x.name);
+    lb.parentElement.hidden = !(me.labels || []).length;
     const rt = $('search-rating');
     clear(rt);
     option(rt, '', t('search.any'));
@@ -1226,6 +1276,7 @@
     set('agent', $('search-agent').value);
     set('channel', $('search-channel').value);
     set('group', $('search-group').value);
+    set('label', $('search-label').value);
     const [lo, hi] = $('search-rating').value.split('-');
     if (lo) { p.set('rating_min', lo); p.set('rating_max', hi); }
     const day = (v, next) => {
