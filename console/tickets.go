@@ -189,6 +189,10 @@ func (c *Console) listTickets(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, errOtherTicket)
 		return
 	}
+	if !s.supervisor() {
+		// Read only what the agent may work (mayWork still decides).
+		f.Visible.Groups, f.Visible.Agent = nonNil(s.agent.Groups), s.agent.ID
+	}
 	list, err := c.deps.Tickets.List(r.Context(), f)
 	if err != nil {
 		c.fail(w, r, err)

@@ -334,7 +334,13 @@ type Filter struct {
 	Department string
 	Customer   string
 	DueBefore  time.Time // tickets with a due time before this
-	Limit      int       // default 500
+	// Visible, when Groups or Agent is set, narrows to the tickets an agent
+	// may work: department or owner one of Groups, or owned by Agent.
+	Visible struct {
+		Groups []string
+		Agent  string
+	}
+	Limit int // default 500
 }
 
 // List is the tickets f matches, the most recent first.
@@ -356,6 +362,23 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Ticket, error) {
 	}
 	if !f.DueBefore.IsZero() {
 		add("due IS NOT NULL AND due < ?", f.DueBefore.UnixMilli())
+	}
+	if v := f.Visible; len(v.Groups) > 0 || v.Agent != "" {
+		var or []string
+		if len(v.Groups) > 0 {
+			ph := strings.TrimSuffix(strings.Repeat("?, ", len(v.Groups)), ", ")
+			or = append(or, "department IN ("+ph+")", "owner IN ("+ph+")")
+			for range 2 {
+				for _, g := range v.Groups {
+					args = append(args, g)
+				}
+			}
+		}
+		if v.Agent != "" {
+			or = append(or, "owner = ?")
+			args = append(args, v.Agent)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	stmt := `SELECT ` + cols + ` FROM tickets`
 	if len(where) > 0 {

@@ -115,6 +115,15 @@ func TestListAndReopen(t *testing.T) {
 		if l, _ = s.List(ctx, Filter{DueBefore: t0.Add(2 * time.Hour)}); len(l) != 1 || l[0].ID != a.ID {
 			t.Fatalf("due: %+v", l)
 		}
+		vis := Filter{}
+		vis.Visible.Groups = []string{"after_sales"}
+		if l, _ = s.List(ctx, vis); len(l) != 1 || l[0].ID != a.ID {
+			t.Fatalf("visible to after_sales: %+v", l)
+		}
+		vis.Visible.Agent = "bob"
+		if l, _ = s.List(ctx, vis); len(l) != 2 {
+			t.Fatalf("visible to bob of after_sales: %+v", l)
+		}
 		if l, _ = s.List(ctx, Filter{}); len(l) != 2 || l[0].ID != b.ID {
 			t.Fatalf("all, newest first: %+v", l)
 		}
