@@ -88,6 +88,14 @@ type Tickets struct {
 	// MessageDue: a left message's ticket is due this long after it was
 	// left (default 24h; the customer is told when they will hear back).
 	MessageDue time.Duration `yaml:"message_due"`
+	// RemindLead: an open ticket is announced "due soon" this long before
+	// its due time (default 1h); an overdue one when it passes. Each once
+	// per ticket and due time, across instances and restarts; in the
+	// ticket's events and to the notify hooks of its department.
+	RemindLead time.Duration `yaml:"remind_lead"`
+	// RemindEvery: how often each instance looks for tickets to remind of
+	// and new tickets to announce (default 30s).
+	RemindEvery time.Duration `yaml:"remind_every"`
 	// ReopenWindow: a solved ticket is reopened when its customer writes
 	// again within this long of the solve (default: report.reopen_window).
 	ReopenWindow time.Duration `yaml:"reopen_window"`
@@ -412,7 +420,7 @@ func Default() Config {
 		Report:    Report{ReopenWindow: 24 * time.Hour},
 		Media:     media.Config{}.WithDefaults(),
 		Tickets: Tickets{LowRatingOwner: "supervisors", LowRatingMax: 2, LowRatingDue: 24 * time.Hour, MessageDue: 24 * time.Hour,
-			Notes: DefaultTicketNotes()},
+			RemindLead: time.Hour, RemindEvery: 30 * time.Second, Notes: DefaultTicketNotes()},
 		Web: Web{Title: "在线客服", MaxMessageLen: 1000, RatePerSecond: 2, Burst: 5, MaxBodyBytes: 16 << 10,
 			Limits: WebLimits{SessionsPerMinutePerAddr: 30, MessagesPerSecondPerAddr: 20, MessageBurstPerAddr: 40,
 				HandoffsPerHourPerAddr: 20, WSPerVisitor: 5, WSPerAddr: 200},
@@ -716,6 +724,9 @@ func (c Config) Validate() error {
 	}
 	if c.Tickets.LowRatingMax < 0 || c.Tickets.LowRatingMax > 5 {
 		errs = append(errs, fmt.Errorf("tickets.low_rating_max %d: want 0 (none) to 5", c.Tickets.LowRatingMax))
+	}
+	if c.Tickets.RemindLead < 0 || c.Tickets.RemindEvery < 0 {
+		errs = append(errs, fmt.Errorf("tickets.remind_lead and tickets.remind_every may not be negative"))
 	}
 	if c.Tickets.LowRatingDue < 0 || c.Tickets.MessageDue < 0 {
 		errs = append(errs, fmt.Errorf("tickets.low_rating_due and tickets.message_due may not be negative"))

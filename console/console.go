@@ -72,6 +72,15 @@ type Deps struct {
 	Archive Archive
 	// Reports: the supervisors' Reports page (nil: none).
 	Reports Reports
+	// Tickets, when set, is the Tickets view's store (*tickets.Store), and
+	// lets agents make a ticket of a conversation (转工单).
+	Tickets Tickets
+	// TicketLead: an open ticket is shown "due soon" this long before its
+	// due time (default 1h; the reminders' tickets.remind_lead).
+	TicketLead time.Duration
+	// TicketDue: a ticket made from a conversation is due this long after,
+	// unless the agent says when (default 24h).
+	TicketDue time.Duration
 	// Surveyor, when set, provides the survey delivered after a close.
 	Surveyor Surveyor
 	// Connected, when set, says whether a customer can see a message now
@@ -229,6 +238,13 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+a+"convs/{id}/history", c.authed(c.history))
 	m.HandleFunc("GET "+a+"archive/search", c.authed(c.searchArchive))
 	m.HandleFunc("GET "+a+"archive/convs/{id}", c.authed(c.archived))
+	m.HandleFunc("GET "+a+"tickets", c.authed(c.listTickets))
+	m.HandleFunc("POST "+a+"tickets", c.authed(c.createTicket))
+	m.HandleFunc("GET "+a+"tickets/agents", c.authed(c.ticketAgents))
+	m.HandleFunc("GET "+a+"tickets/{id}", c.authed(c.getTicket))
+	m.HandleFunc("POST "+a+"tickets/{id}/state", c.authed(c.moveTicket))
+	m.HandleFunc("POST "+a+"tickets/{id}/assign", c.authed(c.assignTicket))
+	m.HandleFunc("POST "+a+"tickets/{id}/note", c.authed(c.noteTicket))
 	m.HandleFunc(a, func(w http.ResponseWriter, r *http.Request) { c.fail(w, r, ErrNotFound) })
 	c.mux = m
 }

@@ -88,6 +88,8 @@ func codeOf(err error) (int, string) {
 		return http.StatusConflict, "same_agent"
 	case errors.Is(err, handoff.ErrNotOpen):
 		return http.StatusConflict, "not_open"
+	case errors.Is(err, errTransition):
+		return http.StatusConflict, "transition"
 	case errors.Is(err, handoff.ErrUnknownGroup):
 		return http.StatusBadRequest, "unknown_group"
 	case errors.Is(err, ErrNotImage):

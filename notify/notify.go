@@ -1,8 +1,9 @@
 // Package notify pushes what a team must see at once to the group bots it
 // already talks in: 企业微信 (WeCom), 飞书 (Feishu/Lark) and 钉钉
 // (DingTalk) incoming webhooks, each in its documented message format,
-// signed where the platform signs (飞书, 钉钉). Today it pushes service-level
-// breaches (sla_breached).
+// signed where the platform signs (飞书, 钉钉). It pushes service-level
+// breaches (sla_breached) and, through Ticket, new tickets and tickets due
+// soon or overdue (the tickets' reminders, claimed once in the archive).
 //
 // A Notifier is an archiver.Writer: it runs as an archiver.Archiver with a
 // consumer group of its own on the lifecycle stream, so it never blocks a
@@ -34,6 +35,7 @@ import (
 
 	"github.com/kefu-dev/kefu/archive"
 	"github.com/kefu-dev/kefu/conv"
+	"github.com/kefu-dev/kefu/tickets"
 )
 
 // Group is the notifier's consumer group on the lifecycle stream.
@@ -72,6 +74,9 @@ type Config struct {
 	Client     *http.Client // default: 10 s timeout
 	Log        *slog.Logger
 	Now        func() time.Time
+	// Location: the zone tickets' due times are written in (default
+	// Asia/Shanghai).
+	Location *time.Location
 }
 
 // DefaultTexts are the pushes' texts.
@@ -79,7 +84,22 @@ var DefaultTexts = map[string]string{
 	conv.SLABreached: "【服务超时】会话 {conv} 的{target}已超时（优先级：{priority}，技能组：{group}{agent}）",
 }
 
+// Texts of the tickets' pushes (Config.Texts keys): {id}, {department},
+// {owner}, {priority}, {due}, {reason}, {text} are replaced.
+const (
+	TicketNew     = "ticket_new"
+	TicketDueSoon = "ticket_due_soon"
+	TicketOverdue = "ticket_overdue"
+)
+
+func init() {
+	DefaultTexts[TicketNew] = "【新工单】#{id} {reason}（优先级：{priority}，部门：{department}{owner}，到期：{due}）{text}"
+	DefaultTexts[TicketDueSoon] = "【工单即将到期】#{id} 将于 {due} 到期（优先级：{priority}，部门：{department}{owner}）"
+	DefaultTexts[TicketOverdue] = "【工单已超时】#{id} 已于 {due} 到期，仍未解决（优先级：{priority}，部门：{department}{owner}）"
+}
+
 var defaultNames = map[string]string{
+	"leave_message": "客户留言", "agent": "客服转工单", "low_rating": "差评回访",
 	"first_response": "首次响应", "next_response": "回复客户", "resolution": "解决",
 	"urgent": "紧急", "high": "高", "normal": "中", "low": "低",
 }
@@ -130,6 +150,12 @@ func New(rdb redis.UniversalClient, cfg Config) (*Notifier, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Location == nil {
+		cfg.Location, _ = time.LoadLocation("Asia/Shanghai")
+		if cfg.Location == nil {
+			cfg.Location = time.FixedZone("CST", 8*3600)
+		}
 	}
 	return &Notifier{cfg: cfg, rdb: rdb}, nil
 }
@@ -279,4 +305,49 @@ func DingTalkSign(secret, ts string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts + "\n" + secret))
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Ticket pushes a ticket reminder to the hooks that hear of its department
+// (every hook with no groups). It is called from the tickets' reminder
+// sweep, never from a conversation's path; the reminder was claimed once in
+// the archive, and the marks keep a hook from hearing it twice. Failures are
+// logged.
+func (n *Notifier) Ticket(ctx context.Context, r tickets.Reminder) {
+	key := map[string]string{tickets.KindNew: TicketNew, tickets.KindDueSoon: TicketDueSoon, tickets.KindOverdue: TicketOverdue}[r.Kind]
+	tmpl, ok := n.cfg.Texts[key]
+	if !ok {
+		return
+	}
+	t := r.Ticket
+	name := func(k string) string {
+		if v, ok := n.cfg.Names[k]; ok {
+			return v
+		}
+		return k
+	}
+	due, owner, text := "—", "", ""
+	if d := r.Due; !d.IsZero() {
+		due = d.In(n.cfg.Location).Format("01-02 15:04")
+	} else if !t.Due.IsZero() {
+		due = t.Due.In(n.cfg.Location).Format("01-02 15:04")
+	}
+	if t.Owner != "" {
+		owner = "，负责人：" + name(t.Owner)
+	}
+	if t.Text != "" {
+		text = "：" + t.Text
+		if rs := []rune(text); len(rs) > 200 {
+			text = string(rs[:200]) + "…"
+		}
+	}
+	msg := strings.NewReplacer("{id}", strconv.FormatInt(t.ID, 10), "{department}", name(t.Department), "{owner}", owner,
+		"{priority}", name(t.Priority.String()), "{due}", due, "{reason}", name(t.Reason), "{text}", text).Replace(tmpl)
+	for _, h := range n.cfg.Hooks {
+		if len(h.Groups) > 0 && !slices.Contains(h.Groups, t.Department) {
+			continue
+		}
+		if err := n.pushOnce(ctx, h, r.Key(), msg); err != nil {
+			n.cfg.Log.WarnContext(ctx, "notify: ticket", "hook", h.Name, "ticket", t.ID, "kind", r.Kind, "err", err)
+		}
+	}
 }

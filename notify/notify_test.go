@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"github.com/kefu-dev/kefu/archiver"
 	"github.com/kefu-dev/kefu/conv"
 	"github.com/kefu-dev/kefu/internal/testkit"
+	"github.com/kefu-dev/kefu/priority"
+	"github.com/kefu-dev/kefu/tickets"
 )
 
 // bot is a fake group bot: it checks the platform's format and signature
@@ -219,5 +222,50 @@ func TestNotifierOnTheLifecycleStream(t *testing.T) {
 	}
 	if gs, _ := rdb.XInfoGroups(ctx, conv.LifecycleKey(prefix)).Result(); len(gs) != 1 || gs[0].Name != Group {
 		t.Errorf("groups %+v", gs)
+	}
+}
+
+// A ticket reminder reaches the hooks of its department (and those with no
+// groups) once, however often it is handed over, in Chinese with the due
+// time in the shop's zone.
+func TestTicketPushes(t *testing.T) {
+	rdb := testkit.Redis(t, 0)
+	prefix := testkit.PrefixOn(t, rdb)
+	all := &bot{t: t, kind: Feishu, secret: "fs"}
+	pay := &bot{t: t, kind: WeCom}
+	var hooks []Hook
+	for name, b := range map[string]*bot{"all": all, "pay": pay} {
+		srv := httptest.NewServer(b)
+		t.Cleanup(srv.Close)
+		h := Hook{Name: name, Kind: b.kind, URL: srv.URL, Secret: b.secret}
+		if name == "pay" {
+			h.Groups = []string{"payments"}
+		}
+		hooks = append(hooks, h)
+	}
+	n, err := New(rdb, Config{Prefix: prefix, Hooks: hooks, Names: map[string]string{"after_sales": "售后"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := time.Date(2026, 12, 3, 6, 30, 0, 0, time.UTC) // 14:30 in Shanghai
+	tk := tickets.Ticket{ID: 7, Department: "after_sales", Owner: "alice", Priority: priority.High, Reason: tickets.ReasonAgent,
+		Text: "退款没到账", Due: due}
+	ctx := context.Background()
+	for range 2 {
+		n.Ticket(ctx, tickets.Reminder{Kind: tickets.KindNew, Ticket: tk})
+		n.Ticket(ctx, tickets.Reminder{Kind: tickets.KindOverdue, Ticket: tk, Due: due})
+	}
+	tk.ID, tk.Department = 8, "payments"
+	n.Ticket(ctx, tickets.Reminder{Kind: tickets.KindDueSoon, Ticket: tk, Due: due})
+	want := []string{
+		"【新工单】#7 客服转工单（优先级：高，部门：售后，负责人：alice，到期：12-03 14:30）：退款没到账",
+		"【工单已超时】#7 已于 12-03 14:30 到期，仍未解决（优先级：高，部门：售后，负责人：alice）",
+		"【工单即将到期】#8 将于 12-03 14:30 到期（优先级：高，部门：payments，负责人：alice）",
+	}
+	if got := all.got(); !slices.Equal(got, want) {
+		t.Errorf("the hook of every department got\n%q\nwant\n%q", got, want)
+	}
+	if got := pay.got(); !slices.Equal(got, want[2:]) {
+		t.Errorf("the payments hook got %q", got)
 	}
 }

@@ -399,7 +399,10 @@ var allowed = map[State][]State{
 
 // Move changes a ticket's state (waitingOn: Pending's department or
 // "customer"), recording the change as an event by by. Solved → Open is a
-// reopening.
+// reopening. Leaving Pending moves the due time by the time spent pending
+// (calendar time): waiting on a department or on the customer does not
+// count against the ticket's resolution target; the event's detail says
+// how long it was paused (PausedDetail).
 func (s *Store) Move(ctx context.Context, id int64, to State, waitingOn, by, detail string) (Ticket, error) {
 	if _, err := ParseState(string(to)); err != nil {
 		return Ticket{}, err
@@ -431,9 +434,26 @@ func (s *Store) Move(ctx context.Context, id int64, to State, waitingOn, by, det
 	if to == Solved {
 		solved = now
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE tickets SET state = ?, waiting_on = ?, updated = ?, solved = COALESCE(?, solved) WHERE id = ?`),
-		string(to), waitingOn, now, solved, id); err != nil {
+	// The clock of the ticket's due time stops while it is pending (waiting
+	// on a department or on the customer): leaving pending moves the due
+	// time by how long it was paused.
+	var paused int64
+	if State(from) == Pending {
+		var since sql.NullInt64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT MAX(at) FROM ticket_events WHERE ticket = ? AND to_state = 'pending'`), id).Scan(&since)
+		if err != nil {
+			return Ticket{}, fmt.Errorf("tickets: move: %w", err)
+		}
+		if since.Valid && since.Int64 < now {
+			paused = now - since.Int64
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE tickets SET state = ?, waiting_on = ?, updated = ?, solved = COALESCE(?, solved), due = due + ? WHERE id = ?`),
+		string(to), waitingOn, now, solved, paused, id); err != nil {
 		return Ticket{}, fmt.Errorf("tickets: move: %w", err)
+	}
+	if paused > 0 {
+		detail = strings.TrimSpace(detail + " " + PausedDetail(time.Duration(paused)*time.Millisecond))
 	}
 	typ := map[State]string{Pending: EvPending, Open: EvOpened, Solved: EvSolved, Closed: EvClosed}[to]
 	if State(from) == Solved && to == Open {
@@ -453,6 +473,10 @@ func (s *Store) Move(ctx context.Context, id int64, to State, waitingOn, by, det
 	}
 	return s.Get(ctx, id)
 }
+
+// PausedDetail is the part of a state change's detail that says how long
+// the ticket's clock was paused ("paused 2h0m0s").
+func PausedDetail(d time.Duration) string { return "paused " + d.Round(time.Second).String() }
 
 func (s *Store) forUpdate() string {
 	if s.d == archive.Postgres {

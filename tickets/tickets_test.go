@@ -229,3 +229,9 @@ func TestLowRatingOpensSecondContact(t *testing.T) {
 		}
 	})
 }
+
+// openNoCleanup opens the archive without closing it at the test's end (an
+// instance the test restarts closes its own).
+func openNoCleanup(dsn string) (*archive.DB, error) {
+	return archive.Open(context.Background(), dsn, nil)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -204,21 +205,34 @@ func (s *server) startArchive(ctx context.Context) error {
 	// Left messages become tickets (before any message is taken).
 	s.engine.Messages = leaveTaker{s}
 	s.startTicketNotices()
+	var push func(context.Context, tickets.Reminder)
 	if len(s.cfg.Notify.Hooks) > 0 {
 		var hooks []notify.Hook
 		for name, h := range s.cfg.Notify.Hooks {
 			hooks = append(hooks, notify.Hook{Name: name, Kind: h.Kind, URL: h.URL, Secret: h.Secret, Groups: h.Groups})
 		}
-		n, err := notify.New(s.rdb, notify.Config{Prefix: s.cfg.Redis.Prefix, Hooks: hooks, Log: s.log})
+		loc, err := s.cfg.Report.Location(s.cfg)
 		if err != nil {
 			return err
 		}
+		n, err := notify.New(s.rdb, notify.Config{Prefix: s.cfg.Redis.Prefix, Hooks: hooks, Log: s.log, Location: loc,
+			Names: s.cfg.Console.Names.Groups})
+		if err != nil {
+			return err
+		}
+		push = n.Ticket
 		// The notifier reads the lifecycle stream in a group of its own.
 		s.notifier = archiver.New(s.rdb, n, archiver.Config{Prefix: s.cfg.Redis.Prefix, Group: notify.Group, Log: s.log})
 		if err := s.notifier.Start(ctx); err != nil {
 			return err
 		}
 	}
+	// Tickets due soon, overdue and new: claimed once in the archive by
+	// whichever instance sweeps first, pushed to the department's hooks.
+	host, _ := os.Hostname()
+	s.reminders = tickets.NewReminders(s.tickets, tickets.RemindConfig{Lead: s.cfg.Tickets.RemindLead,
+		Every: s.cfg.Tickets.RemindEvery, Instance: host + ":" + strconv.Itoa(os.Getpid()), Push: push, Log: s.log})
+	s.reminders.Start(ctx)
 	s.startDispatch(ctx)
 	s.sweeper = archiver.NewSweeper(s.rdb, archiver.SweeperConfig{Prefix: s.cfg.Redis.Prefix,
 		Idle: s.cfg.Retention.Idle, Now: func() time.Time { return s.now() }, Log: s.log})
@@ -227,6 +241,9 @@ func (s *server) startArchive(ctx context.Context) error {
 
 // closeArchive stops the sweeper and the archiver, then closes the archive.
 func (s *server) closeArchive() {
+	if s.reminders != nil {
+		s.reminders.Close()
+	}
 	if s.stopDispatch != nil {
 		s.stopDispatch()
 	}
@@ -295,4 +312,63 @@ func (c consoleReports) Report(ctx context.Context, q report.Query) (*report.Rep
 		return nil, errNoArchive
 	}
 	return c.s.reports.Report(ctx, c.s.archive, q)
+}
+
+// consoleTickets is the console's view of the tickets, which run opens
+// after the console is built: it reads s.tickets when asked.
+type consoleTickets struct{ s *server }
+
+func (c consoleTickets) store() (*tickets.Store, error) {
+	if c.s.tickets == nil {
+		return nil, errNoArchive
+	}
+	return c.s.tickets, nil
+}
+
+func (c consoleTickets) Create(ctx context.Context, n tickets.NewTicket) (tickets.Ticket, bool, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, false, err
+	}
+	return st.Create(ctx, n)
+}
+
+func (c consoleTickets) Get(ctx context.Context, id int64) (tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	return st.Get(ctx, id)
+}
+
+func (c consoleTickets) List(ctx context.Context, f tickets.Filter) ([]tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return nil, err
+	}
+	return st.List(ctx, f)
+}
+
+func (c consoleTickets) Move(ctx context.Context, id int64, to tickets.State, waitingOn, by, detail string) (tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	return st.Move(ctx, id, to, waitingOn, by, detail)
+}
+
+func (c consoleTickets) Assign(ctx context.Context, id int64, owner, department, by string) (tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	return st.Assign(ctx, id, owner, department, by)
+}
+
+func (c consoleTickets) AddNote(ctx context.Context, id int64, author, text string) (tickets.Ticket, error) {
+	st, err := c.store()
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	return st.AddNote(ctx, id, author, text)
 }

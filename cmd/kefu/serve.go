@@ -132,6 +132,8 @@ type server struct {
 	// it from the lifecycle stream; the sweeper closes idle bot threads.
 	archive *archive.DB
 	tickets *tickets.Store // the tickets, in the archive
+	// reminders: tickets due soon, overdue and new, once each (all instances)
+	reminders *tickets.Reminders
 	// ticketNotices tells customers of their solved tickets (leave.go).
 	ticketNotices *tickets.Notifier
 	archiver      *archiver.Archiver
@@ -522,7 +524,8 @@ func (s *server) newConsole() error {
 	s.console = console.New(cc, console.Deps{Queue: s.queue, Redis: s.rdb, Conversations: s.store,
 		Deliver: s.deliver, Surveyor: s.engine, Teller: s.engine, Connected: s.connected, ClientIP: s.clientIP.ClientIP, Customer: s.customer,
 		Archive: consoleArchive{s}, Intents: s.wrapUpIntents, Canned: s.picker.Load, Gaps: s.gaps, DismissGaps: s.dismissGaps,
-		Reports: consoleReports{s}, Media: s.media}, s.log)
+		Reports: consoleReports{s}, Media: s.media, Tickets: consoleTickets{s}, TicketLead: s.cfg.Tickets.RemindLead,
+		TicketDue: s.cfg.Tickets.MessageDue}, s.log)
 	return nil
 }
 

@@ -293,6 +293,7 @@
       loadGaps();
       return;
     }
+    for (const f of window.kefu.onStart) f(me);
     const sel = $('transfer-group');
     clear(sel);
     sel.appendChild(el('option', null, '—')).value = '';
@@ -1174,6 +1175,7 @@
     $('search').hidden = name !== 'search';
     $('archive-view').hidden = name !== 'archive';
     $('gaps').hidden = name !== 'gaps';
+    $('tickets').hidden = name !== 'tickets';
   }
 
   function outcomeText(r) { return r.outcome ? t('outcome.' + r.outcome) : t('outcome.open'); }
@@ -1424,6 +1426,9 @@
     }
   }, true);
   $('reply-text').addEventListener('blur', () => { if (picker.open) closePicker(); });
+  // What other scripts of the page (tickets.js) use: they add their
+  // views through these and start with the agent (onStart).
+  window.kefu = { api, t, el, clear, fmtDate, fmtDur, showView, groupName, nameOf, openArchived, banner, state, option, onStart: [] };
 
   // ---- boot ------------------------------------------------------------
   api('GET', 'me').then(start).catch(() => showSignIn());
