@@ -6,15 +6,125 @@ import (
 )
 
 // decodeMetrics reads a rollup row's data, as json.Marshal writes metrics:
-// {"c":{"name":n,…},"h":{"name":{"bucket":n,…},…}}. A report reads
-// thousands of rows (by agent over 90 days: 5,400), and encoding/json's
-// maps cost about a microsecond an entry; this reads the known shape
-// directly and falls back to encoding/json on anything else.
+// {"c":{"name":n,…},"h":{"name":{"bucket":n,…},…}}, into m (emptied
+// first).
 func decodeMetrics(b []byte, m *metrics) error {
-	d := decoder{b: b}
-	if err := d.metrics(m); err != nil {
-		*m = metrics{}
-		return json.Unmarshal(b, m)
+	*m = metrics{}
+	var p rowReader
+	return p.addTo(b, m)
+}
+
+// rowReader adds rollup rows to sums. A report reads thousands of rows (by
+// agent over 90 days: 5,400), and encoding/json's maps cost about a
+// microsecond an entry; this reads the known shape into slices it reuses
+// (no map and no string per row) and then adds them to the sum, falling
+// back to encoding/json on anything else (an escaped name, say).
+type rowReader struct {
+	d      decoder
+	counts []rowCount
+	hists  []rowHist
+	bucks  []rowBucket
+	names  map[string]string // each name once, so adding allocates none
+}
+
+type rowCount struct {
+	name []byte
+	v    int64
+}
+
+// rowHist is a histogram's name and its buckets, bucks[from:to].
+type rowHist struct {
+	name     []byte
+	from, to int
+}
+
+type rowBucket struct {
+	b int
+	v int64
+}
+
+// addTo adds the row b to m; on an error m is unchanged.
+func (p *rowReader) addTo(b []byte, m *metrics) error {
+	p.d = decoder{b: b}
+	p.counts, p.hists, p.bucks = p.counts[:0], p.hists[:0], p.bucks[:0]
+	if err := p.row(); err != nil {
+		var o metrics
+		if err := json.Unmarshal(b, &o); err != nil {
+			return err
+		}
+		m.merge(o, 1)
+		for k, h := range o.H { // an empty histogram is kept, as encoding/json keeps it
+			if len(h) == 0 && m.H[k] == nil {
+				m.H[k] = hist{}
+			}
+		}
+		return nil
+	}
+	if m.C == nil && len(p.counts) > 0 {
+		m.C = map[string]int64{}
+	}
+	if m.H == nil && len(p.hists) > 0 {
+		m.H = map[string]hist{}
+	}
+	for _, c := range p.counts {
+		m.C[p.name(c.name)] += c.v
+	}
+	for _, rh := range p.hists {
+		h := m.H[string(rh.name)]
+		if h == nil {
+			h = make(hist, rh.to-rh.from)
+			m.H[p.name(rh.name)] = h
+		}
+		for _, bk := range p.bucks[rh.from:rh.to] {
+			h[bk.b] += bk.v
+		}
+	}
+	return nil
+}
+
+// name is b as a string, allocated once per distinct name.
+func (p *rowReader) name(b []byte) string {
+	if s, ok := p.names[string(b)]; ok {
+		return s
+	}
+	if p.names == nil {
+		p.names = map[string]string{}
+	}
+	s := string(b)
+	p.names[s] = s
+	return s
+}
+
+func (p *rowReader) row() error {
+	d := &p.d
+	err := d.object(func(k []byte) error {
+		switch string(k) {
+		case "c":
+			return d.object(func(name []byte) error {
+				v, err := d.int()
+				p.counts = append(p.counts, rowCount{name, v})
+				return err
+			})
+		case "h":
+			return d.object(func(name []byte) error {
+				from := len(p.bucks)
+				err := d.intObject(func(b int) error {
+					v, err := d.int()
+					p.bucks = append(p.bucks, rowBucket{b, v})
+					return err
+				})
+				p.hists = append(p.hists, rowHist{name, from, len(p.bucks)})
+				return err
+			})
+		}
+		return errShape
+	})
+	if err != nil {
+		return err
+	}
+	d.skipSpace()
+	if d.i != len(d.b) {
+		return errShape
 	}
 	return nil
 }
@@ -41,22 +151,22 @@ func (d *decoder) byte(c byte) bool {
 	return false
 }
 
-// str reads a string without escapes.
-func (d *decoder) str() (string, error) {
+// str reads a string without escapes, as a slice of the row.
+func (d *decoder) str() ([]byte, error) {
 	if !d.byte('"') {
-		return "", errShape
+		return nil, errShape
 	}
 	start := d.i
 	for d.i < len(d.b) && d.b[d.i] != '"' {
 		if d.b[d.i] == '\\' {
-			return "", errShape
+			return nil, errShape
 		}
 		d.i++
 	}
 	if d.i >= len(d.b) {
-		return "", errShape
+		return nil, errShape
 	}
-	s := string(d.b[start:d.i])
+	s := d.b[start:d.i:d.i]
 	d.i++
 	return s, nil
 }
@@ -101,7 +211,7 @@ func (d *decoder) intKey() (int, error) {
 }
 
 // object calls f for each key of an object.
-func (d *decoder) object(f func(key string) error) error {
+func (d *decoder) object(f func(key []byte) error) error {
 	if !d.byte('{') {
 		return errShape
 	}
@@ -156,38 +266,4 @@ func (d *decoder) intObject(f func(key int) error) error {
 		}
 		return errShape
 	}
-}
-
-func (d *decoder) metrics(m *metrics) error {
-	err := d.object(func(k string) error {
-		switch k {
-		case "c":
-			m.C = map[string]int64{}
-			return d.object(func(name string) error {
-				v, err := d.int()
-				m.C[name] = v
-				return err
-			})
-		case "h":
-			m.H = map[string]hist{}
-			return d.object(func(name string) error {
-				h := hist{}
-				m.H[name] = h
-				return d.intObject(func(b int) error {
-					v, err := d.int()
-					h[b] = v
-					return err
-				})
-			})
-		}
-		return errShape
-	})
-	if err != nil {
-		return err
-	}
-	d.skipSpace()
-	if d.i != len(d.b) {
-		return errShape
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -135,27 +136,6 @@ func (r *Reporter) Report(ctx context.Context, db *archive.DB, q Query) (*Report
 	case ByDay, ByWeek, ByMonth:
 		dim = "all"
 	}
-	rows, err := r.read(ctx, db, dim, rep.From, rep.To)
-	if err != nil {
-		return nil, err
-	}
-	total := metrics{}
-	if dim == "all" {
-		for _, rw := range rows {
-			total.merge(rw.m, 1)
-		}
-	} else {
-		all, err := r.read(ctx, db, "all", rep.From, rep.To)
-		if err != nil {
-			return nil, err
-		}
-		for _, rw := range all {
-			total.merge(rw.m, 1)
-		}
-	}
-	total.clean()
-	rep.Total = figuresOf("total", total, r.bh == nil)
-
 	groups := map[string]*metrics{}
 	var keys []string
 	put := func(k string) *metrics {
@@ -167,31 +147,50 @@ func (r *Reporter) Report(ctx context.Context, db *archive.DB, q Query) (*Report
 		}
 		return m
 	}
+	// Each row is added to its key's sum as it is read.
+	var into func(day, key string) *metrics
 	switch q.By {
 	case ByDay, ByWeek, ByMonth:
 		// Every day, week or month of the period, with data or not.
+		period := map[string]string{} // day -> its period's key
 		for t := from; !t.After(to); t = t.AddDate(0, 0, 1) {
-			put(periodKey(t, q.By))
+			k := periodKey(t, q.By)
+			put(k)
+			period[t.Format(time.DateOnly)] = k
 		}
-		for _, rw := range rows {
-			t, err := time.ParseInLocation(time.DateOnly, rw.day, r.loc)
-			if err != nil {
-				continue
+		into = func(day, _ string) *metrics {
+			if k, ok := period[day]; ok {
+				return groups[k]
 			}
-			put(periodKey(t, q.By)).merge(rw.m, 1)
+			return nil
 		}
 	case ByHour:
 		for h := range 24 {
 			put(fmt.Sprintf("%02d", h))
 		}
-		for _, rw := range rows {
-			put(rw.key).merge(rw.m, 1)
-		}
-		slices.Sort(keys)
+		into = func(_, key string) *metrics { return put(key) }
 	default:
-		for _, rw := range rows {
-			put(rw.key).merge(rw.m, 1)
+		into = func(_, key string) *metrics { return put(key) }
+	}
+	if err := r.read(ctx, db, dim, rep.From, rep.To, into); err != nil {
+		return nil, err
+	}
+	total := metrics{}
+	if dim == "all" { // the period's rows are the whole cohort
+		for _, m := range groups {
+			total.merge(*m, 1)
 		}
+	} else if err := r.read(ctx, db, "all", rep.From, rep.To, func(string, string) *metrics { return &total }); err != nil {
+		return nil, err
+	}
+	total.clean()
+	rep.Total = figuresOf("total", total, r.bh == nil)
+
+	switch q.By {
+	case ByHour:
+		slices.Sort(keys)
+	case ByDay, ByWeek, ByMonth:
+	default:
 		slices.SortFunc(keys, func(a, b string) int {
 			if c := cmp.Compare(groups[b].C[mConversations], groups[a].C[mConversations]); c != 0 {
 				return c
@@ -217,35 +216,35 @@ func periodKey(t time.Time, by string) string {
 	return t.Format(time.DateOnly)
 }
 
-type rollupRow struct {
-	day, key string
-	m        metrics
-}
-
-func (r *Reporter) read(ctx context.Context, db *archive.DB, dim, from, to string) ([]rollupRow, error) {
+// read adds each rollup row of dim in [from, to] to the sum into returns
+// for its day and key (none: the row is left out).
+func (r *Reporter) read(ctx context.Context, db *archive.DB, dim, from, to string, into func(day, key string) *metrics) error {
 	_, rd := db.SQL()
 	rows, err := rd.QueryContext(ctx, archive.Rebind(db.Dialect(),
 		`SELECT day, key, data FROM report_rollups WHERE dim = ? AND day >= ? AND day <= ?`), dim, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return fmt.Errorf("report: %w", err)
 	}
 	defer rows.Close()
-	var out []rollupRow
+	var p rowReader
+	var day, key string
+	var data sql.RawBytes // read before the next row: addTo keeps none of it
 	for rows.Next() {
-		var rw rollupRow
-		var data []byte
-		if err := rows.Scan(&rw.day, &rw.key, &data); err != nil {
-			return nil, fmt.Errorf("report: %w", err)
+		if err := rows.Scan(&day, &key, &data); err != nil {
+			return fmt.Errorf("report: %w", err)
 		}
-		if err := decodeMetrics(data, &rw.m); err != nil {
-			return nil, fmt.Errorf("report: rollup %s %s %s: %w", dim, rw.day, rw.key, err)
+		m := into(day, key)
+		if m == nil {
+			continue
 		}
-		out = append(out, rw)
+		if err := p.addTo(data, m); err != nil {
+			return fmt.Errorf("report: rollup %s %s %s: %w", dim, day, key, err)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return fmt.Errorf("report: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // figuresOf computes a row's figures from its sums; calendarBH: the
