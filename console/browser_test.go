@@ -103,8 +103,8 @@ func TestBrowserClaimReplyXSS(t *testing.T) {
 		t.Fatalf("preview %q, want the payload as text", got)
 	}
 
+	claimFirstWaiting(t, ctx)
 	step("claim",
-		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
 		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
 	)
 	if got := text("#transcript .entry.in .text"); got != xssPayload {
@@ -251,7 +251,9 @@ func TestBrowserHistoryAndSearch(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#signin-password"), testPassword),
 		chromedp.Click(chromedp.CSS("#signin-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#queue li.waiting button.claim")),
-		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
+	)
+	claimFirstWaiting(t, ctx)
+	step("claim",
 		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
 	)
 	if got := eval(`document.getElementById('conv-title').dataset.conv`); got != cid {
@@ -341,4 +343,16 @@ func TestBrowserHistoryAndSearch(t *testing.T) {
 	step("back to the search", chromedp.Click(chromedp.CSS("#archive-back")), chromedp.WaitVisible(chromedp.CSS("#search-entity")),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('search-entity').value = '202401150001'`), chromedp.Click(chromedp.CSS("#search-btn")))
 	waitFor("total for another group's order", `document.getElementById('search-total').textContent`, "共 0 个会话")
+}
+
+// claimFirstWaiting clicks the first waiting conversation's claim button by
+// the page's own script, retried until it is there: the queue list
+// re-renders as it refreshes, so a node found by one protocol call may be
+// gone by the next.
+func claimFirstWaiting(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const b = document.querySelector('#queue li.waiting button.claim'); if (!b) return false; b.click(); return true })()`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("claim: %v", err)
+	}
 }

@@ -131,7 +131,7 @@ func TestBrowserDraftsStayWithTheirConversation(t *testing.T) {
 	p.do("type a draft for the second", chromedp.Evaluate[chromedp.Void](`(() => { const b = document.getElementById('reply-text');
 		b.value = '二号请稍等'; b.dispatchEvent(new Event('input')); })()`))
 
-	p.do("back to the first", chromedp.Click(chromedp.CSS(`#mine li[data-conv="`+cid1+`"]`)))
+	p.act("back to the first", `#mine li[data-conv="`+cid1+`"]`, "el.click()")
 	p.waitFor("first open again", jsTitle, cid1)
 	if got := p.eval(jsBox); got != "一号的订单已经退款" {
 		t.Fatalf("the first conversation's box holds %q, want its draft", got)
@@ -164,7 +164,7 @@ func TestBrowserDraftsStayWithTheirConversation(t *testing.T) {
 	}
 
 	// The second's draft is still its own, and sending it goes to its customer.
-	p.do("open the second", chromedp.Click(chromedp.CSS(`#mine li[data-conv="`+cid2+`"]`)))
+	p.act("open the second", `#mine li[data-conv="`+cid2+`"]`, "el.click()")
 	p.waitFor("second open again", jsTitle, cid2)
 	p.waitFor("its draft", jsBox, "二号请稍等")
 	p.do("send", chromedp.Click(chromedp.CSS("#reply-send")))

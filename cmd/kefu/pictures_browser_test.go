@@ -64,12 +64,12 @@ func TestBrowserPictures(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#signin-id"), "alice"),
 		chromedp.SendKeys(chromedp.CSS("#signin-password"), "alice-pw"),
 		chromedp.Click(chromedp.CSS("#signin-btn")),
-		chromedp.WaitVisible(chromedp.CSS("#queue li.waiting")),
-		chromedp.Click(chromedp.CSS("#queue li.waiting button.claim")),
-		chromedp.WaitVisible(chromedp.CSS("#transcript .entry.in")),
 	); err != nil {
 		t.Fatalf("agent: %v", err)
 	}
+	// Claimed by the page's own script: the queue list re-renders as it refreshes.
+	poll(t, agentTab, "the claim button", `(() => { const b = document.querySelector('#queue li.waiting button.claim'); if (!b) return false; b.click(); return true; })()`)
+	poll(t, agentTab, "the transcript", `!!document.querySelector('#transcript .entry.in')`)
 	poll(t, agentTab, "the customer's photo in the console", `(() => { const i = document.querySelector('#transcript .entry.in img.pic'); return !!i && i.complete && i.naturalWidth === 120 && i.naturalHeight === 80; })()`)
 	src := evalJS[string](t, agentTab, `document.querySelector('#transcript .entry.in img.pic').getAttribute('src')`)
 	if !strings.HasPrefix(src, "/media/web/") || !strings.Contains(src, "sig=") {
