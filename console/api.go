@@ -672,6 +672,25 @@ func prioOf(l priority.Level, words []string, due time.Time) prioJSON {
 	return prioJSON{Priority: l.String(), Words: words, Due: timePtr(due)}
 }
 
+// mayChange says whether the agent of s may change conversation cid's
+// priority or labels: its holder, an agent of the group it waits in, or a
+// supervisor.
+func (c *Console) mayChange(ctx context.Context, s *session, cid string) error {
+	cv, err := c.deps.Conversations.Load(ctx, cid)
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			err = ErrNotHolder
+		}
+		return notFound(err)
+	}
+	mine := cv.Agent == s.agent.ID && cv.Mode == bot.ModeAgent
+	ofMyGroup := cv.Mode == bot.ModeWaiting && slices.Contains(s.agent.Groups, cv.Group)
+	if !mine && !ofMyGroup && !s.supervisor() {
+		return fmt.Errorf("%s: %w", cid, ErrNotHolder)
+	}
+	return nil
+}
+
 // setPriority changes a conversation's priority: its holder, an agent of
 // the group it waits in, or a supervisor. Body {"priority": "high"}.
 func (c *Console) setPriority(w http.ResponseWriter, r *http.Request, s *session) {
@@ -689,18 +708,8 @@ func (c *Console) setPriority(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, fmt.Errorf("%w: priority %q: use low, normal, high or urgent", ErrBadRequest, req.Priority))
 		return
 	}
-	cv, err := c.deps.Conversations.Load(ctx, cid)
-	if err != nil {
-		if errors.Is(err, redis.Nil) {
-			err = ErrNotHolder
-		}
-		c.fail(w, r, notFound(err))
-		return
-	}
-	mine := cv.Agent == s.agent.ID && cv.Mode == bot.ModeAgent
-	ofMyGroup := cv.Mode == bot.ModeWaiting && slices.Contains(s.agent.Groups, cv.Group)
-	if !mine && !ofMyGroup && !s.supervisor() {
-		c.fail(w, r, fmt.Errorf("%s: %w", cid, ErrNotHolder))
+	if err := c.mayChange(ctx, s, cid); err != nil {
+		c.fail(w, r, err)
 		return
 	}
 	ch, err := c.deps.Queue.SetPriority(ctx, cid, l, s.agent.ID)

@@ -3,15 +3,11 @@ package console
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/kefu-dev/kefu/bot"
 	"github.com/kefu-dev/kefu/conv"
 )
 
@@ -65,18 +61,8 @@ func (c *Console) setLabels(w http.ResponseWriter, r *http.Request, s *session) 
 			return
 		}
 	}
-	cv, err := c.deps.Conversations.Load(ctx, cid)
-	if err != nil {
-		if errors.Is(err, redis.Nil) {
-			err = ErrNotHolder
-		}
-		c.fail(w, r, notFound(err))
-		return
-	}
-	mine := cv.Agent == s.agent.ID && cv.Mode == bot.ModeAgent
-	ofMyGroup := cv.Mode == bot.ModeWaiting && slices.Contains(s.agent.Groups, cv.Group)
-	if !mine && !ofMyGroup && !s.supervisor() {
-		c.fail(w, r, fmt.Errorf("%s: %w", cid, ErrNotHolder))
+	if err := c.mayChange(ctx, s, cid); err != nil {
+		c.fail(w, r, err)
 		return
 	}
 	p := c.deps.Queue.Config().Prefix

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"mime/multipart"
 	"net/url"
@@ -89,17 +88,7 @@ func (a *Adapter) sendImage(ctx context.Context, user, key string) error {
 	if err == nil {
 		err = a.post(ctx, message.NewCustomerImgMessage(user, mediaID))
 	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ErrWindowClosed):
-		_ = a.closeWindow(context.WithoutCancel(ctx), user)
-	case errors.Is(err, ErrQuota):
-		a.exhaust(context.WithoutCancel(ctx), user)
-	default:
-		a.refund(context.WithoutCancel(ctx), user)
-	}
-	return err
+	return a.settle(ctx, user, err)
 }
 
 // uploadImage uploads a temporary image medium and returns its media_id.

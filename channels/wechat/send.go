@@ -68,6 +68,13 @@ func (a *Adapter) sendText(ctx context.Context, user, text string) error {
 		return err
 	}
 	err := a.post(ctx, message.NewCustomerTextMessage(user, text))
+	return a.settle(ctx, user, err)
+}
+
+// settle accounts for a send that permit allowed: a closed window is
+// remembered, an exhausted quota marked, a send that failed otherwise gives
+// its slot back.
+func (a *Adapter) settle(ctx context.Context, user string, err error) error {
 	switch {
 	case err == nil:
 		return nil
